@@ -1,0 +1,40 @@
+package segment
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SyncDir fsyncs a directory so that renames and creations in it are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("segment: open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("segment: sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// renameDurable renames from to to within one directory and fsyncs the directory.
+func renameDurable(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("segment: rename %s: %w", filepath.Base(from), err)
+	}
+	return SyncDir(filepath.Dir(to))
+}
+
+// MkdirDurable creates dir (and parents) and fsyncs its parent so that the
+// new directory entry survives a power loss.
+func MkdirDurable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("segment: mkdir %s: %w", dir, err)
+	}
+	return SyncDir(filepath.Dir(dir))
+}

@@ -1,0 +1,90 @@
+package segment
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DayLayout is the date layout of day folder names (after "dt=").
+const DayLayout = "2006-01-02"
+
+// SegmentsDir returns <dataDir>/segments.
+func SegmentsDir(dataDir string) string { return filepath.Join(dataDir, "segments") }
+
+// DayDir returns the folder of the UTC day that contains t.
+func DayDir(dataDir string, t time.Time) string {
+	return filepath.Join(SegmentsDir(dataDir), "dt="+t.UTC().Format(DayLayout))
+}
+
+// DayOf returns the UTC day number (days since 1970-01-01) of a Unix-nanosecond time.
+func DayOf(ns int64) int64 {
+	d := ns / int64(24*time.Hour)
+	if ns < 0 && ns%int64(24*time.Hour) != 0 {
+		d--
+	}
+	return d
+}
+
+// DayStart returns the time at which UTC day number d begins.
+func DayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
+
+// Day is one day folder.
+type Day struct {
+	Dir   string    // the folder
+	Start time.Time // midnight UTC
+}
+
+// ListDays returns the day folders under <dataDir>/segments, oldest first.
+// Entries whose names are not dt=YYYY-MM-DD are ignored.
+func ListDays(dataDir string) ([]Day, error) {
+	ents, err := os.ReadDir(SegmentsDir(dataDir))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("segment: list days: %w", err)
+	}
+	var out []Day
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "dt=") {
+			continue
+		}
+		t, err := time.Parse(DayLayout, strings.TrimPrefix(e.Name(), "dt="))
+		if err != nil {
+			continue
+		}
+		out = append(out, Day{Dir: filepath.Join(SegmentsDir(dataDir), e.Name()), Start: t})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// DayFiles lists a day folder: sealed files and open parts, each sorted by
+// name (part names sort in WAL order).
+func DayFiles(dir string) (sealed, open []string, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("segment: list %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		switch {
+		case e.IsDir():
+		case strings.HasSuffix(n, SuffixSealed):
+			sealed = append(sealed, filepath.Join(dir, n))
+		case strings.HasSuffix(n, SuffixOpen):
+			open = append(open, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(sealed)
+	sort.Strings(open)
+	return sealed, open, nil
+}
+
+// PartName returns the open-part file name for a part whose first block holds
+// WAL sequence seq.
+func PartName(seq uint64) string { return fmt.Sprintf("part-%016x%s", seq, SuffixOpen) }

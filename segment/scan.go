@@ -1,0 +1,143 @@
+package segment
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// ScanOptions selects and paces a scan.
+type ScanOptions struct {
+	Workers int   // parallel decoders; 0 means GOMAXPROCS
+	From    int64 // Unix ns, inclusive; 0 means unbounded
+	To      int64 // Unix ns, exclusive; 0 means unbounded
+}
+
+// BlockFunc receives one decoded block. raw is valid only until it returns.
+// Blocks arrive in file order, files in the order given.
+type BlockFunc func(file string, m BlockMeta, raw []byte) error
+
+type scanJob struct {
+	file  string
+	meta  BlockMeta
+	frame []byte
+	raw   []byte
+	err   error
+	done  chan struct{}
+}
+
+// ScanFiles decodes the blocks of files with a bounded number of parallel
+// decoders and hands them to fn in order. Blocks whose header time range
+// lies outside [From, To) are skipped without reading their data.
+func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFunc) error {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *scanJob)
+	ordered := make(chan *scanJob, workers*2) // bounds blocks in flight
+	free := make(chan *scanJob, workers*2+2)  // reusable buffers
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dec, err := NewDecoder()
+			if err != nil {
+				for j := range jobs {
+					j.err = err
+					close(j.done)
+				}
+				return
+			}
+			defer dec.Close()
+			for j := range jobs {
+				j.raw, j.err = dec.Decode(j.raw, j.frame, j.meta)
+				if j.err != nil {
+					j.err = &CorruptionError{Path: j.file, Err: j.err}
+				}
+				close(j.done)
+			}
+		}()
+	}
+	var prodErr error
+	go func() {
+		defer close(ordered)
+		defer close(jobs)
+		prodErr = produce(ctx, files, opt, jobs, ordered, free)
+	}()
+	var err error
+	for j := range ordered {
+		<-j.done
+		if err == nil {
+			if j.err != nil {
+				err = j.err
+			} else {
+				err = fn(j.file, j.meta, j.raw)
+			}
+			if err != nil {
+				cancel()
+			}
+		}
+		select {
+		case free <- j:
+		default:
+		}
+	}
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return prodErr
+}
+
+func produce(ctx context.Context, files []string, opt ScanOptions, jobs, ordered, free chan *scanJob) error {
+	for _, path := range files {
+		r, err := OpenFile(path)
+		if err != nil {
+			return err
+		}
+		idx, err := r.Index()
+		if err != nil {
+			r.Close()
+			return err
+		}
+		for _, e := range idx {
+			if (opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From) {
+				continue
+			}
+			var j *scanJob
+			select {
+			case j = <-free:
+			default:
+				j = &scanJob{}
+			}
+			j.file, j.meta, j.err, j.done = path, e.BlockMeta, nil, make(chan struct{})
+			j.frame, err = r.ReadFrame(j.frame, e)
+			if err != nil {
+				r.Close()
+				return err
+			}
+			select {
+			case ordered <- j:
+			case <-ctx.Done():
+				r.Close()
+				return ctx.Err()
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				close(j.done)
+				r.Close()
+				return ctx.Err()
+			}
+		}
+		if err := r.Close(); err != nil {
+			return fmt.Errorf("segment: close %s: %w", path, err)
+		}
+	}
+	return nil
+}
