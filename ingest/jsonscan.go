@@ -1,0 +1,389 @@
+package ingest
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// SyntaxError is a JSON grammar, encoding or limit violation in one record.
+type SyntaxError struct {
+	Msg    string
+	Offset int  // byte offset within the record's source
+	EOF    bool // the input ended inside a value
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("%s at offset %d", e.Msg, e.Offset)
+	}
+	return e.Msg
+}
+
+// strSafe marks bytes that may appear in a string unescaped and need no
+// further look: printable ASCII except '"' and '\\'.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanner validates one JSON value strictly (RFC 8259 grammar, UTF-8, no raw
+// control characters, bounded nesting) and appends its compact form to dst
+// (exactly what encoding/json.Compact produces: insignificant whitespace
+// removed, nothing else changed). At the top level it records where the
+// best-ranked timestamp field's value is.
+//
+// A scanner is reused; it holds no pointers into src after scan returns.
+type scanner struct {
+	src      []byte
+	pos      int
+	run      int // start of the not-yet-copied run of src
+	dst      []byte
+	maxDepth int
+	fields   [][]byte // timestamp field names, best first
+
+	// found timestamp field (top level): rank in fields, value span in src
+	tsRank       int
+	tsStart, tsEnd int
+	keyBuf       []byte // unescaped key when a key has escapes
+}
+
+func (s *scanner) fail(msg string) error {
+	return &SyntaxError{Msg: msg, Offset: s.pos, EOF: s.pos >= len(s.src)}
+}
+
+func (s *scanner) unexpected() error {
+	if s.pos >= len(s.src) {
+		return &SyntaxError{Msg: "unexpected end of JSON input", Offset: s.pos, EOF: true}
+	}
+	c := s.src[s.pos]
+	if c < 0x20 || c >= 0x7f {
+		return &SyntaxError{Msg: fmt.Sprintf("invalid byte 0x%02x", c), Offset: s.pos}
+	}
+	return &SyntaxError{Msg: fmt.Sprintf("invalid character %q", c), Offset: s.pos}
+}
+
+// ws skips whitespace, cutting it out of the compact output.
+func (s *scanner) ws() {
+	p := s.pos
+	for p < len(s.src) {
+		c := s.src[p]
+		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			break
+		}
+		p++
+	}
+	if p != s.pos {
+		s.dst = append(s.dst, s.src[s.run:s.pos]...)
+		s.pos, s.run = p, p
+	}
+}
+
+// scanObjectAt scans one value starting at s.pos (after whitespace) that
+// must be an object; it leaves s.pos after it and flushes the output run.
+func (s *scanner) scanTop() error {
+	s.tsRank = -1
+	s.run = s.pos
+	if s.pos >= len(s.src) {
+		return s.unexpected()
+	}
+	if s.src[s.pos] != '{' {
+		if err := s.value(1); err != nil {
+			return err
+		}
+		return &SyntaxError{Msg: "record is not a JSON object", Offset: -1}
+	}
+	if err := s.object(1, true); err != nil {
+		return err
+	}
+	s.dst = append(s.dst, s.src[s.run:s.pos]...)
+	s.run = s.pos
+	return nil
+}
+
+func (s *scanner) value(depth int) error {
+	if s.pos >= len(s.src) {
+		return s.unexpected()
+	}
+	switch c := s.src[s.pos]; c {
+	case '{':
+		return s.object(depth, false)
+	case '[':
+		return s.array(depth)
+	case '"':
+		return s.str()
+	case 't':
+		return s.lit("true")
+	case 'f':
+		return s.lit("false")
+	case 'n':
+		return s.lit("null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return s.number()
+		}
+		return s.unexpected()
+	}
+}
+
+func (s *scanner) lit(w string) error {
+	for i := 0; i < len(w); i++ {
+		if s.pos >= len(s.src) || s.src[s.pos] != w[i] {
+			return s.unexpected()
+		}
+		s.pos++
+	}
+	return nil
+}
+
+func (s *scanner) object(depth int, top bool) error {
+	if depth > s.maxDepth {
+		return s.fail(fmt.Sprintf("nesting deeper than %d", s.maxDepth))
+	}
+	s.pos++ // '{'
+	s.ws()
+	if s.pos < len(s.src) && s.src[s.pos] == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
+			return s.unexpected()
+		}
+		ks := s.pos
+		if err := s.str(); err != nil {
+			return err
+		}
+		ke := s.pos
+		s.ws()
+		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
+			return s.unexpected()
+		}
+		s.pos++
+		s.ws()
+		vs := s.pos
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		if top && len(s.fields) > 0 {
+			s.noteKey(s.src[ks+1:ke-1], vs, s.pos)
+		}
+		s.ws()
+		if s.pos >= len(s.src) {
+			return s.unexpected()
+		}
+		switch s.src[s.pos] {
+		case ',':
+			s.pos++
+			s.ws()
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// noteKey remembers the value span of a top-level key that is a timestamp
+// field ranked better than any seen so far.
+func (s *scanner) noteKey(key []byte, vs, ve int) {
+	for i, f := range s.fields {
+		if s.tsRank >= 0 && i >= s.tsRank {
+			return
+		}
+		if string(key) == string(f) || (hasByte(key, '\\') && string(s.unescapeKey(key)) == string(f)) {
+			if s.tsRank < 0 || i < s.tsRank {
+				s.tsRank, s.tsStart, s.tsEnd = i, vs, ve
+			}
+			return
+		}
+	}
+}
+
+func hasByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeKey decodes a (valid) escaped key; rare, so simple.
+func (s *scanner) unescapeKey(k []byte) []byte {
+	out := s.keyBuf[:0]
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch k[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := rune(hex4(k[i+1 : i+5]))
+			i += 4
+			out = utf8.AppendRune(out, r)
+		default:
+			out = append(out, k[i])
+		}
+	}
+	s.keyBuf = out
+	return out
+}
+
+func hex4(b []byte) int {
+	v := 0
+	for _, c := range b {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			v |= int(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			v |= int(c-'A') + 10
+		default:
+			return -1
+		}
+	}
+	return v
+}
+
+func (s *scanner) array(depth int) error {
+	if depth > s.maxDepth {
+		return s.fail(fmt.Sprintf("nesting deeper than %d", s.maxDepth))
+	}
+	s.pos++ // '['
+	s.ws()
+	if s.pos < len(s.src) && s.src[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.ws()
+		if s.pos >= len(s.src) {
+			return s.unexpected()
+		}
+		switch s.src[s.pos] {
+		case ',':
+			s.pos++
+			s.ws()
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// str scans a string starting at '"'.
+func (s *scanner) str() error {
+	p := s.pos + 1
+	src := s.src
+	for {
+		for p < len(src) && strSafe[src[p]] {
+			p++
+		}
+		if p >= len(src) {
+			s.pos = p
+			return &SyntaxError{Msg: "unexpected end of JSON input in string", Offset: p, EOF: true}
+		}
+		switch c := src[p]; {
+		case c == '"':
+			s.pos = p + 1
+			return nil
+		case c == '\\':
+			if p+1 >= len(src) {
+				s.pos = p + 1
+				return s.unexpected()
+			}
+			switch src[p+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p += 2
+			case 'u':
+				if p+6 > len(src) {
+					s.pos = len(src)
+					return s.unexpected()
+				}
+				if hex4(src[p+2:p+6]) < 0 {
+					s.pos = p
+					return s.fail("invalid \\u escape in string")
+				}
+				p += 6
+			default:
+				s.pos = p
+				return s.fail("invalid escape in string")
+			}
+		case c < 0x20:
+			s.pos = p
+			return s.fail(fmt.Sprintf("control character 0x%02x in string", c))
+		default: // >= 0x80
+			r, n := utf8.DecodeRune(src[p:])
+			if r == utf8.RuneError && n <= 1 {
+				s.pos = p
+				return s.fail("invalid UTF-8 in string")
+			}
+			p += n
+		}
+	}
+}
+
+func (s *scanner) number() error {
+	src, p := s.src, s.pos
+	if src[p] == '-' {
+		p++
+	}
+	switch {
+	case p < len(src) && src[p] == '0':
+		p++
+	case p < len(src) && src[p] >= '1' && src[p] <= '9':
+		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
+			p++
+		}
+	default:
+		s.pos = p
+		return s.unexpected()
+	}
+	if p < len(src) && src[p] == '.' {
+		p++
+		if p >= len(src) || src[p] < '0' || src[p] > '9' {
+			s.pos = p
+			return s.unexpected()
+		}
+		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
+			p++
+		}
+	}
+	if p < len(src) && (src[p] == 'e' || src[p] == 'E') {
+		p++
+		if p < len(src) && (src[p] == '+' || src[p] == '-') {
+			p++
+		}
+		if p >= len(src) || src[p] < '0' || src[p] > '9' {
+			s.pos = p
+			return s.unexpected()
+		}
+		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
+			p++
+		}
+	}
+	s.pos = p
+	return nil
+}

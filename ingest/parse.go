@@ -1,0 +1,342 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Rules are the record rules of DESIGN section 4. The zero value is not
+// usable; DefaultRules returns the defaults.
+type Rules struct {
+	TimestampFields  []string      // first present wins, in this order
+	MissingTimestamp string        // "add" (default) or "reject"
+	AddField         string        // field added when missing ("timestamp")
+	MaxFuture        time.Duration // reject timestamps further ahead (24h)
+	MaxPast          time.Duration // reject timestamps older (0: no limit)
+	MaxDepth         int           // nesting limit (64)
+	MaxRecord        int           // bytes per record (4 MiB)
+	MaxErrors        int           // errors listed in a ?invalid=skip answer (100)
+}
+
+// DefaultRules returns the rules of the embedded default configuration.
+func DefaultRules() Rules {
+	return Rules{
+		TimestampFields:  []string{"timestamp", "ts", "@timestamp", "time", "_time"},
+		MissingTimestamp: "add",
+		AddField:         "timestamp",
+		MaxFuture:        24 * time.Hour,
+		MaxDepth:         64,
+		MaxRecord:        4 << 20,
+		MaxErrors:        100,
+	}
+}
+
+// Validate checks the rules.
+func (r Rules) Validate() error {
+	switch {
+	case len(r.TimestampFields) == 0:
+		return errors.New("records.timestamp_fields: at least one field")
+	case r.MissingTimestamp != "add" && r.MissingTimestamp != "reject":
+		return fmt.Errorf("records.missing_timestamp: %q (want add or reject)", r.MissingTimestamp)
+	case r.MissingTimestamp == "add" && (r.AddField == "" || strconv.Quote(r.AddField) != `"`+r.AddField+`"`):
+		return fmt.Errorf("records.add_field: %q must be a plain non-empty name", r.AddField)
+	case r.MaxFuture < 0 || r.MaxPast < 0:
+		return errors.New("records.max_future/max_past: must not be negative")
+	case r.MaxDepth < 1 || r.MaxDepth > 10000:
+		return fmt.Errorf("records.max_depth: %d (want 1..10000)", r.MaxDepth)
+	case r.MaxRecord < 16:
+		return fmt.Errorf("records.max_record: %d bytes is too small", r.MaxRecord)
+	case r.MaxErrors < 1:
+		return fmt.Errorf("records.max_errors: %d (want ≥ 1)", r.MaxErrors)
+	}
+	for _, f := range r.TimestampFields {
+		if f == "" {
+			return errors.New("records.timestamp_fields: empty name")
+		}
+	}
+	return nil
+}
+
+// Rec locates one accepted record in Batch.Buf.
+type Rec struct {
+	Off, Len uint32 // the compact record, without its newline
+	TS       int64  // Unix nanoseconds
+}
+
+// LineError is one rejected record.
+type LineError struct {
+	Line int    // 1-based NDJSON line or array element
+	Err  string // why
+}
+
+// Batch holds the accepted records of one request in one contiguous buffer
+// (each record followed by '\n') and the rejected ones. It is reused across
+// requests; Reset before each.
+type Batch struct {
+	Buf      []byte
+	Recs     []Rec
+	Errs     []LineError // the first Rules.MaxErrors rejections
+	Rejected int         // all rejections
+}
+
+// Reset empties b, keeping its memory.
+func (b *Batch) Reset() {
+	b.Buf, b.Recs, b.Errs, b.Rejected = b.Buf[:0], b.Recs[:0], b.Errs[:0], 0
+}
+
+// RequestError rejects a whole request (HTTP 400).
+type RequestError struct {
+	Line int // 0 when not known
+	Msg  string
+}
+
+func (e *RequestError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+var errNotObject = errors.New("record is not a JSON object")
+
+// Parser turns request bodies into batches. A Parser is used by one
+// goroutine at a time; it allocates nothing per record on success.
+type Parser struct {
+	rules  Rules
+	sc     scanner
+	now    time.Time
+	nowTS  int64
+	nowStr []byte // `,"<field>":"<now RFC 3339 nano>"}`
+	skip   bool
+	b      *Batch
+}
+
+// NewParser returns a parser for rules (which must be valid).
+func NewParser(r Rules) *Parser {
+	p := &Parser{rules: r}
+	p.sc.maxDepth = r.MaxDepth
+	for _, f := range r.TimestampFields {
+		p.sc.fields = append(p.sc.fields, []byte(f))
+	}
+	return p
+}
+
+// Parse splits body into records by its shape (a JSON array of objects,
+// NDJSON, or one possibly pretty-printed object), validates and compacts
+// each into b, and stamps records that lack a timestamp with now. Without
+// skip, the first bad record rejects the request; with skip, bad records are
+// counted in b and the rest kept. A grammar error inside an array or a
+// multi-line object rejects the request either way (there is no line to
+// resume at).
+func (p *Parser) Parse(body []byte, now time.Time, skip bool, b *Batch) *RequestError {
+	p.now, p.nowTS, p.skip, p.b = now, now.UnixNano(), skip, b
+	p.nowStr = p.nowStr[:0]
+	i := skipWS(body, 0)
+	if i == len(body) {
+		return nil
+	}
+	if body[i] == '[' {
+		return p.parseArray(body, i)
+	}
+	return p.parseLines(body)
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// reject handles a bad record: an error for the request, or a count.
+func (p *Parser) reject(line int, err error) *RequestError {
+	if !p.skip {
+		return &RequestError{Line: line, Msg: err.Error()}
+	}
+	p.b.Rejected++
+	if len(p.b.Errs) < p.rules.MaxErrors {
+		p.b.Errs = append(p.b.Errs, LineError{Line: line, Err: err.Error()})
+	}
+	return nil
+}
+
+// one scans one record at src[pos:] (pos at its first byte) and appends it
+// to the batch. It returns the position after it. A *SyntaxError means the
+// grammar failed (the record's extent is unknown); other errors are about a
+// well-formed record.
+func (p *Parser) one(src []byte, pos int) (int, error) {
+	b := p.b
+	mark := len(b.Buf)
+	s := &p.sc
+	s.src, s.pos, s.dst = src, pos, b.Buf
+	err := s.scanTop()
+	b.Buf = s.dst
+	end := s.pos
+	s.src = nil
+	if err == nil && len(b.Buf)-mark > p.rules.MaxRecord {
+		err = fmt.Errorf("record of %d bytes is over the limit of %d", len(b.Buf)-mark, p.rules.MaxRecord)
+	}
+	var ts int64
+	if err == nil {
+		ts, err = p.stamp(src, mark)
+	}
+	if err != nil {
+		b.Buf = b.Buf[:mark]
+		return end, err
+	}
+	b.Recs = append(b.Recs, Rec{Off: uint32(mark), Len: uint32(len(b.Buf) - mark), TS: ts})
+	b.Buf = append(b.Buf, '\n')
+	return end, nil
+}
+
+// stamp finds or adds the timestamp of the record just compacted at
+// b.Buf[mark:] and checks its window.
+func (p *Parser) stamp(src []byte, mark int) (int64, error) {
+	s := &p.sc
+	if s.tsRank < 0 {
+		if p.rules.MissingTimestamp != "add" {
+			return 0, errors.New("record has no timestamp field")
+		}
+		if len(p.nowStr) == 0 {
+			p.nowStr = append(p.nowStr, `,"`...)
+			p.nowStr = append(p.nowStr, p.rules.AddField...)
+			p.nowStr = append(p.nowStr, `":"`...)
+			p.nowStr = p.now.UTC().AppendFormat(p.nowStr, time.RFC3339Nano)
+			p.nowStr = append(p.nowStr, `"}`...)
+		}
+		buf := p.b.Buf[:len(p.b.Buf)-1] // drop '}'
+		add := p.nowStr
+		if buf[len(buf)-1] == '{' {
+			add = add[1:] // empty object: no comma
+		}
+		p.b.Buf = append(buf, add...)
+		return p.nowTS, nil
+	}
+	ts, err := ParseTimestamp(src[s.tsStart:s.tsEnd])
+	if err != nil {
+		return 0, fmt.Errorf("field %q: %w", p.rules.TimestampFields[s.tsRank], err)
+	}
+	if p.rules.MaxFuture > 0 && ts > p.nowTS+int64(p.rules.MaxFuture) {
+		return 0, fmt.Errorf("field %q: timestamp more than %s in the future", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)
+	}
+	if p.rules.MaxPast > 0 && ts < p.nowTS-int64(p.rules.MaxPast) {
+		return 0, fmt.Errorf("field %q: timestamp older than %s", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)
+	}
+	return ts, nil
+}
+
+func (p *Parser) parseArray(body []byte, i int) *RequestError {
+	i = skipWS(body, i+1)
+	if i < len(body) && body[i] == ']' {
+		if j := skipWS(body, i+1); j != len(body) {
+			return &RequestError{Msg: "unexpected data after the JSON array"}
+		}
+		return nil
+	}
+	for k := 1; ; k++ {
+		end, err := p.one(body, i)
+		if err != nil {
+			var se *SyntaxError
+			if errors.As(err, &se) {
+				return &RequestError{Line: k, Msg: se.Error()}
+			}
+			if re := p.reject(k, err); re != nil {
+				return re
+			}
+		}
+		i = skipWS(body, end)
+		if i >= len(body) {
+			return &RequestError{Line: k, Msg: "unexpected end of JSON array"}
+		}
+		switch body[i] {
+		case ',':
+			i = skipWS(body, i+1)
+		case ']':
+			if j := skipWS(body, i+1); j != len(body) {
+				return &RequestError{Line: k, Msg: "unexpected data after the JSON array"}
+			}
+			return nil
+		default:
+			return &RequestError{Line: k, Msg: fmt.Sprintf("invalid character %q after array element", body[i])}
+		}
+	}
+}
+
+// parseLines handles NDJSON; a first record that does not end on its line
+// switches to a stream of whitespace-separated (pretty-printed) objects.
+func (p *Parser) parseLines(body []byte) *RequestError {
+	line, first := 0, true
+	for start := 0; start < len(body); {
+		nl := bytes.IndexByte(body[start:], '\n')
+		end := len(body)
+		if nl >= 0 {
+			end = start + nl
+		}
+		line++
+		l := body[start:end]
+		next := end + 1
+		if i := skipWS(l, 0); i < len(l) {
+			if len(l) > p.rules.MaxRecord+p.rules.MaxRecord/2+1024 {
+				if re := p.reject(line, fmt.Errorf("line of %d bytes is over the limit", len(l))); re != nil {
+					return re
+				}
+				start = next
+				first = false
+				continue
+			}
+			mark, nrecs := len(p.b.Buf), len(p.b.Recs)
+			e, err := p.one(l, i)
+			if err == nil && skipWS(l, e) != len(l) {
+				p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
+				err = &SyntaxError{Msg: "unexpected data after the JSON object on the same line", Offset: e}
+			}
+			if err != nil {
+				var se *SyntaxError
+				if first && errors.As(err, &se) && se.EOF && nl >= 0 {
+					if handled, re := p.parseStream(body, start, line); handled {
+						return re
+					}
+				}
+				if re := p.reject(line, err); re != nil {
+					return re
+				}
+			}
+			first = false
+		}
+		start = next
+	}
+	return nil
+}
+
+// parseStream parses body[from:] as whitespace-separated objects, where the
+// first one spans lines. When even the first object fails its grammar it
+// returns handled=false with the batch as it was, so the caller reports the
+// NDJSON error. Otherwise errors are reported at the line where the failing
+// object starts.
+func (p *Parser) parseStream(body []byte, from, line int) (handled bool, re *RequestError) {
+	mark, nrecs := len(p.b.Buf), len(p.b.Recs)
+	i := skipWS(body, from)
+	for n := 0; i < len(body); n++ {
+		line += bytes.Count(body[from:i], []byte{'\n'})
+		from = i
+		end, err := p.one(body, i)
+		if err != nil {
+			var se *SyntaxError
+			if errors.As(err, &se) {
+				if n == 0 {
+					p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
+					return false, nil
+				}
+				return true, &RequestError{Line: line, Msg: se.Error()}
+			}
+			if re := p.reject(line, err); re != nil {
+				return true, re
+			}
+		}
+		i = skipWS(body, end)
+	}
+	return true, nil
+}

@@ -1,0 +1,227 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"unsafe"
+)
+
+// Timestamp errors.
+var (
+	errTSType   = errors.New("timestamp is not a string or a number")
+	errTSFormat = errors.New("timestamp is not RFC 3339")
+	errTSRange  = errors.New("timestamp out of range")
+)
+
+// ParseTimestamp parses a JSON value (its raw bytes) as a record timestamp
+// and returns Unix nanoseconds. Accepted: an RFC 3339 string with any
+// fraction and "Z" or an offset; a JSON number of Unix epoch time whose unit
+// follows from its magnitude (< 1e11 seconds, < 1e14 ms, < 1e17 µs, else
+// ns), fractions allowed.
+func ParseTimestamp(v []byte) (int64, error) {
+	if len(v) == 0 {
+		return 0, errTSType
+	}
+	switch c := v[0]; {
+	case c == '"':
+		if len(v) < 2 {
+			return 0, errTSFormat
+		}
+		inner := v[1 : len(v)-1]
+		if hasByte(inner, '\\') {
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return 0, errTSFormat
+			}
+			inner = []byte(s)
+		}
+		return parseRFC3339(inner)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return parseEpoch(v)
+	}
+	return 0, errTSType
+}
+
+func digits(b []byte, n int) (int, bool) {
+	if len(b) < n {
+		return 0, false
+	}
+	v := 0
+	for i := 0; i < n; i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+// daysFromCivil returns days since 1970-01-01 of a proleptic Gregorian date.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM); 't', 'z' and a
+// space separator are accepted as RFC 3339 allows.
+func parseRFC3339(b []byte) (int64, error) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' {
+		return 0, errTSFormat
+	}
+	if c := b[10]; c != 'T' && c != 't' && c != ' ' {
+		return 0, errTSFormat
+	}
+	y, ok1 := digits(b, 4)
+	mo, ok2 := digits(b[5:], 2)
+	d, ok3 := digits(b[8:], 2)
+	h, ok4 := digits(b[11:], 2)
+	mi, ok5 := digits(b[14:], 2)
+	sec, ok6 := digits(b[17:], 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+		return 0, errTSFormat
+	}
+	rest := b[19:]
+	var frac int64
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		scale := int64(100000000)
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			frac += int64(rest[i]-'0') * scale
+			scale /= 10
+			i++
+		}
+		if i == 1 {
+			return 0, errTSFormat
+		}
+		rest = rest[i:]
+	}
+	var off int
+	switch {
+	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok1 := digits(rest[1:], 2)
+		om, ok2 := digits(rest[4:], 2)
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return 0, errTSFormat
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return 0, errTSFormat
+	}
+	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec) - int64(off)
+	// int64 nanoseconds span 1677-09-21 .. 2262-04-11.
+	if secs <= math.MinInt64/1_000_000_000+1 || secs >= math.MaxInt64/1_000_000_000-1 {
+		return 0, errTSRange
+	}
+	return secs*1e9 + frac, nil
+}
+
+// parseEpoch parses a JSON number as epoch time, unit by magnitude.
+func parseEpoch(b []byte) (int64, error) {
+	neg := b[0] == '-'
+	p := b
+	if neg {
+		p = p[1:]
+	}
+	// Exact path: digits[.digits]
+	var ip uint64
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		if ip > (math.MaxUint64-9)/10 {
+			return 0, errTSRange
+		}
+		ip = ip*10 + uint64(p[i]-'0')
+		i++
+	}
+	fracDigits := p[i:]
+	if len(fracDigits) > 0 && fracDigits[0] == '.' {
+		fracDigits = fracDigits[1:]
+		for _, c := range fracDigits {
+			if c < '0' || c > '9' {
+				return epochFloat(b)
+			}
+		}
+	} else if len(fracDigits) > 0 {
+		return epochFloat(b) // exponent
+	}
+	var mul uint64 // ns per unit
+	switch {
+	case ip < 1e11:
+		mul = 1e9
+	case ip < 1e14:
+		mul = 1e6
+	case ip < 1e17:
+		mul = 1e3
+	default:
+		mul = 1
+	}
+	if ip > math.MaxInt64/mul {
+		return 0, errTSRange
+	}
+	ns := ip * mul
+	// fraction of a unit
+	scale := mul / 10
+	for _, c := range fracDigits {
+		if scale == 0 {
+			break
+		}
+		ns += uint64(c-'0') * scale
+		scale /= 10
+	}
+	if ns > math.MaxInt64 {
+		return 0, errTSRange
+	}
+	if neg {
+		return -int64(ns), nil
+	}
+	return int64(ns), nil
+}
+
+func epochFloat(b []byte) (int64, error) {
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, errTSRange
+	}
+	a := math.Abs(f)
+	switch {
+	case a < 1e11:
+		f *= 1e9
+	case a < 1e14:
+		f *= 1e6
+	case a < 1e17:
+		f *= 1e3
+	}
+	if f >= math.MaxInt64 || f <= math.MinInt64 {
+		return 0, errTSRange
+	}
+	return int64(math.Round(f)), nil
+}
