@@ -44,9 +44,9 @@ type scanner struct {
 	fields   [][]byte // timestamp field names, best first
 
 	// found timestamp field (top level): rank in fields, value span in src
-	tsRank       int
+	tsRank         int
 	tsStart, tsEnd int
-	keyBuf       []byte // unescaped key when a key has escapes
+	keyBuf         []byte // unescaped key when a key has escapes
 }
 
 func (s *scanner) fail(msg string) error {

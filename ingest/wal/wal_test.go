@@ -1,0 +1,236 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+)
+
+func openT(t *testing.T, dir string, o Options) *WAL {
+	t.Helper()
+	o.Dir = dir
+	w, _, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func replayAll(t *testing.T, w *WAL) map[uint64]string {
+	t.Helper()
+	got := map[uint64]string{}
+	if err := w.Replay(func(seq uint64, p []byte) error { got[seq] = string(p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestGroupCommitOrderAndReplay(t *testing.T) {
+	for _, mode := range []SyncMode{SyncAlways, SyncInterval, SyncNever} {
+		t.Run(string(mode), func(t *testing.T) {
+			dir := t.TempDir()
+			var mu sync.Mutex
+			var order []uint64
+			metas := map[uint64]any{}
+			w := openT(t, dir, Options{Sync: mode, FileSize: 4096, OnCommit: func(seq uint64, meta any) {
+				mu.Lock()
+				order = append(order, seq)
+				metas[seq] = meta
+				mu.Unlock()
+			}})
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			seqs := make(chan [2]string, 400)
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func(g int) {
+					defer wg.Done()
+					for i := 0; i < 50; i++ {
+						p := fmt.Sprintf("g%d-i%d-%s", g, i, bytes.Repeat([]byte("x"), i*3))
+						seq, err := w.Append([]byte(p), p)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						seqs <- [2]string{fmt.Sprint(seq), p}
+					}
+				}(g)
+			}
+			wg.Wait()
+			close(seqs)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range order {
+				if s != uint64(i+1) {
+					t.Fatalf("OnCommit out of order at %d: %d", i, s)
+				}
+			}
+			if w.Files() < 2 {
+				t.Fatalf("no rotation: %d files", w.Files())
+			}
+			w2 := openT(t, dir, Options{})
+			got := replayAll(t, w2)
+			n := 0
+			for s := range seqs {
+				n++
+				var seq uint64
+				fmt.Sscan(s[0], &seq)
+				if got[seq] != s[1] || metas[seq] != s[1] {
+					t.Fatalf("seq %d: replay %q meta %v want %q", seq, got[seq], metas[seq], s[1])
+				}
+			}
+			if n != 400 || len(got) != 400 || w2.LastSeq() != 400 {
+				t.Fatalf("n %d replayed %d last %d", n, len(got), w2.LastSeq())
+			}
+		})
+	}
+}
+
+func writeN(t *testing.T, dir string, n int, o Options) {
+	t.Helper()
+	w := openT(t, dir, o)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		if _, err := w.Append([]byte(fmt.Sprintf("entry %d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+}
+
+func onlyFile(t *testing.T, dir string) string {
+	t.Helper()
+	fs, _ := listFiles(dir)
+	if len(fs) != 1 {
+		t.Fatalf("%d files", len(fs))
+	}
+	return fs[0].path
+}
+
+func TestTornTailIsCut(t *testing.T) {
+	cases := map[string]func(p string, size int64){
+		"partial header": func(p string, size int64) { appendTo(p, []byte{5, 0, 0}) },
+		"partial entry":  func(p string, size int64) { os.Truncate(p, size-3) },
+		"zero tail":      func(p string, size int64) { appendTo(p, make([]byte, 100)) },
+		"bad last crc": func(p string, size int64) {
+			f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+			f.WriteAt([]byte{0xff}, size-1)
+			f.Close()
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeN(t, dir, 10, Options{NoCompress: true})
+			p := onlyFile(t, dir)
+			st, _ := os.Stat(p)
+			damage(p, st.Size())
+			w, rep, err := Open(Options{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 10
+			if name == "partial entry" || name == "bad last crc" {
+				want = 9
+			}
+			if rep.Reason == "" || w.LastSeq() != uint64(want) {
+				t.Fatalf("report %+v last %d want %d", rep, w.LastSeq(), want)
+			}
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if seq, err := w.Append([]byte("after"), nil); err != nil || seq != uint64(want+1) {
+				t.Fatalf("append after repair: %d %v", seq, err)
+			}
+			w.Close()
+			w2 := openT(t, dir, Options{})
+			got := replayAll(t, w2)
+			if len(got) != want+1 || got[uint64(want+1)] != "after" {
+				t.Fatalf("replay %v", got)
+			}
+		})
+	}
+}
+
+func TestMidLogCorruption(t *testing.T) {
+	dir := t.TempDir()
+	writeN(t, dir, 10, Options{NoCompress: true})
+	p := onlyFile(t, dir)
+	f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+	f.WriteAt([]byte{0xff}, 30) // inside entry 2
+	f.Close()
+	_, _, err := Open(Options{Dir: dir})
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.Path != p || ce.Offset == 0 {
+		t.Fatalf("want corruption, got %v", err)
+	}
+}
+
+func TestReleaseAndEmpty(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{FileSize: 200, NoCompress: true})
+	w.Start()
+	for i := 0; i < 40; i++ {
+		if _, err := w.Append(bytes.Repeat([]byte("y"), 50), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := w.Files()
+	if err := w.Release(20); err != nil {
+		t.Fatal(err)
+	}
+	after := w.Files()
+	if after >= before {
+		t.Fatalf("release removed nothing: %d -> %d", before, after)
+	}
+	w.Close()
+	w2 := openT(t, dir, Options{})
+	got := replayAll(t, w2)
+	for s := uint64(21); s <= 40; s++ {
+		if _, ok := got[s]; !ok {
+			t.Fatalf("entry %d lost by release", s)
+		}
+	}
+	if err := w2.Empty(); err != nil {
+		t.Fatal(err)
+	}
+	w3 := openT(t, dir, Options{})
+	if len(replayAll(t, w3)) != 0 || w3.LastSeq() != 40 {
+		t.Fatalf("after Empty: last %d", w3.LastSeq())
+	}
+	w3.Start()
+	if seq, _ := w3.Append([]byte("z"), nil); seq != 41 {
+		t.Fatalf("sequence after Empty: %d", seq)
+	}
+	w3.Close()
+}
+
+func appendTo(p string, b []byte) {
+	f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(b)
+	f.Close()
+}
+
+func TestSetNextJumpStartsNewFile(t *testing.T) {
+	dir := t.TempDir()
+	writeN(t, dir, 5, Options{})
+	w := openT(t, dir, Options{})
+	w.SetNext(100)
+	w.Start()
+	if seq, err := w.Append([]byte("j"), nil); err != nil || seq != 100 {
+		t.Fatalf("%d %v", seq, err)
+	}
+	w.Close()
+	got := replayAll(t, openT(t, dir, Options{}))
+	if len(got) != 6 || got[100] != "j" || got[5] != "entry 5" {
+		t.Fatalf("replay after jump: %v", got)
+	}
+}
