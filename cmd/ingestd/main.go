@@ -1,0 +1,56 @@
+// Command ingestd takes timestamped JSON over HTTP, keeps it safe in a
+// write-ahead log and stores it as zstd-compressed daily segment files.
+//
+//	ingestd serve   [--config FILE] [--listen ADDR] [--data-dir DIR]
+//	ingestd verify  --data-dir DIR
+//	ingestd cat     --data-dir DIR [--from T] [--to T]
+//	ingestd repair  --data-dir DIR
+//	ingestd version
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const usage = `ingestd: durable JSON intake into daily zstd segment files.
+
+Usage:
+  ingestd serve   [--config FILE] [--listen ADDR] [--data-dir DIR]   run the daemon
+  ingestd verify  [--config FILE] [--data-dir DIR]                  check every segment file
+  ingestd cat     [--data-dir DIR] [--from T] [--to T]              print records as NDJSON
+  ingestd repair  [--data-dir DIR]                                  move damaged data aside
+  ingestd version                                                   print the version
+
+Run 'ingestd COMMAND --help' for a command's options.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	args := os.Args[2:]
+	var code int
+	switch os.Args[1] {
+	case "serve":
+		code = runServe(args)
+	case "verify":
+		code = runVerify(args)
+	case "cat":
+		code = runCat(args)
+	case "repair":
+		code = runRepair(args)
+	case "version", "--version", "-version":
+		fmt.Println("ingestd", version)
+	case "help", "--help", "-help", "-h":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "ingestd: unknown command %q\n\n%s", os.Args[1], usage)
+		code = 2
+	}
+	os.Exit(code)
+}

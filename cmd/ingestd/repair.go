@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ingestd/ingestd/ingest/wal"
+	"github.com/ingestd/ingestd/segment"
+)
+
+func runRepair(args []string) int {
+	fs := newFlagSet("repair", "repair [--config FILE] [--data-dir DIR]\n\nRun with the daemon stopped. Cuts damaged segment files and WAL files at their\nfirst damaged frame or entry, after copying each to <file>.broken; finishes\ninterrupted compactions. Records after a cut are lost unless the WAL still\nholds them (the next start replays them). Torn tails need no repair: a\nnormal start cuts them.")
+	var cf commonFlags
+	cf.register(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 2
+	}
+	acts, err := segment.RepairDir(cfg.DataDir)
+	for _, a := range acts {
+		fmt.Printf("segment %s: %v; cut at offset %d keeping %d blocks; copy in %s\n", a.Path, a.Err, a.Offset, a.Kept, a.Backup)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd repair:", err)
+		return 1
+	}
+	walDir := filepath.Join(cfg.DataDir, "wal")
+	if _, err := os.Stat(walDir); err == nil {
+		wacts, err := wal.Repair(walDir)
+		for _, a := range wacts {
+			fmt.Printf("wal %s: %v; cut at offset %d; copy in %s\n", a.Path, a.Err, a.Offset, a.Backup)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd repair:", err)
+			return 1
+		}
+		acts = append(acts, make([]segment.RepairAction, len(wacts))...)
+	}
+	if len(acts) == 0 {
+		fmt.Println("nothing to repair")
+	}
+	return 0
+}

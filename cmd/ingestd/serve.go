@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ingestd/ingestd/ingest"
+)
+
+func runServe(args []string) int {
+	fs := newFlagSet("serve", "serve [--config FILE] [--listen ADDR] [--data-dir DIR]")
+	var cf commonFlags
+	cf.register(fs)
+	listen := fs.String("listen", "", "listen `address` (default from config: 127.0.0.1:8080)")
+	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long a graceful stop waits for in-flight requests")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := loadCfgWithListen(&cf, *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 2
+	}
+	srv, err := ingest.New(cfg.Config, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd: listen:", err)
+		return 1
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.WAL.Fsync, "version", version)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	recovered := make(chan error, 1)
+	go func() { recovered <- srv.Recover() }()
+	select {
+	case err := <-recovered:
+		if err != nil {
+			var se *ingest.StartupError
+			if errors.As(err, &se) {
+				log.Error("start stopped: data needs an operator", "err", se.Err, "fix", se.Hint)
+			} else {
+				log.Error("start failed", "err", err)
+			}
+			return 1
+		}
+	case s := <-sig:
+		log.Info("signal during recovery; exiting (nothing acknowledged is lost: the WAL replays next start)", "signal", s.String())
+		return 1
+	}
+	select {
+	case err := <-serveErr:
+		log.Error("http server stopped", "err", err)
+		return 1
+	case s := <-sig:
+		log.Info("stopping: finishing in-flight requests, flushing and sealing", "signal", s.String())
+	}
+	go func() {
+		s := <-sig
+		log.Warn("second signal: exiting now; the WAL keeps every acknowledged record", "signal", s.String())
+		os.Exit(1)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), *stopTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error("stop incomplete", "err", err)
+		return 1
+	}
+	log.Info("stopped cleanly")
+	return 0
+}
+
+func loadCfgWithListen(cf *commonFlags, listen string) (fileConfig, error) {
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return cfg, err
+	}
+	if cf.dataDir != "" {
+		cfg.DataDir = cf.dataDir
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	return cfg, cfg.Validate()
+}

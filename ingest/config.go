@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/ingest/wal"
+	"github.com/ingestd/ingestd/segment"
+)
+
+// ByteSize is a size in bytes that reads "64MiB", "512KiB", "1GB" or a number.
+type ByteSize int64
+
+// UnmarshalText parses a size with an optional unit (B, KiB, MiB, GiB, KB, MB, GB).
+func (b *ByteSize) UnmarshalText(t []byte) error {
+	s := strings.TrimSpace(string(t))
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = strings.TrimSpace(s[:i]), strings.TrimSpace(s[i:])
+	}
+	mult := map[string]float64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+		"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 {
+		return fmt.Errorf("invalid size %q (examples: 64MiB, 512KiB, 1048576)", s)
+	}
+	*b = ByteSize(v * mult)
+	return nil
+}
+
+// MarshalText writes the size in the largest whole binary unit.
+func (b ByteSize) MarshalText() ([]byte, error) {
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if int64(b) >= u.n && int64(b)%u.n == 0 {
+			return []byte(fmt.Sprintf("%d%s", int64(b)/u.n, u.s)), nil
+		}
+	}
+	return []byte(strconv.FormatInt(int64(b), 10)), nil
+}
+
+// Config is the daemon's configuration. DefaultConfig returns the defaults;
+// configs/ingestd.yaml documents every field with the same values.
+type Config struct {
+	Listen   string         `yaml:"listen"`
+	DataDir  string         `yaml:"data_dir"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Records  RecordsConfig  `yaml:"records"`
+	WAL      WALConfig      `yaml:"wal"`
+	Segments SegmentsConfig `yaml:"segments"`
+	Buffers  BuffersConfig  `yaml:"buffers"`
+	Auth     AuthConfig     `yaml:"auth"`
+}
+
+// HTTPConfig holds the limits of everything a client controls.
+type HTTPConfig struct {
+	MaxBody        ByteSize      `yaml:"max_body"`         // request body after decompression (and as sent)
+	MaxHeader      ByteSize      `yaml:"max_header"`       // request line + headers
+	MaxConnections int           `yaml:"max_connections"`  // open connections in total
+	MaxConnsPerIP  int           `yaml:"max_conns_per_ip"` // 0: no per-IP limit
+	ReadTimeout    time.Duration `yaml:"read_timeout"`     // whole request, headers and body
+	WriteTimeout   time.Duration `yaml:"write_timeout"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout"` // keep-alive
+	RetryAfter     time.Duration `yaml:"retry_after"`  // advised on 503
+}
+
+// RecordsConfig is Rules in configuration form.
+type RecordsConfig struct {
+	TimestampFields  []string      `yaml:"timestamp_fields"`
+	MissingTimestamp string        `yaml:"missing_timestamp"`
+	AddField         string        `yaml:"add_field"`
+	MaxFuture        time.Duration `yaml:"max_future"`
+	MaxPast          time.Duration `yaml:"max_past"`
+	MaxDepth         int           `yaml:"max_depth"`
+	MaxRecord        ByteSize      `yaml:"max_record"`
+	MaxErrors        int           `yaml:"max_errors"`
+}
+
+// WALConfig configures the write-ahead log.
+type WALConfig struct {
+	Fsync         string        `yaml:"fsync"`          // always | interval | never
+	FsyncInterval time.Duration `yaml:"fsync_interval"` // with fsync: interval
+	FileSize      ByteSize      `yaml:"file_size"`
+	Compress      bool          `yaml:"compress"` // s2
+}
+
+// SegmentsConfig configures rolling into segment files.
+type SegmentsConfig struct {
+	BlockSize    ByteSize      `yaml:"block_size"`
+	BlockAge     time.Duration `yaml:"block_age"`
+	Level        string        `yaml:"level"`
+	CompactLevel string        `yaml:"compact_level"`
+	SealGrace    time.Duration `yaml:"seal_grace"`
+	SealIdle     time.Duration `yaml:"seal_idle"`
+	FlushWorkers int           `yaml:"flush_workers"`
+}
+
+// BuffersConfig bounds memory.
+type BuffersConfig struct {
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
+// AuthConfig lists bearer tokens; none means no authentication.
+type AuthConfig struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one producer's bearer token.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	r := DefaultRules()
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "./data",
+		HTTP: HTTPConfig{MaxBody: 64 << 20, MaxHeader: 16 << 10, MaxConnections: 1024, ReadTimeout: 60 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, RetryAfter: time.Second},
+		Records: RecordsConfig{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
+			MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: ByteSize(r.MaxRecord), MaxErrors: r.MaxErrors},
+		WAL:      WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
+		Segments: SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "better", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
+		Buffers:  BuffersConfig{MaxBytes: 256 << 20},
+	}
+}
+
+// Rules returns the record rules.
+func (c *Config) Rules() Rules {
+	r := c.Records
+	return Rules{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
+		MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: int(r.MaxRecord), MaxErrors: r.MaxErrors}
+}
+
+// Validate reports the first bad value, naming its key.
+func (c *Config) Validate() error {
+	check := func(ok bool, key string, v any, want string) error {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("config: %s: %v (%s)", key, v, want)
+	}
+	errs := []error{
+		check(c.Listen != "", "listen", c.Listen, "want host:port"),
+		check(c.DataDir != "", "data_dir", c.DataDir, "want a directory"),
+		check(c.HTTP.MaxBody >= 1024 && c.HTTP.MaxBody <= 4<<30, "http.max_body", c.HTTP.MaxBody, "want 1KiB..4GiB"),
+		check(c.HTTP.MaxHeader >= 1024 && c.HTTP.MaxHeader <= 1<<20, "http.max_header", c.HTTP.MaxHeader, "want 1KiB..1MiB"),
+		check(c.HTTP.MaxConnections > 0, "http.max_connections", c.HTTP.MaxConnections, "want > 0"),
+		check(c.HTTP.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.HTTP.MaxConnsPerIP, "want ≥ 0"),
+		check(c.HTTP.ReadTimeout > 0 && c.HTTP.WriteTimeout > 0 && c.HTTP.IdleTimeout > 0, "http.*_timeout", c.HTTP.ReadTimeout, "want > 0"),
+		check(c.HTTP.RetryAfter >= time.Second, "http.retry_after", c.HTTP.RetryAfter, "want ≥ 1s"),
+		check(c.WAL.FsyncInterval > 0, "wal.fsync_interval", c.WAL.FsyncInterval, "want > 0"),
+		check(c.WAL.FileSize >= 1<<20, "wal.file_size", c.WAL.FileSize, "want ≥ 1MiB"),
+		check(c.Segments.BlockSize >= 4<<10 && c.Segments.BlockSize <= 32<<20, "segments.block_size", c.Segments.BlockSize, "want 4KiB..32MiB"),
+		check(c.Segments.BlockAge > 0, "segments.block_age", c.Segments.BlockAge, "want > 0"),
+		check(c.Segments.SealGrace >= 0 && c.Segments.SealIdle >= 0, "segments.seal_grace/seal_idle", c.Segments.SealGrace, "want ≥ 0"),
+		check(c.Segments.FlushWorkers > 0 && c.Segments.FlushWorkers <= 64, "segments.flush_workers", c.Segments.FlushWorkers, "want 1..64"),
+		check(c.Buffers.MaxBytes >= c.Segments.BlockSize*2, "buffers.max_bytes", c.Buffers.MaxBytes, "want ≥ 2 × segments.block_size"),
+	}
+	if _, err := wal.ParseSyncMode(c.WAL.Fsync); err != nil {
+		errs = append(errs, fmt.Errorf("config: wal.fsync: %w", err))
+	}
+	if _, err := segment.ParseLevel(c.Segments.Level); err != nil {
+		errs = append(errs, fmt.Errorf("config: segments.level: %w", err))
+	}
+	if _, err := segment.ParseLevel(c.Segments.CompactLevel); err != nil {
+		errs = append(errs, fmt.Errorf("config: segments.compact_level: %w", err))
+	}
+	if err := c.Rules().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	for i, t := range c.Auth.Tokens {
+		if t.Name == "" || len(t.Token) < 16 {
+			errs = append(errs, fmt.Errorf("config: auth.tokens[%d]: want a name and a token of at least 16 characters", i))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,160 @@
+package ingest
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Metrics are the daemon's counters, exposed at /metrics in the Prometheus
+// text format. All fields are safe for concurrent use.
+type Metrics struct {
+	codesMu sync.Mutex // guards codes' map shape; values are atomic
+	codes   map[int]*atomic.Int64
+
+	recordsIn        atomic.Int64
+	bytesIn          atomic.Int64 // decompressed body bytes
+	wireBytesIn      atomic.Int64
+	rejectedMu       sync.Mutex
+	rejected         map[string]*atomic.Int64 // by reason
+	framesWritten    atomic.Int64
+	rawBytesWritten  atomic.Int64
+	compBytesWritten atomic.Int64
+	recoverySeconds  atomic.Uint64 // float64 bits
+	walFsync         *histogram
+	ack              *histogram
+	buffered         func() int64
+	walFiles         func() int
+}
+
+// NewMetrics returns empty metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		codes:    map[int]*atomic.Int64{},
+		rejected: map[string]*atomic.Int64{},
+		walFsync: newHistogram(),
+		ack:      newHistogram(),
+	}
+}
+
+func (m *Metrics) code(c int) {
+	m.codesMu.Lock()
+	v := m.codes[c]
+	if v == nil {
+		v = new(atomic.Int64)
+		m.codes[c] = v
+	}
+	m.codesMu.Unlock()
+	v.Add(1)
+}
+
+func (m *Metrics) reject(reason string, n int) {
+	m.rejectedMu.Lock()
+	v := m.rejected[reason]
+	if v == nil {
+		v = new(atomic.Int64)
+		m.rejected[reason] = v
+	}
+	m.rejectedMu.Unlock()
+	v.Add(int64(n))
+}
+
+// histogram has fixed exponential buckets from 50µs to ≈ 26 s.
+type histogram struct {
+	bounds []float64
+	counts []atomic.Int64
+	sum    atomic.Uint64 // float64 bits, updated with CAS
+	n      atomic.Int64
+}
+
+func newHistogram() *histogram {
+	h := &histogram{}
+	for b := 50e-6; b < 30; b *= 2 {
+		h.bounds = append(h.bounds, b)
+	}
+	h.counts = make([]atomic.Int64, len(h.bounds))
+	return h
+}
+
+func (h *histogram) observe(d time.Duration) {
+	v := d.Seconds()
+	i := sort.SearchFloat64s(h.bounds, v)
+	if i < len(h.counts) {
+		h.counts[i].Add(1)
+	}
+	h.n.Add(1)
+	for {
+		old := h.sum.Load()
+		if h.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+func (h *histogram) write(w io.Writer, name, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	var cum int64
+	for i, b := range h.bounds {
+		cum += h.counts[i].Load()
+		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, b, cum)
+	}
+	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.n.Load(), name, math.Float64frombits(h.sum.Load()), name, h.n.Load())
+}
+
+// Write writes every metric in the Prometheus text format.
+func (m *Metrics) Write(w io.Writer) {
+	counter := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	gauge := func(name, help string, v float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+	}
+	fmt.Fprintf(w, "# HELP ingestd_http_requests_total HTTP requests by status code.\n# TYPE ingestd_http_requests_total counter\n")
+	m.codesMu.Lock()
+	codes := make([]int, 0, len(m.codes))
+	for c := range m.codes {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "ingestd_http_requests_total{code=\"%d\"} %d\n", c, m.codes[c].Load())
+	}
+	m.codesMu.Unlock()
+	counter("ingestd_records_in_total", "Records stored (acknowledged).", m.recordsIn.Load())
+	counter("ingestd_bytes_in_total", "Request body bytes after decompression.", m.bytesIn.Load())
+	counter("ingestd_wire_bytes_in_total", "Request body bytes as received.", m.wireBytesIn.Load())
+	fmt.Fprintf(w, "# HELP ingestd_records_rejected_total Records rejected, by reason.\n# TYPE ingestd_records_rejected_total counter\n")
+	m.rejectedMu.Lock()
+	reasons := make([]string, 0, len(m.rejected))
+	for r := range m.rejected {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "ingestd_records_rejected_total{reason=%q} %d\n", r, m.rejected[r].Load())
+	}
+	m.rejectedMu.Unlock()
+	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", m.framesWritten.Load())
+	counter("ingestd_segment_raw_bytes_written_total", "NDJSON bytes written to segments (before compression).", m.rawBytesWritten.Load())
+	counter("ingestd_segment_bytes_written_total", "Compressed bytes written to segments.", m.compBytesWritten.Load())
+	ratio := 0.0
+	if c := m.compBytesWritten.Load(); c > 0 {
+		ratio = float64(m.rawBytesWritten.Load()) / float64(c)
+	}
+	gauge("ingestd_compression_ratio", "Raw over compressed bytes written to segments.", ratio)
+	if m.buffered != nil {
+		gauge("ingestd_buffered_bytes", "Bytes accepted and not yet in a synced segment block.", float64(m.buffered()))
+	}
+	if m.walFiles != nil {
+		gauge("ingestd_wal_files", "Write-ahead log files on disk.", float64(m.walFiles()))
+	}
+	gauge("ingestd_recovery_duration_seconds", "Time the last start spent on recovery.", math.Float64frombits(m.recoverySeconds.Load()))
+	m.walFsync.write(w, "ingestd_wal_fsync_duration_seconds", "Duration of WAL fdatasync calls.")
+	m.ack.write(w, "ingestd_ack_latency_seconds", "Time from request received to answer, for ingest requests.")
+}
+
+func mathFloat64bits(f float64) uint64 { return math.Float64bits(f) }

@@ -1,0 +1,418 @@
+package ingest
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ingestd/ingestd/ingest/wal"
+	"github.com/ingestd/ingestd/segment"
+)
+
+// Server is the ingest daemon: HTTP intake, WAL, store. Create it with New,
+// serve HTTP with Serve (health answers at once, intake after Recover), and
+// stop it with Shutdown.
+type Server struct {
+	cfg   Config
+	rules Rules
+	log   *slog.Logger
+	m     *Metrics
+	store *Store
+	wal   *wal.WAL
+	http  *fasthttp.Server
+	dec   decoders
+
+	parsers sync.Pool // *Parser
+	batches sync.Pool // *reqState
+	ready   atomic.Bool
+	closing atomic.Bool
+	retry   string // Retry-After seconds
+}
+
+// reqState is the per-request scratch memory, pooled.
+type reqState struct {
+	batch   Batch
+	payload []byte
+	resp    []byte
+}
+
+// New validates cfg and prepares a server; nothing is read from disk yet.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
+		retry: strconv.Itoa(int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second))}
+	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
+	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
+	st, err := NewStore(StoreConfig{DataDir: cfg.DataDir, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
+		SealGrace: cfg.Segments.SealGrace, SealIdle: cfg.Segments.SealIdle, Level: lvl, CompactLevel: clvl,
+		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes)}, log, s.m)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	s.m.buffered = st.Buffered
+	s.parsers.New = func() any { return NewParser(s.rules) }
+	s.batches.New = func() any { return &reqState{} }
+	s.http = &fasthttp.Server{
+		Handler:                      s.handle,
+		ErrorHandler:                 s.errorHandler,
+		Name:                         "ingestd",
+		MaxRequestBodySize:           int(cfg.HTTP.MaxBody),
+		ReadBufferSize:               int(cfg.HTTP.MaxHeader),
+		Concurrency:                  cfg.HTTP.MaxConnections,
+		MaxConnsPerIP:                cfg.HTTP.MaxConnsPerIP,
+		ReadTimeout:                  cfg.HTTP.ReadTimeout,
+		WriteTimeout:                 cfg.HTTP.WriteTimeout,
+		IdleTimeout:                  cfg.HTTP.IdleTimeout,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return s, nil
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *Metrics { return s.m }
+
+// Serve answers HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Recover repairs the data directory, replays the WAL into the buffers and
+// opens intake (/readyz turns 200). Corruption that is not a torn tail
+// returns a *StartupError naming the file, offset and repair command.
+func (s *Server) Recover() error {
+	t0 := time.Now()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
+	}
+	rep, err := s.store.Recover()
+	if err != nil {
+		return err
+	}
+	mode, _ := wal.ParseSyncMode(s.cfg.WAL.Fsync)
+	w, tail, err := wal.Open(wal.Options{
+		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.WAL.FsyncInterval,
+		FileSize: int64(s.cfg.WAL.FileSize), NoCompress: !s.cfg.WAL.Compress,
+		OnCommit: s.commit, OnSync: s.m.walFsync.observe,
+	})
+	if err != nil {
+		return s.startupErr(err)
+	}
+	if tail.Cut > 0 {
+		s.log.Warn("cut torn tail of WAL", "file", tail.Path, "offset", tail.Offset, "bytes", tail.Cut, "reason", tail.Reason)
+	}
+	var replayed int
+	replay := s.store.replay(rep.HighWater)
+	if err := w.Replay(func(seq uint64, p []byte) error { replayed++; return replay(seq, p) }); err != nil {
+		return s.startupErr(err)
+	}
+	w.SetNext(max(w.LastSeq(), rep.MaxSeq) + 1)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	s.wal = w
+	s.store.wal = w
+	s.m.walFiles = w.Files
+	s.store.Start()
+	s.store.release()
+	d := time.Since(t0)
+	s.m.recoverySeconds.Store(mathFloat64bits(d.Seconds()))
+	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
+		"wal_entries_read", replayed, "buffered_bytes", s.store.Buffered(), "duration", d.Round(time.Millisecond))
+	s.ready.Store(true)
+	return nil
+}
+
+func (s *Server) startupErr(err error) error {
+	var ce *wal.CorruptionError
+	if errors.As(err, &ce) {
+		return &StartupError{Err: err, Hint: fmt.Sprintf("run `ingestd repair --data-dir %s` to cut the WAL at the damage (a copy is kept as *.broken); entries after it are lost unless already in segments", s.cfg.DataDir)}
+	}
+	return err
+}
+
+// commit is the WAL's OnCommit: it runs on the WAL writer goroutine, in
+// sequence order, and moves the request's records into the day buffers.
+func (s *Server) commit(seq uint64, meta any) {
+	b := meta.(*Batch)
+	it := batchIter{b: b}
+	s.store.applyIter(seq, &it, nil)
+}
+
+// Shutdown stops accepting, lets in-flight requests finish, flushes and
+// seals every buffer and part, and empties the WAL.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.ready.Store(false)
+	err := s.http.ShutdownWithContext(ctx)
+	if err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	if s.wal == nil { // never recovered
+		return err
+	}
+	walErr := s.wal.Close()
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("ingest: flush on stop: %w (the WAL keeps the data; it is replayed on the next start)", err)
+	}
+	if walErr != nil {
+		return walErr
+	}
+	if d, last := s.store.durable(), s.wal.LastSeq(); d < last {
+		return fmt.Errorf("ingest: BUG: after flushing, segments hold up to %d of %d; WAL kept", d, last)
+	}
+	return s.wal.Empty()
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "panic", r, "path", string(ctx.Path()))
+			s.answerErr(ctx, fasthttp.StatusInternalServerError, "internal error", 0)
+		}
+	}()
+	switch string(ctx.Path()) {
+	case "/v1/ingest":
+		if !ctx.IsPost() {
+			ctx.Response.Header.Set("Allow", "POST")
+			s.answerErr(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed; use POST", 0)
+			return
+		}
+		s.ingest(ctx)
+	case "/healthz":
+		s.simple(ctx, fasthttp.StatusOK, `{"status":"ok"}`)
+	case "/readyz":
+		switch {
+		case s.ready.Load() && s.failure() == nil:
+			s.simple(ctx, fasthttp.StatusOK, `{"status":"ready"}`)
+		case s.failure() != nil:
+			s.simple(ctx, fasthttp.StatusServiceUnavailable, `{"status":"failed","error":`+string(appendJSONString(nil, s.failure().Error()))+`}`)
+		case s.closing.Load():
+			s.simple(ctx, fasthttp.StatusServiceUnavailable, `{"status":"stopping"}`)
+		default:
+			s.simple(ctx, fasthttp.StatusServiceUnavailable, `{"status":"recovering"}`)
+		}
+	case "/metrics":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			ctx.Response.Header.Set("Allow", "GET")
+			s.answerErr(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed; use GET", 0)
+			return
+		}
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		s.m.Write(ctx)
+		s.m.code(fasthttp.StatusOK)
+	default:
+		s.answerErr(ctx, fasthttp.StatusNotFound, "not found", 0)
+	}
+}
+
+func (s *Server) simple(ctx *fasthttp.RequestCtx, code int, body string) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET")
+		s.answerErr(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed; use GET", 0)
+		return
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(body)
+	s.m.code(code)
+}
+
+func (s *Server) failure() error {
+	if err := s.store.Failed(); err != nil {
+		return err
+	}
+	if s.wal != nil {
+		return s.wal.Err()
+	}
+	return nil
+}
+
+// errorHandler answers what fasthttp rejects before the handler runs.
+func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
+	case errors.As(err, &small):
+		s.answerErr(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request headers over the limit of %d bytes", s.cfg.HTTP.MaxHeader), 0)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.answerErr(ctx, fasthttp.StatusRequestTimeout, "request timed out", 0)
+			return
+		}
+		s.answerErr(ctx, fasthttp.StatusBadRequest, "malformed HTTP request", 0)
+	}
+}
+
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+	if len(s.cfg.Auth.Tokens) == 0 {
+		return true
+	}
+	h := ctx.Request.Header.Peek("Authorization")
+	const pfx = "Bearer "
+	if len(h) <= len(pfx) || string(h[:len(pfx)]) != pfx {
+		return false
+	}
+	tok := h[len(pfx):]
+	ok := 0
+	for _, t := range s.cfg.Auth.Tokens {
+		ok |= subtle.ConstantTimeCompare(tok, []byte(t.Token))
+	}
+	return ok == 1
+}
+
+func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	defer func() { s.m.ack.observe(time.Since(start)) }()
+	if !s.authorized(ctx) {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ingestd"`)
+		s.answerErr(ctx, fasthttp.StatusUnauthorized, "missing or unknown bearer token", 0)
+		return
+	}
+	if err := s.failure(); err != nil {
+		s.storageErr(ctx, err)
+		return
+	}
+	if !s.ready.Load() {
+		ctx.Response.Header.Set("Retry-After", s.retry)
+		msg := "recovering; not accepting yet"
+		if s.closing.Load() {
+			msg = "shutting down"
+		}
+		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, msg, 0)
+		return
+	}
+	wire := ctx.Request.Body()
+	s.m.wireBytesIn.Add(int64(len(wire)))
+	body, bp, err := s.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(s.cfg.HTTP.MaxBody))
+	defer s.dec.put(bp)
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes after decompression", s.cfg.HTTP.MaxBody), 0)
+		return
+	case errors.Is(err, errUnsupported):
+		s.answerErr(ctx, fasthttp.StatusUnsupportedMediaType, err.Error(), 0)
+		return
+	case err != nil:
+		s.answerErr(ctx, fasthttp.StatusBadRequest, err.Error(), 0)
+		return
+	}
+	s.m.bytesIn.Add(int64(len(body)))
+	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
+	st := s.batches.Get().(*reqState)
+	defer s.batches.Put(st)
+	b := &st.batch
+	b.Reset()
+	p := s.parsers.Get().(*Parser)
+	re := p.Parse(body, start, skip, b)
+	s.parsers.Put(p)
+	if re != nil {
+		s.m.reject("request", 1)
+		s.answerErr(ctx, fasthttp.StatusBadRequest, re.Msg, re.Line)
+		return
+	}
+	if b.Rejected > 0 {
+		s.m.reject("skipped", b.Rejected)
+	}
+	if len(b.Recs) > 0 {
+		n := int64(len(b.Buf))
+		if !s.store.Admit(n) {
+			ctx.Response.Header.Set("Retry-After", s.retry)
+			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
+			return
+		}
+		st.payload = appendEntry(st.payload[:0], b)
+		if _, err := s.wal.Append(st.payload, b); err != nil {
+			s.store.Unadmit(n)
+			s.storageErr(ctx, err)
+			return
+		}
+		s.m.recordsIn.Add(int64(len(b.Recs)))
+	}
+	r := append(st.resp[:0], `{"accepted":`...)
+	r = strconv.AppendInt(r, int64(len(b.Recs)), 10)
+	if skip {
+		r = append(r, `,"rejected":`...)
+		r = strconv.AppendInt(r, int64(b.Rejected), 10)
+		r = append(r, `,"errors":[`...)
+		for i, e := range b.Errs {
+			if i > 0 {
+				r = append(r, ',')
+			}
+			r = append(r, `{"line":`...)
+			r = strconv.AppendInt(r, int64(e.Line), 10)
+			r = append(r, `,"error":`...)
+			r = appendJSONString(r, e.Err)
+			r = append(r, '}')
+		}
+		r = append(r, ']')
+	}
+	r = append(r, '}')
+	st.resp = r
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(r) // copies
+	s.m.code(fasthttp.StatusOK)
+}
+
+// storageErr answers a request the disk could not take: 507 when it is out
+// of space, 503 otherwise.
+func (s *Server) storageErr(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		s.answerErr(ctx, fasthttp.StatusInsufficientStorage, "disk full: "+err.Error(), 0)
+		return
+	}
+	ctx.Response.Header.Set("Retry-After", s.retry)
+	s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "storage failure: "+err.Error(), 0)
+}
+
+func (s *Server) answerErr(ctx *fasthttp.RequestCtx, code int, msg string, line int) {
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	b := append([]byte(`{"error":`), appendJSONString(nil, msg)...)
+	if line > 0 {
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, int64(line), 10)
+	}
+	b = append(b, '}')
+	ctx.SetBody(b)
+	s.m.code(code)
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

@@ -1,0 +1,626 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// StoreConfig configures the per-day buffers and segment rolling.
+type StoreConfig struct {
+	DataDir      string
+	BlockSize    int           // raw bytes that make a block full (4 MiB)
+	BlockAge     time.Duration // a non-empty buffer older than this is flushed (10 s)
+	SealGrace    time.Duration // a day seals this long after its end (10 min)...
+	SealIdle     time.Duration // ...once no record reached it for this long (1 min)
+	Level        segment.Level // intake compression (fastest)
+	CompactLevel segment.Level // compaction (better)
+	FlushWorkers int           // parallel block compressions (2)
+	MaxBuffered  int64         // byte budget for buffered data (256 MiB)
+}
+
+// walReleaser is what the store needs of the WAL.
+type walReleaser interface {
+	Release(seq uint64) error
+}
+
+// Store holds the per-day memory buffers and the open segment parts, rolls
+// full or old buffers into segment blocks on a bounded worker pool, seals
+// and compacts days that are over, and tells the WAL what it may drop.
+type Store struct {
+	cfg  StoreConfig
+	enc  *segment.Encoder // intake level, shared by the workers
+	cenc *segment.Encoder // compaction level
+	log  *slog.Logger
+	m    *Metrics
+	wal  walReleaser // set before Start
+
+	mu   sync.Mutex // guards days
+	days map[int64]*dayState
+
+	buffered    atomic.Int64  // bytes admitted and not yet in a synced block
+	lastApplied atomic.Uint64 // highest WAL sequence applied to the buffers
+	failed      atomic.Value  // error: a segment write failed; intake must stop
+
+	qmu     sync.Mutex // guards queue
+	queue   []*dayState
+	kick    chan struct{} // size 1: "the queue is not empty"
+	compact chan int64    // days to compact; buffered so sealing never waits on compaction
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// dayState is one UTC day's buffer and open part.
+type dayState struct {
+	num int64
+	dir string
+
+	mu       sync.Mutex // guards the fields down to queued
+	buf      []byte     // whole records, each + '\n'
+	spare    []byte     // the previous buffer, reused
+	recs     uint32
+	minTS    int64
+	maxTS    int64
+	firstSeq uint64
+	lastSeq  uint64
+	since    time.Time // when buf became non-empty
+	lastAdd  time.Time
+	inflight uint64 // first seq of data taken for writing and not yet synced (0: none)
+	queued   bool   // in Store.queue
+
+	wmu sync.Mutex      // serialises take+encode+write+seal of this day; guards w and out
+	w   *segment.Writer // the open part, nil when none
+	out []byte          // encoded block
+}
+
+// NewStore returns a store; call Recover, then Start.
+func NewStore(cfg StoreConfig, log *slog.Logger, m *Metrics) (*Store, error) {
+	enc, err := segment.NewEncoder(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	cenc, err := segment.NewEncoder(cfg.CompactLevel)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{cfg: cfg, enc: enc, cenc: cenc, log: log, m: m, days: map[int64]*dayState{},
+		kick: make(chan struct{}, 1), compact: make(chan int64, 1024), stop: make(chan struct{})}, nil
+}
+
+func (s *Store) day(num int64) *dayState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.days[num]
+	if d == nil {
+		d = &dayState{num: num, dir: segment.DayDir(s.cfg.DataDir, segment.DayStart(num))}
+		s.days[num] = d
+	}
+	return d
+}
+
+// Admit reserves n bytes of the buffer budget; false means the budget is
+// full and the request must be refused (503) rather than grow memory.
+func (s *Store) Admit(n int64) bool {
+	if s.buffered.Add(n) > s.cfg.MaxBuffered {
+		s.buffered.Add(-n)
+		return false
+	}
+	return true
+}
+
+// Unadmit returns a reservation that was not used.
+func (s *Store) Unadmit(n int64) { s.buffered.Add(-n) }
+
+// Buffered returns the bytes currently held in memory.
+func (s *Store) Buffered() int64 { return s.buffered.Load() }
+
+// Failed returns the error that stopped the store, or nil.
+func (s *Store) Failed() error {
+	if v := s.failed.Load(); v != nil {
+		return v.(error)
+	}
+	return nil
+}
+
+// apply adds one committed WAL entry's records to the day buffers. The WAL
+// writer goroutine calls it in sequence order, which is what makes a day's
+// blocks hold its records in WAL order (the basis of the high-water mark).
+// keep filters records during replay (nil: all).
+func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (int64, error) {
+	er, err := newEntryReader(payload)
+	if err != nil {
+		return 0, fmt.Errorf("%w (sequence %d)", err, seq)
+	}
+	return s.applyIter(seq, &er, keep), nil
+}
+
+// recordIter yields records (each with its trailing newline) and timestamps.
+type recordIter interface {
+	next() (rec []byte, ts int64, ok bool)
+}
+
+// batchIter iterates a parsed request's records.
+type batchIter struct {
+	b *Batch
+	i int
+}
+
+func (it *batchIter) next() ([]byte, int64, bool) {
+	if it.i >= len(it.b.Recs) {
+		return nil, 0, false
+	}
+	r := it.b.Recs[it.i]
+	it.i++
+	return it.b.Buf[r.Off : r.Off+r.Len+1], r.TS, true
+}
+
+// applyIter adds the records of WAL entry seq to the day buffers and returns
+// the bytes added.
+func (s *Store) applyIter(seq uint64, it recordIter, keep func(day int64) bool) int64 {
+	var added int64
+	now := time.Now()
+	var d *dayState
+	for {
+		rec, ts, ok := it.next()
+		if !ok {
+			break
+		}
+		num := segment.DayOf(ts)
+		if keep != nil && !keep(num) {
+			continue
+		}
+		if d == nil || d.num != num {
+			if d != nil {
+				s.addDone(d)
+			}
+			d = s.day(num)
+			d.mu.Lock()
+		}
+		if len(d.buf) == 0 {
+			d.since, d.minTS, d.maxTS, d.firstSeq = now, ts, ts, seq
+		}
+		d.buf = append(d.buf, rec...)
+		added += int64(len(rec))
+		d.recs++
+		d.minTS, d.maxTS = min(d.minTS, ts), max(d.maxTS, ts)
+		d.lastSeq = seq
+		d.lastAdd = now
+	}
+	if d != nil {
+		s.addDone(d)
+	}
+	if seq > s.lastApplied.Load() {
+		s.lastApplied.Store(seq)
+	}
+	return added
+}
+
+// addDone unlocks d after adding and queues it when its block is full.
+func (s *Store) addDone(d *dayState) {
+	full := len(d.buf) >= s.cfg.BlockSize && !d.queued
+	if full {
+		d.queued = true
+	}
+	d.mu.Unlock()
+	if full {
+		s.enqueue(d)
+	}
+}
+
+func (s *Store) enqueue(d *dayState) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, d)
+	s.qmu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) dequeue() *dayState {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if len(s.queue) == 0 {
+		return nil
+	}
+	d := s.queue[0]
+	s.queue = s.queue[1:]
+	return d
+}
+
+// Start runs the flush workers, the ticker and the compactor.
+func (s *Store) Start() {
+	n := max(1, s.cfg.FlushWorkers)
+	for i := 0; i < n; i++ {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	s.wg.Add(2)
+	go s.ticker()
+	go s.compactor()
+}
+
+func (s *Store) worker() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		for d := s.dequeue(); d != nil; d = s.dequeue() {
+			if more := s.dequeue(); more != nil { // let another worker help
+				s.enqueue(more)
+			}
+			if err := s.flush(d); err != nil {
+				s.fail(err)
+			}
+		}
+	}
+}
+
+func (s *Store) fail(err error) {
+	if s.failed.CompareAndSwap(nil, err) {
+		s.log.Error("segment write failed; intake stopped, data stays in the WAL; restart to recover", "err", err)
+	}
+}
+
+// flush writes d's buffer as one or more blocks to its open part and syncs.
+func (s *Store) flush(d *dayState) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	d.mu.Lock()
+	d.queued = false
+	if len(d.buf) == 0 {
+		d.mu.Unlock()
+		return nil
+	}
+	raw := d.buf
+	meta := segment.BlockMeta{Records: d.recs, MinTS: d.minTS, MaxTS: d.maxTS, FirstSeq: d.firstSeq, LastSeq: d.lastSeq}
+	d.buf, d.spare = d.spare[:0], nil
+	d.recs = 0
+	d.inflight = meta.FirstSeq
+	d.mu.Unlock()
+
+	err := s.writeBlocks(d, raw, meta)
+
+	d.mu.Lock()
+	d.inflight = 0
+	if err == nil {
+		d.spare = raw[:0]
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.buffered.Add(-int64(len(raw)))
+	s.release()
+	return nil
+}
+
+// writeBlocks encodes raw (split at line ends into blocks of ≤ BlockSize)
+// and appends and syncs them. Called with d.wmu held.
+func (s *Store) writeBlocks(d *dayState, raw []byte, meta segment.BlockMeta) error {
+	if s.Failed() != nil {
+		return s.Failed()
+	}
+	if d.w == nil {
+		if err := segment.MkdirDurable(d.dir); err != nil {
+			return err
+		}
+		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(meta.FirstSeq)))
+		if err != nil {
+			return err
+		}
+		d.w = w
+	}
+	for len(raw) > 0 {
+		chunk := raw
+		if len(chunk) > s.cfg.BlockSize*2 {
+			cut := bytes.LastIndexByte(chunk[:s.cfg.BlockSize], '\n')
+			if cut < 0 {
+				cut = bytes.IndexByte(chunk, '\n')
+			}
+			chunk = chunk[:cut+1]
+		}
+		m := meta
+		if len(chunk) != len(raw) {
+			m.Records = uint32(bytes.Count(chunk, []byte{'\n'}))
+		}
+		var err error
+		d.out, err = s.enc.AppendBlock(d.out[:0], m, chunk)
+		if err != nil {
+			return fmt.Errorf("ingest: encode block for %s: %w", d.dir, err)
+		}
+		if err := d.w.Append(d.out); err != nil {
+			return err
+		}
+		s.m.framesWritten.Add(1)
+		s.m.rawBytesWritten.Add(int64(len(chunk)))
+		s.m.compBytesWritten.Add(int64(len(d.out)))
+		raw = raw[len(chunk):]
+	}
+	return d.w.Sync()
+}
+
+// durable returns the highest sequence below which everything is in synced
+// segment blocks.
+func (s *Store) durable() uint64 {
+	last := s.lastApplied.Load()
+	s.mu.Lock()
+	days := make([]*dayState, 0, len(s.days))
+	for _, d := range s.days {
+		days = append(days, d)
+	}
+	s.mu.Unlock()
+	for _, d := range days {
+		d.mu.Lock()
+		if len(d.buf) > 0 && d.firstSeq-1 < last {
+			last = d.firstSeq - 1
+		}
+		if d.inflight > 0 && d.inflight-1 < last {
+			last = d.inflight - 1
+		}
+		d.mu.Unlock()
+	}
+	return last
+}
+
+func (s *Store) release() {
+	if s.wal == nil {
+		return
+	}
+	if err := s.wal.Release(s.durable()); err != nil {
+		s.log.Warn("wal release", "err", err)
+	}
+}
+
+// ticker flushes old buffers and seals days that are over.
+func (s *Store) ticker() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.tick(now)
+		}
+	}
+}
+
+func (s *Store) tick(now time.Time) {
+	s.mu.Lock()
+	days := make([]*dayState, 0, len(s.days))
+	for _, d := range s.days {
+		days = append(days, d)
+	}
+	s.mu.Unlock()
+	for _, d := range days {
+		d.mu.Lock()
+		old := len(d.buf) > 0 && now.Sub(d.since) >= s.cfg.BlockAge && !d.queued
+		if old {
+			d.queued = true
+		}
+		over := now.After(segment.DayStart(d.num+1).Add(s.cfg.SealGrace)) && now.Sub(d.lastAdd) >= s.cfg.SealIdle
+		d.mu.Unlock()
+		if old {
+			s.enqueue(d)
+		}
+		if over {
+			d.wmu.Lock()
+			open := d.w != nil
+			d.wmu.Unlock()
+			if open {
+				if err := s.seal(d); err != nil {
+					s.fail(err)
+				} else {
+					select {
+					case s.compact <- d.num:
+					default:
+					}
+				}
+			}
+		}
+	}
+}
+
+// seal flushes d and seals its open part.
+func (s *Store) seal(d *dayState) error {
+	if err := s.flush(d); err != nil {
+		return err
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w == nil {
+		return nil
+	}
+	d.mu.Lock()
+	pending := len(d.buf) > 0
+	d.mu.Unlock()
+	if pending { // records arrived meanwhile; seal next time
+		return nil
+	}
+	p, err := d.w.Seal()
+	if err != nil {
+		return err
+	}
+	d.w = nil
+	if p != "" {
+		s.log.Info("sealed part", "file", p)
+	}
+	return nil
+}
+
+func (s *Store) compactor() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case num := <-s.compact:
+			d := s.day(num)
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-s.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.BlockSize})
+			cancel()
+			switch {
+			case err != nil && !errors.Is(err, context.Canceled):
+				s.log.Error("compaction failed; the parts stay as they are", "dir", d.dir, "err", err)
+			case p != "":
+				s.log.Info("compacted day", "file", p)
+			}
+		}
+	}
+}
+
+// Close stops the workers, flushes every buffer and seals every open part.
+// The caller has stopped the WAL first, so nothing is applied meanwhile.
+func (s *Store) Close() error {
+	close(s.stop)
+	s.wg.Wait()
+	s.mu.Lock()
+	days := make([]*dayState, 0, len(s.days))
+	for _, d := range s.days {
+		days = append(days, d)
+	}
+	s.mu.Unlock()
+	var first error
+	for _, d := range days {
+		if err := s.seal(d); err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = s.Failed()
+	}
+	return first
+}
+
+// CloseUnsealed closes open parts without sealing (after a failure).
+func (s *Store) closeParts() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.days {
+		d.wmu.Lock()
+		if d.w != nil {
+			d.w.Close()
+			d.w = nil
+		}
+		d.wmu.Unlock()
+	}
+}
+
+// StartupError stops the daemon's start: corruption that is not a torn
+// tail, with the command that repairs it.
+type StartupError struct {
+	Err  error
+	Hint string
+}
+
+func (e *StartupError) Error() string { return e.Err.Error() + "\n" + e.Hint }
+func (e *StartupError) Unwrap() error { return e.Err }
+
+// RecoverReport says what recovery found and did.
+type RecoverReport struct {
+	Days      int
+	OpenParts int
+	CutBytes  int64
+	MaxSeq    uint64           // highest sequence held by any segment
+	HighWater map[int64]uint64 // per day
+}
+
+// Recover repairs every day folder after a crash: finishes interrupted
+// compactions, truncates torn tails of open parts (keeping them open for
+// appending) and computes each day's high-water mark.
+func (s *Store) Recover() (RecoverReport, error) {
+	rep := RecoverReport{HighWater: map[int64]uint64{}}
+	days, err := segment.ListDays(s.cfg.DataDir)
+	if err != nil {
+		return rep, err
+	}
+	hint := fmt.Sprintf("run `ingestd verify --data-dir %s` to list every problem and `ingestd repair --data-dir %s` to move damaged data aside (copies kept as *.broken)", s.cfg.DataDir, s.cfg.DataDir)
+	for _, dd := range days {
+		rep.Days++
+		num := dd.Start.Unix() / 86400
+		if _, err := segment.RecoverDay(dd.Dir); err != nil {
+			return rep, &StartupError{Err: err, Hint: hint}
+		}
+		sealed, open, err := segment.DayFiles(dd.Dir)
+		if err != nil {
+			return rep, err
+		}
+		var hw uint64
+		for _, p := range sealed {
+			r, err := segment.OpenFile(p)
+			if err != nil {
+				return rep, err
+			}
+			idx, err := r.Index()
+			r.Close()
+			if err != nil {
+				return rep, &StartupError{Err: err, Hint: hint}
+			}
+			for _, e := range idx {
+				hw = max(hw, e.LastSeq)
+			}
+		}
+		d := s.day(num)
+		for i, p := range open {
+			w, rec, err := segment.OpenAppend(p)
+			if err != nil {
+				return rep, &StartupError{Err: err, Hint: hint}
+			}
+			rep.OpenParts++
+			rep.CutBytes += rec.Cut
+			if rec.Cut > 0 {
+				s.log.Warn("cut torn tail of open part", "file", p, "bytes", rec.Cut, "reason", rec.Reason)
+			}
+			hw = max(hw, rec.HighWater)
+			if i < len(open)-1 || rec.Blocks == 0 {
+				// keep only the newest open part for appending
+				if _, err := w.Seal(); err != nil {
+					return rep, err
+				}
+				continue
+			}
+			d.w = w
+		}
+		rep.HighWater[num] = hw
+		rep.MaxSeq = max(rep.MaxSeq, hw)
+	}
+	return rep, nil
+}
+
+// replayer adapts WAL replay to the store, skipping what segments hold.
+func (s *Store) replay(hw map[int64]uint64) func(seq uint64, payload []byte) error {
+	return func(seq uint64, payload []byte) error {
+		added, err := s.apply(seq, payload, func(day int64) bool { return seq > hw[day] })
+		if err != nil {
+			return err
+		}
+		s.buffered.Add(added)
+		// Keep replay memory bounded: flush full buffers right here.
+		for d := s.dequeue(); d != nil; d = s.dequeue() {
+			if err := s.flush(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
