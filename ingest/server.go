@@ -30,7 +30,7 @@ type Server struct {
 	log   *slog.Logger
 	m     *Metrics
 	store *Store
-	wal   *wal.WAL
+	wal   atomic.Pointer[wal.WAL] // set once recovery has opened it
 	http  *fasthttp.Server
 	dec   decoders
 
@@ -128,7 +128,7 @@ func (s *Server) Recover() error {
 	if err := w.Start(); err != nil {
 		return err
 	}
-	s.wal = w
+	s.wal.Store(w)
 	s.store.wal = w
 	s.m.walFiles = w.Files
 	s.store.Start()
@@ -166,20 +166,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
-	if s.wal == nil { // never recovered
+	w := s.wal.Load()
+	if w == nil { // never recovered
 		return err
 	}
-	walErr := s.wal.Close()
+	walErr := w.Close()
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("ingest: flush on stop: %w (the WAL keeps the data; it is replayed on the next start)", err)
 	}
 	if walErr != nil {
 		return walErr
 	}
-	if d, last := s.store.durable(), s.wal.LastSeq(); d < last {
+	if d, last := s.store.durable(), w.LastSeq(); d < last {
 		return fmt.Errorf("ingest: BUG: after flushing, segments hold up to %d of %d; WAL kept", d, last)
 	}
-	return s.wal.Empty()
+	return w.Empty()
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -240,8 +241,8 @@ func (s *Server) failure() error {
 	if err := s.store.Failed(); err != nil {
 		return err
 	}
-	if s.wal != nil {
-		return s.wal.Err()
+	if w := s.wal.Load(); w != nil {
+		return w.Err()
 	}
 	return nil
 }
@@ -342,7 +343,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		st.payload = appendEntry(st.payload[:0], b)
-		if _, err := s.wal.Append(st.payload, b); err != nil {
+		if _, err := s.wal.Load().Append(st.payload, b); err != nil {
 			s.store.Unadmit(n)
 			s.storageErr(ctx, err)
 			return

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+var binPath string
+
+var longCrash = flag.Bool("crash.long", false, "run the long kill -9 crash test (many rounds)")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "ingestd-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "ingestd")
+	out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+	if err != nil {
+		// -race needs cgo; fall back to a plain build.
+		out, err = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build ingestd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a running ingestd child process.
+type daemon struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	dir  string
+	log  *bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+var addrRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startDaemon runs `ingestd serve` on a free port with extra YAML config and
+// waits until /readyz answers 200.
+func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "ingestd.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath, "serve", "--config", cfg, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &bytes.Buffer{}, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.log.WriteString(line + "\n")
+			if m := addrRe.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		d.err = cmd.Wait()
+		close(d.done)
+	}()
+	select {
+	case a := <-addr:
+		d.url = "http://" + a
+	case <-d.done:
+		t.Fatalf("daemon exited at start: %v\n%s", d.err, d.log)
+	case <-time.After(30 * time.Second):
+		d.kill()
+		t.Fatalf("daemon did not listen\n%s", d.log)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(d.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("daemon exited during recovery: %v\n%s", d.err, d.log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	d.kill()
+	t.Fatalf("daemon not ready\n%s", d.log)
+	return nil
+}
+
+// stop sends SIGTERM and requires exit status 0.
+func (d *daemon) stop() {
+	d.t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		d.kill()
+		d.t.Fatalf("daemon did not stop\n%s", d.log)
+	}
+	if d.err != nil {
+		d.t.Fatalf("daemon exit: %v\n%s", d.err, d.log)
+	}
+}
+
+// kill sends SIGKILL and waits.
+func (d *daemon) kill() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+}
+
+type reply struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (d *daemon) post(t *testing.T, path string, body []byte, hdr map[string]string) reply {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", d.url+path, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(b), resp.Header}
+}
+
+// stored returns every stored record line, by day folder name, reading
+// sealed and open files through the segment reader.
+func stored(t *testing.T, dataDir string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(d.Dir)
+		err = segment.ScanFiles(context.Background(), append(sealed, open...), segment.ScanOptions{}, func(_ string, _ segment.BlockMeta, raw []byte) error {
+			for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+				out[name] = append(out[name], l)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func allStored(t *testing.T, dataDir string) []string {
+	var all []string
+	for _, v := range stored(t, dataDir) {
+		all = append(all, v...)
+	}
+	return all
+}
+
+// files lists every file under dir (relative paths).
+func files(t *testing.T, dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out
+}
+
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(binPath, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
