@@ -153,8 +153,7 @@ func (s *Server) startupErr(err error) error {
 // sequence order, and moves the request's records into the day buffers.
 func (s *Server) commit(seq uint64, meta any) {
 	b := meta.(*Batch)
-	it := batchIter{b: b}
-	s.store.applyIter(seq, &it, nil)
+	s.store.applyRecs(seq, b.Buf, b.Recs, nil)
 }
 
 // Shutdown stops accepting, lets in-flight requests finish, flushes and
@@ -334,6 +333,10 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	if b.Rejected > 0 {
 		s.m.reject("skipped", b.Rejected)
+	}
+	if len(b.Buf) > segment.MaxBlockRaw {
+		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request stores %d bytes (compacted, with added timestamps), over the limit of %d", len(b.Buf), segment.MaxBlockRaw), 0)
+		return
 	}
 	if len(b.Recs) > 0 {
 		n := int64(len(b.Buf))

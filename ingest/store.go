@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +45,8 @@ type Store struct {
 	mu   sync.Mutex // guards days
 	days map[int64]*dayState
 
+	scratch applyScratch // see applyScratch
+
 	buffered    atomic.Int64  // bytes admitted and not yet in a synced block
 	lastApplied atomic.Uint64 // highest WAL sequence applied to the buffers
 	failed      atomic.Value  // error: a segment write failed; intake must stop
@@ -63,15 +64,13 @@ type dayState struct {
 	num int64
 	dir string
 
-	mu       sync.Mutex // guards the fields down to queued
-	buf      []byte     // whole records, each + '\n'
-	spare    []byte     // the previous buffer, reused
-	recs     uint32
-	minTS    int64
-	maxTS    int64
-	firstSeq uint64
-	lastSeq  uint64
-	since    time.Time // when buf became non-empty
+	mu         sync.Mutex // guards the fields down to queued
+	buf        []byte     // whole records, each + '\n'
+	marks      []mark     // one per WAL entry whose records are in buf, in order
+	spare      []byte     // the previous buffer, reused
+	spareMarks []mark
+	firstSeq   uint64    // marks[0].seq while buf is not empty
+	since      time.Time // when buf became non-empty
 	lastAdd  time.Time
 	inflight uint64 // first seq of data taken for writing and not yet synced (0: none)
 	queued   bool   // in Store.queue
@@ -79,6 +78,18 @@ type dayState struct {
 	wmu sync.Mutex      // serialises take+encode+write+seal of this day; guards w and out
 	w   *segment.Writer // the open part, nil when none
 	out []byte          // encoded block
+}
+
+// mark ends one WAL entry's records in a day buffer. An entry's records for
+// a day are appended at once and a block is cut only between marks, so a
+// block holds either all or none of an entry's records for its day. That is
+// what makes a day's high-water mark (the largest LastSeq of its blocks) mean
+// "every record of this day from entries up to here is stored".
+type mark struct {
+	end          int // offset in buf just after the entry's records
+	seq          uint64
+	recs         uint32
+	minTS, maxTS int64
 }
 
 // NewStore returns a store; call Recover, then Start.
@@ -139,63 +150,108 @@ func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (in
 	if err != nil {
 		return 0, fmt.Errorf("%w (sequence %d)", err, seq)
 	}
-	return s.applyIter(seq, &er, keep), nil
-}
-
-// recordIter yields records (each with its trailing newline) and timestamps.
-type recordIter interface {
-	next() (rec []byte, ts int64, ok bool)
-}
-
-// batchIter iterates a parsed request's records.
-type batchIter struct {
-	b *Batch
-	i int
-}
-
-func (it *batchIter) next() ([]byte, int64, bool) {
-	if it.i >= len(it.b.Recs) {
-		return nil, 0, false
-	}
-	r := it.b.Recs[it.i]
-	it.i++
-	return it.b.Buf[r.Off : r.Off+r.Len+1], r.TS, true
-}
-
-// applyIter adds the records of WAL entry seq to the day buffers and returns
-// the bytes added.
-func (s *Store) applyIter(seq uint64, it recordIter, keep func(day int64) bool) int64 {
-	var added int64
-	now := time.Now()
-	var d *dayState
+	base := er.recs
+	recs := s.scratch.recs[:0]
 	for {
-		rec, ts, ok := it.next()
+		rec, ts, ok := er.next()
 		if !ok {
 			break
 		}
-		num := segment.DayOf(ts)
+		off := len(base) - len(er.recs) - len(rec)
+		recs = append(recs, Rec{Off: uint32(off), Len: uint32(len(rec) - 1), TS: ts})
+	}
+	s.scratch.recs = recs
+	return s.applyRecs(seq, base, recs, keep), nil
+}
+
+// applyScratch is memory reused by applyRecs; only the WAL writer goroutine
+// (or, before it starts, recovery) calls applyRecs, so it needs no lock.
+type applyScratch struct {
+	recs  []Rec
+	days  []int64 // distinct days of the entry, in order of first appearance
+	which []int32 // per record: index into days
+	count []int32
+	order []int32 // record indexes grouped by day, stable
+}
+
+// applyRecs adds WAL entry seq's records (buf[r.Off:r.Off+r.Len+1] each,
+// newline included) to the day buffers, one day at a time so that each
+// day's share of the entry lands in its buffer at once. It returns the bytes
+// added. keep filters days during replay (nil: all).
+func (s *Store) applyRecs(seq uint64, buf []byte, recs []Rec, keep func(day int64) bool) int64 {
+	sc := &s.scratch
+	sc.days, sc.which = sc.days[:0], sc.which[:0]
+	last := int32(-1)
+	for _, r := range recs {
+		num := segment.DayOf(r.TS)
+		if last < 0 || sc.days[last] != num {
+			last = -1
+			for i, d := range sc.days {
+				if d == num {
+					last = int32(i)
+					break
+				}
+			}
+			if last < 0 {
+				sc.days = append(sc.days, num)
+				last = int32(len(sc.days) - 1)
+			}
+		}
+		sc.which = append(sc.which, last)
+	}
+	if len(sc.days) > 1 { // stable counting sort of record indexes by day
+		sc.count = append(sc.count[:0], make([]int32, len(sc.days)+1)...)
+		for _, w := range sc.which {
+			sc.count[w+1]++
+		}
+		for i := 1; i < len(sc.count); i++ {
+			sc.count[i] += sc.count[i-1]
+		}
+		sc.order = append(sc.order[:0], make([]int32, len(recs))...)
+		for i, w := range sc.which {
+			sc.order[sc.count[w]] = int32(i)
+			sc.count[w]++
+		}
+	}
+	var added int64
+	now := time.Now()
+	pos := 0
+	for di, num := range sc.days {
+		n := len(recs)
+		if len(sc.days) > 1 {
+			n = int(sc.count[di]) - pos // count[di] is now the end of group di
+		}
 		if keep != nil && !keep(num) {
+			pos += n
 			continue
 		}
-		if d == nil || d.num != num {
-			if d != nil {
-				s.addDone(d)
-			}
-			d = s.day(num)
-			d.mu.Lock()
-		}
+		d := s.day(num)
+		d.mu.Lock()
 		if len(d.buf) == 0 {
-			d.since, d.minTS, d.maxTS, d.firstSeq = now, ts, ts, seq
+			d.since, d.firstSeq = now, seq
 		}
-		d.buf = append(d.buf, rec...)
-		added += int64(len(rec))
-		d.recs++
-		d.minTS, d.maxTS = min(d.minTS, ts), max(d.maxTS, ts)
-		d.lastSeq = seq
+		m := mark{seq: seq}
+		for k := pos; k < pos+n; k++ {
+			i := k
+			if len(sc.days) > 1 {
+				i = int(sc.order[k])
+			}
+			r := recs[i]
+			d.buf = append(d.buf, buf[r.Off:r.Off+r.Len+1]...)
+			if m.recs == 0 || r.TS < m.minTS {
+				m.minTS = r.TS
+			}
+			if m.recs == 0 || r.TS > m.maxTS {
+				m.maxTS = r.TS
+			}
+			m.recs++
+			added += int64(r.Len) + 1
+		}
+		m.end = len(d.buf)
+		d.marks = append(d.marks, m)
 		d.lastAdd = now
-	}
-	if d != nil {
 		s.addDone(d)
+		pos += n
 	}
 	if seq > s.lastApplied.Load() {
 		s.lastApplied.Store(seq)
@@ -273,7 +329,7 @@ func (s *Store) fail(err error) {
 	}
 }
 
-// flush writes d's buffer as one or more blocks to its open part and syncs.
+// flush writes d's buffer as blocks to its open part and syncs.
 func (s *Store) flush(d *dayState) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -283,19 +339,18 @@ func (s *Store) flush(d *dayState) error {
 		d.mu.Unlock()
 		return nil
 	}
-	raw := d.buf
-	meta := segment.BlockMeta{Records: d.recs, MinTS: d.minTS, MaxTS: d.maxTS, FirstSeq: d.firstSeq, LastSeq: d.lastSeq}
+	raw, marks := d.buf, d.marks
 	d.buf, d.spare = d.spare[:0], nil
-	d.recs = 0
-	d.inflight = meta.FirstSeq
+	d.marks, d.spareMarks = d.spareMarks[:0], nil
+	d.inflight = d.firstSeq
 	d.mu.Unlock()
 
-	err := s.writeBlocks(d, raw, meta)
+	err := s.writeBlocks(d, raw, marks)
 
 	d.mu.Lock()
-	d.inflight = 0
 	if err == nil {
-		d.spare = raw[:0]
+		d.inflight = 0 // on error it stays set: the WAL must keep these entries
+		d.spare, d.spareMarks = raw[:0], marks[:0]
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -306,35 +361,37 @@ func (s *Store) flush(d *dayState) error {
 	return nil
 }
 
-// writeBlocks encodes raw (split at line ends into blocks of ≤ BlockSize)
-// and appends and syncs them. Called with d.wmu held.
-func (s *Store) writeBlocks(d *dayState, raw []byte, meta segment.BlockMeta) error {
-	if s.Failed() != nil {
-		return s.Failed()
+// writeBlocks encodes raw into blocks cut only between marks (each block at
+// most BlockSize unless one entry alone is larger), appends them and syncs.
+// Called with d.wmu held.
+func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
+	if err := s.Failed(); err != nil {
+		return err
 	}
 	if d.w == nil {
 		if err := segment.MkdirDurable(d.dir); err != nil {
 			return err
 		}
-		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(meta.FirstSeq)))
+		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(marks[0].seq)))
 		if err != nil {
 			return err
 		}
 		d.w = w
 	}
-	for len(raw) > 0 {
-		chunk := raw
-		if len(chunk) > s.cfg.BlockSize*2 {
-			cut := bytes.LastIndexByte(chunk[:s.cfg.BlockSize], '\n')
-			if cut < 0 {
-				cut = bytes.IndexByte(chunk, '\n')
+	start := 0
+	for i := 0; i < len(marks); {
+		m := segment.BlockMeta{FirstSeq: marks[i].seq, MinTS: marks[i].minTS, MaxTS: marks[i].maxTS}
+		j := i
+		for ; j < len(marks); j++ {
+			if j > i && marks[j].end-start > s.cfg.BlockSize {
+				break
 			}
-			chunk = chunk[:cut+1]
+			m.Records += marks[j].recs
+			m.MinTS, m.MaxTS = min(m.MinTS, marks[j].minTS), max(m.MaxTS, marks[j].maxTS)
+			m.LastSeq = marks[j].seq
 		}
-		m := meta
-		if len(chunk) != len(raw) {
-			m.Records = uint32(bytes.Count(chunk, []byte{'\n'}))
-		}
+		end := marks[j-1].end
+		chunk := raw[start:end]
 		var err error
 		d.out, err = s.enc.AppendBlock(d.out[:0], m, chunk)
 		if err != nil {
@@ -346,7 +403,10 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, meta segment.BlockMeta) err
 		s.m.framesWritten.Add(1)
 		s.m.rawBytesWritten.Add(int64(len(chunk)))
 		s.m.compBytesWritten.Add(int64(len(d.out)))
-		raw = raw[len(chunk):]
+		start, i = end, j
+	}
+	if start != len(raw) {
+		panic("BUG: marks do not cover the day buffer")
 	}
 	return d.w.Sync()
 }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// request outcome as the producer saw it
+const (
+	unanswered = iota // connection died: stored whole or not at all
+	acked             // 200: every record stored exactly once
+	refused           // a definite non-2xx: nothing stored
+)
+
+type sent struct {
+	ids    []string
+	days   []string
+	status int
+}
+
+// TestCrashKill9 runs concurrent producers against the daemon, kills it with
+// SIGKILL at random instants over several rounds (restarting each time), and
+// then checks every record: acknowledged ones exactly once, unanswered
+// requests whole or absent, refused ones absent, nothing else.
+// -crash.long runs many more rounds.
+func TestCrashKill9(t *testing.T) {
+	rounds, producers := 5, 4
+	if *longCrash {
+		rounds = 40
+	}
+	if testing.Short() {
+		rounds = 2
+	}
+	// Small blocks, quick sealing of past days and small WAL files, so that
+	// kills land in every phase: WAL commit, block write, seal, compaction,
+	// WAL rotation and release.
+	cfg := `
+segments:
+  block_size: 16KiB
+  block_age: 50ms
+  seal_grace: 0s
+  seal_idle: 200ms
+wal:
+  file_size: 1MiB
+`
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	t.Logf("seed for timings: %d", rng.Int63())
+	var (
+		mu     sync.Mutex
+		reqs   []*sent
+		nextID atomic.Int64
+	)
+	var logs bytes.Buffer
+	defer func() {
+		if t.Failed() {
+			if keep := os.Getenv("INGESTD_KEEP"); keep != "" {
+				exec.Command("cp", "-a", dir, keep).Run()
+			}
+			t.Logf("daemon logs:\n%s\nfiles: %v", logs.String(), files(t, dir))
+		}
+	}()
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: producers}}
+	for round := 0; round < rounds; round++ {
+		d := startDaemon(t, dir, cfg)
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for p := 0; p < producers; p++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				r := rand.New(rand.NewSource(seed))
+				for !stop.Load() {
+					id := nextID.Add(1)
+					n := 1 + r.Intn(60)
+					s := &sent{}
+					var body bytes.Buffer
+					for j := 0; j < n; j++ {
+						rid := fmt.Sprintf("q%d-%d", id, j)
+						s.ids = append(s.ids, rid)
+						// spread over today and the three days before
+						tm := time.Now().Add(-time.Duration(r.Intn(4*24)) * time.Hour).UTC()
+						s.days = append(s.days, tm.Format("2006-01-02"))
+						ts := tm.Format(time.RFC3339Nano)
+						fmt.Fprintf(&body, `{"ts":"%s","id":"%s","pad":"%x"}`+"\n", ts, rid, r.Int63())
+					}
+					mu.Lock()
+					reqs = append(reqs, s)
+					mu.Unlock()
+					resp, err := client.Post(d.url+"/v1/ingest", "application/x-ndjson", &body)
+					if err != nil {
+						s.status = unanswered
+						return // the daemon is gone
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == 200 && string(b) == fmt.Sprintf(`{"accepted":%d}`, n):
+						s.status = acked
+					case resp.StatusCode == 200:
+						t.Errorf("200 with body %s for %d records", b, n)
+					default:
+						s.status = refused
+					}
+				}
+			}(rng.Int63())
+		}
+		time.Sleep(time.Duration(200+rng.Intn(1200)) * time.Millisecond)
+		d.kill()
+		logs.WriteString(fmt.Sprintf("=== round %d\n%s", round, d.log.String()))
+		stop.Store(true)
+		wg.Wait()
+		client.CloseIdleConnections()
+	}
+	// A last start recovers; a graceful stop then seals everything.
+	d := startDaemon(t, dir, cfg)
+	d.stop()
+
+	count := map[string]int{}
+	for _, l := range allStored(t, dir) {
+		var v struct{ ID string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("stored line is not JSON: %q", l)
+		}
+		count[v.ID]++
+	}
+	var nAcked, nUnanswered, nRecords int
+	known := map[string]bool{}
+	for _, s := range reqs {
+		present := 0
+		for _, id := range s.ids {
+			known[id] = true
+			if count[id] > 1 {
+				t.Errorf("record %s stored %d times", id, count[id])
+			}
+			if count[id] > 0 {
+				present++
+			}
+		}
+		switch s.status {
+		case acked:
+			nAcked++
+			nRecords += len(s.ids)
+			if present != len(s.ids) {
+				var lost []string
+				for i, id := range s.ids {
+					if count[id] == 0 {
+						lost = append(lost, id+"@"+s.days[i])
+					}
+				}
+				t.Errorf("acknowledged request lost %d of %d records: %v", len(s.ids)-present, len(s.ids), lost)
+			}
+		case unanswered:
+			nUnanswered++
+			if present != 0 && present != len(s.ids) {
+				t.Errorf("unanswered request stored partly: %d of %d (%v)", present, len(s.ids), s.ids[0])
+			}
+		case refused:
+			if present != 0 {
+				t.Errorf("refused request stored %d records", present)
+			}
+		}
+	}
+	for id := range count {
+		if !known[id] {
+			t.Errorf("stored record %s that nobody sent", id)
+		}
+	}
+	if nAcked == 0 {
+		t.Fatal("no request was acknowledged; the test proved nothing")
+	}
+	t.Logf("%d rounds: %d requests acknowledged (%d records), %d unanswered, %d stored records", rounds, nAcked, nRecords, nUnanswered, len(count))
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 {
+		t.Fatalf("verify after crashes: %d\n%s", code, out)
+	}
+}
