@@ -71,9 +71,9 @@ type dayState struct {
 	spareMarks []mark
 	firstSeq   uint64    // marks[0].seq while buf is not empty
 	since      time.Time // when buf became non-empty
-	lastAdd  time.Time
-	inflight uint64 // first seq of data taken for writing and not yet synced (0: none)
-	queued   bool   // in Store.queue
+	lastAdd    time.Time
+	inflight   uint64 // first seq of data taken for writing and not yet synced (0: none)
+	queued     bool   // in Store.queue
 
 	wmu sync.Mutex      // serialises take+encode+write+seal of this day; guards w and out
 	w   *segment.Writer // the open part, nil when none

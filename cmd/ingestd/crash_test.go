@@ -1,14 +1,14 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
+	"os"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
