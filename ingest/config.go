@@ -151,7 +151,7 @@ func (c *Config) Validate() error {
 	errs := []error{
 		check(c.Listen != "", "listen", c.Listen, "want host:port"),
 		check(c.DataDir != "", "data_dir", c.DataDir, "want a directory"),
-		check(c.HTTP.MaxBody >= 1024 && c.HTTP.MaxBody <= 4<<30, "http.max_body", c.HTTP.MaxBody, "want 1KiB..4GiB"),
+		check(c.HTTP.MaxBody >= 1024, "http.max_body", c.HTTP.MaxBody, "want ≥ 1KiB"),
 		check(c.HTTP.MaxHeader >= 1024 && c.HTTP.MaxHeader <= 1<<20, "http.max_header", c.HTTP.MaxHeader, "want 1KiB..1MiB"),
 		check(c.HTTP.MaxConnections > 0, "http.max_connections", c.HTTP.MaxConnections, "want > 0"),
 		check(c.HTTP.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.HTTP.MaxConnsPerIP, "want ≥ 0"),
@@ -164,6 +164,8 @@ func (c *Config) Validate() error {
 		check(c.Segments.SealGrace >= 0 && c.Segments.SealIdle >= 0, "segments.seal_grace/seal_idle", c.Segments.SealGrace, "want ≥ 0"),
 		check(c.Segments.FlushWorkers > 0 && c.Segments.FlushWorkers <= 64, "segments.flush_workers", c.Segments.FlushWorkers, "want 1..64"),
 		check(c.Buffers.MaxBytes >= c.Segments.BlockSize*2, "buffers.max_bytes", c.Buffers.MaxBytes, "want ≥ 2 × segments.block_size"),
+		check(c.Buffers.MaxBytes >= c.HTTP.MaxBody, "buffers.max_bytes", c.Buffers.MaxBytes, "want ≥ http.max_body, or a large request could never be admitted"),
+		check(c.HTTP.MaxBody <= 64<<20, "http.max_body", c.HTTP.MaxBody, "want ≤ 64MiB: a request is stored as one WAL entry and never split across segment blocks"),
 	}
 	if _, err := wal.ParseSyncMode(c.WAL.Fsync); err != nil {
 		errs = append(errs, fmt.Errorf("config: wal.fsync: %w", err))

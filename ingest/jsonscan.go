@@ -92,7 +92,7 @@ func (s *scanner) scanTop() error {
 		if err := s.value(1); err != nil {
 			return err
 		}
-		return &SyntaxError{Msg: "record is not a JSON object", Offset: -1}
+		return errNotObject
 	}
 	if err := s.object(1, true); err != nil {
 		return err

@@ -14,13 +14,14 @@ import (
 // text format. All fields are safe for concurrent use.
 type Metrics struct {
 	codesMu sync.Mutex // guards codes' map shape; values are atomic
-	codes   map[int]*atomic.Int64
+	codes   map[codeKey]*atomic.Int64
 
 	recordsIn        atomic.Int64
 	bytesIn          atomic.Int64 // decompressed body bytes
 	wireBytesIn      atomic.Int64
 	rejectedMu       sync.Mutex
-	rejected         map[string]*atomic.Int64 // by reason
+	rejected         map[string]*atomic.Int64 // records skipped with ?invalid=skip, by reason
+	rejectedReqs     map[string]*atomic.Int64 // whole requests refused with 400, by reason
 	framesWritten    atomic.Int64
 	rawBytesWritten  atomic.Int64
 	compBytesWritten atomic.Int64
@@ -34,30 +35,42 @@ type Metrics struct {
 // NewMetrics returns empty metrics.
 func NewMetrics() *Metrics {
 	return &Metrics{
-		codes:    map[int]*atomic.Int64{},
-		rejected: map[string]*atomic.Int64{},
-		walFsync: newHistogram(),
-		ack:      newHistogram(),
+		codes:        map[codeKey]*atomic.Int64{},
+		rejected:     map[string]*atomic.Int64{},
+		rejectedReqs: map[string]*atomic.Int64{},
+		walFsync:     newHistogram(),
+		ack:          newHistogram(),
 	}
 }
 
-func (m *Metrics) code(c int) {
+// codeKey labels a request counter: an endpoint from a fixed set and a status.
+type codeKey struct {
+	path string
+	code int
+}
+
+func (m *Metrics) code(path string, c int) {
+	k := codeKey{path, c}
 	m.codesMu.Lock()
-	v := m.codes[c]
+	v := m.codes[k]
 	if v == nil {
 		v = new(atomic.Int64)
-		m.codes[c] = v
+		m.codes[k] = v
 	}
 	m.codesMu.Unlock()
 	v.Add(1)
 }
 
-func (m *Metrics) reject(reason string, n int) {
+func (m *Metrics) reject(reason string, n int) { m.add(m.rejected, reason, n) }
+
+func (m *Metrics) rejectRequest(reason string) { m.add(m.rejectedReqs, reason, 1) }
+
+func (m *Metrics) add(to map[string]*atomic.Int64, reason string, n int) {
 	m.rejectedMu.Lock()
-	v := m.rejected[reason]
+	v := to[reason]
 	if v == nil {
 		v = new(atomic.Int64)
-		m.rejected[reason] = v
+		to[reason] = v
 	}
 	m.rejectedMu.Unlock()
 	v.Add(int64(n))
@@ -113,29 +126,38 @@ func (m *Metrics) Write(w io.Writer) {
 	gauge := func(name, help string, v float64) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
 	}
-	fmt.Fprintf(w, "# HELP ingestd_http_requests_total HTTP requests by status code.\n# TYPE ingestd_http_requests_total counter\n")
+	fmt.Fprintf(w, "# HELP ingestd_http_requests_total HTTP requests by endpoint and status code.\n# TYPE ingestd_http_requests_total counter\n")
 	m.codesMu.Lock()
-	codes := make([]int, 0, len(m.codes))
-	for c := range m.codes {
-		codes = append(codes, c)
+	keys := make([]codeKey, 0, len(m.codes))
+	for k := range m.codes {
+		keys = append(keys, k)
 	}
-	sort.Ints(codes)
-	for _, c := range codes {
-		fmt.Fprintf(w, "ingestd_http_requests_total{code=\"%d\"} %d\n", c, m.codes[c].Load())
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].path < keys[j].path || (keys[i].path == keys[j].path && keys[i].code < keys[j].code)
+	})
+	for _, k := range keys {
+		fmt.Fprintf(w, "ingestd_http_requests_total{path=%q,code=\"%d\"} %d\n", k.path, k.code, m.codes[k].Load())
 	}
 	m.codesMu.Unlock()
 	counter("ingestd_records_in_total", "Records stored (acknowledged).", m.recordsIn.Load())
 	counter("ingestd_bytes_in_total", "Request body bytes after decompression.", m.bytesIn.Load())
 	counter("ingestd_wire_bytes_in_total", "Request body bytes as received.", m.wireBytesIn.Load())
-	fmt.Fprintf(w, "# HELP ingestd_records_rejected_total Records rejected, by reason.\n# TYPE ingestd_records_rejected_total counter\n")
 	m.rejectedMu.Lock()
-	reasons := make([]string, 0, len(m.rejected))
-	for r := range m.rejected {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		fmt.Fprintf(w, "ingestd_records_rejected_total{reason=%q} %d\n", r, m.rejected[r].Load())
+	for _, x := range []struct {
+		name, help string
+		by         map[string]*atomic.Int64
+	}{
+		{"ingestd_records_rejected_total", "Records skipped with ?invalid=skip, by reason.", m.rejected},
+		{"ingestd_requests_rejected_total", "Requests refused with 400 (nothing stored), by reason.", m.rejectedReqs},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", x.name, x.help, x.name)
+		for _, r := range Reasons {
+			v := int64(0)
+			if c := x.by[r]; c != nil {
+				v = c.Load()
+			}
+			fmt.Fprintf(w, "%s{reason=%q} %d\n", x.name, r, v)
+		}
 	}
 	m.rejectedMu.Unlock()
 	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", m.framesWritten.Load())

@@ -72,6 +72,42 @@ type LineError struct {
 	Err  string // why
 }
 
+// Rejection reasons, as counted in metrics.
+const (
+	ReasonInvalidJSON = "invalid_json" // grammar, UTF-8, control characters, depth
+	ReasonNotObject   = "not_object"
+	ReasonTimestamp   = "timestamp" // unparseable, missing (reject mode) or out of window
+	ReasonTooLarge    = "too_large"
+)
+
+// Reasons lists every reason, in the order of Batch.ByReason.
+var Reasons = [...]string{ReasonInvalidJSON, ReasonNotObject, ReasonTimestamp, ReasonTooLarge}
+
+// tsError marks errors about a record's timestamp.
+type tsError struct{ error }
+
+func (e tsError) Unwrap() error { return e.error }
+
+// tooLargeError marks a record over the size limit.
+type tooLargeError struct{ error }
+
+func reasonIndex(err error) int {
+	var se *SyntaxError
+	var te tsError
+	var le tooLargeError
+	switch {
+	case errors.As(err, &se):
+		return 0
+	case errors.Is(err, errNotObject):
+		return 1
+	case errors.As(err, &te):
+		return 2
+	case errors.As(err, &le):
+		return 3
+	}
+	return 0
+}
+
 // Batch holds the accepted records of one request in one contiguous buffer
 // (each record followed by '\n') and the rejected ones. It is reused across
 // requests; Reset before each.
@@ -80,17 +116,19 @@ type Batch struct {
 	Recs     []Rec
 	Errs     []LineError // the first Rules.MaxErrors rejections
 	Rejected int         // all rejections
+	ByReason [len(Reasons)]int
 }
 
 // Reset empties b, keeping its memory.
 func (b *Batch) Reset() {
-	b.Buf, b.Recs, b.Errs, b.Rejected = b.Buf[:0], b.Recs[:0], b.Errs[:0], 0
+	b.Buf, b.Recs, b.Errs, b.Rejected, b.ByReason = b.Buf[:0], b.Recs[:0], b.Errs[:0], 0, [len(Reasons)]int{}
 }
 
 // RequestError rejects a whole request (HTTP 400).
 type RequestError struct {
-	Line int // 0 when not known
-	Msg  string
+	Line   int // 0 when not known
+	Msg    string
+	Reason string // one of Reasons
 }
 
 func (e *RequestError) Error() string {
@@ -153,9 +191,11 @@ func skipWS(b []byte, i int) int {
 
 // reject handles a bad record: an error for the request, or a count.
 func (p *Parser) reject(line int, err error) *RequestError {
+	ri := reasonIndex(err)
 	if !p.skip {
-		return &RequestError{Line: line, Msg: err.Error()}
+		return &RequestError{Line: line, Msg: err.Error(), Reason: Reasons[ri]}
 	}
+	p.b.ByReason[ri]++
 	p.b.Rejected++
 	if len(p.b.Errs) < p.rules.MaxErrors {
 		p.b.Errs = append(p.b.Errs, LineError{Line: line, Err: err.Error()})
@@ -177,7 +217,7 @@ func (p *Parser) one(src []byte, pos int) (int, error) {
 	end := s.pos
 	s.src = nil
 	if err == nil && len(b.Buf)-mark > p.rules.MaxRecord {
-		err = fmt.Errorf("record of %d bytes is over the limit of %d", len(b.Buf)-mark, p.rules.MaxRecord)
+		err = tooLargeError{fmt.Errorf("record of %d bytes is over the limit of %d", len(b.Buf)-mark, p.rules.MaxRecord)}
 	}
 	var ts int64
 	if err == nil {
@@ -198,7 +238,7 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 	s := &p.sc
 	if s.tsRank < 0 {
 		if p.rules.MissingTimestamp != "add" {
-			return 0, errors.New("record has no timestamp field")
+			return 0, tsError{errors.New("record has no timestamp field")}
 		}
 		if len(p.nowStr) == 0 {
 			p.nowStr = append(p.nowStr, `,"`...)
@@ -217,13 +257,13 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 	}
 	ts, err := ParseTimestamp(src[s.tsStart:s.tsEnd])
 	if err != nil {
-		return 0, fmt.Errorf("field %q: %w", p.rules.TimestampFields[s.tsRank], err)
+		return 0, tsError{fmt.Errorf("field %q: %w", p.rules.TimestampFields[s.tsRank], err)}
 	}
 	if p.rules.MaxFuture > 0 && ts > p.nowTS+int64(p.rules.MaxFuture) {
-		return 0, fmt.Errorf("field %q: timestamp more than %s in the future", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)
+		return 0, tsError{fmt.Errorf("field %q: timestamp more than %s in the future", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)}
 	}
 	if p.rules.MaxPast > 0 && ts < p.nowTS-int64(p.rules.MaxPast) {
-		return 0, fmt.Errorf("field %q: timestamp older than %s", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)
+		return 0, tsError{fmt.Errorf("field %q: timestamp older than %s", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)}
 	}
 	return ts, nil
 }
@@ -232,7 +272,7 @@ func (p *Parser) parseArray(body []byte, i int) *RequestError {
 	i = skipWS(body, i+1)
 	if i < len(body) && body[i] == ']' {
 		if j := skipWS(body, i+1); j != len(body) {
-			return &RequestError{Msg: "unexpected data after the JSON array"}
+			return &RequestError{Msg: "unexpected data after the JSON array", Reason: ReasonInvalidJSON}
 		}
 		return nil
 	}
@@ -241,7 +281,7 @@ func (p *Parser) parseArray(body []byte, i int) *RequestError {
 		if err != nil {
 			var se *SyntaxError
 			if errors.As(err, &se) {
-				return &RequestError{Line: k, Msg: se.Error()}
+				return &RequestError{Line: k, Msg: se.Error(), Reason: ReasonInvalidJSON}
 			}
 			if re := p.reject(k, err); re != nil {
 				return re
@@ -249,18 +289,18 @@ func (p *Parser) parseArray(body []byte, i int) *RequestError {
 		}
 		i = skipWS(body, end)
 		if i >= len(body) {
-			return &RequestError{Line: k, Msg: "unexpected end of JSON array"}
+			return &RequestError{Line: k, Msg: "unexpected end of JSON array", Reason: ReasonInvalidJSON}
 		}
 		switch body[i] {
 		case ',':
 			i = skipWS(body, i+1)
 		case ']':
 			if j := skipWS(body, i+1); j != len(body) {
-				return &RequestError{Line: k, Msg: "unexpected data after the JSON array"}
+				return &RequestError{Line: k, Msg: "unexpected data after the JSON array", Reason: ReasonInvalidJSON}
 			}
 			return nil
 		default:
-			return &RequestError{Line: k, Msg: fmt.Sprintf("invalid character %q after array element", body[i])}
+			return &RequestError{Line: k, Msg: fmt.Sprintf("invalid character %q after array element", body[i]), Reason: ReasonInvalidJSON}
 		}
 	}
 }
@@ -280,7 +320,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 		next := end + 1
 		if i := skipWS(l, 0); i < len(l) {
 			if len(l) > p.rules.MaxRecord+p.rules.MaxRecord/2+1024 {
-				if re := p.reject(line, fmt.Errorf("line of %d bytes is over the limit", len(l))); re != nil {
+				if re := p.reject(line, tooLargeError{fmt.Errorf("line of %d bytes is over the limit", len(l))}); re != nil {
 					return re
 				}
 				start = next
@@ -330,7 +370,7 @@ func (p *Parser) parseStream(body []byte, from, line int) (handled bool, re *Req
 					p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
 					return false, nil
 				}
-				return true, &RequestError{Line: line, Msg: se.Error()}
+				return true, &RequestError{Line: line, Msg: se.Error(), Reason: ReasonInvalidJSON}
 			}
 			if re := p.reject(line, err); re != nil {
 				return true, re

@@ -218,7 +218,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		s.m.Write(ctx)
-		s.m.code(fasthttp.StatusOK)
+		s.m.code("/metrics", fasthttp.StatusOK)
 	default:
 		s.answerErr(ctx, fasthttp.StatusNotFound, "not found", 0)
 	}
@@ -233,7 +233,7 @@ func (s *Server) simple(ctx *fasthttp.RequestCtx, code int, body string) {
 	ctx.SetStatusCode(code)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(body)
-	s.m.code(code)
+	s.m.code(endpoint(ctx), code)
 }
 
 func (s *Server) failure() error {
@@ -327,12 +327,14 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	re := p.Parse(body, start, skip, b)
 	s.parsers.Put(p)
 	if re != nil {
-		s.m.reject("request", 1)
+		s.m.rejectRequest(re.Reason)
 		s.answerErr(ctx, fasthttp.StatusBadRequest, re.Msg, re.Line)
 		return
 	}
-	if b.Rejected > 0 {
-		s.m.reject("skipped", b.Rejected)
+	for i, n := range b.ByReason {
+		if n > 0 {
+			s.m.reject(Reasons[i], n)
+		}
 	}
 	if len(b.Buf) > segment.MaxBlockRaw {
 		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request stores %d bytes (compacted, with added timestamps), over the limit of %d", len(b.Buf), segment.MaxBlockRaw), 0)
@@ -376,7 +378,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r) // copies
-	s.m.code(fasthttp.StatusOK)
+	s.m.code("/v1/ingest", fasthttp.StatusOK)
 }
 
 // storageErr answers a request the disk could not take: 507 when it is out
@@ -400,7 +402,16 @@ func (s *Server) answerErr(ctx *fasthttp.RequestCtx, code int, msg string, line 
 	}
 	b = append(b, '}')
 	ctx.SetBody(b)
-	s.m.code(code)
+	s.m.code(endpoint(ctx), code)
+}
+
+// endpoint names the request's path for metrics, from a fixed set.
+func endpoint(ctx *fasthttp.RequestCtx) string {
+	switch p := string(ctx.Path()); p {
+	case "/v1/ingest", "/healthz", "/readyz", "/metrics":
+		return p
+	}
+	return "other"
 }
 
 // appendJSONString appends s as a JSON string literal.

@@ -7,7 +7,9 @@ import (
 	"compress/zlib"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,5 +317,150 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	}
 	if _, code := runCLI(t, "bogus"); code != 2 {
 		t.Errorf("unknown command exit %d", code)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "")
+	d.post(t, "/v1/ingest", []byte(`{"ts":1762164000,"a":1}`+"\n"+`{"ts":1762164001}`), nil)
+	d.post(t, "/v1/ingest", []byte(`{"ts":"x"}`), nil)
+	d.post(t, "/v1/ingest?invalid=skip", []byte("{\"ts\":1}\n[]\n{\"ts\":true}\nnope\n"), nil)
+	resp, err := http.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`ingestd_http_requests_total{path="/v1/ingest",code="200"} 2`, `ingestd_http_requests_total{path="/v1/ingest",code="400"} 1`,
+		"ingestd_records_in_total 3", `ingestd_requests_rejected_total{reason="timestamp"} 1`,
+		`ingestd_records_rejected_total{reason="not_object"} 1`, `ingestd_records_rejected_total{reason="timestamp"} 1`,
+		`ingestd_records_rejected_total{reason="invalid_json"} 1`, "ingestd_wal_fsync_duration_seconds_count",
+		"ingestd_ack_latency_seconds_bucket", "ingestd_buffered_bytes", "ingestd_recovery_duration_seconds",
+		"ingestd_compression_ratio",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for path, code := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		r, err := http.Get(d.url + path)
+		if err != nil || r.StatusCode != code {
+			t.Errorf("%s: %v %v", path, err, r)
+		}
+	}
+	d.stop()
+	// After a clean stop the WAL holds nothing: one empty file naming the next sequence.
+	wals, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
+	if len(wals) != 1 {
+		t.Fatalf("wal files after stop: %v", wals)
+	}
+	if st, _ := os.Stat(wals[0]); st.Size() != 0 {
+		t.Fatalf("wal not empty after clean stop: %d bytes", st.Size())
+	}
+}
+
+func TestBudgetFullAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	// Blocks of 4 KiB never fill from 1.5 KiB per day, and are old only after
+	// an hour, so admitted data stays in memory until the budget is full.
+	d := startDaemon(t, dir, "http:\n  max_body: 4KiB\nbuffers:\n  max_bytes: 8KiB\nsegments:\n  block_size: 4KiB\n  block_age: 1h\n")
+	var ok, full int
+	for i := 0; i < 12; i++ {
+		var body bytes.Buffer
+		for j := 0; j < 15; j++ {
+			fmt.Fprintf(&body, `{"ts":"2026-10-%02dT00:00:00Z","req":%d,"pad":"%060d"}`+"\n", i+1, i, j)
+		}
+		r := d.post(t, "/v1/ingest", body.Bytes(), nil)
+		switch r.code {
+		case 200:
+			ok++
+		case 503:
+			full++
+			if r.hdr.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+		default:
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	}
+	if full == 0 || ok == 0 {
+		t.Fatalf("ok %d full %d: the budget never filled", ok, full)
+	}
+	d.stop()
+	got := allStored(t, dir)
+	if len(got) != ok*15 {
+		t.Fatalf("stored %d records, want %d (only the admitted requests)", len(got), ok*15)
+	}
+}
+
+func TestCorruptionStopsStartUntilRepaired(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "segments:\n  block_age: 50ms\n"
+	d := startDaemon(t, dir, cfg)
+	var want int
+	for i := 0; i < 3; i++ {
+		var body bytes.Buffer
+		for j := 0; j < 100; j++ {
+			fmt.Fprintf(&body, `{"ts":"2026-11-03T10:00:00Z","i":%d,"j":%d}`+"\n", i, j)
+			want++
+		}
+		if r := d.post(t, "/v1/ingest", body.Bytes(), nil); r.code != 200 {
+			t.Fatal(r.body)
+		}
+		time.Sleep(1200 * time.Millisecond) // one block per request
+	}
+	d.kill()
+	parts, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-11-03", "*.open"))
+	if len(parts) != 1 {
+		t.Fatalf("open parts: %v", parts)
+	}
+	f, _ := os.OpenFile(parts[0], os.O_WRONLY, 0)
+	f.WriteAt([]byte{0xde, 0xad}, 100) // inside the first block's data frame
+	f.Close()
+
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o644)
+	out, code := runCLI(t, "serve", "--config", cfgFile, "--data-dir", dir, "--listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(out, parts[0]) || !strings.Contains(out, "offset 0") || !strings.Contains(out, "ingestd repair --data-dir") {
+		t.Fatalf("start on corruption: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 1 || !strings.Contains(out, "PROBLEM") {
+		t.Fatalf("verify on corruption: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "repair", "--data-dir", dir); code != 0 || !strings.Contains(out, ".broken") {
+		t.Fatalf("repair: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(parts[0] + ".broken"); err != nil {
+		t.Fatal("no .broken copy")
+	}
+	// The WAL still holds what the cut removed: a start replays it.
+	d = startDaemon(t, dir, cfg)
+	d.stop()
+	if got := allStored(t, dir); len(got) != want {
+		t.Fatalf("after repair and replay: %d records, want %d", len(got), want)
+	}
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 {
+		t.Fatalf("verify after repair: %s", out)
+	}
+}
+
+func TestReplayAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "segments:\n  block_age: 1h\n") // nothing reaches a segment before the kill
+	r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-03T10:00:00Z","n":1}`+"\n"+`{"ts":"2026-11-04T10:00:00Z","n":2}`), nil)
+	if r.code != 200 {
+		t.Fatal(r.body)
+	}
+	d.kill()
+	if got := allStored(t, dir); len(got) != 0 {
+		t.Fatalf("expected the records only in the WAL, found %q", got)
+	}
+	d = startDaemon(t, dir, "")
+	d.stop()
+	got := stored(t, dir)
+	if len(got["dt=2026-11-03"]) != 1 || len(got["dt=2026-11-04"]) != 1 {
+		t.Fatalf("after replay: %v", got)
 	}
 }
