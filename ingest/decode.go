@@ -122,6 +122,9 @@ func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 				return nil, nil, errTooLarge
 			}
+			if name == "body" {
+				return nil, nil, err
+			}
 			return nil, nil, fmt.Errorf("%w: %s: %v", errCorrupt, name, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -68,10 +69,15 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.parsers.New = func() any { return NewParser(s.rules) }
 	s.batches.New = func() any { return &reqState{} }
 	s.http = &fasthttp.Server{
-		Handler:                      s.handle,
-		ErrorHandler:                 s.errorHandler,
-		Name:                         "ingestd",
+		Handler:      s.handle,
+		ErrorHandler: s.errorHandler,
+		Name:         "ingestd",
+		// Streaming: fasthttp reads bodies up to MaxRequestBodySize ahead and
+		// hands larger ones over as a stream, with no limit of its own; the
+		// handler enforces http.max_body (readBody).
+		StreamRequestBody:            true,
 		MaxRequestBodySize:           int(cfg.HTTP.MaxBody),
+		ExpectHandler:                s.expect,
 		ReadBufferSize:               int(cfg.HTTP.MaxHeader),
 		Concurrency:                  cfg.HTTP.MaxConnections,
 		MaxConnsPerIP:                cfg.HTTP.MaxConnsPerIP,
@@ -302,7 +308,16 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, msg, 0)
 		return
 	}
-	wire := ctx.Request.Body()
+	wire, wp, err := s.readBody(ctx)
+	defer s.dec.put(wp)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
+		} else {
+			s.answerErr(ctx, fasthttp.StatusBadRequest, "reading request body: "+err.Error(), 0)
+		}
+		return
+	}
 	s.m.wireBytesIn.Add(int64(len(wire)))
 	body, bp, err := s.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(s.cfg.HTTP.MaxBody))
 	defer s.dec.put(bp)
@@ -379,6 +394,60 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r) // copies
 	s.m.code("/v1/ingest", fasthttp.StatusOK)
+}
+
+// maxDrain is how much of an over-limit body is read and discarded before
+// the 413 is sent and the connection closed: closing a socket with unread
+// data makes the kernel reset it, and the client would lose the answer.
+const (
+	maxDrain     = 4 << 20
+	maxDrainTime = 2 * time.Second
+)
+
+// readBody reads the request body into a pooled buffer (release with
+// s.dec.put), refusing more than http.max_body bytes.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx) ([]byte, *[]byte, error) {
+	limit := int(s.cfg.HTTP.MaxBody)
+	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+		s.drain(ctx)
+		return nil, nil, errTooLarge
+	}
+	r := ctx.RequestBodyStream()
+	if r == nil {
+		b := ctx.Request.Body()
+		if len(b) > limit {
+			return nil, nil, errTooLarge
+		}
+		return b, nil, nil
+	}
+	b, bp, err := s.dec.readAll(r, limit, "body")
+	if errors.Is(err, errTooLarge) {
+		s.drain(ctx)
+	}
+	return b, bp, err
+}
+
+func (s *Server) drain(ctx *fasthttp.RequestCtx) {
+	if r := ctx.RequestBodyStream(); r != nil {
+		// Bounded in time as well: the connection closes after this answer.
+		ctx.Conn().SetReadDeadline(time.Now().Add(maxDrainTime))
+		io.CopyN(io.Discard, r, maxDrain)
+	}
+	ctx.SetConnectionClose()
+}
+
+// expect answers "Expect: 100-continue" before the client sends its body:
+// a declared length over the limit gets 413 and a missing token 401 at once.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if cl := ctx.Request.Header.ContentLength(); cl > int(s.cfg.HTTP.MaxBody) {
+		s.m.code(endpoint(ctx), fasthttp.StatusRequestEntityTooLarge)
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	if string(ctx.Path()) == "/v1/ingest" && !s.authorized(ctx) {
+		s.m.code(endpoint(ctx), fasthttp.StatusUnauthorized)
+		return fasthttp.StatusUnauthorized
+	}
+	return fasthttp.StatusContinue
 }
 
 // storageErr answers a request the disk could not take: 507 when it is out

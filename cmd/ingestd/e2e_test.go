@@ -189,7 +189,9 @@ func TestErrorsStoreNothing(t *testing.T) {
 		}
 	})
 	t.Run("declared length over limit", func(t *testing.T) {
-		req := fmt.Sprintf("POST /v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: 100000000\r\n\r\n{}", auth["Authorization"])
+		// A client that declares 100 MB and is still sending gets its 413
+		// after the daemon has discarded a bounded amount.
+		req := fmt.Sprintf("POST /v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: 100000000\r\n\r\n%s", auth["Authorization"], strings.Repeat(" ", 20000))
 		if got := rawHTTP(t, d, req); !strings.HasPrefix(got, "HTTP/1.1 413") {
 			t.Fatalf("got %q", got)
 		}
@@ -462,5 +464,42 @@ func TestReplayAfterKill(t *testing.T) {
 	got := stored(t, dir)
 	if len(got["dt=2026-11-03"]) != 1 || len(got["dt=2026-11-04"]) != 1 {
 		t.Fatalf("after replay: %v", got)
+	}
+}
+
+func TestOverLimitIsAnsweredNotReset(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "http:\n  max_body: 64KiB\nauth:\n  tokens: [{name: p, token: secret-token-0123456789}]\n")
+	big := bytes.Repeat([]byte(`{"ts":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`+"\n"), 20000) // ≈1.4 MB
+	// Many times, since a reset is a race: the answer must always arrive.
+	for i := 0; i < 20; i++ {
+		r := d.post(t, "/v1/ingest", big, map[string]string{"Authorization": "Bearer secret-token-0123456789"})
+		if r.code != 413 || !strings.Contains(r.body, "over the limit") {
+			t.Fatalf("try %d: %d %s", i, r.code, r.body)
+		}
+	}
+	// Chunked (no Content-Length): the limit holds while streaming.
+	pr, pw := io.Pipe()
+	go func() { pw.Write(big); pw.Close() }()
+	req, _ := http.NewRequest("POST", d.url+"/v1/ingest", pr)
+	req.Header.Set("Authorization", "Bearer secret-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 413 {
+		t.Fatalf("chunked over limit: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// Expect: 100-continue is refused before the body is sent.
+	for hdr, want := range map[string]string{
+		"Authorization: Bearer secret-token-0123456789\r\nContent-Length: 1000000": "HTTP/1.1 413",
+		"Content-Length: 10": "HTTP/1.1 401",
+	} {
+		got := rawHTTP(t, d, "POST /v1/ingest HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"+hdr+"\r\n\r\n")
+		if !strings.HasPrefix(got, want) {
+			t.Fatalf("expect with %q: got %q", hdr, got)
+		}
+	}
+	d.stop()
+	if got := allStored(t, dir); len(got) != 0 {
+		t.Fatalf("stored %d records", len(got))
 	}
 }
