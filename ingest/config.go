@@ -56,6 +56,14 @@ type Config struct {
 	Segments SegmentsConfig `yaml:"segments"`
 	Buffers  BuffersConfig  `yaml:"buffers"`
 	Auth     AuthConfig     `yaml:"auth"`
+	// Idempotency configures Idempotency-Key handling.
+	Idempotency IdempotencyConfig `yaml:"idempotency"`
+}
+
+// IdempotencyConfig bounds the remembered Idempotency-Keys.
+type IdempotencyConfig struct {
+	Window  time.Duration `yaml:"window"`   // how long a key's first answer is kept
+	MaxKeys int           `yaml:"max_keys"` // the oldest beyond this are forgotten early
 }
 
 // HTTPConfig holds the limits of everything a client controls.
@@ -127,9 +135,10 @@ func DefaultConfig() Config {
 			WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, RetryAfter: time.Second},
 		Records: RecordsConfig{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
 			MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: ByteSize(r.MaxRecord), MaxErrors: r.MaxErrors},
-		WAL:      WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
-		Segments: SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "better", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
-		Buffers:  BuffersConfig{MaxBytes: 256 << 20},
+		WAL:         WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
+		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "better", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
+		Buffers:     BuffersConfig{MaxBytes: 256 << 20},
+		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 	}
 }
 
@@ -157,6 +166,8 @@ func (c *Config) Validate() error {
 		check(c.HTTP.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.HTTP.MaxConnsPerIP, "want ≥ 0"),
 		check(c.HTTP.ReadTimeout > 0 && c.HTTP.WriteTimeout > 0 && c.HTTP.IdleTimeout > 0, "http.*_timeout", c.HTTP.ReadTimeout, "want > 0"),
 		check(c.HTTP.RetryAfter >= time.Second, "http.retry_after", c.HTTP.RetryAfter, "want ≥ 1s"),
+		check(c.Idempotency.Window > 0, "idempotency.window", c.Idempotency.Window, "want > 0"),
+		check(c.Idempotency.MaxKeys > 0, "idempotency.max_keys", c.Idempotency.MaxKeys, "want > 0"),
 		check(c.WAL.FsyncInterval > 0, "wal.fsync_interval", c.WAL.FsyncInterval, "want > 0"),
 		check(c.WAL.FileSize >= 1<<20, "wal.file_size", c.WAL.FileSize, "want ≥ 1MiB"),
 		check(c.Segments.BlockSize >= 4<<10 && c.Segments.BlockSize <= 32<<20, "segments.block_size", c.Segments.BlockSize, "want 4KiB..32MiB"),

@@ -32,6 +32,7 @@ type Server struct {
 	m     *Metrics
 	store *Store
 	wal   atomic.Pointer[wal.WAL] // set once recovery has opened it
+	keys  *Keys                   // set by Recover before the WAL writer starts
 	http  *fasthttp.Server
 	dec   decoders
 
@@ -42,11 +43,13 @@ type Server struct {
 	retry   string // Retry-After seconds
 }
 
-// reqState is the per-request scratch memory, pooled.
+// reqState is the per-request scratch memory, pooled. It is the meta of
+// the request's WAL entry.
 type reqState struct {
 	batch   Batch
 	payload []byte
 	resp    []byte
+	key     string // Idempotency-Key, "" when none
 }
 
 // New validates cfg and prepares a server; nothing is read from disk yet.
@@ -118,6 +121,7 @@ func (s *Server) Recover() error {
 		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.WAL.FsyncInterval,
 		FileSize: int64(s.cfg.WAL.FileSize), NoCompress: !s.cfg.WAL.Compress,
 		OnCommit: s.commit, OnSync: s.m.walFsync.observe,
+		PreCommit: func(first uint64, metas []any) error { return s.keys.preCommit(first, metas) },
 	})
 	if err != nil {
 		return s.startupErr(err)
@@ -131,6 +135,11 @@ func (s *Server) Recover() error {
 		return s.startupErr(err)
 	}
 	w.SetNext(max(w.LastSeq(), rep.MaxSeq) + 1)
+	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.Idempotency.Window, s.cfg.Idempotency.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
+	if err != nil {
+		return err
+	}
+	s.keys = keys
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -158,7 +167,7 @@ func (s *Server) startupErr(err error) error {
 // commit is the WAL's OnCommit: it runs on the WAL writer goroutine, in
 // sequence order, and moves the request's records into the day buffers.
 func (s *Server) commit(seq uint64, meta any) {
-	b := meta.(*Batch)
+	b := &meta.(*reqState).batch
 	s.store.applyRecs(seq, b.Buf, b.Recs, nil)
 }
 
@@ -179,6 +188,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("ingest: flush on stop: %w (the WAL keeps the data; it is replayed on the next start)", err)
 	}
+	s.keys.Close()
 	if walErr != nil {
 		return walErr
 	}
@@ -308,6 +318,27 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, msg, 0)
 		return
 	}
+	st := s.batches.Get().(*reqState)
+	defer s.batches.Put(st)
+	st.key = ""
+	if k := ctx.Request.Header.Peek("Idempotency-Key"); k != nil {
+		if !validKey(k) {
+			s.answerErr(ctx, fasthttp.StatusBadRequest, errKeyFormat.Error(), 0)
+			return
+		}
+		key := string(k)
+		if answer, replay := s.keys.Begin(key, start); replay {
+			ctx.Response.Header.Set("Idempotency-Replayed", "true")
+			ctx.SetStatusCode(fasthttp.StatusOK)
+			ctx.SetContentType("application/json")
+			ctx.SetBody(answer)
+			s.m.code("/v1/ingest", fasthttp.StatusOK)
+			return
+		}
+		st.key = key
+		// Runs last: remember a 200's answer, release the key otherwise.
+		defer func() { s.keys.Finish(key, st.resp, ctx.Response.StatusCode() == fasthttp.StatusOK) }()
+	}
 	wire, wp, err := s.readBody(ctx)
 	defer s.dec.put(wp)
 	if err != nil {
@@ -334,8 +365,6 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	s.m.bytesIn.Add(int64(len(body)))
 	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
-	st := s.batches.Get().(*reqState)
-	defer s.batches.Put(st)
 	b := &st.batch
 	b.Reset()
 	p := s.parsers.Get().(*Parser)
@@ -355,21 +384,8 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request stores %d bytes (compacted, with added timestamps), over the limit of %d", len(b.Buf), segment.MaxBlockRaw), 0)
 		return
 	}
-	if len(b.Recs) > 0 {
-		n := int64(len(b.Buf))
-		if !s.store.Admit(n) {
-			ctx.Response.Header.Set("Retry-After", s.retry)
-			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
-			return
-		}
-		st.payload = appendEntry(st.payload[:0], b)
-		if _, err := s.wal.Load().Append(st.payload, b); err != nil {
-			s.store.Unadmit(n)
-			s.storageErr(ctx, err)
-			return
-		}
-		s.m.recordsIn.Add(int64(len(b.Recs)))
-	}
+	// The answer is made before the WAL append: with an Idempotency-Key it
+	// is journaled in the same group commit.
 	r := append(st.resp[:0], `{"accepted":`...)
 	r = strconv.AppendInt(r, int64(len(b.Recs)), 10)
 	if skip {
@@ -390,6 +406,21 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	r = append(r, '}')
 	st.resp = r
+	if len(b.Recs) > 0 {
+		n := int64(len(b.Buf))
+		if !s.store.Admit(n) {
+			ctx.Response.Header.Set("Retry-After", s.retry)
+			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
+			return
+		}
+		st.payload = appendEntry(st.payload[:0], b)
+		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
+			s.store.Unadmit(n)
+			s.storageErr(ctx, err)
+			return
+		}
+		s.m.recordsIn.Add(int64(len(b.Recs)))
+	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r) // copies

@@ -23,9 +23,12 @@ const (
 )
 
 type sent struct {
+	key    string
+	body   []byte
 	ids    []string
 	days   []string
 	status int
+	tries  int
 }
 
 // TestCrashKill9 runs concurrent producers against the daemon, kills it with
@@ -59,6 +62,7 @@ wal:
 	var (
 		mu     sync.Mutex
 		reqs   []*sent
+		retry  []*sent // unanswered, to send again with the same key
 		nextID atomic.Int64
 	)
 	var logs bytes.Buffer
@@ -80,10 +84,47 @@ wal:
 			go func(seed int64) {
 				defer wg.Done()
 				r := rand.New(rand.NewSource(seed))
+				send := func(s *sent) bool {
+					s.tries++
+					req, _ := http.NewRequest("POST", d.url+"/v1/ingest", bytes.NewReader(s.body))
+					req.Header.Set("Idempotency-Key", s.key)
+					resp, err := client.Do(req)
+					if err != nil {
+						s.status = unanswered
+						return false // the daemon is gone
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == 200 && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)):
+						s.status = acked
+					case resp.StatusCode == 200:
+						t.Errorf("200 with body %s for %d records", b, len(s.ids))
+					default:
+						s.status = refused
+					}
+					return true
+				}
 				for !stop.Load() {
+					// Retry what a kill left unanswered, with the same key.
+					mu.Lock()
+					var s *sent
+					if len(retry) > 0 {
+						s, retry = retry[0], retry[1:]
+					}
+					mu.Unlock()
+					if s != nil {
+						if !send(s) {
+							mu.Lock()
+							retry = append(retry, s)
+							mu.Unlock()
+							return
+						}
+						continue
+					}
 					id := nextID.Add(1)
 					n := 1 + r.Intn(60)
-					s := &sent{}
+					s = &sent{key: fmt.Sprintf("key-%d", id)}
 					var body bytes.Buffer
 					for j := 0; j < n; j++ {
 						rid := fmt.Sprintf("q%d-%d", id, j)
@@ -94,23 +135,17 @@ wal:
 						ts := tm.Format(time.RFC3339Nano)
 						fmt.Fprintf(&body, `{"ts":"%s","id":"%s","pad":"%x"}`+"\n", ts, rid, r.Int63())
 					}
+					s.body = body.Bytes()
 					mu.Lock()
 					reqs = append(reqs, s)
 					mu.Unlock()
-					resp, err := client.Post(d.url+"/v1/ingest", "application/x-ndjson", &body)
-					if err != nil {
-						s.status = unanswered
-						return // the daemon is gone
-					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					switch {
-					case resp.StatusCode == 200 && string(b) == fmt.Sprintf(`{"accepted":%d}`, n):
-						s.status = acked
-					case resp.StatusCode == 200:
-						t.Errorf("200 with body %s for %d records", b, n)
-					default:
-						s.status = refused
+					if !send(s) {
+						if r.Intn(2) == 0 { // half of them are retried later
+							mu.Lock()
+							retry = append(retry, s)
+							mu.Unlock()
+						}
+						return
 					}
 				}
 			}(rng.Int63())
@@ -134,7 +169,7 @@ wal:
 		}
 		count[v.ID]++
 	}
-	var nAcked, nUnanswered, nRecords int
+	var nAcked, nUnanswered, nRecords, nRetriedAcked int
 	known := map[string]bool{}
 	for _, s := range reqs {
 		present := 0
@@ -150,6 +185,9 @@ wal:
 		switch s.status {
 		case acked:
 			nAcked++
+			if s.tries > 1 {
+				nRetriedAcked++
+			}
 			nRecords += len(s.ids)
 			if present != len(s.ids) {
 				var lost []string
@@ -179,7 +217,8 @@ wal:
 	if nAcked == 0 {
 		t.Fatal("no request was acknowledged; the test proved nothing")
 	}
-	t.Logf("%d rounds: %d requests acknowledged (%d records), %d unanswered, %d stored records", rounds, nAcked, nRecords, nUnanswered, len(count))
+	t.Logf("%d rounds: %d requests acknowledged (%d records; %d of them after a retry with the same Idempotency-Key), %d unanswered, %d stored records",
+		rounds, nAcked, nRecords, nRetriedAcked, nUnanswered, len(count))
 	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 {
 		t.Fatalf("verify after crashes: %d\n%s", code, out)
 	}

@@ -503,3 +503,62 @@ func TestOverLimitIsAnsweredNotReset(t *testing.T) {
 		t.Fatalf("stored %d records", len(got))
 	}
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "")
+	body := []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n{\"ts\":\"2026-11-03T10:00:01Z\",\"n\":2}\nbad\n")
+	post := func(key string) reply {
+		return d.post(t, "/v1/ingest?invalid=skip", body, map[string]string{"Idempotency-Key": key})
+	}
+	first := post("key-1")
+	if first.code != 200 || !strings.Contains(first.body, `"accepted":2`) {
+		t.Fatalf("%d %s", first.code, first.body)
+	}
+	again := post("key-1")
+	if again.code != 200 || again.body != first.body || again.hdr.Get("Idempotency-Replayed") != "true" {
+		t.Fatalf("repeat: %d %s %v", again.code, again.body, again.hdr)
+	}
+	// Concurrent duplicates of a new key: exactly one stores.
+	done := make(chan reply, 8)
+	for i := 0; i < 8; i++ {
+		go func() { done <- post("key-2") }()
+	}
+	replayed := 0
+	for i := 0; i < 8; i++ {
+		r := <-done
+		if r.code != 200 || r.body != first.body {
+			t.Fatalf("concurrent: %d %s", r.code, r.body)
+		}
+		if r.hdr.Get("Idempotency-Replayed") == "true" {
+			replayed++
+		}
+	}
+	if replayed != 7 {
+		t.Fatalf("%d of 8 concurrent duplicates replayed, want 7", replayed)
+	}
+	if r := d.post(t, "/v1/ingest", body, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}); r.code != 400 {
+		t.Fatalf("overlong key: %d", r.code)
+	}
+	d.stop()
+	// After a clean restart.
+	d = startDaemon(t, dir, "")
+	if r := post("key-1"); r.body != first.body || r.hdr.Get("Idempotency-Replayed") != "true" {
+		t.Fatalf("after restart: %s %v", r.body, r.hdr)
+	}
+	if r := post("key-3"); r.hdr.Get("Idempotency-Replayed") != "" {
+		t.Fatal("new key replayed")
+	}
+	// After kill -9.
+	d.kill()
+	d = startDaemon(t, dir, "")
+	for _, k := range []string{"key-1", "key-2", "key-3"} {
+		if r := post(k); r.body != first.body || r.hdr.Get("Idempotency-Replayed") != "true" {
+			t.Fatalf("%s after kill: %s %v", k, r.body, r.hdr)
+		}
+	}
+	d.stop()
+	if got := allStored(t, dir); len(got) != 6 {
+		t.Fatalf("stored %d records, want 6 (three keys × 2)", len(got))
+	}
+}

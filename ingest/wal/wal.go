@@ -46,6 +46,11 @@ type Options struct {
 	// OnCommit is called by the writer goroutine for every entry, in
 	// sequence order, once it is committed and before its Append returns.
 	OnCommit func(seq uint64, meta any)
+	// PreCommit, when set, is called by the writer goroutine with the
+	// sequence of the batch's first entry and every entry's meta, before the
+	// batch is written; an error fails the whole batch. What it makes
+	// durable first is durable whenever the entries are.
+	PreCommit func(first uint64, metas []any) error
 	// OnSync, when set, observes every fdatasync's duration.
 	OnSync func(time.Duration)
 }
@@ -107,6 +112,7 @@ type WAL struct {
 	fileLast uint64 // sequence of the last entry in the newest file at Open (its first-1 when empty)
 	last     uint64 // sequence of the last entry written
 	err      error  // sticky write/sync failure (read under errMu by others)
+	metas    []any  // PreCommit scratch, owned by the writer goroutine
 
 	errMu   sync.Mutex
 	reqs    chan *request
@@ -397,6 +403,15 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 		return fail(err)
 	}
 	first := w.next
+	if w.opts.PreCommit != nil {
+		w.metas = w.metas[:0]
+		for _, r := range batch {
+			w.metas = append(w.metas, r.meta)
+		}
+		if err := w.opts.PreCommit(first, w.metas); err != nil {
+			return fail(err)
+		}
+	}
 	buf = buf[:0]
 	for i, r := range batch {
 		seq := first + uint64(i)

@@ -1,0 +1,276 @@
+package ingest
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Keys remembers the answers to requests sent with an Idempotency-Key, for
+// a window, across restarts and crashes.
+//
+// Durability: a key's record is appended to <data-dir>/idempotency/keys.log
+// by the WAL writer goroutine (PreCommit) in the same group commit as the
+// request's WAL entry, written (and in fsync=always, fdatasynced) before the
+// entry, so a durable entry always has its key record. A record whose
+// sequence the WAL does not reach after recovery belongs to a request that
+// never committed and is dropped on start.
+//
+//	record: u32 length | u32 CRC-32C | u64 seq | i64 unix ns | u16 key length | key | answer
+type Keys struct {
+	window  time.Duration
+	maxKeys int
+	sync    bool // fdatasync the journal in preCommit
+
+	mu    sync.Mutex // guards m and order
+	m     map[string]*keyEntry
+	order []string // keys in insertion order, for expiry; may hold released names
+
+	// owned by the WAL writer goroutine
+	f   *os.File
+	buf []byte
+}
+
+type keyEntry struct {
+	at     time.Time
+	answer []byte        // the 200 body; set before done is closed
+	done   chan struct{} // closed when the first request finished
+	ok     bool          // the first request succeeded; set before done is closed
+}
+
+const maxKeyLen = 256
+
+// errKeyFormat rejects an unusable key.
+var errKeyFormat = errors.New("Idempotency-Key must be 1 to 256 printable ASCII characters")
+
+func validKey(k []byte) bool {
+	if len(k) == 0 || len(k) > maxKeyLen {
+		return false
+	}
+	for _, c := range k {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func keysPath(dataDir string) string { return filepath.Join(dataDir, "idempotency", "keys.log") }
+
+// OpenKeys loads the journal, dropping records beyond walLast (never
+// committed), torn or older than window, rewrites it compacted (temp, sync,
+// rename, sync dir) and opens it for appending.
+func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, walLast uint64, now time.Time) (*Keys, error) {
+	k := &Keys{window: window, maxKeys: maxKeys, sync: syncEach, m: map[string]*keyEntry{}}
+	p := keysPath(dataDir)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
+	}
+	var keep []byte
+	if f, err := os.Open(p); err == nil {
+		r := bufio.NewReaderSize(f, 1<<20)
+		var hdr [8]byte
+		for {
+			if _, err := io.ReadFull(r, hdr[:]); err != nil {
+				break // end, or a torn tail: the rewrite drops it
+			}
+			n := binary.LittleEndian.Uint32(hdr[:])
+			if n < 18 || n > 1<<20 {
+				break
+			}
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil || crc32.Checksum(body, castagnoliTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+				break
+			}
+			seq := binary.LittleEndian.Uint64(body)
+			at := time.Unix(0, int64(binary.LittleEndian.Uint64(body[8:])))
+			kl := int(binary.LittleEndian.Uint16(body[16:]))
+			if 18+kl > len(body) || seq > walLast || now.Sub(at) > window {
+				continue
+			}
+			k.put(string(body[18:18+kl]), at, body[18+kl:])
+			keep = append(keep, hdr[:]...)
+			keep = append(keep, body...)
+		}
+		f.Close()
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
+	}
+	if err := writeDurable(p, keep); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
+	}
+	k.f = f
+	return k, nil
+}
+
+// writeDurable replaces path by data: temp file, fsync, rename, fsync dir.
+func writeDurable(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("idempotency: create %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("idempotency: write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("idempotency: sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("idempotency: close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("idempotency: rename %s: %w", tmp, err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("idempotency: open dir: %w", err)
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
+
+// put records a finished key (journal load).
+func (k *Keys) put(key string, at time.Time, answer []byte) {
+	e := &keyEntry{at: at, answer: append([]byte(nil), answer...), done: make(chan struct{}), ok: true}
+	close(e.done)
+	if _, ok := k.m[key]; !ok {
+		k.order = append(k.order, key)
+	}
+	k.m[key] = e
+}
+
+// Begin claims key for a request. If an earlier request with the key
+// succeeded, it returns that answer (replay=true). If one is in flight, it
+// waits for its outcome. Otherwise the caller owns the key and must call
+// Finish.
+func (k *Keys) Begin(key string, now time.Time) (answer []byte, replay bool) {
+	for {
+		k.mu.Lock()
+		k.expire(now)
+		e := k.m[key]
+		if e == nil {
+			k.m[key] = &keyEntry{at: now, done: make(chan struct{})}
+			k.order = append(k.order, key)
+			k.mu.Unlock()
+			return nil, false
+		}
+		k.mu.Unlock()
+		<-e.done
+		if e.ok {
+			return e.answer, true
+		}
+		// The first attempt failed and released the key: claim it anew.
+	}
+}
+
+// Finish ends a claim: ok with the answer once the request is committed, or
+// not ok, which releases the key so that a retry is processed anew.
+func (k *Keys) Finish(key string, answer []byte, ok bool) {
+	k.mu.Lock()
+	e := k.m[key]
+	if e != nil && !ok {
+		delete(k.m, key)
+	}
+	k.mu.Unlock()
+	if e == nil {
+		return
+	}
+	if ok {
+		e.answer = append([]byte(nil), answer...)
+	}
+	e.ok = ok
+	close(e.done)
+}
+
+// expire drops finished keys past the window, and the oldest beyond
+// maxKeys; it stops at the first key it must keep. Called with k.mu held.
+func (k *Keys) expire(now time.Time) {
+	i := 0
+scan:
+	for ; i < len(k.order); i++ {
+		name := k.order[i]
+		e := k.m[name]
+		if e == nil {
+			continue // released after a failure
+		}
+		if now.Sub(e.at) <= k.window && len(k.order)-i <= k.maxKeys {
+			break
+		}
+		select {
+		case <-e.done:
+			delete(k.m, name)
+		default:
+			break scan // still in flight
+		}
+	}
+	if i > 0 {
+		k.order = append(k.order[:0], k.order[i:]...)
+	}
+}
+
+// Len returns how many keys are remembered.
+func (k *Keys) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
+}
+
+// preCommit journals the keys of a WAL batch (see Keys). It runs on the WAL
+// writer goroutine, before the batch is written.
+func (k *Keys) preCommit(first uint64, metas []any) error {
+	k.buf = k.buf[:0]
+	now := time.Now().UnixNano()
+	for i, m := range metas {
+		st, _ := m.(*reqState)
+		if st == nil || st.key == "" {
+			continue
+		}
+		start := len(k.buf)
+		k.buf = append(k.buf, make([]byte, 8)...)
+		k.buf = binary.LittleEndian.AppendUint64(k.buf, first+uint64(i))
+		k.buf = binary.LittleEndian.AppendUint64(k.buf, uint64(now))
+		k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key)))
+		k.buf = append(k.buf, st.key...)
+		k.buf = append(k.buf, st.resp...)
+		body := k.buf[start+8:]
+		binary.LittleEndian.PutUint32(k.buf[start:], uint32(len(body)))
+		binary.LittleEndian.PutUint32(k.buf[start+4:], crc32.Checksum(body, castagnoliTable))
+	}
+	if len(k.buf) == 0 {
+		return nil
+	}
+	if _, err := k.f.Write(k.buf); err != nil {
+		return fmt.Errorf("idempotency: write journal: %w", err)
+	}
+	if k.sync {
+		if err := syscall.Fdatasync(int(k.f.Fd())); err != nil {
+			return fmt.Errorf("idempotency: sync journal: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the journal.
+func (k *Keys) Close() error {
+	if k == nil || k.f == nil {
+		return nil
+	}
+	return k.f.Close()
+}
