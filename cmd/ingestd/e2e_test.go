@@ -562,3 +562,58 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("stored %d records, want 6 (three keys × 2)", len(got))
 	}
 }
+
+// duckdb runs a query through .ci/duckdb/query.mjs, or skips the test when
+// node or the DuckDB module is missing.
+func duckdb(t *testing.T, sql string) string {
+	t.Helper()
+	root, _ := filepath.Abs("../..")
+	script := filepath.Join(root, ".ci", "duckdb", "query.mjs")
+	if _, err := os.Stat(filepath.Join(root, ".ci", "duckdb", "node_modules", "@duckdb", "node-api")); err != nil {
+		t.Skip("DuckDB not installed (npm install --prefix .ci/duckdb @duckdb/node-api); .ci/run installs it")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed; needed to run DuckDB")
+	}
+	out, err := exec.Command(node, script, sql).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestDuckDBReadsSealedFiles(t *testing.T) {
+	dir := t.TempDir()
+	// Small blocks: many frames per file. Past days seal and compact while
+	// the daemon runs, so compacted files (manifest frame first) are read too.
+	d := startDaemon(t, dir, "segments:\n  block_size: 8KiB\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 500ms\n")
+	sum, n := 0, 0
+	for day := 1; day <= 3; day++ {
+		for req := 0; req < 3; req++ {
+			var body bytes.Buffer
+			for i := 0; i < 200; i++ {
+				n++
+				sum += n
+				fmt.Fprintf(&body, `{"ts":"2026-10-%02dT%02d:00:00Z","n":%d,"s":"caf\u00e9 \"%d\"","v":1.50}`+"\n", day, i%24, n, i)
+			}
+			if r := d.post(t, "/v1/ingest", body.Bytes(), nil); r.code != 200 {
+				t.Fatal(r.body)
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.log.String(), "compacted day") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.stop()
+	compacted, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=*", "compact-*.ndjson.zst"))
+	if len(compacted) == 0 {
+		t.Fatalf("no compacted file to read\n%s", d.log)
+	}
+	got := duckdb(t, fmt.Sprintf("select count(*), sum(n), count(distinct s) from read_json('%s/segments/dt=*/*.ndjson.zst', format='newline_delimited')", dir))
+	if want := fmt.Sprintf(`[["%d","%d","200"]]`, n, sum); got != want {
+		t.Fatalf("duckdb says %s, want %s", got, want)
+	}
+}
