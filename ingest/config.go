@@ -136,7 +136,7 @@ func DefaultConfig() Config {
 		Records: RecordsConfig{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
 			MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: ByteSize(r.MaxRecord), MaxErrors: r.MaxErrors},
 		WAL:         WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
-		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "better", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
+		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "best", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
 		Buffers:     BuffersConfig{MaxBytes: 256 << 20},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 	}

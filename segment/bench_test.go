@@ -20,7 +20,7 @@ func benchRaw() []byte {
 
 func BenchmarkEncodeBlock(b *testing.B) {
 	raw := benchRaw()
-	for _, l := range []Level{LevelFastest, LevelDefault, LevelBetter} {
+	for _, l := range []Level{LevelFastest, LevelDefault, LevelBetter, LevelBest} {
 		b.Run(string(l), func(b *testing.B) {
 			enc, _ := NewEncoder(l)
 			defer enc.Close()
