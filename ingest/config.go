@@ -138,6 +138,7 @@ func DefaultConfig() Config {
 		WAL:         WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
 		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "best", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
 		Buffers:     BuffersConfig{MaxBytes: 256 << 20},
+		Auth:        AuthConfig{Tokens: []Token{}},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ingestd/ingestd/configs"
+	"github.com/ingestd/ingestd/ingest"
+)
+
+// The documented example must state exactly the built-in defaults.
+func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
+	var c fileConfig
+	if err := decodeStrict(configs.Default, &c); err != nil {
+		t.Fatal(err)
+	}
+	if want := ingest.DefaultConfig(); !reflect.DeepEqual(c.Config, want) {
+		t.Fatalf("configs/ingestd.yaml differs from ingest.DefaultConfig():\n yaml %+v\n code %+v", c.Config, want)
+	}
+	// And it documents every key: each yaml tag appears in the file.
+	var m map[string]any
+	yaml.Unmarshal(configs.Default, &m)
+	var walk func(reflect.Type, map[string]any, string)
+	walk = func(ty reflect.Type, m map[string]any, path string) {
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			v, ok := m[tag]
+			if !ok {
+				t.Errorf("configs/ingestd.yaml does not document %s%s", path, tag)
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type.Name() != "Duration" {
+				sub, _ := v.(map[string]any)
+				walk(f.Type, sub, path+tag+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(ingest.Config{}), m, "")
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("listen: 127.0.0.1:1\ndata_dir: /from/file\n"), 0o644)
+	cf := commonFlags{config: p, dataDir: "/from/flag"}
+	cfg, err := loadCfgWithListen(&cf, "127.0.0.1:2")
+	if err != nil || cfg.DataDir != "/from/flag" || cfg.Listen != "127.0.0.1:2" {
+		t.Fatalf("%v %s %s", err, cfg.DataDir, cfg.Listen)
+	}
+	cf = commonFlags{config: p}
+	cfg, _ = loadCfgWithListen(&cf, "")
+	if cfg.DataDir != "/from/file" || cfg.Listen != "127.0.0.1:1" {
+		t.Fatalf("file values lost: %s %s", cfg.DataDir, cfg.Listen)
+	}
+}
