@@ -1,0 +1,224 @@
+// Package bench is ingestd's load generator and loss verifier. It talks to
+// the daemon only as a user would: HTTP, and the segment files through the
+// segment reader.
+package bench
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Shapes of generated records.
+const (
+	ShapeLogs    = "logs"    // web/app log lines, ≈ 280 B
+	ShapeEvents  = "events"  // nested product events with arrays, ≈ 600 B
+	ShapeMetrics = "metrics" // small numeric points, ≈ 120 B
+	ShapeWide    = "wide"    // ≈ 2 KB, 50+ fields
+	ShapeMixed   = "mixed"   // the four above in turn
+)
+
+// Nominal record sizes, for the tests and the docs.
+var Nominal = map[string]int{ShapeLogs: 280, ShapeEvents: 600, ShapeMetrics: 120, ShapeWide: 2048}
+
+// idWidth is the fixed width of the numeric record id, so templates can be
+// patched in place and the verifier can index a counter array.
+const idWidth = 12
+
+// Workload describes the requests to send. The zero value is not valid;
+// see Validate.
+type Workload struct {
+	Seed        int64
+	Shape       string
+	Batch       int     // records per request
+	Form        string  // "ndjson" or "array"
+	Compression string  // "none", "gzip" or "zstd"
+	Days        int     // timestamps spread over today and Days-1 days before
+	Invalid     float64 // fraction of records replaced by invalid JSON (sent with ?invalid=skip)
+}
+
+// Validate checks the workload.
+func (w Workload) Validate() error {
+	switch {
+	case w.Shape != ShapeLogs && w.Shape != ShapeEvents && w.Shape != ShapeMetrics && w.Shape != ShapeWide && w.Shape != ShapeMixed:
+		return fmt.Errorf("bench: unknown shape %q (logs, events, metrics, wide, mixed)", w.Shape)
+	case w.Batch < 1 || w.Batch > 100000:
+		return fmt.Errorf("bench: batch %d (want 1..100000)", w.Batch)
+	case w.Form != "ndjson" && w.Form != "array":
+		return fmt.Errorf("bench: form %q (ndjson or array)", w.Form)
+	case w.Compression != "none" && w.Compression != "gzip" && w.Compression != "zstd":
+		return fmt.Errorf("bench: compression %q (none, gzip or zstd)", w.Compression)
+	case w.Days < 1 || w.Days > 365:
+		return fmt.Errorf("bench: days %d (want 1..365)", w.Days)
+	case w.Invalid < 0 || w.Invalid >= 1:
+		return fmt.Errorf("bench: invalid fraction %g (want 0 ≤ f < 1)", w.Invalid)
+	}
+	return nil
+}
+
+// Request is one prepared request. Record ids are FirstID..FirstID+Batch-1.
+type Request struct {
+	Index   int64
+	FirstID int64
+	Body    []byte // as sent (compressed when the workload says so)
+	Raw     int    // uncompressed body bytes
+	Invalid []bool // per record: sent as invalid JSON (never stored)
+}
+
+// Generator makes requests deterministically from the workload's seed:
+// request i always has the same bytes. Not safe for concurrent use.
+type Generator struct {
+	w       Workload
+	now     time.Time
+	tmpl    [][]byte // per template: a whole body with id placeholders
+	idOffs  [][]int  // per template: offset of each record's id digits
+	invalid [][]bool
+	zenc    *zstd.Encoder
+	buf     bytes.Buffer
+	gz      *gzip.Writer
+}
+
+// templates per generator: requests cycle through them (ids always differ).
+const nTemplates = 16
+
+// NewGenerator prepares templates; now anchors the timestamps.
+func NewGenerator(w Workload, now time.Time) (*Generator, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Generator{w: w, now: now.UTC()}
+	for t := 0; t < nTemplates; t++ {
+		rng := rand.New(rand.NewSource(w.Seed*1_000_003 + int64(t)))
+		var b []byte
+		var offs []int
+		var inv []bool
+		if w.Form == "array" {
+			b = append(b, '[')
+		}
+		for j := 0; j < w.Batch; j++ {
+			if w.Form == "array" && j > 0 {
+				b = append(b, ',')
+			}
+			bad := w.Invalid > 0 && rng.Float64() < w.Invalid
+			b = append(b, `{"id":"`...)
+			offs = append(offs, len(b))
+			b = append(b, bytes.Repeat([]byte{'0'}, idWidth)...)
+			b = append(b, '"')
+			shape := w.Shape
+			if shape == ShapeMixed {
+				shape = []string{ShapeLogs, ShapeEvents, ShapeMetrics, ShapeWide}[j%4]
+			}
+			ts := g.now.Add(-time.Duration(rng.Int63n(int64(w.Days)*int64(24*time.Hour)-int64(time.Minute)) + int64(time.Minute)))
+			if ts.After(g.now) {
+				ts = g.now
+			}
+			switch {
+			case bad && w.Form == "array":
+				// A grammar error would fail the whole array; an unparseable
+				// timestamp is a well-formed record that is rejected alone.
+				b = append(b, `,"timestamp":"never"}`...)
+			case bad:
+				b = appendRecord(b, shape, ts, rng)
+				b = b[:len(b)-1] // no closing brace: invalid JSON on its line
+			default:
+				b = appendRecord(b, shape, ts, rng)
+			}
+			inv = append(inv, bad)
+			if w.Form == "ndjson" {
+				b = append(b, '\n')
+			}
+		}
+		if w.Form == "array" {
+			b = append(b, ']')
+		}
+		g.tmpl = append(g.tmpl, b)
+		g.idOffs = append(g.idOffs, offs)
+		g.invalid = append(g.invalid, inv)
+	}
+	if w.Compression == "zstd" {
+		g.zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	}
+	if w.Compression == "gzip" {
+		g.gz, _ = gzip.NewWriterLevel(&g.buf, gzip.BestSpeed)
+	}
+	return g, nil
+}
+
+// Request returns request i (a new body each call; the caller owns it).
+func (g *Generator) Request(i int64) Request {
+	t := int(i % nTemplates)
+	body := append([]byte(nil), g.tmpl[t]...)
+	first := i * int64(g.w.Batch)
+	var digits [20]byte
+	for j, off := range g.idOffs[t] {
+		d := strconv.AppendInt(digits[:0], first+int64(j), 10)
+		copy(body[off+idWidth-len(d):off+idWidth], d)
+	}
+	r := Request{Index: i, FirstID: first, Raw: len(body), Invalid: g.invalid[t]}
+	switch g.w.Compression {
+	case "zstd":
+		r.Body = g.zenc.EncodeAll(body, nil)
+	case "gzip":
+		g.buf.Reset()
+		g.gz.Reset(&g.buf)
+		g.gz.Write(body)
+		g.gz.Close()
+		r.Body = append([]byte(nil), g.buf.Bytes()...)
+	default:
+		r.Body = body
+	}
+	return r
+}
+
+// Sample returns n bytes' worth of generated NDJSON for the reference
+// compression measurement.
+func (g *Generator) Sample(n int) []byte {
+	var out []byte
+	for i := int64(0); len(out) < n; i++ {
+		t := int(i % nTemplates)
+		out = append(out, g.tmpl[t]...)
+	}
+	return out
+}
+
+func appendRecord(b []byte, shape string, ts time.Time, r *rand.Rand) []byte {
+	tsS := ts.Format(time.RFC3339Nano)
+	switch shape {
+	case ShapeLogs:
+		return fmt.Appendf(b, `,"timestamp":"%s","level":"%s","service":"checkout-%d","host":"node-%03d.eu-west-1","method":"%s","path":"/api/v2/orders/%d/items","status":%d,"duration_ms":%d.%03d,"bytes":%d,"msg":"request completed"}`,
+			tsS, pick(r, "info", "info", "info", "warn", "error", "debug"), r.Intn(12), r.Intn(200), pick(r, "GET", "GET", "POST", "PUT"),
+			r.Intn(1000000), pickInt(r, 200, 200, 200, 201, 404, 500), r.Intn(900), r.Intn(1000), 200+r.Intn(50000))
+	case ShapeEvents:
+		return fmt.Appendf(b, `,"ts":"%s","event":"%s","user":{"id":"u-%08d","country":"%s","plan":"%s","tags":["%s","%s"]},"cart":{"items":[{"sku":"SKU-%05d","qty":%d,"price":%d.%02d},{"sku":"SKU-%05d","qty":%d,"price":%d.%02d}],"currency":"EUR","total":%d.%02d},"session":{"id":"%016x","device":"%s","referrer":"https://www.example.com/landing/%d"},"experiment":{"name":"checkout-v%d","variant":"%s"}}`,
+			tsS, pick(r, "add_to_cart", "checkout", "purchase", "view_item", "remove_from_cart"), r.Intn(10000000), pick(r, "DE", "FR", "NL", "PL", "ES", "IT"),
+			pick(r, "free", "pro", "team"), pick(r, "new", "returning"), pick(r, "mobile", "desktop"),
+			r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(2000), r.Intn(100),
+			r.Uint64(), pick(r, "ios", "android", "web"), r.Intn(1000), r.Intn(9), pick(r, "control", "treatment"))
+	case ShapeMetrics:
+		return fmt.Appendf(b, `,"time":%d,"metric":"%s","host":"h%03d","value":%d.%03d,"unit":"%s"}`,
+			ts.UnixMilli(), pick(r, "cpu.user", "cpu.system", "mem.used", "disk.io", "net.rx", "net.tx"), r.Intn(500), r.Intn(10000), r.Intn(1000), pick(r, "pct", "bytes", "ops"))
+	default: // wide
+		b = fmt.Appendf(b, `,"@timestamp":"%s"`, tsS)
+		for f := 0; f < 63; f++ {
+			switch f % 4 {
+			case 0:
+				b = fmt.Appendf(b, `,"field_%02d":"%s-%06d"`, f, pick(r, "alpha", "bravo", "charlie", "delta"), r.Intn(1000000))
+			case 1:
+				b = fmt.Appendf(b, `,"metric_%02d":%d.%04d`, f, r.Intn(100000), r.Intn(10000))
+			case 2:
+				b = fmt.Appendf(b, `,"flag_%02d":%t`, f, r.Intn(2) == 0)
+			case 3:
+				b = fmt.Appendf(b, `,"label_%02d":"value %d of a moderately long descriptive text"`, f, r.Intn(1000))
+			}
+		}
+		return append(b, '}')
+	}
+}
+
+func pick(r *rand.Rand, s ...string) string { return s[r.Intn(len(s))] }
+func pickInt(r *rand.Rand, s ...int) int    { return s[r.Intn(len(s))] }

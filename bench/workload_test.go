@@ -1,0 +1,87 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func gen(t *testing.T, w Workload) *Generator {
+	t.Helper()
+	g, err := NewGenerator(w, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestGeneratorDeterministicUniqueSized(t *testing.T) {
+	for _, shape := range []string{ShapeLogs, ShapeEvents, ShapeMetrics, ShapeWide, ShapeMixed} {
+		t.Run(shape, func(t *testing.T) {
+			w := Workload{Seed: 7, Shape: shape, Batch: 100, Form: "ndjson", Compression: "none", Days: 3}
+			a, b := gen(t, w), gen(t, w)
+			ids := map[string]bool{}
+			var total, n int
+			for i := int64(0); i < 40; i++ {
+				ra, rb := a.Request(i), b.Request(i)
+				if !bytes.Equal(ra.Body, rb.Body) {
+					t.Fatalf("request %d differs between generators with one seed", i)
+				}
+				for _, line := range strings.Split(strings.TrimSpace(string(ra.Body)), "\n") {
+					var v struct{ ID string }
+					if err := json.Unmarshal([]byte(line), &v); err != nil {
+						t.Fatalf("invalid record %q: %v", line, err)
+					}
+					if len(v.ID) != idWidth || ids[v.ID] {
+						t.Fatalf("id %s repeated", v.ID)
+					}
+					ids[v.ID] = true
+					total += len(line)
+					n++
+				}
+			}
+			if shape != ShapeMixed {
+				avg := float64(total) / float64(n)
+				if nom := float64(Nominal[shape]); avg < nom*0.9 || avg > nom*1.1 {
+					t.Fatalf("average record %.0f B, nominal %.0f B (±10%%)", avg, nom)
+				}
+			}
+			c := gen(t, Workload{Seed: 8, Shape: shape, Batch: 100, Form: "ndjson", Compression: "none", Days: 3})
+			if bytes.Equal(c.Request(0).Body, a.Request(0).Body) {
+				t.Fatal("another seed gave the same body")
+			}
+		})
+	}
+}
+
+func TestGeneratorFormsAndInvalid(t *testing.T) {
+	g := gen(t, Workload{Seed: 1, Shape: ShapeLogs, Batch: 200, Form: "array", Compression: "none", Days: 1, Invalid: 0.1})
+	r := g.Request(3)
+	var arr []map[string]any
+	if err := json.Unmarshal(r.Body, &arr); err != nil || len(arr) != 200 {
+		t.Fatalf("array body: %v %d", err, len(arr))
+	}
+	bad := 0
+	for i, inv := range r.Invalid {
+		if inv {
+			bad++
+			if arr[i]["timestamp"] != "never" {
+				t.Fatalf("invalid record %d not marked: %v", i, arr[i])
+			}
+		}
+	}
+	if bad < 5 || bad > 40 {
+		t.Fatalf("%d invalid of 200 at 10%%", bad)
+	}
+	g = gen(t, Workload{Seed: 1, Shape: ShapeLogs, Batch: 200, Form: "ndjson", Compression: "none", Days: 1, Invalid: 0.1})
+	r = g.Request(3)
+	for i, line := range strings.Split(strings.TrimSpace(string(r.Body)), "\n") {
+		if json.Valid([]byte(line)) == r.Invalid[i] {
+			t.Fatalf("line %d validity does not match Invalid=%v", i, r.Invalid[i])
+		}
+	}
+}
