@@ -194,13 +194,15 @@ func appendRecord(b []byte, shape string, ts time.Time, r *rand.Rand) []byte {
 			tsS, pick(r, "info", "info", "info", "warn", "error", "debug"), r.Intn(12), r.Intn(200), pick(r, "GET", "GET", "POST", "PUT"),
 			r.Intn(1000000), pickInt(r, 200, 200, 200, 201, 404, 500), r.Intn(900), r.Intn(1000), 200+r.Intn(50000))
 	case ShapeEvents:
-		return fmt.Appendf(b, `,"ts":"%s","event":"%s","user":{"id":"u-%08d","country":"%s","plan":"%s","tags":["%s","%s"]},"cart":{"items":[{"sku":"SKU-%05d","qty":%d,"price":%d.%02d},{"sku":"SKU-%05d","qty":%d,"price":%d.%02d}],"currency":"EUR","total":%d.%02d},"session":{"id":"%016x","device":"%s","referrer":"https://www.example.com/landing/%d"},"experiment":{"name":"checkout-v%d","variant":"%s"}}`,
+		return fmt.Appendf(b, `,"ts":"%s","event":"%s","user":{"id":"u-%08d","country":"%s","plan":"%s","tags":["%s","%s"]},"cart":{"items":[{"sku":"SKU-%05d","qty":%d,"price":%d.%02d},{"sku":"SKU-%05d","qty":%d,"price":%d.%02d},{"sku":"SKU-%05d","qty":%d,"price":%d.%02d}],"currency":"EUR","total":%d.%02d},"session":{"id":"%016x","device":"%s","referrer":"https://www.example.com/landing/%d"},"experiment":{"name":"checkout-v%d","variant":"%s"},"page":{"path":"/products/category/%d/item/%d","title":"Product page %d","load_ms":%d}}`,
 			tsS, pick(r, "add_to_cart", "checkout", "purchase", "view_item", "remove_from_cart"), r.Intn(10000000), pick(r, "DE", "FR", "NL", "PL", "ES", "IT"),
 			pick(r, "free", "pro", "team"), pick(r, "new", "returning"), pick(r, "mobile", "desktop"),
-			r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(2000), r.Intn(100),
-			r.Uint64(), pick(r, "ios", "android", "web"), r.Intn(1000), r.Intn(9), pick(r, "control", "treatment"))
+			r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100),
+			r.Intn(100000), 1+r.Intn(5), r.Intn(500), r.Intn(100), r.Intn(2000), r.Intn(100),
+			r.Uint64(), pick(r, "ios", "android", "web"), r.Intn(1000), r.Intn(9), pick(r, "control", "treatment"),
+			r.Intn(100), r.Intn(100000), r.Intn(100000), r.Intn(3000))
 	case ShapeMetrics:
-		return fmt.Appendf(b, `,"time":%d,"metric":"%s","host":"h%03d","value":%d.%03d,"unit":"%s"}`,
+		return fmt.Appendf(b, `,"time":%d,"metric":"%s","host":"h%03d","region":"eu-west-1","value":%d.%03d,"unit":"%s"}`,
 			ts.UnixMilli(), pick(r, "cpu.user", "cpu.system", "mem.used", "disk.io", "net.rx", "net.tx"), r.Intn(500), r.Intn(10000), r.Intn(1000), pick(r, "pct", "bytes", "ops"))
 	default: // wide
 		b = fmt.Appendf(b, `,"@timestamp":"%s"`, tsS)
