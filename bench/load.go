@@ -123,7 +123,13 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 	}
 	go func() { gwg.Wait(); close(ready) }()
 
-	jobs := make(chan job, 1<<16) // open loop: the backlog of due requests
+	// Closed loop: a job is handed over only when a worker is free. Open
+	// loop: due requests queue here while the daemon is slow (their latency
+	// keeps counting from the intended time).
+	jobs := make(chan job)
+	if cfg.Rate > 0 {
+		jobs = make(chan job, 1<<16)
+	}
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,9 @@ type reqState struct {
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Buffers.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.Buffers.MemoryLimit))
 	}
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: strconv.Itoa(int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second))}

@@ -350,7 +350,11 @@ func (s *Store) flush(d *dayState) error {
 	d.mu.Lock()
 	if err == nil {
 		d.inflight = 0 // on error it stays set: the WAL must keep these entries
-		d.spare, d.spareMarks = raw[:0], marks[:0]
+		// Recycle the buffer only at a normal size: after a burst an
+		// oversized one would pin its peak memory for good.
+		if cap(raw) <= 2*s.cfg.BlockSize+s.cfg.BlockSize/2 {
+			d.spare, d.spareMarks = raw[:0], marks[:0]
+		}
 	}
 	d.mu.Unlock()
 	if err != nil {

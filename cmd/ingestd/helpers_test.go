@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,9 +53,27 @@ type daemon struct {
 	cmd  *exec.Cmd
 	url  string
 	dir  string
-	log  *bytes.Buffer
+	log  *syncBuffer
 	done chan struct{}
 	err  error
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(v string) {
+	s.mu.Lock()
+	s.b.WriteString(v)
+	s.mu.Unlock()
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 var addrRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -72,7 +91,7 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &bytes.Buffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &syncBuffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +21,7 @@ func runServe(args []string) int {
 	var cf commonFlags
 	cf.register(fs)
 	listen := fs.String("listen", "", "listen `address` (default from config: 127.0.0.1:8080)")
+	pprofAddr := fs.String("pprof", "", "serve Go's /debug/pprof on this `address` (e.g. 127.0.0.1:6060); off by default")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long a graceful stop waits for in-flight requests")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -38,6 +41,14 @@ func runServe(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd: listen:", err)
 		return 1
+	}
+	if *pprofAddr != "" {
+		go func() {
+			log.Info("pprof listening", "addr", *pprofAddr)
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.WAL.Fsync, "version", version)
 	serveErr := make(chan error, 1)
