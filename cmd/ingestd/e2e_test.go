@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/bench"
 	"io"
 	"net"
 	"net/http"
@@ -615,5 +618,30 @@ func TestDuckDBReadsSealedFiles(t *testing.T) {
 	got := duckdb(t, fmt.Sprintf("select count(*), sum(n), count(distinct s) from read_json('%s/segments/dt=*/*.ndjson.zst', format='newline_delimited')", dir))
 	if want := fmt.Sprintf(`[["%d","%d","200"]]`, n, sum); got != want {
 		t.Fatalf("duckdb says %s, want %s", got, want)
+	}
+}
+
+// TestBenchHarnessAgainstDaemon: the bench harness loads a real daemon with
+// invalid records and gzip bodies, and its verifier proves the result.
+func TestBenchHarnessAgainstDaemon(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "")
+	w := bench.Workload{Seed: 5, Shape: bench.ShapeMixed, Batch: 200, Form: "ndjson", Compression: "gzip", Days: 3, Invalid: 0.05}
+	var acks bytes.Buffer
+	res, err := bench.Run(context.Background(), w, bench.LoadConfig{URL: d.url, Conns: 4, Requests: 60, AckLog: &acks,
+		PID: d.cmd.Process.Pid, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status["200"] != 60 || res.RecordsAcked < 60*200*9/10 || res.DaemonHWMMB <= 0 || res.ZstdMBPerS <= 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	d.stop()
+	v, err := bench.Verify(context.Background(), dir, bytes.NewReader(acks.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || v.Acked != 60 || v.RecordsStored != res.RecordsAcked {
+		t.Fatalf("verify: %+v", v)
 	}
 }
