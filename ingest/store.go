@@ -415,16 +415,22 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 	return d.w.Sync()
 }
 
-// durable returns the highest sequence below which everything is in synced
-// segment blocks.
-func (s *Store) durable() uint64 {
-	last := s.lastApplied.Load()
+// snapshot returns the current days; the map may grow meanwhile.
+func (s *Store) snapshot() []*dayState {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	days := make([]*dayState, 0, len(s.days))
 	for _, d := range s.days {
 		days = append(days, d)
 	}
-	s.mu.Unlock()
+	return days
+}
+
+// durable returns the highest sequence below which everything is in synced
+// segment blocks.
+func (s *Store) durable() uint64 {
+	last := s.lastApplied.Load()
+	days := s.snapshot()
 	for _, d := range days {
 		d.mu.Lock()
 		if len(d.buf) > 0 && d.firstSeq-1 < last {
@@ -463,12 +469,7 @@ func (s *Store) ticker() {
 }
 
 func (s *Store) tick(now time.Time) {
-	s.mu.Lock()
-	days := make([]*dayState, 0, len(s.days))
-	for _, d := range s.days {
-		days = append(days, d)
-	}
-	s.mu.Unlock()
+	days := s.snapshot()
 	for _, d := range days {
 		d.mu.Lock()
 		old := len(d.buf) > 0 && now.Sub(d.since) >= s.cfg.BlockAge && !d.queued
@@ -558,12 +559,7 @@ func (s *Store) compactor() {
 func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
-	s.mu.Lock()
-	days := make([]*dayState, 0, len(s.days))
-	for _, d := range s.days {
-		days = append(days, d)
-	}
-	s.mu.Unlock()
+	days := s.snapshot()
 	var first error
 	for _, d := range days {
 		if err := s.seal(d); err != nil && first == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -13,19 +14,15 @@ import (
 )
 
 func runCat(args []string) int {
-	fs := newFlagSet("cat", "cat [--config FILE] [--data-dir DIR] [--from T] [--to T]\n\nPrints the stored records as NDJSON, day by day, from sealed files and open\nparts. T is RFC 3339 (2026-11-03T10:00:00Z) or a date (2026-11-03, midnight UTC);\n--from is inclusive, --to exclusive.")
-	var cf commonFlags
-	cf.register(fs)
-	from := fs.String("from", "", "first `time` to print (inclusive)")
-	to := fs.String("to", "", "`time` to stop before (exclusive)")
-	if code := parseFlags(fs, args); code >= 0 {
+	var from, to *string
+	cfg, code := prepare("cat", "cat [--config FILE] [--data-dir DIR] [--from T] [--to T]\n\nPrints the stored records as NDJSON, day by day, from sealed files and open\nparts. T is RFC 3339 (2026-11-03T10:00:00Z) or a date (2026-11-03, midnight UTC);\n--from is inclusive, --to exclusive.", args, func(fs *flag.FlagSet) {
+		from = fs.String("from", "", "first `time` to print (inclusive)")
+		to = fs.String("to", "", "`time` to stop before (exclusive)")
+	})
+	if code >= 0 {
 		return code
 	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingestd:", err)
-		return 2
-	}
+	var err error
 	var lo, hi int64
 	if lo, err = parseTimeFlag(*from); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd cat: --from:", err)

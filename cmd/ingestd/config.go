@@ -96,3 +96,23 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 	}
 	return -1
 }
+
+// prepare parses a command's flags (common ones plus those extra registers)
+// and loads the configuration. code ≥ 0 means the command should exit with it.
+func prepare(name, synopsis string, args []string, extra func(*flag.FlagSet)) (cfg fileConfig, code int) {
+	fs := newFlagSet(name, synopsis)
+	var cf commonFlags
+	cf.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if code := parseFlags(fs, args); code >= 0 {
+		return cfg, code
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return cfg, 2
+	}
+	return cfg, -1
+}

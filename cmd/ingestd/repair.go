@@ -10,16 +10,9 @@ import (
 )
 
 func runRepair(args []string) int {
-	fs := newFlagSet("repair", "repair [--config FILE] [--data-dir DIR]\n\nRun with the daemon stopped. Cuts damaged segment files and WAL files at their\nfirst damaged frame or entry, after copying each to <file>.broken; finishes\ninterrupted compactions. Records after a cut are lost unless the WAL still\nholds them (the next start replays them). Torn tails need no repair: a\nnormal start cuts them.")
-	var cf commonFlags
-	cf.register(fs)
-	if code := parseFlags(fs, args); code >= 0 {
+	cfg, code := prepare("repair", "repair [--config FILE] [--data-dir DIR]\n\nRun with the daemon stopped. Cuts damaged segment files and WAL files at their\nfirst damaged frame or entry, after copying each to <file>.broken; finishes\ninterrupted compactions. Records after a cut are lost unless the WAL still\nholds them (the next start replays them). Torn tails need no repair: a\nnormal start cuts them.", args, nil)
+	if code >= 0 {
 		return code
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingestd:", err)
-		return 2
 	}
 	acts, err := segment.RepairDir(cfg.DataDir)
 	for _, a := range acts {

@@ -11,16 +11,9 @@ import (
 )
 
 func runVerify(args []string) int {
-	fs := newFlagSet("verify", "verify [--config FILE] [--data-dir DIR]\n\nChecks every segment file (headers, CRCs, zstd checksums, record counts,\nthat every line is a JSON object whose timestamp lies in its folder's day)\nand the write-ahead log. Exit 0 when all is sound, 1 with each problem listed.")
-	var cf commonFlags
-	cf.register(fs)
-	if code := parseFlags(fs, args); code >= 0 {
+	cfg, code := prepare("verify", "verify [--config FILE] [--data-dir DIR]\n\nChecks every segment file (headers, CRCs, zstd checksums, record counts,\nthat every line is a JSON object whose timestamp lies in its folder's day)\nand the write-ahead log. Exit 0 when all is sound, 1 with each problem listed.", args, nil)
+	if code >= 0 {
 		return code
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingestd:", err)
-		return 2
 	}
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
