@@ -58,8 +58,12 @@ type Result struct {
 	GeneratorCPU float64            `json:"generator_cpu_cores"`
 	DiskBytes    int64              `json:"disk_bytes,omitempty"`
 	SegmentBytes int64              `json:"segment_bytes,omitempty"`
-	ZstdMBPerS   float64            `json:"zstd_fastest_mb_per_s_one_core"`
-	RatioToZstd  float64            `json:"throughput_ratio_to_zstd"`
+	// CompressionRatio is raw acknowledged bytes (warm-up included) over
+	// segment bytes at the end of the run; records still buffered in the
+	// daemon make it a slight overestimate until the daemon stops.
+	CompressionRatio float64 `json:"compression_ratio,omitempty"`
+	ZstdMBPerS       float64 `json:"zstd_fastest_mb_per_s_one_core"`
+	RatioToZstd      float64 `json:"throughput_ratio_to_zstd"`
 }
 
 type job struct {
@@ -178,6 +182,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		ackLog    *bufio.Writer
 		rawBytes  int64
 		wireBytes int64
+		allRaw    int64 // acknowledged raw bytes, warm-up included
 		measured  int64
 	)
 	if cfg.AckLog != nil {
@@ -222,6 +227,9 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				mu.Lock()
 				if ackLog != nil {
 					fmt.Fprintf(ackLog, "%d %s %d\n", j.req.Index, status, accepted)
+				}
+				if status == "200" {
+					allRaw += int64(j.req.Raw)
 				}
 				if !j.intended.Before(measureFrom) {
 					measured++
@@ -296,6 +304,9 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 	}
 	if cfg.DataDir != "" {
 		res.DiskBytes, res.SegmentBytes = diskUsage(cfg.DataDir)
+		if res.SegmentBytes > 0 {
+			res.CompressionRatio = float64(allRaw) / float64(res.SegmentBytes)
+		}
 	}
 	if res.ZstdMBPerS > 0 {
 		res.RatioToZstd = res.RawMBPerS / res.ZstdMBPerS

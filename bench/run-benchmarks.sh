@@ -66,4 +66,21 @@ T1=$(date +%s.%N)
 stop
 python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/restart.json"
 rm -rf "$D"
+
+# Every shape, both fsync modes (closed loop, verified).
+if [ -n "${SHAPES:-}" ]; then
+  for shape in logs events metrics wide mixed; do
+    for fsync in always never; do
+      for run in $(seq "$RUNS"); do
+        D="$OUT/data-$shape-$fsync-$run"; rm -rf "$D"
+        start "$D" "$OUT/$fsync.yaml"
+        "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "$shape" --duration "$DUR" --warmup 3s --conns 8 --pid "$PID" \
+          --data-dir "$D" --ack-log "$OUT/acks-$shape-$fsync-$run.log" --out "$OUT/shape-$shape-$fsync-$run.json" --quiet > /dev/null
+        stop
+        "$OUT/ingest-bench" --verify "$D" --ack-log "$OUT/acks-$shape-$fsync-$run.log" --out "$OUT/verify-$shape-$fsync-$run.json" > /dev/null
+        rm -rf "$D" "$OUT/acks-$shape-$fsync-$run.log"
+      done
+    done
+  done
+fi
 echo "results in $OUT"

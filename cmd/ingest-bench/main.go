@@ -60,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measured `time`, after the warm-up")
 	fs.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "warm-up `time`, excluded from the figures")
 	fs.Int64Var(&cfg.Requests, "requests", 0, "stop after this many requests instead of after --duration")
+	records := fs.Int64("records", 0, "stop after this many records (rounded up to whole requests) instead of after --duration")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per-request `timeout`; a request without an answer counts as unanswered")
 	fs.IntVar(&cfg.PID, "pid", 0, "daemon `pid`, to report its RSS and CPU from /proc")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "daemon data `directory`, to report bytes on disk and the compression ratio")
@@ -115,6 +116,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := w.Validate(); err != nil {
 		fmt.Fprintln(stderr, "ingest-bench:", err)
 		return 2
+	}
+	if *records > 0 {
+		cfg.Requests = (*records + int64(w.Batch) - 1) / int64(w.Batch)
 	}
 	if *ackLog != "" {
 		f, err := os.Create(*ackLog)
@@ -184,6 +188,7 @@ func printTable(w io.Writer, r *bench.Result) {
 	row("generator CPU cores", "%.2f", r.GeneratorCPU)
 	if r.DiskBytes > 0 {
 		row("bytes on disk (segments)", "%d (%d)", r.DiskBytes, r.SegmentBytes)
+		row("compression ratio", "%.2f", r.CompressionRatio)
 	}
 	row("zstd fastest, 1 core MB/s", "%.0f", r.ZstdMBPerS)
 	row("throughput / zstd", "%.3f", r.RatioToZstd)

@@ -12,7 +12,7 @@ func TestHelpExplainsEveryOption(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"-url", "-token", "-seed", "-shape", "-batch", "-form", "-compression", "-days", "-invalid",
-		"-conns", "-rate", "-duration", "-warmup", "-requests", "-timeout", "-pid", "-data-dir", "-ack-log", "-out", "-verify", "-quiet"} {
+		"-conns", "-rate", "-duration", "-warmup", "-requests", "-records", "-timeout", "-pid", "-data-dir", "-ack-log", "-out", "-verify", "-quiet"} {
 		if !strings.Contains(errb.String(), "  "+f) {
 			t.Errorf("--help does not explain %s", f)
 		}
