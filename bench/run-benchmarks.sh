@@ -19,8 +19,9 @@ start() { # datadir configfile
 }
 stop() { kill -TERM "$PID"; wait "$PID"; }
 
+for fsync in always never; do printf 'wal:\n  fsync: %s\n' "$fsync" > "$OUT/$fsync.yaml"; done
+if [ -z "${SKIP_BASE:-}" ]; then # SKIP_BASE=1: only the per-shape runs below
 for fsync in always never; do
-  printf 'wal:\n  fsync: %s\n' "$fsync" > "$OUT/$fsync.yaml"
   for run in $(seq "$RUNS"); do
     D="$OUT/data-$fsync-$run"; rm -rf "$D"
     start "$D" "$OUT/$fsync.yaml"
@@ -66,6 +67,7 @@ T1=$(date +%s.%N)
 stop
 python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/restart.json"
 rm -rf "$D"
+fi
 
 # Every shape, both fsync modes (closed loop, verified).
 if [ -n "${SHAPES:-}" ]; then
