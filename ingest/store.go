@@ -47,6 +47,8 @@ type Store struct {
 
 	scratch applyScratch // see applyScratch
 
+	outPool sync.Pool // *[]byte encoded blocks, shared by the flushes of all days
+
 	buffered    atomic.Int64  // bytes admitted and not yet in a synced block
 	lastApplied atomic.Uint64 // highest WAL sequence applied to the buffers
 	failed      atomic.Value  // error: a segment write failed; intake must stop
@@ -75,9 +77,17 @@ type dayState struct {
 	inflight   uint64 // first seq of data taken for writing and not yet synced (0: none)
 	queued     bool   // in Store.queue
 
-	wmu sync.Mutex      // serialises take+encode+write+seal of this day; guards w and out
-	w   *segment.Writer // the open part, nil when none
-	out []byte          // encoded block
+	wmu    sync.Mutex      // serialises take+encode+write+seal of this day; guards w and chunks
+	w      *segment.Writer // the open part, nil when none
+	chunks []chunk         // writeBlocks scratch
+}
+
+// chunk is one block being encoded by writeBlocks.
+type chunk struct {
+	start, end int // in the day buffer
+	meta       segment.BlockMeta
+	out        *[]byte // encoded block, from Store.outPool
+	err        error
 }
 
 // mark ends one WAL entry's records in a day buffer. An entry's records for
@@ -382,6 +392,9 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 		}
 		d.w = w
 	}
+	// Cut blocks between marks: each at most BlockSize unless one entry
+	// alone is larger.
+	chunks := d.chunks[:0]
 	start := 0
 	for i := 0; i < len(marks); {
 		m := segment.BlockMeta{FirstSeq: marks[i].seq, MinTS: marks[i].minTS, MaxTS: marks[i].maxTS}
@@ -394,23 +407,54 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 			m.MinTS, m.MaxTS = min(m.MinTS, marks[j].minTS), max(m.MaxTS, marks[j].maxTS)
 			m.LastSeq = marks[j].seq
 		}
-		end := marks[j-1].end
-		chunk := raw[start:end]
-		var err error
-		d.out, err = s.enc.AppendBlock(d.out[:0], m, chunk)
-		if err != nil {
-			return fmt.Errorf("ingest: encode block for %s: %w", d.dir, err)
-		}
-		if err := d.w.Append(d.out); err != nil {
-			return err
-		}
-		s.m.framesWritten.Add(1)
-		s.m.rawBytesWritten.Add(int64(len(chunk)))
-		s.m.compBytesWritten.Add(int64(len(d.out)))
-		start, i = end, j
+		chunks = append(chunks, chunk{start: start, end: marks[j-1].end, meta: m})
+		start, i = marks[j-1].end, j
 	}
 	if start != len(raw) {
 		panic("BUG: marks do not cover the day buffer")
+	}
+	// A day that fell behind has several blocks: compress them in parallel
+	// (the shared encoder is safe for concurrent use), then append in order.
+	workers := min(len(chunks), max(1, s.cfg.FlushWorkers))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1) - 1); k < len(chunks); k = int(next.Add(1) - 1) {
+				c := &chunks[k]
+				buf, _ := s.outPool.Get().(*[]byte)
+				if buf == nil {
+					buf = new([]byte)
+				}
+				*buf, c.err = s.enc.AppendBlock((*buf)[:0], c.meta, raw[c.start:c.end])
+				c.out = buf
+			}
+		}()
+	}
+	wg.Wait()
+	var err error
+	for k := range chunks {
+		c := &chunks[k]
+		if err == nil && c.err != nil {
+			err = fmt.Errorf("ingest: encode block for %s: %w", d.dir, c.err)
+		}
+		if err == nil {
+			if err = d.w.Append(*c.out); err == nil {
+				s.m.framesWritten.Add(1)
+				s.m.rawBytesWritten.Add(int64(c.end - c.start))
+				s.m.compBytesWritten.Add(int64(len(*c.out)))
+			}
+		}
+		if cap(*c.out) <= 2*s.cfg.BlockSize {
+			s.outPool.Put(c.out)
+		}
+		c.out = nil
+	}
+	d.chunks = chunks[:0]
+	if err != nil {
+		return err
 	}
 	return d.w.Sync()
 }
