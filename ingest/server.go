@@ -139,6 +139,12 @@ func (s *Server) Recover() error {
 		return s.startupErr(err)
 	}
 	w.SetNext(max(w.LastSeq(), rep.MaxSeq) + 1)
+	// Everything up to here is in the segments or was just replayed into
+	// the buffers: the durable watermark starts at the log's end, not at 0
+	// (else a start without traffic could not empty the log on stop).
+	if last := w.LastSeq(); last > s.store.lastApplied.Load() {
+		s.store.lastApplied.Store(last)
+	}
 	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.Idempotency.Window, s.cfg.Idempotency.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
 	if err != nil {
 		return err

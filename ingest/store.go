@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,8 +58,11 @@ type Store struct {
 	queue   []*dayState
 	kick    chan struct{} // size 1: "the queue is not empty"
 	compact chan int64    // days to compact; buffered so sealing never waits on compaction
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// pendingCompact lists finished days Recover found uncompacted; Start
+	// queues them.
+	pendingCompact []int64
+	stop           chan struct{}
+	wg             sync.WaitGroup
 }
 
 // dayState is one UTC day's buffer and open part.
@@ -312,6 +316,13 @@ func (s *Store) Start() {
 	s.wg.Add(2)
 	go s.ticker()
 	go s.compactor()
+	for _, num := range s.pendingCompact {
+		select {
+		case s.compact <- num:
+		default: // full: the rest waits for the next start or seal
+		}
+	}
+	s.pendingCompact = nil
 }
 
 func (s *Store) worker() {
@@ -707,8 +718,20 @@ func (s *Store) Recover() (RecoverReport, error) {
 		}
 		rep.HighWater[num] = hw
 		rep.MaxSeq = max(rep.MaxSeq, hw)
+		// A finished day whose parts were sealed (a stop, a crash) but not
+		// yet compacted: compaction is queued when the store starts.
+		over := time.Now().After(dd.Start.Add(24 * time.Hour).Add(s.cfg.SealGrace))
+		if over && d.w == nil && needsCompaction(sealed) {
+			s.pendingCompact = append(s.pendingCompact, num)
+		}
 	}
 	return rep, nil
+}
+
+// needsCompaction reports whether a day's sealed files are more than one
+// compacted file.
+func needsCompaction(sealed []string) bool {
+	return len(sealed) > 1 || (len(sealed) == 1 && !strings.HasPrefix(filepath.Base(sealed[0]), "compact-"))
 }
 
 // replayer adapts WAL replay to the store, skipping what segments hold.

@@ -645,3 +645,47 @@ func TestBenchHarnessAgainstDaemon(t *testing.T) {
 		t.Fatalf("verify: %+v", v)
 	}
 }
+
+// A finished day whose parts were sealed by stops is compacted after the
+// next start, even though it never gets an open part again.
+func TestFinishedDayCompactedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "segments:\n  seal_grace: 0s\n  seal_idle: 1h\n" // never sealed by idleness while running
+	for i := 0; i < 2; i++ {
+		d := startDaemon(t, dir, cfg)
+		if r := d.post(t, "/v1/ingest", []byte(fmt.Sprintf(`{"ts":"2026-10-01T10:00:00Z","i":%d}`, i)), nil); r.code != 200 {
+			t.Fatal(r.body)
+		}
+		d.stop() // seals the part
+	}
+	before, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-01", "*.ndjson.zst"))
+	if len(before) < 2 {
+		t.Fatalf("files before: %v", before) // the second start may have compacted the first part already
+	}
+	d := startDaemon(t, dir, cfg)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.log.String(), "compacted day") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.stop()
+	files, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-01", "*.ndjson.zst"))
+	if len(files) != 1 || !strings.Contains(files[0], "compact-") || len(stored(t, dir)["dt=2026-10-01"]) != 2 {
+		t.Fatalf("after restart: %v", files)
+	}
+}
+
+// A start and a clean stop without any request, after data was stored and
+// the log emptied, exits 0 and leaves the WAL empty.
+func TestIdleRestartStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "")
+	d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-03T10:00:00Z"}`), nil)
+	d.stop()
+	for i := 0; i < 2; i++ {
+		d = startDaemon(t, dir, "")
+		d.stop() // fails the test on a non-zero exit
+	}
+	if got := allStored(t, dir); len(got) != 1 {
+		t.Fatalf("stored %d", len(got))
+	}
+}
