@@ -178,5 +178,3 @@ func (m *Metrics) Write(w io.Writer) {
 	m.walFsync.write(w, "ingestd_wal_fsync_duration_seconds", "Duration of WAL fdatasync calls.")
 	m.ack.write(w, "ingestd_ack_latency_seconds", "Time from request received to answer, for ingest requests.")
 }
-
-func mathFloat64bits(f float64) uint64 { return math.Float64bits(f) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -159,7 +160,7 @@ func (s *Server) Recover() error {
 	s.store.Start()
 	s.store.release()
 	d := time.Since(t0)
-	s.m.recoverySeconds.Store(mathFloat64bits(d.Seconds()))
+	s.m.recoverySeconds.Store(math.Float64bits(d.Seconds()))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
 		"wal_entries_read", replayed, "buffered_bytes", s.store.Buffered(), "duration", d.Round(time.Millisecond))
 	s.ready.Store(true)

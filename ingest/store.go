@@ -627,20 +627,6 @@ func (s *Store) Close() error {
 	return first
 }
 
-// CloseUnsealed closes open parts without sealing (after a failure).
-func (s *Store) closeParts() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range s.days {
-		d.wmu.Lock()
-		if d.w != nil {
-			d.w.Close()
-			d.w = nil
-		}
-		d.wmu.Unlock()
-	}
-}
-
 // StartupError stops the daemon's start: corruption that is not a torn
 // tail, with the command that repairs it.
 type StartupError struct {

@@ -39,9 +39,6 @@ type Frame struct {
 	Data   []byte // block: the compressed zstd frame; index/manifest: payload. Valid until the callback returns.
 }
 
-// IsBlock reports whether f is a data block.
-func (f *Frame) IsBlock() bool { return f.Kind == kindBlock }
-
 // errStop ends a walk early without error.
 var errStop = errors.New("stop")
 
