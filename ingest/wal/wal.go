@@ -349,7 +349,7 @@ func (w *WAL) run() {
 		case <-tick:
 			if dirty && w.err == nil {
 				if err := w.fsync(); err != nil {
-					w.setErr(fmt.Errorf("%w: %v", ErrFailed, err))
+					w.setErr(fmt.Errorf("%w: %w", ErrFailed, err))
 				}
 				dirty = false
 			}
@@ -426,7 +426,7 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 	}
 	if w.size > 0 && w.size+int64(len(buf)) > w.opts.FileSize {
 		if err := w.rotate(first); err != nil {
-			w.setErr(fmt.Errorf("%w: %v", ErrFailed, err))
+			w.setErr(fmt.Errorf("%w: %w", ErrFailed, err))
 			return fail(w.Err())
 		}
 	}
@@ -438,7 +438,7 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 	if err != nil {
 		// The file may hold part of the batch; nobody was answered, and the
 		// log refuses further entries until a restart truncates it.
-		w.setErr(fmt.Errorf("%w: %v", ErrFailed, err))
+		w.setErr(fmt.Errorf("%w: %w", ErrFailed, err))
 		return fail(w.Err())
 	}
 	w.next = first + uint64(len(batch))

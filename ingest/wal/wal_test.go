@@ -234,3 +234,21 @@ func TestSetNextJumpStartsNewFile(t *testing.T) {
 		t.Fatalf("replay after jump: %v", got)
 	}
 }
+
+// A write failure keeps its cause in the chain (the daemon answers 507 for
+// ENOSPC) and is sticky.
+func TestFailureIsStickyAndKeepsCause(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{PreCommit: func(uint64, []any) error { return nil }})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.f.Close() // the next write fails: the fd is gone
+	_, err := w.Append([]byte("x"), nil)
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("want ErrFailed wrapping the cause, got %v", err)
+	}
+	if _, err2 := w.Append([]byte("y"), nil); !errors.Is(err2, ErrFailed) {
+		t.Fatalf("not sticky: %v", err2)
+	}
+}
