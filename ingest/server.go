@@ -74,6 +74,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.store = st
 	s.m.buffered = st.Buffered
+	s.m.walFiles = func() int { // /metrics answers during recovery too
+		if w := s.wal.Load(); w != nil {
+			return w.Files()
+		}
+		return 0
+	}
 	s.parsers.New = func() any { return NewParser(s.rules) }
 	s.batches.New = func() any { return &reqState{} }
 	s.http = &fasthttp.Server{
@@ -156,7 +162,6 @@ func (s *Server) Recover() error {
 	}
 	s.wal.Store(w)
 	s.store.wal = w
-	s.m.walFiles = w.Files
 	s.store.Start()
 	s.store.release()
 	d := time.Since(t0)

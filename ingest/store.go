@@ -295,6 +295,19 @@ func (s *Store) enqueue(d *dayState) {
 	}
 }
 
+// kickIfPending wakes a worker when days are still queued.
+func (s *Store) kickIfPending() {
+	s.qmu.Lock()
+	n := len(s.queue)
+	s.qmu.Unlock()
+	if n > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (s *Store) dequeue() *dayState {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
@@ -334,9 +347,7 @@ func (s *Store) worker() {
 		case <-s.kick:
 		}
 		for d := s.dequeue(); d != nil; d = s.dequeue() {
-			if more := s.dequeue(); more != nil { // let another worker help
-				s.enqueue(more)
-			}
+			s.kickIfPending() // another worker can take the next day meanwhile
 			if err := s.flush(d); err != nil {
 				s.fail(err)
 			}
