@@ -88,3 +88,41 @@ func DayFiles(dir string) (sealed, open []string, err error) {
 // PartName returns the open-part file name for a part whose first block holds
 // WAL sequence seq.
 func PartName(seq uint64) string { return fmt.Sprintf("part-%016x%s", seq, SuffixOpen) }
+
+// DayInputs lists the files a reader should read for one day folder: sealed
+// files and open parts, in name order, minus parts that a visible compacted
+// file already replaces (a compaction interrupted between its rename and its
+// removals, before RecoverDay ran). Every record is then read exactly once.
+func DayInputs(dir string) ([]string, error) {
+	sealed, open, err := DayFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	replaced := map[string]bool{}
+	for _, p := range sealed {
+		if !strings.HasPrefix(filepath.Base(p), "compact-") {
+			continue
+		}
+		r, err := OpenFile(p)
+		if err != nil {
+			return nil, err
+		}
+		names, err := r.Manifest()
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			if n != filepath.Base(p) {
+				replaced[n] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(sealed)+len(open))
+	for _, p := range append(sealed, open...) {
+		if !replaced[filepath.Base(p)] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -141,3 +141,104 @@ func produce(ctx context.Context, files []string, opt ScanOptions, jobs, ordered
 	}
 	return nil
 }
+
+// WorkerBlockFunc receives one decoded block in worker w (0 ≤ w < workers).
+// It is called concurrently from every worker; raw is valid only until it
+// returns.
+type WorkerBlockFunc func(w int, file string, m BlockMeta, raw []byte) error
+
+// ScanBlocks is ScanFiles without ordering: each worker decodes a block and
+// hands it to fn itself, so the work done per block (parsing, aggregating)
+// runs in parallel too. It returns the first error; the scan stops there.
+func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerBlockFunc) error {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *scanJob, workers)
+	free := make(chan *scanJob, workers*2+2)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			dec, err := NewDecoder()
+			if err != nil {
+				fail(err)
+				for range jobs {
+				}
+				return
+			}
+			defer dec.Close()
+			for j := range jobs {
+				if ctx.Err() == nil {
+					if j.raw, err = dec.Decode(j.raw, j.frame, j.meta); err != nil {
+						fail(&CorruptionError{Path: j.file, Err: err})
+					} else if err = fn(w, j.file, j.meta, j.raw); err != nil {
+						fail(err)
+					}
+				}
+				select {
+				case free <- j:
+				default:
+				}
+			}
+		}(i)
+	}
+	err := produceUnordered(ctx, files, opt, jobs, free)
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return err
+}
+
+func produceUnordered(ctx context.Context, files []string, opt ScanOptions, jobs, free chan *scanJob) error {
+	for _, path := range files {
+		r, err := OpenFile(path)
+		if err != nil {
+			return err
+		}
+		idx, err := r.Index()
+		if err != nil {
+			r.Close()
+			return err
+		}
+		for _, e := range idx {
+			if (opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From) {
+				continue
+			}
+			var j *scanJob
+			select {
+			case j = <-free:
+			default:
+				j = &scanJob{}
+			}
+			j.file, j.meta = path, e.BlockMeta
+			if j.frame, err = r.ReadFrame(j.frame, e); err != nil {
+				r.Close()
+				return err
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				r.Close()
+				return ctx.Err()
+			}
+		}
+		if err := r.Close(); err != nil {
+			return fmt.Errorf("segment: close %s: %w", path, err)
+		}
+	}
+	return nil
+}
