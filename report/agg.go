@@ -1,0 +1,332 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+	"github.com/axiomhq/hyperloglog"
+)
+
+// Agg is the mergeable aggregate of a set of records: counts per day and
+// hour, top values per dimension, metric statistics and quantile sketches,
+// distinct-count sketches, the field inventory and data-quality counters.
+// Merging the aggregates of disjoint record sets gives the aggregate of their
+// union (exactly for counts, within the sketches' error bounds otherwise).
+type Agg struct {
+	Records  int64                          // records read (JSON objects)
+	Days     map[int64]*DayCount            // by UTC day number
+	Top      map[string]*TopK               // by dimension
+	Metrics  map[string]*Metric             // by metric field
+	Distinct map[string]*hyperloglog.Sketch // by distinct field
+	Fields   map[string]*FieldStat          // by path
+	Quality  Quality
+}
+
+// DayCount counts one day's records, in total and per UTC hour.
+type DayCount struct {
+	Records int64     `json:"records"`
+	Hours   [24]int64 `json:"hours"` // records with a timestamp, by hour
+}
+
+// Metric summarises one numeric field.
+type Metric struct {
+	Count int64
+	Min   float64
+	Max   float64
+	Sum   float64
+	sk    *ddsketch.DDSketch
+}
+
+// FieldStat is one path of the field inventory.
+type FieldStat struct {
+	Records int64 `json:"records"`
+	Types   uint8 `json:"types"` // bit set of JSON types seen (see TypeNames)
+}
+
+// JSON value types, as bits of FieldStat.Types.
+const (
+	TypeString uint8 = 1 << iota
+	TypeNumber
+	TypeBool
+	TypeNull
+	TypeObject
+	TypeArray
+)
+
+// TypeNames names the bits of FieldStat.Types, lowest first.
+var TypeNames = []string{"string", "number", "bool", "null", "object", "array"}
+
+// Quality counts what did not fit.
+type Quality struct {
+	BadLines       int64            `json:"bad_lines"`       // lines that are not a JSON object
+	NoTimestamp    int64            `json:"no_timestamp"`    // records whose timestamp is missing or unreadable
+	TypeMismatch   map[string]int64 `json:"type_mismatch"`   // by field: values of a type the column cannot hold (stored as null)
+	FieldsOverflow int64            `json:"fields_overflow"` // field occurrences beyond the inventory's path cap
+	OpenParts      int64            `json:"open_parts"`      // unsealed parts read (a day still being written)
+}
+
+// NewAgg returns an empty aggregate for cfg.
+func NewAgg(cfg Config) *Agg {
+	cfg = cfg.withDefaults()
+	a := &Agg{
+		Days:     map[int64]*DayCount{},
+		Top:      map[string]*TopK{},
+		Metrics:  map[string]*Metric{},
+		Distinct: map[string]*hyperloglog.Sketch{},
+		Fields:   map[string]*FieldStat{},
+		Quality:  Quality{TypeMismatch: map[string]int64{}},
+	}
+	for _, d := range cfg.Dimensions {
+		a.Top[d] = NewTopK(cfg.TopCap)
+	}
+	for _, m := range cfg.Metrics {
+		a.Metrics[m] = newMetric()
+	}
+	for _, d := range cfg.Distinct {
+		a.Distinct[d] = newHLL()
+	}
+	return a
+}
+
+func newMetric() *Metric {
+	sk, err := ddsketch.LogCollapsingLowestDenseDDSketch(quantileAccuracy, quantileBins)
+	if err != nil {
+		panic(err) // constant parameters
+	}
+	return &Metric{Min: math.Inf(1), Max: math.Inf(-1), sk: sk}
+}
+
+func newHLL() *hyperloglog.Sketch {
+	h, err := hyperloglog.NewSketch(hllPrecision, true)
+	if err != nil {
+		panic(err) // constant parameters
+	}
+	return h
+}
+
+func (a *Agg) day(d int64) *DayCount {
+	c := a.Days[d]
+	if c == nil {
+		c = &DayCount{}
+		a.Days[d] = c
+	}
+	return c
+}
+
+// Add counts one value of a metric.
+func (m *Metric) Add(v float64) {
+	m.Count++
+	m.Sum += v
+	m.Min = min(m.Min, v)
+	m.Max = max(m.Max, v)
+	_ = m.sk.Add(v) // fails only for NaN or ±Inf, which JSON cannot hold
+}
+
+// Mean returns Sum/Count, or NaN without values.
+func (m *Metric) Mean() float64 {
+	if m.Count == 0 {
+		return math.NaN()
+	}
+	return m.Sum / float64(m.Count)
+}
+
+// Quantile returns the q-quantile (0..1) within QuantileError relative
+// error, or NaN without values.
+func (m *Metric) Quantile(q float64) float64 {
+	if m.Count == 0 {
+		return math.NaN()
+	}
+	v, err := m.sk.GetValueAtQuantile(q)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+// Merge adds o into m.
+func (m *Metric) Merge(o *Metric) error {
+	if o.Count == 0 {
+		return nil
+	}
+	m.Count += o.Count
+	m.Sum += o.Sum
+	m.Min = min(m.Min, o.Min)
+	m.Max = max(m.Max, o.Max)
+	return m.sk.MergeWith(o.sk)
+}
+
+// Merge adds o into a. Both must come from the same Config.
+func (a *Agg) Merge(o *Agg) error {
+	a.Records += o.Records
+	for d, c := range o.Days {
+		x := a.day(d)
+		x.Records += c.Records
+		for h := range c.Hours {
+			x.Hours[h] += c.Hours[h]
+		}
+	}
+	for k, t := range o.Top {
+		if a.Top[k] == nil {
+			a.Top[k] = NewTopK(t.Cap)
+		}
+		a.Top[k].Merge(t)
+	}
+	for k, m := range o.Metrics {
+		if a.Metrics[k] == nil {
+			a.Metrics[k] = newMetric()
+		}
+		if err := a.Metrics[k].Merge(m); err != nil {
+			return fmt.Errorf("report: merge metric %s: %w", k, err)
+		}
+	}
+	for k, h := range o.Distinct {
+		if a.Distinct[k] == nil {
+			a.Distinct[k] = newHLL()
+		}
+		if err := a.Distinct[k].Merge(h); err != nil {
+			return fmt.Errorf("report: merge distinct %s: %w", k, err)
+		}
+	}
+	for p, f := range o.Fields {
+		x := a.Fields[p]
+		if x == nil {
+			x = &FieldStat{}
+			a.Fields[p] = x
+		}
+		x.Records += f.Records
+		x.Types |= f.Types
+	}
+	q := &a.Quality
+	q.BadLines += o.Quality.BadLines
+	q.NoTimestamp += o.Quality.NoTimestamp
+	q.FieldsOverflow += o.Quality.FieldsOverflow
+	q.OpenParts += o.Quality.OpenParts
+	if q.TypeMismatch == nil {
+		q.TypeMismatch = map[string]int64{}
+	}
+	for k, n := range o.Quality.TypeMismatch {
+		q.TypeMismatch[k] += n
+	}
+	return nil
+}
+
+// DayList returns the days in order.
+func (a *Agg) DayList() []int64 {
+	out := make([]int64, 0, len(a.Days))
+	for d := range a.Days {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Weekdays returns records by weekday (Sunday first) and UTC hour.
+func (a *Agg) Weekdays() [7][24]int64 {
+	var g [7][24]int64
+	for d, c := range a.Days {
+		wd := time.Unix(d*86400, 0).UTC().Weekday()
+		for h, n := range c.Hours {
+			g[wd][h] += n
+		}
+	}
+	return g
+}
+
+// aggState is the serialised aggregate (a daily partial's body).
+type aggState struct {
+	Records  int64                 `json:"records"`
+	Days     map[string]*DayCount  `json:"days"`
+	Top      map[string]topState   `json:"top"`
+	Metrics  map[string]metricJSON `json:"metrics"`
+	Distinct map[string][]byte     `json:"distinct"`
+	Fields   map[string]*FieldStat `json:"fields"`
+	Quality  Quality               `json:"quality"`
+}
+
+type metricJSON struct {
+	Count  int64   `json:"count"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Sum    float64 `json:"sum"`
+	Sketch []byte  `json:"ddsketch"`
+}
+
+// MarshalJSON serialises the aggregate, sketches included.
+func (a *Agg) MarshalJSON() ([]byte, error) {
+	s := aggState{Records: a.Records, Days: map[string]*DayCount{}, Top: map[string]topState{},
+		Metrics: map[string]metricJSON{}, Distinct: map[string][]byte{}, Fields: a.Fields, Quality: a.Quality}
+	for d, c := range a.Days {
+		s.Days[dayName(d)] = c
+	}
+	for k, t := range a.Top {
+		s.Top[k] = t.state()
+	}
+	for k, m := range a.Metrics {
+		mj := metricJSON{Count: m.Count, Sum: m.Sum}
+		if m.Count > 0 {
+			mj.Min, mj.Max = m.Min, m.Max
+		}
+		m.sk.Encode(&mj.Sketch, false)
+		s.Metrics[k] = mj
+	}
+	for k, h := range a.Distinct {
+		b, err := h.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("report: encode distinct %s: %w", k, err)
+		}
+		s.Distinct[k] = b
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (a *Agg) UnmarshalJSON(b []byte) error {
+	var s aggState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*a = Agg{Records: s.Records, Days: map[int64]*DayCount{}, Top: map[string]*TopK{},
+		Metrics: map[string]*Metric{}, Distinct: map[string]*hyperloglog.Sketch{}, Fields: s.Fields, Quality: s.Quality}
+	if a.Fields == nil {
+		a.Fields = map[string]*FieldStat{}
+	}
+	if a.Quality.TypeMismatch == nil {
+		a.Quality.TypeMismatch = map[string]int64{}
+	}
+	for name, c := range s.Days {
+		t, err := time.Parse(time.DateOnly, name)
+		if err != nil {
+			return fmt.Errorf("report: day %q: %w", name, err)
+		}
+		a.Days[t.Unix()/86400] = c
+	}
+	for k, t := range s.Top {
+		a.Top[k] = topFromState(t)
+	}
+	for k, mj := range s.Metrics {
+		sk, err := ddsketch.DecodeDDSketch(mj.Sketch, store.BufferedPaginatedStoreConstructor, nil)
+		if err != nil {
+			return fmt.Errorf("report: decode metric %s: %w", k, err)
+		}
+		m := &Metric{Count: mj.Count, Min: mj.Min, Max: mj.Max, Sum: mj.Sum, sk: sk}
+		if m.Count == 0 {
+			m.Min, m.Max = math.Inf(1), math.Inf(-1)
+		}
+		a.Metrics[k] = m
+	}
+	for k, b := range s.Distinct {
+		h := newHLL()
+		if err := h.UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("report: decode distinct %s: %w", k, err)
+		}
+		a.Distinct[k] = h
+	}
+	return nil
+}
+
+func dayName(d int64) string { return time.Unix(d*86400, 0).UTC().Format(time.DateOnly) }

@@ -1,0 +1,67 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/ingest"
+)
+
+// logLines makes n log records shaped like ingest-bench's "logs" workload
+// (≈ 280 bytes each).
+func logLines(n int, d time.Time) [][]byte {
+	r := rand.New(rand.NewSource(1))
+	levels := []string{"info", "info", "info", "warn", "error", "debug"}
+	methods := []string{"GET", "POST", "PUT", "DELETE"}
+	out := make([][]byte, n)
+	for i := range out {
+		ts := d.Add(time.Duration(i) * (24 * time.Hour / time.Duration(n)))
+		out[i] = fmt.Appendf(nil, `{"id":"%012d","timestamp":"%s","level":"%s","service":"checkout-%d","host":"node-%03d.eu-west-1","method":"%s","path":"/api/v2/orders/%d/items","status":%d,"duration_ms":%d.%03d,"bytes":%d,"msg":"request completed"}`,
+			i, ts.Format(time.RFC3339Nano), levels[r.Intn(len(levels))], r.Intn(20), r.Intn(200), methods[r.Intn(4)],
+			r.Intn(1000000), 200+100*r.Intn(4), r.Intn(2000), r.Intn(1000), r.Intn(100000))
+	}
+	return out
+}
+
+func benchConfig(workers int) Config {
+	return Config{
+		Dimensions:      []string{"level", "service", "host", "status"},
+		Metrics:         []string{"duration_ms", "bytes"},
+		Distinct:        []string{"host", "path"},
+		TimestampFields: []string{"timestamp", "ts"},
+		ParseTimestamp:  ingest.ParseTimestamp, // what the daemon wires in
+		Workers:         workers,
+	}
+}
+
+// BenchmarkScan measures the full scan: decode, parse into Arrow, aggregate.
+// records/s is per run; divide by the workers for per core.
+func BenchmarkScan(b *testing.B) {
+	dir := b.TempDir()
+	const n = 300000
+	lines := logLines(n, october)
+	var raw int64
+	for _, l := range lines {
+		raw += int64(len(l) + 1)
+	}
+	writePart(b, dir, october, 1, lines, 14000, false)
+	files := monthFiles(b, dir)
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			cfg := benchConfig(workers)
+			b.SetBytes(raw)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				a, err := Scan(context.Background(), files, cfg, ScanOptions{})
+				if err != nil || a.Records != n {
+					b.Fatal(err, a.Records)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

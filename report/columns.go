@@ -1,0 +1,142 @@
+package report
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Column builders over plain Go slices. Arrow's own builders hash every
+// dictionary value through a generic memo table (≈ 120 ns an append here);
+// these append in a few ns and hand their slices to Arrow without copying
+// when a batch is cut. A batch's arrays are only valid until the builders are
+// reset, which happens after the batch has been aggregated and written.
+
+// bitmap is an Arrow validity bitmap being built.
+type bitmap struct {
+	b     []byte
+	n     int
+	nulls int
+}
+
+func (m *bitmap) add(valid bool) {
+	if m.n>>3 >= len(m.b) {
+		m.b = append(m.b, 0)
+	}
+	if valid {
+		m.b[m.n>>3] |= 1 << (m.n & 7)
+	} else {
+		m.nulls++
+	}
+	m.n++
+}
+
+func (m *bitmap) reset() { m.b, m.n, m.nulls = m.b[:0], 0, 0 }
+
+// buffer returns the validity buffer, or nil when every value is valid.
+func (m *bitmap) buffer() *memory.Buffer {
+	if m.nulls == 0 {
+		return nil
+	}
+	return memory.NewBufferBytes(m.b)
+}
+
+func asBytes[T int32 | int64 | float64](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))
+}
+
+func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
+	data := array.NewData(dt, n, bufs, nil, nulls, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// fixedCol builds a column of int64 (timestamps) or float64 values.
+type fixedCol[T int64 | float64] struct {
+	vals  []T
+	valid bitmap
+}
+
+func (c *fixedCol[T]) add(v T)  { c.vals = append(c.vals, v); c.valid.add(true) }
+func (c *fixedCol[T]) addNull() { c.vals = append(c.vals, 0); c.valid.add(false) }
+func (c *fixedCol[T]) reset()   { c.vals = c.vals[:0]; c.valid.reset() }
+func (c *fixedCol[T]) array(dt arrow.DataType) arrow.Array {
+	return makeArray(dt, len(c.vals), []*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.vals))}, c.valid.nulls)
+}
+
+// strCol builds a utf8 column.
+type strCol struct {
+	offs  []int32
+	data  []byte
+	valid bitmap
+}
+
+func (c *strCol) add(v []byte) {
+	if len(c.offs) == 0 {
+		c.offs = append(c.offs, 0)
+	}
+	c.data = append(c.data, v...)
+	c.offs = append(c.offs, int32(len(c.data)))
+	c.valid.add(true)
+}
+
+func (c *strCol) addNull() {
+	if len(c.offs) == 0 {
+		c.offs = append(c.offs, 0)
+	}
+	c.offs = append(c.offs, int32(len(c.data)))
+	c.valid.add(false)
+}
+
+func (c *strCol) len() int { return max(len(c.offs)-1, 0) }
+func (c *strCol) reset()   { c.offs, c.data = c.offs[:0], c.data[:0]; c.valid.reset() }
+func (c *strCol) array() arrow.Array {
+	if len(c.offs) == 0 {
+		c.offs = append(c.offs, 0)
+	}
+	return makeArray(arrow.BinaryTypes.String, c.len(),
+		[]*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.offs)), memory.NewBufferBytes(c.data)}, c.valid.nulls)
+}
+
+// dictCol builds a dictionary<int32, utf8> column with one dictionary per
+// batch.
+type dictCol struct {
+	index   map[string]int32
+	dict    strCol
+	indices []int32
+	valid   bitmap
+}
+
+func (c *dictCol) add(v []byte) {
+	i, ok := c.index[string(v)]
+	if !ok {
+		i = int32(c.dict.len())
+		c.dict.add(v)
+		c.index[string(v)] = i
+	}
+	c.indices = append(c.indices, i)
+	c.valid.add(true)
+}
+
+func (c *dictCol) addNull() { c.indices = append(c.indices, 0); c.valid.add(false) }
+
+func (c *dictCol) reset() {
+	clear(c.index)
+	c.dict.reset()
+	c.indices = c.indices[:0]
+	c.valid.reset()
+}
+
+func (c *dictCol) array() arrow.Array {
+	idx := makeArray(arrow.PrimitiveTypes.Int32, len(c.indices),
+		[]*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.indices))}, c.valid.nulls)
+	defer idx.Release()
+	d := c.dict.array()
+	defer d.Release()
+	return array.NewDictionaryArray(dictType, idx, d)
+}

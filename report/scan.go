@@ -1,0 +1,535 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// ScanOptions are the per-run options of Scan.
+type ScanOptions struct {
+	// Sink, when set, receives every record batch (with the raw column) and
+	// must be safe for concurrent use. The batch is released after it returns.
+	Sink func(arrow.Record) error
+	// Progress, when set, is called after each block with the totals so far.
+	Progress func(records, rawBytes int64)
+}
+
+// Schema returns the Arrow schema of the record batches: the timestamp, one
+// dictionary-encoded string column per dimension or distinct field, one
+// float64 column per metric, and the record itself as JSON when raw is set.
+func Schema(cfg Config, raw bool) *arrow.Schema {
+	cols := columnsOf(cfg)
+	fields := []arrow.Field{{Name: "timestamp", Type: tsType, Nullable: true}}
+	for _, c := range cols {
+		fields = append(fields, arrow.Field{Name: c.name, Type: c.typ(), Nullable: true})
+	}
+	if raw {
+		fields = append(fields, arrow.Field{Name: "record", Type: arrow.BinaryTypes.String})
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+type colSpec struct {
+	name     string
+	metric   bool
+	top      bool
+	distinct bool
+}
+
+func (c colSpec) typ() arrow.DataType {
+	switch {
+	case c.metric:
+		return arrow.PrimitiveTypes.Float64
+	case c.top:
+		return dictType
+	default: // distinct only: mostly unique values, a dictionary would not pay
+		return arrow.BinaryTypes.String
+	}
+}
+
+var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+
+// columnsOf lists the typed columns: dimensions, then distinct fields that
+// are not dimensions, then metrics.
+func columnsOf(cfg Config) []colSpec {
+	var cols []colSpec
+	idx := map[string]int{}
+	for _, d := range cfg.Dimensions {
+		if _, ok := idx[d]; !ok {
+			idx[d] = len(cols)
+			cols = append(cols, colSpec{name: d})
+		}
+		cols[idx[d]].top = true
+	}
+	for _, d := range cfg.Distinct {
+		if _, ok := idx[d]; !ok {
+			idx[d] = len(cols)
+			cols = append(cols, colSpec{name: d})
+		}
+		cols[idx[d]].distinct = true
+	}
+	for _, m := range cfg.Metrics {
+		if _, ok := idx[m]; !ok {
+			idx[m] = len(cols)
+			cols = append(cols, colSpec{name: m, metric: true})
+		}
+	}
+	return cols
+}
+
+// Scan reads every block of files with cfg.Workers parallel workers, each
+// decoding, parsing straight into Arrow builders and aggregating its own
+// record batches, and returns the merged aggregate.
+func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Agg, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var openParts int64
+	for _, f := range files {
+		if strings.HasSuffix(f, segment.SuffixOpen) {
+			openParts++
+		}
+	}
+	workers := make([]*worker, cfg.Workers)
+	for i := range workers {
+		workers[i] = newWorker(&cfg, opt.Sink != nil)
+	}
+	var records, rawBytes atomic.Int64
+	var progressMu sync.Mutex
+	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
+		w := workers[wi]
+		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
+			return err
+		}
+		r, b := records.Add(int64(m.Records)), rawBytes.Add(int64(len(raw)))
+		if opt.Progress != nil {
+			progressMu.Lock()
+			opt.Progress(r, b)
+			progressMu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		for _, w := range workers {
+			w.release()
+		}
+		return nil, err
+	}
+	total := NewAgg(cfg)
+	total.Quality.OpenParts = openParts
+	for _, w := range workers {
+		if err := w.flush(opt.Sink); err != nil {
+			return nil, err
+		}
+		w.release()
+		if err := total.Merge(w.agg); err != nil {
+			return nil, err
+		}
+	}
+	return total, nil
+}
+
+// slot is one field path a worker has seen.
+type slot struct {
+	path    string
+	stat    *FieldStat
+	col     int // typed column, or -1
+	tsRank  int // rank among the timestamp fields (top level only), or -1
+	nesting int // 0 for a top-level field
+}
+
+// column is one typed column being built.
+type column struct {
+	colSpec
+	dict *dictCol           // dimensions
+	str  *strCol            // distinct-only fields
+	f64  *fixedCol[float64] // metrics
+	val  []byte             // this record's value, if set
+	set  bool
+}
+
+// worker parses and aggregates the blocks given to one scan goroutine.
+type worker struct {
+	cfg    *Config
+	agg    *Agg
+	schema *arrow.Schema
+	fields map[string]*slot
+	path   []byte
+	order  []*slot // slots in the order the previous record had them
+	pos    int     // fields seen so far in this record
+	cols   []*column
+	ts     fixedCol[int64]
+	raw    *strCol
+	rows   int
+	tsRank int
+	tsVal  []byte
+	counts []int64 // per dictionary index, reused
+	unq    []byte  // unquoting scratch
+}
+
+func newWorker(cfg *Config, raw bool) *worker {
+	w := &worker{cfg: cfg, agg: NewAgg(*cfg), fields: map[string]*slot{}, schema: Schema(*cfg, raw)}
+	for i, spec := range columnsOf(*cfg) {
+		c := &column{colSpec: spec}
+		switch {
+		case spec.metric:
+			c.f64 = &fixedCol[float64]{}
+		case spec.top:
+			c.dict = &dictCol{index: map[string]int32{}}
+		default:
+			c.str = &strCol{}
+		}
+		w.cols = append(w.cols, c)
+		w.slotFor(spec.name).col = i
+	}
+	if raw {
+		w.raw = &strCol{}
+	}
+	for r, f := range cfg.TimestampFields {
+		if s := w.slotFor(f); s.tsRank < 0 && s.nesting == 0 {
+			s.tsRank = r
+		}
+	}
+	return w
+}
+
+// slotFor registers a configured path, so it is found whatever the cap.
+func (w *worker) slotFor(path string) *slot {
+	if s, ok := w.fields[path]; ok {
+		return s
+	}
+	s := &slot{path: path, col: -1, tsRank: -1, nesting: strings.Count(path, ".")}
+	w.fields[path] = s
+	return s
+}
+
+// lookup finds the slot of w.path. Records of one source mostly list the
+// same fields in the same order, so the slot at the same position in the
+// previous record is tried before the map.
+func (w *worker) lookup(depth int) *slot {
+	if w.pos < len(w.order) {
+		if s := w.order[w.pos]; s != nil && s.path == string(w.path) {
+			w.pos++
+			return s
+		}
+	}
+	s := w.fields[string(w.path)]
+	if s == nil && len(w.fields) < w.cfg.MaxFields {
+		s = &slot{path: string(w.path), col: -1, tsRank: -1, nesting: depth}
+		w.fields[s.path] = s
+	}
+	if w.pos < len(w.order) {
+		w.order[w.pos] = s
+	} else {
+		w.order = append(w.order, s)
+	}
+	w.pos++
+	return s
+}
+
+func (w *worker) release() {}
+
+// block parses the records of one decoded block; day is the block's UTC day,
+// used for records without a timestamp.
+func (w *worker) block(raw []byte, day int64, sink func(arrow.Record) error) error {
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\n')
+		var line []byte
+		if i < 0 {
+			line, raw = raw, nil
+		} else {
+			line, raw = raw[:i], raw[i+1:]
+		}
+		if len(line) == 0 {
+			continue
+		}
+		w.record(line, day)
+		if w.rows >= w.cfg.BatchRows {
+			if err := w.flush(sink); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// record parses one line into the builders.
+func (w *worker) record(line []byte, day int64) {
+	for _, c := range w.cols {
+		c.set = false
+	}
+	w.tsRank, w.tsVal, w.pos = len(w.cfg.TimestampFields), nil, 0
+	i := skipWS(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		w.agg.Quality.BadLines++
+		return
+	}
+	end, ok := w.object(line, i, 0, 0)
+	if !ok || skipWS(line, end) != len(line) {
+		w.agg.Quality.BadLines++
+		return
+	}
+	w.agg.Records++
+	w.rows++
+	if ns, err := w.parseTS(); err == nil {
+		w.ts.add(floorDiv(ns, 1000))
+	} else {
+		w.ts.addNull()
+		w.agg.Quality.NoTimestamp++
+		w.agg.day(day).Records++
+	}
+	for _, c := range w.cols {
+		w.appendValue(c)
+	}
+	if w.raw != nil {
+		w.raw.add(line)
+	}
+}
+
+func (w *worker) parseTS() (int64, error) {
+	if w.tsVal == nil {
+		return 0, errNoTS
+	}
+	return w.cfg.ParseTimestamp(w.tsVal)
+}
+
+func (c *column) addNull() {
+	switch {
+	case c.f64 != nil:
+		c.f64.addNull()
+	case c.dict != nil:
+		c.dict.addNull()
+	default:
+		c.str.addNull()
+	}
+}
+
+func (w *worker) appendValue(c *column) {
+	if !c.set || c.val[0] == 'n' {
+		c.addNull()
+		return
+	}
+	v := c.val
+	if c.metric {
+		if f, ok := parseNumber(v); ok {
+			c.f64.add(f)
+			return
+		}
+		c.addNull()
+		w.agg.Quality.TypeMismatch[c.name]++
+		return
+	}
+	switch v[0] {
+	case '"':
+		v = v[1 : len(v)-1]
+		if bytes.IndexByte(v, '\\') >= 0 {
+			s, err := strconv.Unquote(string(c.val))
+			if err != nil {
+				c.addNull()
+				w.agg.Quality.TypeMismatch[c.name]++
+				return
+			}
+			w.unq = append(w.unq[:0], s...)
+			v = w.unq
+		}
+	case '{', '[':
+		c.addNull()
+		w.agg.Quality.TypeMismatch[c.name]++
+		return
+	}
+	if c.dict != nil { // numbers and booleans count by their JSON text
+		c.dict.add(v)
+	} else {
+		c.str.add(v)
+	}
+}
+
+// parseNumber reads a JSON number without allocating. Numbers of at most 15
+// significant digits and a small exponent take the exact fast path (Clinger):
+// the digits are an exact float64 and so is the power of ten, so one
+// multiplication or division rounds correctly. Others go to strconv.
+func parseNumber(v []byte) (float64, bool) {
+	if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+		return 0, false
+	}
+	i, neg := 0, false
+	if v[0] == '-' {
+		neg, i = true, 1
+	}
+	var mant uint64
+	digits, frac, dot, any := 0, 0, false, false
+	for ; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant, any = mant*10+uint64(c-'0'), true
+			if mant != 0 {
+				digits++
+			}
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			i = -1 // exponent or anything unusual: strconv decides
+		}
+		if i < 0 {
+			break
+		}
+	}
+	if i >= 0 && any && digits <= 15 && frac <= 22 {
+		f := float64(mant) / pow10[frac]
+		if neg {
+			f = -f
+		}
+		return f, true
+	}
+	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
+	return f, err == nil
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// flush cuts a record batch from the builders, aggregates it, hands it to
+// sink, releases it and resets the builders.
+func (w *worker) flush(sink func(arrow.Record) error) error {
+	if w.rows == 0 {
+		return nil
+	}
+	arrs := make([]arrow.Array, 0, len(w.cols)+2)
+	arrs = append(arrs, w.ts.array(tsType))
+	for _, c := range w.cols {
+		switch {
+		case c.f64 != nil:
+			arrs = append(arrs, c.f64.array(arrow.PrimitiveTypes.Float64))
+		case c.dict != nil:
+			arrs = append(arrs, c.dict.array())
+		default:
+			arrs = append(arrs, c.str.array())
+		}
+	}
+	if w.raw != nil {
+		arrs = append(arrs, w.raw.array())
+	}
+	rec := array.NewRecord(w.schema, arrs, int64(w.rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	w.aggregate(rec)
+	var err error
+	if sink != nil {
+		err = sink(rec)
+	}
+	rec.Release()
+	w.rows = 0
+	w.ts.reset()
+	for _, c := range w.cols {
+		switch {
+		case c.f64 != nil:
+			c.f64.reset()
+		case c.dict != nil:
+			c.dict.reset()
+		default:
+			c.str.reset()
+		}
+	}
+	if w.raw != nil {
+		w.raw.reset()
+	}
+	return err
+}
+
+// aggregate folds one record batch into the worker's aggregate, reading the
+// Arrow arrays: Arrow Go has no group-by, so counts go through slices
+// indexed by dictionary position and by hour.
+func (w *worker) aggregate(rec arrow.Record) {
+	ts := rec.Column(0).(*array.Timestamp)
+	var lastDay int64 = -1 << 62
+	var dc *DayCount
+	for i, v := range ts.TimestampValues() {
+		if ts.IsNull(i) {
+			continue
+		}
+		sec := floorDiv(int64(v), 1e6)
+		d := floorDiv(sec, 86400)
+		if d != lastDay {
+			dc, lastDay = w.agg.day(d), d
+		}
+		dc.Records++
+		dc.Hours[(sec-d*86400)/3600]++
+	}
+	for ci, c := range w.cols {
+		arr := rec.Column(ci + 1)
+		switch {
+		case c.metric:
+			m := w.agg.Metrics[c.name]
+			f := arr.(*array.Float64)
+			for i, v := range f.Float64Values() {
+				if f.IsValid(i) {
+					m.Add(v)
+				}
+			}
+		case c.top:
+			w.aggregateDict(c, arr.(*array.Dictionary))
+		default:
+			s := arr.(*array.String)
+			hll := w.agg.Distinct[c.name]
+			for i := 0; i < s.Len(); i++ {
+				if s.IsValid(i) {
+					hll.Insert(s.ValueBytes()[s.ValueOffset(i):s.ValueOffset(i+1)])
+				}
+			}
+		}
+	}
+}
+
+func (w *worker) aggregateDict(c *column, d *array.Dictionary) {
+	dict := d.Dictionary().(*array.String)
+	n := dict.Len()
+	if cap(w.counts) < n {
+		w.counts = make([]int64, n)
+	}
+	counts := w.counts[:n]
+	clear(counts)
+	idx := d.Indices().(*array.Int32)
+	for i, k := range idx.Int32Values() {
+		if idx.IsValid(i) {
+			counts[k]++
+		}
+	}
+	top := w.agg.Top[c.name]
+	hll := w.agg.Distinct[c.name]
+	for k, cnt := range counts {
+		if cnt == 0 {
+			continue
+		}
+		v := dict.ValueBytes()[dict.ValueOffset(k):dict.ValueOffset(k+1)]
+		top.Add(v, cnt)
+		if c.distinct {
+			hll.Insert(v)
+		}
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}

@@ -1,0 +1,268 @@
+package report
+
+import (
+	"context"
+	"math"
+	"math/rand"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+var october = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+// genMonth writes days of records (two parts a day, one left open on the last
+// day) and returns the exact expectations.
+func genMonth(t testing.TB, dataDir string, days, perDay int) *expect {
+	r := rand.New(rand.NewSource(42))
+	e := newExpect()
+	for i := 0; i < days; i++ {
+		d := october.AddDate(0, 0, i)
+		lines := genDay(r, d, perDay, e)
+		half := len(lines) / 2
+		writePart(t, dataDir, d, uint64(i*1000+1), lines[:half], 500, false)
+		writePart(t, dataDir, d, uint64(i*1000+500), lines[half:], 300, i == days-1)
+	}
+	return e
+}
+
+func monthFiles(t testing.TB, dataDir string) []string {
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, d := range days {
+		f, err := segment.DayInputs(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f...)
+	}
+	return files
+}
+
+func TestScanMatchesExactCounts(t *testing.T) {
+	dir := t.TempDir()
+	e := genMonth(t, dir, 3, 4000)
+	cfg := testConfig()
+	var batches, rows int64
+	a, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{Sink: func(rec arrow.Record) error {
+		// The sink runs concurrently in the workers.
+		if rec.NumRows() > int64(cfg.BatchRows) {
+			t.Errorf("batch of %d rows, want at most %d", rec.NumRows(), cfg.BatchRows)
+		}
+		if rec.Schema().Field(int(rec.NumCols())-1).Name != "record" {
+			t.Errorf("no raw record column")
+		}
+		return nil
+	}, Progress: func(r, _ int64) { rows = r; batches++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainst(t, a, e, cfg, true)
+	if rows != e.records || batches == 0 {
+		t.Fatalf("progress said %d records, want %d", rows, e.records)
+	}
+	if a.Quality.OpenParts != 1 {
+		t.Fatalf("open parts %d, want 1", a.Quality.OpenParts)
+	}
+}
+
+// checkAgainst compares an aggregate with exact expectations: counts exactly,
+// top values exactly while the counter is exact, quantiles and distinct
+// counts within the sketches' stated error.
+func checkAgainst(t *testing.T, a *Agg, e *expect, cfg Config, exactTop bool) {
+	t.Helper()
+	if a.Records != e.records {
+		t.Fatalf("records %d, want %d", a.Records, e.records)
+	}
+	if len(a.Days) != len(e.days) {
+		t.Fatalf("%d days, want %d", len(a.Days), len(e.days))
+	}
+	for d, c := range a.Days {
+		name := dayName(d)
+		if c.Records != e.days[name] {
+			t.Errorf("day %s: %d records, want %d", name, c.Records, e.days[name])
+		}
+		if c.Hours != *e.hours[name] {
+			t.Errorf("day %s hours %v, want %v", name, c.Hours, *e.hours[name])
+		}
+	}
+	for v, n := range e.levels {
+		got := int64(-1)
+		for _, tv := range a.Top["level"].Top(-1) {
+			if tv.Value == v {
+				got = tv.Count
+			}
+		}
+		if got != n {
+			t.Errorf("level %q: %d, want %d", v, got, n)
+		}
+	}
+	if exactTop && !a.Top["service"].Exact {
+		t.Errorf("service counter should be exact")
+	}
+	for _, tv := range a.Top["service"].Top(cfg.TopN) {
+		if want := e.services[tv.Value]; tv.Count-tv.Err > want || tv.Count < want {
+			t.Errorf("service %q: %d (err %d), want %d", tv.Value, tv.Count, tv.Err, want)
+		}
+	}
+	if got := a.Top["service"].Top(1); len(got) != 1 || got[0].Value != "svc-0" {
+		t.Errorf("top service %v, want svc-0", got)
+	}
+	m := a.Metrics["duration_ms"]
+	if m.Count != int64(len(e.durations)) {
+		t.Fatalf("duration count %d, want %d", m.Count, len(e.durations))
+	}
+	sorted := sortedCopy(e.durations)
+	var sum float64
+	for _, v := range sorted {
+		sum += v
+	}
+	if m.Min != sorted[0] || m.Max != sorted[len(sorted)-1] || math.Abs(m.Sum-sum) > 1e-6*sum {
+		t.Errorf("duration min/max/sum %g/%g/%g, want %g/%g/%g", m.Min, m.Max, m.Sum, sorted[0], sorted[len(sorted)-1], sum)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99} {
+		got, want := m.Quantile(q), exactQuantile(sorted, q)
+		// DDSketch: relative error ≤ accuracy against a value of rank q;
+		// allow one rank either side for the nearest-rank convention.
+		lo := exactQuantile(sorted, max(0, q-1.0/float64(len(sorted))))
+		hi := exactQuantile(sorted, min(1, q+1.0/float64(len(sorted))))
+		if got < lo*(1-QuantileError) || got > hi*(1+QuantileError) {
+			t.Errorf("p%g = %g, want %g within %g%%", q*100, got, want, QuantileError*100)
+		}
+	}
+	est, want := float64(a.Distinct["user.id"].Estimate()), float64(len(e.users))
+	if math.Abs(est-want) > 3*DistinctError*want {
+		t.Errorf("distinct users %g, want %g within 3σ (%g%%)", est, want, 3*DistinctError*100)
+	}
+	if a.Quality.TypeMismatch["duration_ms"] != e.mismatchDu {
+		t.Errorf("duration mismatches %d, want %d", a.Quality.TypeMismatch["duration_ms"], e.mismatchDu)
+	}
+	if f := a.Fields["user.plan.tier"]; f == nil || f.Types != TypeString {
+		t.Errorf("inventory user.plan.tier = %+v", f)
+	}
+	if f := a.Fields["duration_ms"]; f == nil || f.Types != TypeNumber|TypeString {
+		t.Errorf("inventory duration_ms = %+v, want number and string (drift)", f)
+	}
+	if f := a.Fields["extra"]; f == nil || f.Types != TypeArray {
+		t.Errorf("inventory extra = %+v", f)
+	}
+}
+
+func TestScanHeterogeneousAndInvalid(t *testing.T) {
+	dir := t.TempDir()
+	d := october
+	lines := [][]byte{
+		[]byte(`{"timestamp":"2026-10-01T05:00:00Z","level":"info","duration_ms":5}`),
+		[]byte(`not json at all`),
+		[]byte(`[1,2,3]`),
+		[]byte(`{"timestamp":"2026-10-01T05:00:00Z","level":{"nested":true},"duration_ms":[1]}`),
+		[]byte(`{"level":"warn","duration_ms":null}`), // no timestamp
+		[]byte(`{"timestamp":"2026-10-01T06:00:00Z","level":7,"status":true,"duration_ms":"12"}`),
+		[]byte(`{"timestamp":"2026-10-01T06:00:00Z","unterminated":"`),
+		[]byte(`{"timestamp":"2026-10-01T06:00:00Z"} trailing`),
+		[]byte(`{}`),
+	}
+	writePart(t, dir, d, 1, lines, 4, false)
+	cfg := testConfig()
+	a, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Records != 5 || a.Quality.BadLines != 4 || a.Quality.NoTimestamp != 2 {
+		t.Fatalf("records %d bad %d no-ts %d, want 5, 4, 2", a.Records, a.Quality.BadLines, a.Quality.NoTimestamp)
+	}
+	if a.Days[segment.DayOf(d.UnixNano())].Records != 5 {
+		t.Fatalf("day count %+v", a.Days)
+	}
+	if n := a.Quality.TypeMismatch["duration_ms"]; n != 2 {
+		t.Errorf("duration mismatches %d, want 2 (array, string)", n)
+	}
+	if n := a.Quality.TypeMismatch["level"]; n != 1 {
+		t.Errorf("level mismatches %d, want 1 (object)", n)
+	}
+	got := map[string]int64{}
+	for _, v := range a.Top["level"].Top(-1) {
+		got[v.Value] = v.Count
+	}
+	if len(got) != 3 || got["info"] != 1 || got["warn"] != 1 || got["7"] != 1 {
+		t.Errorf("levels %v", got)
+	}
+	if a.Metrics["duration_ms"].Count != 1 {
+		t.Errorf("durations %d, want 1", a.Metrics["duration_ms"].Count)
+	}
+}
+
+func TestArrowBatchesAreTyped(t *testing.T) {
+	dir := t.TempDir()
+	writePart(t, dir, october, 1, [][]byte{
+		[]byte(`{"timestamp":"2026-10-01T01:02:03.456789Z","level":"info","duration_ms":1.5,"user":{"id":"a"}}`),
+		[]byte(`{"timestamp":"2026-10-01T01:02:04Z","service":"x","bytes":10}`),
+	}, 10, false)
+	cfg := testConfig()
+	cfg.Workers = 1
+	var got []string
+	_, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{Sink: func(rec arrow.Record) error {
+		ts := rec.Column(0).(*array.Timestamp)
+		got = append(got, ts.Value(0).ToTime(arrow.Microsecond).Format(time.RFC3339Nano))
+		lv := rec.Column(1).(*array.Dictionary)
+		got = append(got, lv.Dictionary().(*array.String).Value(lv.GetValueIndex(0)), lv.ValueStr(1))
+		du := rec.Column(int(rec.Schema().FieldIndices("duration_ms")[0])).(*array.Float64)
+		got = append(got, du.ValueStr(0), du.ValueStr(1))
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[2026-10-01T01:02:03.456789Z info (null) 1.5 (null)]"
+	if s := fmtSlice(got); s != want {
+		t.Fatalf("got %s, want %s", s, want)
+	}
+}
+
+func fmtSlice(s []string) string {
+	out := "["
+	for i, v := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += v
+	}
+	return out + "]"
+}
+
+func TestParseNumberMatchesStrconv(t *testing.T) {
+	for _, s := range []string{"0", "-0", "1", "12.5", "-3.25", "0.1", "123456789012345", "1234567890123456789",
+		"0.000000000000000000001", "1e3", "2.5E-3", "-1.0e+2", "999999999999999.9", "0.30000000000000004", "1.7976931348623157e308"} {
+		want, _ := strconv.ParseFloat(s, 64)
+		got, ok := parseNumber([]byte(s))
+		if !ok || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("parseNumber(%s) = %v %v, want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "x", "\"1\"", "true", "--1", "-", "-."} {
+		if _, ok := parseNumber([]byte(s)); ok {
+			t.Errorf("parseNumber(%q) accepted", s)
+		}
+	}
+}
+
+func FuzzParseNumber(f *testing.F) {
+	for _, s := range []string{"0", "-12.5", "1e9", "0.1", "123456789012345678"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseFloat(s, 64)
+		got, ok := parseNumber([]byte(s))
+		if ok && err == nil && got != want {
+			t.Fatalf("parseNumber(%q) = %v, strconv %v", s, got, want)
+		}
+	})
+}
