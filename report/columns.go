@@ -36,11 +36,11 @@ func (m *bitmap) add(valid bool) {
 func (m *bitmap) reset() { m.b, m.n, m.nulls = m.b[:0], 0, 0 }
 
 // buffer returns the validity buffer, or nil when every value is valid.
-func (m *bitmap) buffer() *memory.Buffer {
+func (m *bitmap) buffer(own bool) *memory.Buffer {
 	if m.nulls == 0 {
 		return nil
 	}
-	return memory.NewBufferBytes(m.b)
+	return buf(m.b, own)
 }
 
 func asBytes[T int32 | int64 | float64](v []T) []byte {
@@ -48,6 +48,16 @@ func asBytes[T int32 | int64 | float64](v []T) []byte {
 		return nil
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))
+}
+
+// buf wraps b as an Arrow buffer; with own set it copies b first, for
+// arrays that a consumer may keep after the builders are reset (pqarrow
+// keeps the previous batch's dictionary to compare with the next).
+func buf(b []byte, own bool) *memory.Buffer {
+	if own {
+		b = append([]byte(nil), b...)
+	}
+	return memory.NewBufferBytes(b)
 }
 
 func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
@@ -65,8 +75,8 @@ type fixedCol[T int64 | float64] struct {
 func (c *fixedCol[T]) add(v T)  { c.vals = append(c.vals, v); c.valid.add(true) }
 func (c *fixedCol[T]) addNull() { c.vals = append(c.vals, 0); c.valid.add(false) }
 func (c *fixedCol[T]) reset()   { c.vals = c.vals[:0]; c.valid.reset() }
-func (c *fixedCol[T]) array(dt arrow.DataType) arrow.Array {
-	return makeArray(dt, len(c.vals), []*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.vals))}, c.valid.nulls)
+func (c *fixedCol[T]) array(dt arrow.DataType, own bool) arrow.Array {
+	return makeArray(dt, len(c.vals), []*memory.Buffer{c.valid.buffer(own), buf(asBytes(c.vals), own)}, c.valid.nulls)
 }
 
 // strCol builds a utf8 column.
@@ -95,12 +105,12 @@ func (c *strCol) addNull() {
 
 func (c *strCol) len() int { return max(len(c.offs)-1, 0) }
 func (c *strCol) reset()   { c.offs, c.data = c.offs[:0], c.data[:0]; c.valid.reset() }
-func (c *strCol) array() arrow.Array {
+func (c *strCol) array(own bool) arrow.Array {
 	if len(c.offs) == 0 {
 		c.offs = append(c.offs, 0)
 	}
 	return makeArray(arrow.BinaryTypes.String, c.len(),
-		[]*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.offs)), memory.NewBufferBytes(c.data)}, c.valid.nulls)
+		[]*memory.Buffer{c.valid.buffer(own), buf(asBytes(c.offs), own), buf(c.data, own)}, c.valid.nulls)
 }
 
 // dictCol builds a dictionary<int32, utf8> column with one dictionary per
@@ -132,11 +142,11 @@ func (c *dictCol) reset() {
 	c.valid.reset()
 }
 
-func (c *dictCol) array() arrow.Array {
+func (c *dictCol) array(own bool) arrow.Array {
 	idx := makeArray(arrow.PrimitiveTypes.Int32, len(c.indices),
-		[]*memory.Buffer{c.valid.buffer(), memory.NewBufferBytes(asBytes(c.indices))}, c.valid.nulls)
+		[]*memory.Buffer{c.valid.buffer(own), buf(asBytes(c.indices), own)}, c.valid.nulls)
 	defer idx.Release()
-	d := c.dict.array()
+	d := c.dict.array(own)
 	defer d.Release()
 	return array.NewDictionaryArray(dictType, idx, d)
 }

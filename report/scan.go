@@ -18,7 +18,7 @@ import (
 // ScanOptions are the per-run options of Scan.
 type ScanOptions struct {
 	// Sink, when set, receives every record batch (with the raw column) and
-	// must be safe for concurrent use. The batch is released after it returns.
+	// must be safe for concurrent use. It may retain the batch.
 	Sink func(arrow.Record) error
 	// Progress, when set, is called after each block with the totals so far.
 	Progress func(records, rawBytes int64)
@@ -411,20 +411,21 @@ func (w *worker) flush(sink func(arrow.Record) error) error {
 	if w.rows == 0 {
 		return nil
 	}
+	own := sink != nil // a sink may keep arrays: give it its own memory
 	arrs := make([]arrow.Array, 0, len(w.cols)+2)
-	arrs = append(arrs, w.ts.array(tsType))
+	arrs = append(arrs, w.ts.array(tsType, own))
 	for _, c := range w.cols {
 		switch {
 		case c.f64 != nil:
-			arrs = append(arrs, c.f64.array(arrow.PrimitiveTypes.Float64))
+			arrs = append(arrs, c.f64.array(arrow.PrimitiveTypes.Float64, own))
 		case c.dict != nil:
-			arrs = append(arrs, c.dict.array())
+			arrs = append(arrs, c.dict.array(own))
 		default:
-			arrs = append(arrs, c.str.array())
+			arrs = append(arrs, c.str.array(own))
 		}
 	}
 	if w.raw != nil {
-		arrs = append(arrs, w.raw.array())
+		arrs = append(arrs, w.raw.array(own))
 	}
 	rec := array.NewRecord(w.schema, arrs, int64(w.rows))
 	for _, a := range arrs {

@@ -1,0 +1,346 @@
+package report
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// Progress is told how far a report run is: records and raw bytes read so
+// far out of the records to read (known from the block headers).
+type Progress interface {
+	Update(records, total, rawBytes int64)
+}
+
+// MonthOptions select and shape one monthly report.
+type MonthOptions struct {
+	DataDir       string    // holds segments/
+	OutDir        string    // the report goes to OutDir/YYYY-MM
+	Month         time.Time // any instant of the month (UTC)
+	Config        Config
+	ExportRecords bool // also write records.parquet with the typed columns and the raw record
+	StorePartials bool // write missing or stale daily partials beside the days
+	Rescan        bool // ignore stored partials
+	Progress      Progress
+	Log           *slog.Logger
+}
+
+// MonthResult says what a run did.
+type MonthResult struct {
+	Dir              string
+	Records          int64
+	Days             int
+	DaysFromPartials int
+	DaysScanned      int
+	ExportedRows     int64
+	Elapsed          time.Duration
+}
+
+// MonthStart returns the first instant of t's month in UTC.
+func MonthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// MonthDays returns the day folders of the month that exist under dataDir.
+func MonthDays(dataDir string, month time.Time) ([]segment.Day, error) {
+	start := MonthStart(month)
+	end := start.AddDate(0, 1, 0)
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []segment.Day
+	for _, d := range days {
+		if !d.Start.Before(start) && d.Start.Before(end) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// RunMonth writes the report of one month: it merges the days' partial
+// aggregates (computing those missing or stale), then writes summary.json,
+// daily.csv, report.html and the Parquet tables into a temporary folder that
+// becomes OutDir/YYYY-MM by one rename. A run that fails or is cancelled
+// leaves no report folder behind (an earlier report of that month stays).
+func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
+	t0 := time.Now()
+	if err := opt.Config.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := opt.Config.withDefaults()
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	month := MonthStart(opt.Month)
+	name := month.Format("2006-01")
+	days, err := MonthDays(opt.DataDir, month)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	unlock, err := lockMonth(opt.OutDir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cleanStale(opt.OutDir, name)
+	tmp, err := os.MkdirTemp(opt.OutDir, "."+name+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	var export *parquetFile
+	if opt.ExportRecords {
+		if export, err = createParquet(filepath.Join(tmp, "records.parquet"), Schema(cfg, true)); err != nil {
+			return nil, err
+		}
+		defer export.w.Close()
+	}
+
+	// What must be read: every day when exporting or rescanning, else the
+	// days whose partial is missing or stale.
+	fp := cfg.Fingerprint()
+	type dayJob struct {
+		day     segment.Day
+		partial *Partial
+	}
+	jobs := make([]dayJob, len(days))
+	var total int64
+	for i, d := range days {
+		jobs[i].day = d
+		files, in, err := dayInputs(d.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if !opt.Rescan && !opt.ExportRecords {
+			if p, err := LoadPartial(d.Dir); err != nil {
+				log.Warn("unreadable daily partial; rescanning the day", "dir", d.Dir, "err", err)
+			} else if p.fresh(fp, in) {
+				jobs[i].partial = p
+				continue
+			}
+		}
+		n, err := countRecords(files)
+		if err != nil {
+			return nil, err
+		}
+		total += n
+	}
+
+	res := &MonthResult{Days: len(days)}
+	all := NewAgg(cfg)
+	perDay := map[string]*Agg{}
+	var doneRecords, doneBytes int64
+	for _, j := range jobs {
+		p := j.partial
+		if p == nil {
+			base, baseBytes := doneRecords, doneBytes
+			sopt := ScanOptions{}
+			if opt.Progress != nil {
+				sopt.Progress = func(r, b int64) {
+					doneRecords, doneBytes = base+r, baseBytes+b
+					opt.Progress.Update(doneRecords, total, doneBytes)
+				}
+			}
+			if export != nil {
+				sopt.Sink = func(rec arrow.Record) error { return export.write(rec) }
+			}
+			r, err := DayPartial(ctx, j.day.Dir, cfg, opt.StorePartials, true, sopt)
+			if err != nil {
+				return nil, err
+			}
+			p = r.Partial
+			res.DaysScanned++
+			log.Info("scanned day", "day", j.day.Start.Format(time.DateOnly), "records", p.Agg.Records, "stored_partial", r.Stored)
+		} else {
+			res.DaysFromPartials++
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		perDay[j.day.Start.Format(time.DateOnly)] = p.Agg
+		if err := all.Merge(p.Agg); err != nil {
+			return nil, err
+		}
+	}
+	res.Records = all.Records
+
+	s := summarize(month, all, cfg)
+	s.Sources = Sources{DaysFromPartials: res.DaysFromPartials, DaysScanned: res.DaysScanned}
+	if err := writeJSON(filepath.Join(tmp, "summary.json"), s); err != nil {
+		return nil, err
+	}
+	if err := writeDailyCSV(filepath.Join(tmp, "daily.csv"), s, perDay, cfg); err != nil {
+		return nil, fmt.Errorf("report: daily.csv: %w", err)
+	}
+	if err := writeTables(tmp, s, cfg); err != nil {
+		return nil, err
+	}
+	if err := writeHTMLFile(filepath.Join(tmp, "report.html"), s, cfg); err != nil {
+		return nil, err
+	}
+	if export != nil {
+		res.ExportedRows = export.rows
+		if err := export.close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(opt.OutDir, name)
+	if err := publish(tmp, final); err != nil {
+		return nil, err
+	}
+	done = true
+	res.Dir = final
+	res.Elapsed = time.Since(t0)
+	return res, nil
+}
+
+// countRecords sums the record counts of the files' block headers.
+func countRecords(files []string) (int64, error) {
+	var n int64
+	for _, f := range files {
+		r, err := segment.OpenFile(f)
+		if err != nil {
+			return 0, err
+		}
+		idx, err := r.Index()
+		r.Close()
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range idx {
+			n += int64(e.Records)
+		}
+	}
+	return n, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func writeHTMLFile(path string, s *Summary, cfg Config) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	err = writeHTML(w, s, cfg)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("report: report.html: %w", err)
+	}
+	return nil
+}
+
+// publish syncs every file of tmp and renames it to final, replacing an
+// earlier report of the same month.
+func publish(tmp, final string) error {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, e := range ents {
+		f, err := os.Open(filepath.Join(tmp, e.Name()))
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("report: sync %s: %w", e.Name(), err)
+		}
+	}
+	if err := segment.SyncDir(tmp); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var old string
+	if _, err := os.Stat(final); err == nil {
+		old = filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".old-"+fmt.Sprint(time.Now().UnixNano()))
+		if err := os.Rename(final, old); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return segment.SyncDir(filepath.Dir(final))
+}
+
+// cleanStale removes what an interrupted run of this month left behind. A
+// run stopped between its two renames left the previous report as .old:
+// it is put back.
+func cleanStale(outDir, name string) {
+	final := filepath.Join(outDir, name)
+	_, err := os.Stat(final)
+	restore := os.IsNotExist(err)
+	ents, _ := os.ReadDir(outDir)
+	for _, e := range ents {
+		n, p := e.Name(), filepath.Join(outDir, e.Name())
+		switch {
+		case strings.HasPrefix(n, "."+name+".old-") && restore:
+			if os.Rename(p, final) == nil {
+				restore = false
+				continue
+			}
+			os.RemoveAll(p)
+		case strings.HasPrefix(n, "."+name+".tmp-"), strings.HasPrefix(n, "."+name+".old-"):
+			os.RemoveAll(p)
+		}
+	}
+}
+
+// lockMonth takes an exclusive lock on one month's report, so a run from the
+// command line and a scheduled run never write the same month at once.
+func lockMonth(outDir, name string) (func(), error) {
+	p := filepath.Join(outDir, "."+name+".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("report: the %s report is being written by another run (%s is locked)", name, p)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,159 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// PartialName is the file, beside a day's segment files, that holds the
+// day's partial aggregate. Segment readers ignore it (it is not *.ndjson.zst).
+const PartialName = "report.partial.json"
+
+// Partial is one day's aggregate with what it was computed from.
+type Partial struct {
+	Version  int       `json:"version"`
+	Config   string    `json:"config"` // Config.Fingerprint()
+	Inputs   []Input   `json:"inputs"` // the day's files when it was computed
+	Computed time.Time `json:"computed"`
+	Agg      *Agg      `json:"aggregate"`
+}
+
+// Input names one segment file and its size.
+type Input struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// dayInputs lists the files to read for a day and their sizes.
+func dayInputs(dir string) ([]string, []Input, error) {
+	files, err := segment.DayInputs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := make([]Input, len(files))
+	for i, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("report: %w", err)
+		}
+		in[i] = Input{Name: filepath.Base(f), Size: st.Size()}
+	}
+	return files, in, nil
+}
+
+// LoadPartial reads the partial of a day folder; it returns nil and no
+// error when there is none.
+func LoadPartial(dir string) (*Partial, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PartialName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: read partial: %w", err)
+	}
+	var p Partial
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("report: partial %s: %w", filepath.Join(dir, PartialName), err)
+	}
+	if p.Agg == nil {
+		return nil, fmt.Errorf("report: partial %s: no aggregate", filepath.Join(dir, PartialName))
+	}
+	return &p, nil
+}
+
+// fresh reports whether p was computed with cfg from exactly these files.
+func (p *Partial) fresh(fingerprint string, in []Input) bool {
+	return p != nil && p.Version == formatVersion && p.Config == fingerprint && slices.Equal(p.Inputs, in)
+}
+
+// writePartial stores p in dir atomically (temporary file, fsync, rename).
+func writePartial(dir string, p *Partial) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("report: encode partial: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, PartialName), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	return segment.SyncDir(filepath.Dir(path))
+}
+
+// DayResult says where a day's aggregate came from.
+type DayResult struct {
+	Partial *Partial
+	Scanned bool // computed now (missing, stale, or asked to)
+	Stored  bool // written beside the day
+}
+
+// DayPartial returns the aggregate of one day folder: the stored partial when
+// it is fresh, else a scan of the day's files. With store set, a scanned
+// partial of a day without open parts is written beside it. A file that
+// disappears during the scan (a compaction swapped the day's files) makes the
+// day be read again.
+func DayPartial(ctx context.Context, dir string, cfg Config, store, force bool, opt ScanOptions) (DayResult, error) {
+	fp := cfg.Fingerprint()
+	for attempt := 0; ; attempt++ {
+		files, in, err := dayInputs(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
+				continue
+			}
+			return DayResult{}, err
+		}
+		if !force && opt.Sink == nil {
+			p, err := LoadPartial(dir)
+			if err == nil && p.fresh(fp, in) {
+				return DayResult{Partial: p}, nil
+			}
+		}
+		agg, err := Scan(ctx, files, cfg, opt)
+		if errors.Is(err, fs.ErrNotExist) && attempt < 3 && opt.Sink == nil {
+			continue
+		}
+		if err != nil {
+			return DayResult{}, fmt.Errorf("report: scan %s: %w", dir, err)
+		}
+		p := &Partial{Version: formatVersion, Config: fp, Inputs: in, Computed: time.Now().UTC(), Agg: agg}
+		res := DayResult{Partial: p, Scanned: true}
+		open := slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, segment.SuffixOpen) })
+		if store && !open {
+			// Store only if the files did not change meanwhile.
+			if _, now, err := dayInputs(dir); err == nil && slices.Equal(now, in) {
+				if err := writePartial(dir, p); err != nil {
+					return res, err
+				}
+				res.Stored = true
+			}
+		}
+		return res, nil
+	}
+}
