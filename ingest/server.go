@@ -54,6 +54,11 @@ type reqState struct {
 	key     string // Idempotency-Key, "" when none
 }
 
+// OnDayDone registers fn to be told of each finished day whose files are
+// final (compacted), e.g. to compute its report partial. fn must not block.
+// Call it before Recover.
+func (s *Server) OnDayDone(fn func(dir string)) { s.store.cfg.DayDone = fn }
+
 // New validates cfg and prepares a server; nothing is read from disk yet.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {

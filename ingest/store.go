@@ -25,6 +25,10 @@ type StoreConfig struct {
 	CompactLevel segment.Level // compaction (better)
 	FlushWorkers int           // parallel block compressions (2)
 	MaxBuffered  int64         // byte budget for buffered data (256 MiB)
+	// DayDone, when set, is called (on the compactor goroutine; it must not
+	// block) with a finished day's folder once its files are final: after
+	// its compaction, or when there was nothing to compact.
+	DayDone func(dir string)
 }
 
 // walReleaser is what the store needs of the WAL.
@@ -615,6 +619,9 @@ func (s *Store) compactor() {
 				s.log.Error("compaction failed; the parts stay as they are", "dir", d.dir, "err", err)
 			case p != "":
 				s.log.Info("compacted day", "file", p)
+			}
+			if err == nil && s.cfg.DayDone != nil {
+				s.cfg.DayDone(d.dir)
 			}
 		}
 	}

@@ -214,5 +214,8 @@ func fnum(v *float64) string {
 	if v == nil {
 		return "–"
 	}
+	if x := math.Abs(*v); x >= 1e4 && x < 1e15 {
+		return commas(int64(math.Round(*v)))
+	}
 	return fmt.Sprintf("%.4g", *v)
 }

@@ -7,22 +7,87 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/report"
 )
 
 // fileConfig is the YAML file: one section per component.
 type fileConfig struct {
 	ingest.Config `yaml:",inline"`
+	Report        reportConfig `yaml:"report"`
+}
+
+// reportConfig is the report section: the monthly schedule and what the
+// reports compute.
+type reportConfig struct {
+	Schedule    string   `yaml:"schedule"`     // cron spec (5 fields, optional CRON_TZ=); "off" disables
+	Dir         string   `yaml:"dir"`          // "" = <data_dir>/reports
+	Dimensions  []string `yaml:"dimensions"`   // top-N values
+	Metrics     []string `yaml:"metrics"`      // numeric fields
+	Distinct    []string `yaml:"distinct"`     // distinct counts
+	TopN        int      `yaml:"top_n"`        // values listed per dimension
+	TopCapacity int      `yaml:"top_capacity"` // exact counting up to this many values, Space-Saving beyond
+	Partials    bool     `yaml:"partials"`     // compute a finished day's partial when it is compacted
+	Workers     int      `yaml:"workers"`      // cores used by reports inside serve
+}
+
+func defaultReportConfig() reportConfig {
+	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{"level", "service", "host", "status"},
+		Metrics: []string{"duration_ms", "bytes"}, Distinct: []string{"host", "user.id"}, TopN: 10, TopCapacity: 10000,
+		Partials: true, Workers: 1}
+}
+
+// Validate checks every section.
+func (c *fileConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	r := c.Report
+	if r.Schedule != "off" {
+		if _, err := report.ParseSchedule(r.Schedule); err != nil {
+			return fmt.Errorf("config: report.schedule: %w (or \"off\")", err)
+		}
+	}
+	if r.TopN < 1 || r.TopCapacity < r.TopN {
+		return fmt.Errorf("config: report.top_n/top_capacity: %d/%d (want 1 ≤ top_n ≤ top_capacity)", r.TopN, r.TopCapacity)
+	}
+	if r.Workers < 1 || r.Workers > 256 {
+		return fmt.Errorf("config: report.workers: %d (want 1..256)", r.Workers)
+	}
+	if err := c.reportConfig(0).Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// reportDir is where monthly reports go.
+func (c *fileConfig) reportDir() string {
+	if c.Report.Dir != "" {
+		return c.Report.Dir
+	}
+	return filepath.Join(c.DataDir, "reports")
+}
+
+// reportConfig is what report needs, with timestamps read as intake reads
+// them. workers 0 means the configured report.workers.
+func (c *fileConfig) reportConfig(workers int) report.Config {
+	if workers == 0 {
+		workers = c.Report.Workers
+	}
+	return report.Config{Dimensions: c.Report.Dimensions, Metrics: c.Report.Metrics, Distinct: c.Report.Distinct,
+		TopN: c.Report.TopN, TopCap: c.Report.TopCapacity, TimestampFields: c.Records.TimestampFields,
+		ParseTimestamp: ingest.ParseTimestamp, Workers: workers}
 }
 
 // loadConfig reads the embedded defaults, then path (if any) over them, with
 // unknown keys refused.
 func loadConfig(path string) (fileConfig, error) {
-	c := fileConfig{Config: ingest.DefaultConfig()}
+	c := fileConfig{Config: ingest.DefaultConfig(), Report: defaultReportConfig()}
 	if err := decodeStrict(configs.Default, &c); err != nil {
 		return c, fmt.Errorf("embedded config: %w", err)
 	}

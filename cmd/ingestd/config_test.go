@@ -22,6 +22,9 @@ func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 	if want := ingest.DefaultConfig(); !reflect.DeepEqual(c.Config, want) {
 		t.Fatalf("configs/ingestd.yaml differs from ingest.DefaultConfig():\n yaml %+v\n code %+v", c.Config, want)
 	}
+	if want := defaultReportConfig(); !reflect.DeepEqual(c.Report, want) {
+		t.Fatalf("configs/ingestd.yaml report section differs from defaultReportConfig():\n yaml %+v\n code %+v", c.Report, want)
+	}
 	// And it documents every key: each yaml tag appears in the file.
 	var m map[string]any
 	yaml.Unmarshal(configs.Default, &m)
@@ -30,6 +33,10 @@ func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 		for i := 0; i < ty.NumField(); i++ {
 			f := ty.Field(i)
 			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), "inline") {
+				walk(f.Type, m, path)
+				continue
+			}
 			if tag == "" || tag == "-" {
 				continue
 			}
@@ -44,7 +51,7 @@ func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 			}
 		}
 	}
-	walk(reflect.TypeOf(ingest.Config{}), m, "")
+	walk(reflect.TypeOf(fileConfig{}), m, "")
 }
 
 func TestFlagsOverrideFile(t *testing.T) {

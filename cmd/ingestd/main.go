@@ -5,6 +5,7 @@
 //	ingestd verify  --data-dir DIR
 //	ingestd cat     --data-dir DIR [--from T] [--to T]
 //	ingestd repair  --data-dir DIR
+//	ingestd report  --month YYYY-MM [--data-dir DIR] [--out DIR] [--export-records]
 //	ingestd version
 package main
 
@@ -23,6 +24,7 @@ Usage:
   ingestd verify  [--config FILE] [--data-dir DIR]                  check every segment file
   ingestd cat     [--data-dir DIR] [--from T] [--to T]              print records as NDJSON
   ingestd repair  [--data-dir DIR]                                  move damaged data aside
+  ingestd report  --month YYYY-MM [--out DIR] [--export-records]    write a month's report
   ingestd version                                                   print the version
 
 Run 'ingestd COMMAND --help' for a command's options.
@@ -44,6 +46,8 @@ func main() {
 		code = runCat(args)
 	case "repair":
 		code = runRepair(args)
+	case "report":
+		code = runReport(args)
 	case "version", "--version", "-version":
 		fmt.Println("ingestd", version)
 	case "help", "--help", "-help", "-h":

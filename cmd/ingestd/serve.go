@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/report"
 )
 
 func runServe(args []string) int {
@@ -36,6 +37,31 @@ func runServe(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)
 		return 2
+	}
+	if cfg.Report.Partials {
+		pw := report.NewPartialWorker(cfg.reportConfig(0), log)
+		defer pw.Close()
+		srv.OnDayDone(pw.Enqueue)
+	}
+	var sched *report.Scheduler
+	if cfg.Report.Schedule != "off" {
+		rcfg, outDir := cfg.reportConfig(0), cfg.reportDir()
+		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
+			days, err := report.MonthDays(cfg.DataDir, month)
+			if err != nil || len(days) == 0 {
+				return err // no data that month: nothing to report
+			}
+			res, err := report.RunMonth(ctx, report.MonthOptions{DataDir: cfg.DataDir, OutDir: outDir, Month: month,
+				Config: rcfg, StorePartials: true, Log: log})
+			if err == nil {
+				log.Info("report", "dir", res.Dir, "records", res.Records, "days_from_partials", res.DaysFromPartials, "days_scanned", res.DaysScanned)
+			}
+			return err
+		}, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd:", err)
+			return 2
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -73,12 +99,19 @@ func runServe(args []string) int {
 		log.Info("signal during recovery; exiting (nothing acknowledged is lost: the WAL replays next start)", "signal", s.String())
 		return 1
 	}
+	if sched != nil {
+		sched.Start()
+		defer sched.Stop()
+	}
 	select {
 	case err := <-serveErr:
 		log.Error("http server stopped", "err", err)
 		return 1
 	case s := <-sig:
 		log.Info("stopping: finishing in-flight requests, flushing and sealing", "signal", s.String())
+	}
+	if sched != nil {
+		sched.Stop() // a report being written is abandoned; it runs again at the next start
 	}
 	go func() {
 		s := <-sig

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/ingestd/ingestd/report"
+)
+
+func runReport(args []string) int {
+	fs := newFlagSet("report", "report --month YYYY-MM [--config FILE] [--data-dir DIR] [--out DIR] [--export-records]")
+	var cf commonFlags
+	cf.register(fs)
+	month := fs.String("month", "", "the `month` to report, YYYY-MM (required)")
+	out := fs.String("out", "", "reports `directory`; the month goes to DIR/YYYY-MM (default from config: <data-dir>/reports)")
+	export := fs.Bool("export-records", false, "also write the month's records as records.parquet (typed columns and the raw record)")
+	workers := fs.Int("workers", 0, "parallel decoders and parsers (default: every core)")
+	rescan := fs.Bool("rescan", false, "ignore stored daily partials and read every record")
+	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if *month == "" {
+		fmt.Fprintln(os.Stderr, "ingestd report: --month YYYY-MM is required")
+		return 2
+	}
+	m, err := time.Parse("2006-01", *month)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ingestd report: --month %q: want YYYY-MM\n", *month)
+		return 2
+	}
+	if *workers < 0 {
+		fmt.Fprintln(os.Stderr, "ingestd report: --workers: want ≥ 0")
+		return 2
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd report:", err)
+		return 2
+	}
+	outDir := cfg.reportDir()
+	if *out != "" {
+		outDir = *out
+	}
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd report: data directory:", err)
+		return 1
+	}
+	w := *workers
+	if w == 0 {
+		w = -1 // every core
+	}
+	rcfg := cfg.reportConfig(max(w, 0))
+	if w < 0 {
+		rcfg.Workers = 0
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	days, err := report.MonthDays(cfg.DataDir, m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd report:", err)
+		return 1
+	}
+	if len(days) == 0 {
+		fmt.Fprintf(os.Stderr, "ingestd report: warning: no day folders for %s under %s; the report will be empty\n", *month, cfg.DataDir)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	res, err := report.RunMonth(ctx, report.MonthOptions{DataDir: cfg.DataDir, OutDir: outDir, Month: m, Config: rcfg,
+		ExportRecords: *export, StorePartials: !*noStore, Rescan: *rescan, Progress: prog, Log: log})
+	prog.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "ingestd report: interrupted; no report was written")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "ingestd report:", err)
+		return 1
+	}
+	fmt.Printf("%s: %d records over %d days (%d from daily partials, %d scanned) in %.1fs\n",
+		res.Dir, res.Records, res.Days, res.DaysFromPartials, res.DaysScanned, res.Elapsed.Seconds())
+	if *export {
+		fmt.Printf("exported %d records to %s/records.parquet\n", res.ExportedRows, res.Dir)
+	}
+	return 0
+}
+
+// progress shows a run's progress: a bar redrawn in place on a terminal,
+// otherwise a plain log line every 5 seconds.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	start time.Time
+	last  time.Time
+	drawn bool
+	rec   int64
+	total int64
+	bytes int64
+}
+
+func newProgress(w io.Writer, tty bool) *progress {
+	return &progress{w: w, tty: tty, start: time.Now()}
+}
+
+func (p *progress) Update(records, total, raw int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rec, p.total, p.bytes = records, total, raw
+	now := time.Now()
+	every := 5 * time.Second
+	if p.tty {
+		every = 200 * time.Millisecond
+	}
+	if now.Sub(p.last) < every {
+		return
+	}
+	p.last = now
+	p.draw(now)
+}
+
+func (p *progress) draw(now time.Time) {
+	el := now.Sub(p.start).Seconds()
+	mbs := float64(p.bytes) / 1e6 / max(el, 1e-9)
+	frac := 0.0
+	if p.total > 0 {
+		frac = min(1, float64(p.rec)/float64(p.total))
+	}
+	eta := "--:--"
+	if frac > 0 && frac < 1 {
+		s := int(el / frac * (1 - frac))
+		eta = fmt.Sprintf("%d:%02d", s/60, s%60)
+	} else if frac >= 1 {
+		eta = "0:00"
+	}
+	if p.tty {
+		const width = 30
+		n := int(frac * width)
+		fmt.Fprintf(p.w, "\r[%s%s] %5.1f%%  %s records  %.0f MB/s  ETA %s ", strings.Repeat("=", n), strings.Repeat(" ", width-n),
+			frac*100, humanCount(p.rec), mbs, eta)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintf(p.w, "report: %.1f%% %d/%d records, %.0f MB/s, ETA %s\n", frac*100, p.rec, p.total, mbs, eta)
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn {
+		p.draw(time.Now())
+		fmt.Fprintln(p.w)
+	}
+}
+
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fG", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}

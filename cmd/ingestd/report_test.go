@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/report"
+)
+
+// postMonthRecords posts n records a day for the given days of month m, with
+// a known level distribution, and returns the count per level.
+func postMonthRecords(t *testing.T, d *daemon, m time.Time, days []int, n int) map[string]int {
+	t.Helper()
+	levels := map[string]int{}
+	names := []string{"info", "info", "info", "warn", "error"}
+	for _, day := range days {
+		var body bytes.Buffer
+		for i := 0; i < n; i++ {
+			lv := names[i%len(names)]
+			levels[lv]++
+			ts := time.Date(m.Year(), m.Month(), day, i%24, i%60, 0, 0, time.UTC)
+			fmt.Fprintf(&body, `{"timestamp":"%s","level":"%s","service":"svc-%d","duration_ms":%d,"user":{"id":"u%d"}}`+"\n",
+				ts.Format(time.RFC3339), lv, i%3, i%1000, i%250)
+		}
+		if r := d.post(t, "/v1/ingest", body.Bytes(), nil); r.code != 200 {
+			t.Fatalf("post: %d %s", r.code, r.body)
+		}
+	}
+	return levels
+}
+
+func readSummaryFile(t *testing.T, path string) report.Summary {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s report.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestReportCommandEndToEnd: the daemon computes each finished day's partial
+// when it compacts the day; `ingestd report` merges them into the month's
+// report, which DuckDB agrees with.
+func TestReportCommandEndToEnd(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n")
+	oct := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	levels := postMonthRecords(t, d, oct, []int{3, 4, 5}, 600)
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(d.log.String(), "daily report partial written") < 3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.stop()
+	partials, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0*", report.PartialName))
+	if len(partials) != 3 {
+		t.Fatalf("%d daily partials written by the daemon, want 3\n%s", len(partials), d.log)
+	}
+
+	outText, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out)
+	if code != 0 || !strings.Contains(outText, "1800 records over 3 days (3 from daily partials, 0 scanned)") {
+		t.Fatalf("report: exit %d\n%s", code, outText)
+	}
+	s := readSummaryFile(t, filepath.Join(out, "2026-10", "summary.json"))
+	if s.Records != 1800 || len(s.Days) != 3 || s.Days[0].Date != "2026-10-03" || s.Days[0].Records != 600 {
+		t.Fatalf("summary: %d records, days %+v", s.Records, s.Days)
+	}
+	if top := s.Top["level"]; len(top) != 3 || top[0].Value != "info" || top[0].Count != int64(levels["info"]) {
+		t.Fatalf("top levels %+v, want info=%d first", top, levels["info"])
+	}
+	if got := s.Distinct["user.id"]; got < 245 || got > 255 {
+		t.Fatalf("distinct users ≈ %d, want 250", got)
+	}
+	for _, f := range []string{"daily.csv", "report.html", "daily.parquet", "hourly.parquet", "top.parquet", "metrics.parquet", "fields.parquet"} {
+		if _, err := os.Stat(filepath.Join(out, "2026-10", f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+
+	// A full rescan with the records exported gives the same report.
+	outText, code = runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out, "--rescan", "--export-records")
+	if code != 0 || !strings.Contains(outText, "(0 from daily partials, 3 scanned)") || !strings.Contains(outText, "exported 1800 records") {
+		t.Fatalf("report --rescan --export-records: exit %d\n%s", code, outText)
+	}
+	s2 := readSummaryFile(t, filepath.Join(out, "2026-10", "summary.json"))
+	if s2.Records != s.Records || fmt.Sprint(s2.Top) != fmt.Sprint(s.Top) || fmt.Sprint(s2.Days) != fmt.Sprint(s.Days) {
+		t.Fatalf("rescan differs from the report from partials:\n%+v\n%+v", s2.Top, s.Top)
+	}
+
+	// DuckDB reads the Parquet export and agrees with the report and the segments.
+	pq := filepath.Join(out, "2026-10", "records.parquet")
+	got := duckdb(t, fmt.Sprintf(`select count(*), count(distinct "user.id"), sum(duration_ms) from read_parquet('%s')`, pq))
+	var want float64
+	for day := 0; day < 3; day++ {
+		for i := 0; i < 600; i++ {
+			want += float64(i % 1000)
+		}
+	}
+	if exp := fmt.Sprintf(`[["1800","250",%g]]`, want); got != exp {
+		t.Fatalf("duckdb on records.parquet: %s, want %s", got, exp)
+	}
+	got = duckdb(t, fmt.Sprintf(`select level, count(*) n from read_json('%s/segments/dt=2026-10-*/*.ndjson.zst', format='newline_delimited') group by level order by n desc, level limit 1`, dir))
+	if exp := fmt.Sprintf(`[["info","%d"]]`, levels["info"]); got != exp {
+		t.Fatalf("duckdb on segments: %s, want %s", got, exp)
+	}
+}
+
+func TestReportCommandUsage(t *testing.T) {
+	for _, args := range [][]string{{"report"}, {"report", "--month", "2026-13"}, {"report", "--month", "2026-10", "--workers", "-1"}} {
+		if out, code := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, out)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("report:\n  schedule: \"0 3 1 *\"\n"), 0o644)
+	if out, code := runCLI(t, "report", "--month", "2026-10", "--config", cfg); code != 2 || !strings.Contains(out, "report.schedule") {
+		t.Errorf("bad schedule: exit %d\n%s", code, out)
+	}
+	os.WriteFile(cfg, []byte("report:\n  metrics: [level]\n"), 0o644)
+	if out, code := runCLI(t, "report", "--month", "2026-10", "--config", cfg); code != 2 || !strings.Contains(out, "both a metric") {
+		t.Errorf("field both metric and dimension: exit %d\n%s", code, out)
+	}
+}
+
+// TestScheduledReportCaughtUpAtStart: the previous month's report was due
+// while the daemon was down; it is written at start, once.
+func TestScheduledReportCaughtUpAtStart(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	prev := report.MonthStart(time.Now()).AddDate(0, -1, 0)
+	d := startDaemon(t, dir, "report:\n  schedule: \"off\"\n")
+	postMonthRecords(t, d, prev, []int{2, 3}, 300)
+	d.stop()
+
+	yaml := fmt.Sprintf("report:\n  dir: %s\n", out) // the default monthly schedule
+	d = startDaemon(t, dir, yaml)
+	name := prev.Format("2006-01")
+	summary := filepath.Join(out, name, "summary.json")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(summary); err == nil && strings.Contains(d.log.String(), "monthly report written") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := readSummaryFile(t, summary); s.Records != 600 || s.Month != name {
+		t.Fatalf("caught-up report: %d records for %s\n%s", s.Records, s.Month, d.log)
+	}
+	if last, err := report.LastReported(out); err != nil || !last.Equal(prev) {
+		t.Fatalf("marker %v %v, want %s", last, err, name)
+	}
+	d.stop()
+	d = startDaemon(t, dir, yaml)
+	time.Sleep(500 * time.Millisecond)
+	d.stop()
+	if strings.Contains(d.log.String(), "monthly report started") {
+		t.Fatalf("the report ran again after it was done\n%s", d.log)
+	}
+}

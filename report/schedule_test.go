@@ -1,0 +1,129 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+type runs struct {
+	mu     sync.Mutex
+	months []string
+	fail   int // fail (or panic, when negative) this many times first
+	done   chan struct{}
+}
+
+func (r *runs) run(_ context.Context, m time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer func() {
+		select {
+		case r.done <- struct{}{}:
+		default:
+		}
+	}()
+	r.months = append(r.months, m.Format("2006-01"))
+	switch {
+	case r.fail > 0:
+		r.fail--
+		return errors.New("disk on fire")
+	case r.fail < 0:
+		r.fail++
+		panic("report bug")
+	}
+	return nil
+}
+
+func TestScheduleDue(t *testing.T) {
+	s, err := NewScheduler("CRON_TZ=UTC 0 3 1 * *", t.TempDir(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for now, want := range map[string]string{
+		"2026-11-01T02:59:00Z": "2026-09", // this month's run has not fired yet
+		"2026-11-01T03:00:00Z": "2026-10",
+		"2026-11-26T12:00:00Z": "2026-10",
+		"2027-01-15T00:00:00Z": "2026-12",
+	} {
+		tm, _ := time.Parse(time.RFC3339, now)
+		got, ok := s.Due(tm)
+		if !ok || got.Format("2006-01") != want {
+			t.Errorf("Due(%s) = %s %v, want %s", now, got.Format("2006-01"), ok, want)
+		}
+	}
+	if _, err := NewScheduler("0 3 1 *", t.TempDir(), nil, nil); err == nil {
+		t.Fatal("a four-field spec was accepted")
+	}
+}
+
+func TestMissedReportRunsAtStart(t *testing.T) {
+	out := t.TempDir()
+	r := &runs{done: make(chan struct{}, 1)}
+	s, err := NewScheduler("CRON_TZ=UTC 0 3 1 * *", out, r.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := time.Parse(time.RFC3339, "2026-11-26T12:00:00Z")
+	s.now = func() time.Time { return now }
+	os.WriteFile(filepath.Join(out, MarkerName), []byte("2026-09\n"), 0o600)
+	s.Start()
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the missed October report did not run at start")
+	}
+	s.Stop()
+	if last, _ := LastReported(out); last.Format("2006-01") != "2026-10" {
+		t.Fatalf("marker %v, want 2026-10", last)
+	}
+	// Started again: nothing is due.
+	r2 := &runs{}
+	s2, _ := NewScheduler("CRON_TZ=UTC 0 3 1 * *", out, r2.run, nil)
+	s2.now = s.now
+	s2.Start()
+	s2.Stop()
+	if len(r2.months) != 0 {
+		t.Fatalf("ran %v again", r2.months)
+	}
+}
+
+func TestScheduledRunSurvivesFailureAndPanic(t *testing.T) {
+	out := t.TempDir()
+	r := &runs{done: make(chan struct{}, 10)}
+	s, err := NewScheduler("@every 1s", out, r.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	os.WriteFile(filepath.Join(out, MarkerName), []byte("2000-01\n"), 0o600)
+	// Catch-up panics (recovered), the first cron run fails, the next succeeds.
+	r.fail = -1
+	s.Start()
+	deadline := time.Now().Add(20 * time.Second)
+	armed := false
+	for {
+		if last, _ := LastReported(out); !last.IsZero() && last.Year() > 2000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs %v", r.months)
+		}
+		r.mu.Lock()
+		if len(r.months) == 1 && !armed {
+			r.fail, armed = 1, true
+		}
+		r.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.months) < 3 {
+		t.Fatalf("runs %v: want a panic, a failure, then success", r.months)
+	}
+}
