@@ -65,3 +65,55 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMonthFromPartials measures a monthly run that merges 31 stored
+// daily partials, each as heavy as the defaults allow: 4 dimensions with
+// 10,000 counted values, 2 metrics, 2 distinct counts over 100,000 values and
+// 300 inventory paths.
+func BenchmarkMonthFromPartials(b *testing.B) {
+	data, out := b.TempDir(), b.TempDir()
+	cfg := benchConfig(2)
+	cfg.Distinct = []string{"user", "session"}
+	r := rand.New(rand.NewSource(1))
+	var partialBytes int64
+	for day := 0; day < 31; day++ {
+		d := october.AddDate(0, 0, day)
+		writePart(b, data, d, uint64(day*10+1), [][]byte{[]byte(`{"timestamp":"` + d.Format(time.RFC3339) + `"}`)}, 10, false)
+		dir := segmentDayDir(data, d)
+		res, err := DayPartial(context.Background(), dir, cfg, false, true, ScanOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := res.Partial.Agg
+		for _, dim := range cfg.Dimensions {
+			for v := 0; v < 10000; v++ {
+				a.Top[dim].Add([]byte(fmt.Sprintf("%s-value-%d", dim, r.Intn(20000))), int64(1+r.Intn(1000)))
+			}
+		}
+		for _, m := range cfg.Metrics {
+			for v := 0; v < 100000; v++ {
+				a.Metrics[m].Add(r.ExpFloat64() * 100)
+			}
+		}
+		for _, k := range cfg.Distinct {
+			for v := 0; v < 100000; v++ {
+				a.Distinct[k].Insert([]byte(fmt.Sprintf("%s-%d", k, r.Intn(3000000))))
+			}
+		}
+		for f := 0; f < 300; f++ {
+			a.Fields[fmt.Sprintf("field_%03d", f)] = &FieldStat{Records: 1000, Types: TypeString}
+		}
+		if err := writePartial(dir, res.Partial); err != nil {
+			b.Fatal(err)
+		}
+		partialBytes += fileSize(b, dir)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := RunMonth(context.Background(), MonthOptions{DataDir: data, OutDir: out, Month: october, Config: cfg})
+		if err != nil || res.DaysFromPartials != 31 {
+			b.Fatal(err, res)
+		}
+	}
+	b.ReportMetric(float64(partialBytes)/31/1e6, "MB/partial")
+}

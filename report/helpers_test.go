@@ -164,3 +164,13 @@ func sortedCopy(v []float64) []float64 {
 	sort.Float64s(c)
 	return c
 }
+
+func segmentDayDir(dataDir string, d time.Time) string { return segment.DayDir(dataDir, d) }
+
+func fileSize(t testing.TB, dir string) int64 {
+	st, err := os.Stat(filepath.Join(dir, PartialName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,11 +106,16 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		workers[i] = newWorker(&cfg, opt.Sink != nil)
+		workers[i] = getWorker(&cfg, opt.Sink != nil)
 	}
+	defer func() {
+		for _, w := range workers {
+			putWorker(w)
+		}
+	}()
 	var records, rawBytes atomic.Int64
 	var progressMu sync.Mutex
-	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
+	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers, LowPriority: cfg.LowPriority}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
 		w := workers[wi]
 		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
 			return err
@@ -123,9 +129,6 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 		return nil
 	})
 	if err != nil {
-		for _, w := range workers {
-			w.release()
-		}
 		return nil, err
 	}
 	total := NewAgg(cfg)
@@ -134,7 +137,6 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 		if err := w.flush(opt.Sink); err != nil {
 			return nil, err
 		}
-		w.release()
 		if err := total.Merge(w.agg); err != nil {
 			return nil, err
 		}
@@ -178,6 +180,7 @@ type worker struct {
 	tsVal  []byte
 	counts []int64 // per dictionary index, reused
 	unq    []byte  // unquoting scratch
+	key    string  // pool
 }
 
 func newWorker(cfg *Config, raw bool) *worker {
@@ -240,7 +243,32 @@ func (w *worker) lookup(depth int) *slot {
 	return s
 }
 
-func (w *worker) release() {}
+// Workers are pooled per configuration: their column buffers, grown to a
+// batch, and their field slots are reused from one day's scan to the next.
+var workerPools sync.Map // fingerprint + raw → *sync.Pool
+
+func getWorker(cfg *Config, raw bool) *worker {
+	key := fmt.Sprint(cfg.Fingerprint(), raw)
+	p, _ := workerPools.LoadOrStore(key, &sync.Pool{})
+	if w, ok := p.(*sync.Pool).Get().(*worker); ok {
+		w.cfg, w.agg, w.key = cfg, NewAgg(*cfg), key
+		for _, s := range w.fields {
+			s.stat = nil
+		}
+		return w
+	}
+	w := newWorker(cfg, raw)
+	w.key = key
+	return w
+}
+
+func putWorker(w *worker) {
+	w.reset()
+	if p, ok := workerPools.Load(w.key); ok {
+		w.agg, w.cfg = nil, nil
+		p.(*sync.Pool).Put(w)
+	}
+}
 
 // block parses the records of one decoded block; day is the block's UTC day,
 // used for records without a timestamp.
@@ -437,6 +465,12 @@ func (w *worker) flush(sink func(arrow.Record) error) error {
 		err = sink(rec)
 	}
 	rec.Release()
+	w.reset()
+	return err
+}
+
+// reset empties the builders.
+func (w *worker) reset() {
 	w.rows = 0
 	w.ts.reset()
 	for _, c := range w.cols {
@@ -452,7 +486,6 @@ func (w *worker) flush(sink func(arrow.Record) error) error {
 	if w.raw != nil {
 		w.raw.reset()
 	}
-	return err
 }
 
 // aggregate folds one record batch into the worker's aggregate, reading the

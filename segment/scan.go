@@ -12,6 +12,9 @@ type ScanOptions struct {
 	Workers int   // parallel decoders; 0 means GOMAXPROCS
 	From    int64 // Unix ns, inclusive; 0 means unbounded
 	To      int64 // Unix ns, exclusive; 0 means unbounded
+	// LowPriority runs ScanBlocks' workers on OS threads at the lowest CPU
+	// priority (Linux), for background scans inside the daemon.
+	LowPriority bool
 }
 
 // BlockFunc receives one decoded block. raw is valid only until it returns.
@@ -142,6 +145,11 @@ func produce(ctx context.Context, files []string, opt ScanOptions, jobs, ordered
 	return nil
 }
 
+// jobPool keeps decode buffers (a frame and up to a block of raw bytes each)
+// from one ScanBlocks call to the next: a report scans a month one day at a
+// time, and fresh buffers per day were most of its garbage.
+var jobPool = sync.Pool{New: func() any { return &scanJob{} }}
+
 // WorkerBlockFunc receives one decoded block in worker w (0 ≤ w < workers).
 // It is called concurrently from every worker; raw is valid only until it
 // returns.
@@ -171,6 +179,9 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			if opt.LowPriority {
+				lowerPriority()
+			}
 			dec, err := NewDecoder()
 			if err != nil {
 				fail(err)
@@ -197,6 +208,10 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 	err := produceUnordered(ctx, files, opt, jobs, free)
 	close(jobs)
 	wg.Wait()
+	close(free)
+	for j := range free {
+		jobPool.Put(j)
+	}
 	if firstErr != nil {
 		return firstErr
 	}
@@ -222,7 +237,7 @@ func produceUnordered(ctx context.Context, files []string, opt ScanOptions, jobs
 			select {
 			case j = <-free:
 			default:
-				j = &scanJob{}
+				j = jobPool.Get().(*scanJob)
 			}
 			j.file, j.meta = path, e.BlockMeta
 			if j.frame, err = r.ReadFrame(j.frame, e); err != nil {

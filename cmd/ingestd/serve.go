@@ -39,13 +39,16 @@ func runServe(args []string) int {
 		return 2
 	}
 	if cfg.Report.Partials {
-		pw := report.NewPartialWorker(cfg.reportConfig(0), log)
+		pcfg := cfg.reportConfig(0)
+		pcfg.LowPriority = true // off the request path: yield the CPU to intake
+		pw := report.NewPartialWorker(pcfg, log)
 		defer pw.Close()
 		srv.OnDayDone(pw.Enqueue)
 	}
 	var sched *report.Scheduler
 	if cfg.Report.Schedule != "off" {
 		rcfg, outDir := cfg.reportConfig(0), cfg.reportDir()
+		rcfg.LowPriority = true
 		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
 			days, err := report.MonthDays(cfg.DataDir, month)
 			if err != nil || len(days) == 0 {
