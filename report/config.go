@@ -30,7 +30,6 @@ type Config struct {
 	BatchRows       int                         // rows per Arrow record batch (default 65536)
 	MaxFields       int                         // field-inventory paths kept per scan (default 1000)
 	MaxDepth        int                         // object nesting the inventory descends into (default 4)
-	LowPriority     bool                        // scan on threads at the lowest CPU priority (inside the daemon)
 }
 
 // Sketch parameters, part of every partial's fingerprint.

@@ -7,10 +7,9 @@ import (
 )
 
 // PartialWorker computes daily partials in the background, one day at a time,
-// as the daemon finishes days. Its scans use Config.Workers cores (1 by
-// default inside the daemon), off the request path.
+// as the daemon finishes days, off the request path.
 type PartialWorker struct {
-	cfg     Config
+	compute func(ctx context.Context, dir string) error
 	log     *slog.Logger
 	mu      sync.Mutex
 	queue   []string
@@ -22,13 +21,20 @@ type PartialWorker struct {
 	Written func(dir string) // test hook: called after each stored partial
 }
 
-// NewPartialWorker starts a worker.
-func NewPartialWorker(cfg Config, log *slog.Logger) *PartialWorker {
+// StorePartial computes the partial of one day folder with cfg and stores
+// it beside the day (unless the day still has open parts).
+func StorePartial(ctx context.Context, dir string, cfg Config) (DayResult, error) {
+	return DayPartial(ctx, dir, cfg, true, false, ScanOptions{})
+}
+
+// NewPartialWorker starts a worker; compute makes and stores one day's
+// partial (StorePartial, or a child process that runs it at low priority).
+func NewPartialWorker(compute func(ctx context.Context, dir string) error, log *slog.Logger) *PartialWorker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &PartialWorker{cfg: cfg, log: log, queued: map[string]bool{}, wake: make(chan struct{}, 1),
+	w := &PartialWorker{compute: compute, log: log, queued: map[string]bool{}, wake: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -66,14 +72,14 @@ func (w *PartialWorker) loop() {
 				return
 			}
 		}
-		res, err := DayPartial(w.ctx, dir, w.cfg, true, false, ScanOptions{})
+		err := w.compute(w.ctx, dir)
 		switch {
 		case w.ctx.Err() != nil:
 			return
 		case err != nil:
 			w.log.Warn("daily report partial failed; the monthly report will compute it", "dir", dir, "err", err)
-		case res.Scanned:
-			w.log.Info("daily report partial written", "dir", dir, "records", res.Partial.Agg.Records, "stored", res.Stored)
+		default:
+			w.log.Info("daily report partial written", "dir", dir)
 		}
 		if w.Written != nil && err == nil {
 			w.Written(dir)

@@ -115,7 +115,7 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 	}()
 	var records, rawBytes atomic.Int64
 	var progressMu sync.Mutex
-	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers, LowPriority: cfg.LowPriority}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
+	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
 		w := workers[wi]
 		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
 			return err

@@ -12,9 +12,6 @@ type ScanOptions struct {
 	Workers int   // parallel decoders; 0 means GOMAXPROCS
 	From    int64 // Unix ns, inclusive; 0 means unbounded
 	To      int64 // Unix ns, exclusive; 0 means unbounded
-	// LowPriority runs ScanBlocks' workers on OS threads at the lowest CPU
-	// priority (Linux), for background scans inside the daemon.
-	LowPriority bool
 }
 
 // BlockFunc receives one decoded block. raw is valid only until it returns.
@@ -179,9 +176,6 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			if opt.LowPriority {
-				lowerPriority()
-			}
 			dec, err := NewDecoder()
 			if err != nil {
 				fail(err)

@@ -27,8 +27,12 @@ func runReport(args []string) int {
 	workers := fs.Int("workers", 0, "parallel decoders and parsers (default: every core)")
 	rescan := fs.Bool("rescan", false, "ignore stored daily partials and read every record")
 	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
+	dayDir := fs.String("day-dir", "", "instead of a month: compute and store the daily partial of this day `folder` (what serve runs as each day is compacted)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
+	}
+	if *dayDir != "" {
+		return runDayPartial(&cf, *dayDir, *workers)
 	}
 	if *month == "" {
 		fmt.Fprintln(os.Stderr, "ingestd report: --month YYYY-MM is required")
@@ -92,6 +96,24 @@ func runReport(args []string) int {
 	if *export {
 		fmt.Printf("exported %d records to %s/records.parquet\n", res.ExportedRows, res.Dir)
 	}
+	return 0
+}
+
+// runDayPartial computes and stores one day's partial.
+func runDayPartial(cf *commonFlags, dir string, workers int) int {
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd report:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := report.StorePartial(ctx, dir, cfg.reportConfig(workers))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd report:", err)
+		return 1
+	}
+	fmt.Printf("%s: %d records, partial stored: %v\n", dir, res.Partial.Agg.Records, res.Stored)
 	return 0
 }
 

@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,26 +39,30 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)
 		return 2
 	}
+	// Reports and daily partials run as nice-19 child processes, so intake
+	// keeps the CPU (see child.go).
+	base := childArgs(&cf, &cfg)
+	workers := fmt.Sprint(cfg.Report.Workers)
 	if cfg.Report.Partials {
-		pcfg := cfg.reportConfig(0)
-		pcfg.LowPriority = true // off the request path: yield the CPU to intake
-		pw := report.NewPartialWorker(pcfg, log)
+		pw := report.NewPartialWorker(func(ctx context.Context, dir string) error {
+			_, err := runChild(ctx, log, append([]string{"report", "--day-dir", dir, "--workers", workers}, base...)...)
+			return err
+		}, log)
 		defer pw.Close()
 		srv.OnDayDone(pw.Enqueue)
 	}
 	var sched *report.Scheduler
 	if cfg.Report.Schedule != "off" {
-		rcfg, outDir := cfg.reportConfig(0), cfg.reportDir()
-		rcfg.LowPriority = true
+		outDir := cfg.reportDir()
 		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
 			days, err := report.MonthDays(cfg.DataDir, month)
 			if err != nil || len(days) == 0 {
 				return err // no data that month: nothing to report
 			}
-			res, err := report.RunMonth(ctx, report.MonthOptions{DataDir: cfg.DataDir, OutDir: outDir, Month: month,
-				Config: rcfg, StorePartials: true, Log: log})
+			out, err := runChild(ctx, log, append([]string{"report", "--month", month.Format("2006-01"), "--out", outDir,
+				"--workers", workers}, base...)...)
 			if err == nil {
-				log.Info("report", "dir", res.Dir, "records", res.Records, "days_from_partials", res.DaysFromPartials, "days_scanned", res.DaysScanned)
+				log.Info("report", "result", strings.TrimSpace(out))
 			}
 			return err
 		}, log)
