@@ -40,7 +40,7 @@ func runChild(ctx context.Context, log *slog.Logger, args ...string) (string, er
 	}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
-		log.Info(args[0]+": "+sc.Text(), "pid", cmd.Process.Pid)
+		log.Info(sc.Text(), "child", args[0], "pid", cmd.Process.Pid)
 	}
 	if err := cmd.Wait(); err != nil {
 		return out.String(), fmt.Errorf("background %s: %w", strings.Join(args, " "), err)
