@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
@@ -358,5 +360,26 @@ func TestLockedMonthRefusesSecondRun(t *testing.T) {
 	_, err = RunMonth(context.Background(), monthOpts(t.TempDir(), out))
 	if err == nil || !strings.Contains(err.Error(), "another run") {
 		t.Fatalf("want a lock error, got %v", err)
+	}
+}
+
+// The Parquet zstd codec is the pooled one, and it round-trips at a level.
+func TestPooledZstdCodec(t *testing.T) {
+	c, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pz, ok := c.(*pooledZstd)
+	if !ok {
+		t.Fatalf("registered codec is %T", c)
+	}
+	src := bytes.Repeat([]byte("page of parquet values "), 1000)
+	enc := pz.EncodeLevel(nil, src, 3)
+	enc2 := pz.EncodeLevel(nil, src, 3)
+	if dec := pz.Decode(nil, enc); !bytes.Equal(dec, src) || !bytes.Equal(enc, enc2) {
+		t.Fatal("zstd round trip failed")
+	}
+	if len(pz.encs) != 1 {
+		t.Fatalf("%d encoders for one level, want 1 kept and reused", len(pz.encs))
 	}
 }
