@@ -56,6 +56,7 @@ type Config struct {
 	Segments SegmentsConfig `yaml:"segments"`
 	Buffers  BuffersConfig  `yaml:"buffers"`
 	Auth     AuthConfig     `yaml:"auth"`
+	TLS      TLSConfig      `yaml:"tls"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -115,15 +116,26 @@ type BuffersConfig struct {
 	MemoryLimit ByteSize `yaml:"memory_limit"` // Go runtime soft limit (GOMEMLIMIT); 0: none
 }
 
-// AuthConfig lists bearer tokens; none means no authentication.
+// AuthConfig lists bearer tokens; none (here and in the file) means no
+// authentication, which serve allows on a loopback address only unless
+// started with --open.
 type AuthConfig struct {
-	Tokens []Token `yaml:"tokens"`
+	Tokens    []Token `yaml:"tokens"`
+	TokenFile string  `yaml:"token_file"` // lines "name token [records/s]"; re-read on SIGHUP
+}
+
+// TLSConfig names the certificate and key; both empty serves plain HTTP.
+// SIGHUP reloads them without dropping connections.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"` // PEM, leaf first then intermediates
+	KeyFile  string `yaml:"key_file"`  // PEM
 }
 
 // Token is one producer's bearer token.
 type Token struct {
-	Name  string `yaml:"name"`
-	Token string `yaml:"token"`
+	Name      string  `yaml:"name"`
+	Token     string  `yaml:"token"`
+	RateLimit float64 `yaml:"rate_limit"` // records/s this producer may store; 0 = no limit (429 beyond)
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -193,10 +205,62 @@ func (c *Config) Validate() error {
 	if err := c.Rules().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
-	for i, t := range c.Auth.Tokens {
-		if t.Name == "" || len(t.Token) < 16 {
-			errs = append(errs, fmt.Errorf("config: auth.tokens[%d]: want a name and a token of at least 16 characters", i))
-		}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, fmt.Errorf("config: tls: set both cert_file and key_file, or neither"))
+	}
+	if err := ValidateTokens(c.Auth.Tokens); err != nil {
+		errs = append(errs, fmt.Errorf("config: auth.tokens%w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateTokens checks names, lengths and uniqueness; its error starts with
+// the token's index in brackets.
+func ValidateTokens(ts []Token) error {
+	names, toks := map[string]bool{}, map[string]bool{}
+	for i, t := range ts {
+		switch {
+		case t.Name == "" || len(t.Token) < 16:
+			return fmt.Errorf("[%d]: want a name and a token of at least 16 characters", i)
+		case strings.ContainsAny(t.Name, " \t\n\"\\"):
+			return fmt.Errorf("[%d]: name %q: no spaces or quotes", i, t.Name)
+		case names[t.Name]:
+			return fmt.Errorf("[%d]: name %q used twice", i, t.Name)
+		case toks[t.Token]:
+			return fmt.Errorf("[%d] (%s): the same token is given twice", i, t.Name)
+		case t.RateLimit < 0:
+			return fmt.Errorf("[%d] (%s): rate_limit %g: want ≥ 0", i, t.Name, t.RateLimit)
+		}
+		names[t.Name], toks[t.Token] = true, true
+	}
+	return nil
+}
+
+// ParseTokenFile reads a token file: one producer a line, "name token" or
+// "name token records-per-second"; blank lines and lines starting with # are
+// skipped.
+func ParseTokenFile(b []byte) ([]Token, error) {
+	var out []Token
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) < 2 || len(f) > 3 {
+			return nil, fmt.Errorf("line %d: want \"name token [records/s]\"", i+1)
+		}
+		t := Token{Name: f[0], Token: f[1]}
+		if len(f) == 3 {
+			r, err := strconv.ParseFloat(f[2], 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: rate %q: %w", i+1, f[2], err)
+			}
+			t.RateLimit = r
+		}
+		out = append(out, t)
+	}
+	if err := ValidateTokens(out); err != nil {
+		return nil, fmt.Errorf("token %w", err)
+	}
+	return out, nil
 }

@@ -30,6 +30,7 @@ type Metrics struct {
 	ack              *histogram
 	buffered         func() int64
 	walFiles         func() int
+	producers        func() []*producer
 }
 
 // NewMetrics returns empty metrics.
@@ -140,6 +141,22 @@ func (m *Metrics) Write(w io.Writer) {
 	}
 	m.codesMu.Unlock()
 	counter("ingestd_records_in_total", "Records stored (acknowledged).", m.recordsIn.Load())
+	if m.producers != nil {
+		ps := m.producers()
+		for _, x := range []struct {
+			name, help string
+			v          func(*producer) int64
+		}{
+			{"ingestd_producer_records_total", "Records stored, by producer (token name).", func(p *producer) int64 { return p.records.Load() }},
+			{"ingestd_producer_requests_total", "Ingest requests answered 200, by producer.", func(p *producer) int64 { return p.requests.Load() }},
+			{"ingestd_producer_rate_limited_total", "Ingest requests answered 429, by producer.", func(p *producer) int64 { return p.limited.Load() }},
+		} {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", x.name, x.help, x.name)
+			for _, p := range ps {
+				fmt.Fprintf(w, "%s{producer=%q} %d\n", x.name, p.name, x.v(p))
+			}
+		}
+	}
 	counter("ingestd_bytes_in_total", "Request body bytes after decompression.", m.bytesIn.Load())
 	counter("ingestd_wire_bytes_in_total", "Request body bytes as received.", m.wireBytesIn.Load())
 	m.rejectedMu.Lock()

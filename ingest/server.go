@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +41,7 @@ type Server struct {
 	batches sync.Pool // *reqState
 	ready   atomic.Bool
 	closing atomic.Bool
+	prods   atomic.Pointer[producers]
 	retry   string // Retry-After seconds
 }
 
@@ -69,6 +69,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: strconv.Itoa(int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second))}
+	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
+	s.m.producers = func() []*producer { return s.prods.Load().list }
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
 	st, err := NewStore(StoreConfig{DataDir: cfg.DataDir, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
@@ -301,27 +303,27 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
-	if len(s.cfg.Auth.Tokens) == 0 {
-		return true
+// authorized returns the request's producer, or nil when its token is
+// missing or unknown.
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) *producer {
+	return s.prods.Load().find(ctx.Request.Header.Peek("Authorization"))
+}
+
+// SetTokens replaces the bearer tokens (a SIGHUP re-reads the token file).
+// Producers keep their counters across the swap.
+func (s *Server) SetTokens(ts []Token) error {
+	if err := ValidateTokens(ts); err != nil {
+		return fmt.Errorf("ingest: tokens%w", err)
 	}
-	h := ctx.Request.Header.Peek("Authorization")
-	const pfx = "Bearer "
-	if len(h) <= len(pfx) || string(h[:len(pfx)]) != pfx {
-		return false
-	}
-	tok := h[len(pfx):]
-	ok := 0
-	for _, t := range s.cfg.Auth.Tokens {
-		ok |= subtle.ConstantTimeCompare(tok, []byte(t.Token))
-	}
-	return ok == 1
+	s.prods.Store(newProducers(ts, s.prods.Load()))
+	return nil
 }
 
 func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	defer func() { s.m.ack.observe(time.Since(start)) }()
-	if !s.authorized(ctx) {
+	prod := s.authorized(ctx)
+	if prod == nil {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ingestd"`)
 		s.answerErr(ctx, fasthttp.StatusUnauthorized, "missing or unknown bearer token", 0)
 		return
@@ -428,6 +430,14 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	r = append(r, '}')
 	st.resp = r
 	if len(b.Recs) > 0 {
+		if prod.limit != nil {
+			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
+				prod.limited.Add(1)
+				ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				s.answerErr(ctx, fasthttp.StatusTooManyRequests, "rate limit of producer "+prod.name+" reached; retry later", 0)
+				return
+			}
+		}
 		n := int64(len(b.Buf))
 		if !s.store.Admit(n) {
 			ctx.Response.Header.Set("Retry-After", s.retry)
@@ -441,7 +451,9 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		s.m.recordsIn.Add(int64(len(b.Recs)))
+		prod.records.Add(int64(len(b.Recs)))
 	}
+	prod.requests.Add(1)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r) // copies
@@ -495,7 +507,7 @@ func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 		s.m.code(endpoint(ctx), fasthttp.StatusRequestEntityTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	if string(ctx.Path()) == "/v1/ingest" && !s.authorized(ctx) {
+	if string(ctx.Path()) == "/v1/ingest" && s.authorized(ctx) == nil {
 		s.m.code(endpoint(ctx), fasthttp.StatusUnauthorized)
 		return fasthttp.StatusUnauthorized
 	}

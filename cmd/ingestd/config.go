@@ -124,6 +124,27 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "", "data `directory` (default from config: ./data)")
 }
 
+// tokens returns the configured tokens plus those of auth.token_file.
+func (c *fileConfig) tokens() ([]ingest.Token, error) {
+	ts := append([]ingest.Token(nil), c.Auth.Tokens...)
+	if c.Auth.TokenFile == "" {
+		return ts, nil
+	}
+	b, err := os.ReadFile(c.Auth.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: auth.token_file: %w", err)
+	}
+	more, err := ingest.ParseTokenFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("config: auth.token_file %s: %w", c.Auth.TokenFile, err)
+	}
+	ts = append(ts, more...)
+	if err := ingest.ValidateTokens(ts); err != nil {
+		return nil, fmt.Errorf("config: auth.tokens and token_file together: token%w", err)
+	}
+	return ts, nil
+}
+
 // load returns the configuration with flags applied.
 func (c *commonFlags) load() (fileConfig, error) {
 	cfg, err := loadConfig(c.config)

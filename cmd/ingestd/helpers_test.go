@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -49,13 +50,14 @@ func TestMain(m *testing.M) {
 
 // daemon is a running ingestd child process.
 type daemon struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	dir  string
-	log  *syncBuffer
-	done chan struct{}
-	err  error
+	client *http.Client // plain, or HTTPS trusting any certificate when the config has tls
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	dir    string
+	log    *syncBuffer
+	done   chan struct{}
+	err    error
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -91,7 +93,12 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &syncBuffer{}, done: make(chan struct{}), client: http.DefaultClient}
+	scheme := "http://"
+	if strings.Contains(yaml, "cert_file:") {
+		scheme = "https://"
+		d.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -110,7 +117,7 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	}()
 	select {
 	case a := <-addr:
-		d.url = "http://" + a
+		d.url = scheme + a
 	case <-d.done:
 		t.Fatalf("daemon exited at start: %v\n%s", d.err, d.log)
 	case <-time.After(30 * time.Second):
@@ -119,7 +126,7 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(d.url + "/readyz")
+		resp, err := d.client.Get(d.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -170,7 +177,7 @@ func (d *daemon) post(t *testing.T, path string, body []byte, hdr map[string]str
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

@@ -25,6 +25,7 @@ func runServe(args []string) int {
 	listen := fs.String("listen", "", "listen `address` (default from config: 127.0.0.1:8080)")
 	pprofAddr := fs.String("pprof", "", "serve Go's /debug/pprof on this `address` (e.g. 127.0.0.1:6060); off by default")
 	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long a graceful stop waits for in-flight requests")
+	open := fs.Bool("open", false, "allow listening on a non-loopback address with no auth tokens configured (anyone who can connect may write)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -33,6 +34,25 @@ func runServe(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)
 		return 2
+	}
+	tokens, err := cfg.tokens()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 2
+	}
+	if len(tokens) == 0 && !isLoopback(cfg.Listen) && !*open {
+		fmt.Fprintf(os.Stderr, "ingestd: no auth tokens are configured, so listening on %s would let anyone who can reach it write.\n"+
+			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.Listen)
+		return 2
+	}
+	own := cfg.Auth.Tokens // the config file's own; the token file's are re-read on SIGHUP
+	cfg.Auth.Tokens = tokens
+	var certs *certReloader
+	if cfg.TLS.CertFile != "" {
+		if certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd:", err)
+			return 2
+		}
 	}
 	srv, err := ingest.New(cfg.Config, log)
 	if err != nil {
@@ -84,7 +104,17 @@ func runServe(args []string) int {
 			}
 		}()
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "fsync", cfg.WAL.Fsync, "version", version)
+	if certs != nil {
+		ln = certs.listener(ln)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil, "auth", len(tokens) > 0, "data_dir", cfg.DataDir, "fsync", cfg.WAL.Fsync, "version", version)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			reloadOnHUP(log, cfg, own, srv, certs)
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -134,6 +164,28 @@ func runServe(args []string) int {
 	}
 	log.Info("stopped cleanly")
 	return 0
+}
+
+// reloadOnHUP re-reads the token file and the TLS certificate. A file that
+// fails to load leaves the current tokens or certificate in place.
+func reloadOnHUP(log *slog.Logger, cfg fileConfig, own []ingest.Token, srv *ingest.Server, certs *certReloader) {
+	if cfg.Auth.TokenFile != "" {
+		cfg.Auth.Tokens = own
+		if ts, err := cfg.tokens(); err != nil {
+			log.Error("SIGHUP: tokens not reloaded; the previous ones stay", "err", err)
+		} else if err := srv.SetTokens(ts); err != nil {
+			log.Error("SIGHUP: tokens not reloaded; the previous ones stay", "err", err)
+		} else {
+			log.Info("SIGHUP: tokens reloaded", "tokens", len(ts))
+		}
+	}
+	if certs != nil {
+		if err := certs.reload(); err != nil {
+			log.Error("SIGHUP: certificate not reloaded; the previous one stays", "err", err)
+		} else {
+			log.Info("SIGHUP: certificate reloaded", "cert", cfg.TLS.CertFile)
+		}
+	}
 }
 
 func loadCfgWithListen(cf *commonFlags, listen string) (fileConfig, error) {

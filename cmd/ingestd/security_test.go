@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestOpenListenNeedsTokensOrFlag(t *testing.T) {
+	out, code := runCLI(t, "serve", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0")
+	if code != 2 || !strings.Contains(out, "--open") {
+		t.Fatalf("non-loopback listen without tokens: exit %d\n%s", code, out)
+	}
+	// With --open it starts.
+	cmd := exec.Command(binPath, "serve", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0", "--open")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "listening") {
+			return
+		}
+	}
+	t.Fatal("serve --open did not start")
+}
+
+func TestTokenFileProducersRateLimitAndReload(t *testing.T) {
+	dir := t.TempDir()
+	tf := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(tf, []byte("# producers\nshipper-a aaaaaaaaaaaaaaaaaaaa\nshipper-b bbbbbbbbbbbbbbbbbbbb 500\n"), 0o600)
+	d := startDaemon(t, dir, "auth:\n  token_file: "+tf+"\n")
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	rec := func(n int) []byte {
+		return []byte(strings.Repeat(`{"ts":"2026-11-20T10:00:00Z","m":"x"}`+"\n", n))
+	}
+	if r := d.post(t, "/v1/ingest", rec(3), bearer("aaaaaaaaaaaaaaaaaaaa")); r.code != 200 {
+		t.Fatalf("shipper-a: %d %s", r.code, r.body)
+	}
+	r := d.post(t, "/v1/ingest", rec(1), bearer("not-a-known-token-at-all"))
+	if r.code != 401 || r.hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("unknown token: %d %v", r.code, r.hdr)
+	}
+	if r := d.post(t, "/v1/ingest", rec(1), nil); r.code != 401 {
+		t.Fatalf("no token: %d", r.code)
+	}
+	// shipper-b may store 500 records/s: a burst of 500 passes, the next is 429.
+	if r := d.post(t, "/v1/ingest", rec(500), bearer("bbbbbbbbbbbbbbbbbbbb")); r.code != 200 {
+		t.Fatalf("shipper-b first: %d %s", r.code, r.body)
+	}
+	r = d.post(t, "/v1/ingest", rec(500), bearer("bbbbbbbbbbbbbbbbbbbb"))
+	if r.code != 429 || r.hdr.Get("Retry-After") == "" {
+		t.Fatalf("shipper-b over its rate: %d %s %v", r.code, r.body, r.hdr)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := d.post(t, "/v1/ingest", rec(500), bearer("bbbbbbbbbbbbbbbbbbbb")); r.code != 200 {
+		t.Fatalf("shipper-b after a second: %d %s", r.code, r.body)
+	}
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`ingestd_producer_records_total{producer="shipper-a"} 3`, `ingestd_producer_records_total{producer="shipper-b"} 1000`,
+		`ingestd_producer_rate_limited_total{producer="shipper-b"} 1`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(m), "aaaaaaaaaa") || strings.Contains(d.log.String(), "aaaaaaaaaa") {
+		t.Fatal("a token appears in the metrics or the log")
+	}
+	// SIGHUP re-reads the file: a's token is revoked, c's works; a bad file
+	// keeps the current tokens.
+	os.WriteFile(tf, []byte("shipper-c cccccccccccccccccccc\n"), 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "tokens reloaded")
+	if r := d.post(t, "/v1/ingest", rec(1), bearer("aaaaaaaaaaaaaaaaaaaa")); r.code != 401 {
+		t.Fatalf("revoked token: %d", r.code)
+	}
+	if r := d.post(t, "/v1/ingest", rec(1), bearer("cccccccccccccccccccc")); r.code != 200 {
+		t.Fatalf("new token: %d", r.code)
+	}
+	os.WriteFile(tf, []byte("shipper-d short\n"), 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "tokens not reloaded")
+	if r := d.post(t, "/v1/ingest", rec(1), bearer("cccccccccccccccccccc")); r.code != 200 {
+		t.Fatalf("after a bad token file: %d", r.code)
+	}
+	d.stop()
+}
+
+func waitLog(t *testing.T, d *daemon, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.log.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q\n%s", s, d.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir, name string) (certFile, keyFile string, der []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile, der
+}
+
+func trusting(der []byte) *http.Client {
+	pool := x509.NewCertPool()
+	c, _ := x509.ParseCertificate(der)
+	pool.AddCert(c)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+func TestTLSAndCertificateReload(t *testing.T) {
+	certDir := t.TempDir()
+	certFile, keyFile, der1 := selfSigned(t, certDir, "first")
+	d := startDaemon(t, t.TempDir(), "tls:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n")
+	body := []byte(`{"ts":"2026-11-20T10:00:00Z"}`)
+	c1 := trusting(der1)
+	post := func(c *http.Client) (*http.Response, error) {
+		resp, err := c.Post(d.url+"/v1/ingest", "application/x-ndjson", strings.NewReader(string(body)))
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	if resp, err := post(c1); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("https with the first certificate: %v %v", resp, err)
+	}
+	if _, err := http.Post(strings.Replace(d.url, "https", "http", 1)+"/v1/ingest", "", strings.NewReader(string(body))); err == nil {
+		// fasthttp answers plain HTTP on a TLS port with a TLS alert / close
+		t.Log("plain HTTP got an answer on the TLS port")
+	}
+	// A new certificate and SIGHUP: the open connection keeps working, new
+	// connections get the new certificate.
+	_, _, der2 := selfSigned(t, certDir, "second")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "certificate reloaded")
+	if resp, err := post(c1); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("kept-alive connection after reload: %v %v", resp, err)
+	}
+	resp, err := post(trusting(der2))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("new connection after reload: %v %v", resp, err)
+	}
+	if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != "second" {
+		t.Fatalf("new connection got certificate %q", got)
+	}
+	if _, err := post(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}); err == nil {
+		t.Fatal("an untrusted client connected")
+	}
+	d.stop()
+}

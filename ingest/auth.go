@@ -1,0 +1,108 @@
+package ingest
+
+import (
+	"crypto/subtle"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// producer is one writer: a bearer token's owner, or "anonymous" when no
+// tokens are configured. Metrics are kept by its name, never by token.
+type producer struct {
+	name     string
+	token    []byte
+	records  atomic.Int64 // stored
+	requests atomic.Int64 // answered 200
+	limited  atomic.Int64 // answered 429
+	limit    *rateLimiter // nil: no limit
+}
+
+// producers is the set of known writers, swapped whole on reload.
+type producers struct {
+	list []*producer
+	anon *producer // set when there are no tokens
+}
+
+func newProducers(ts []Token, old *producers) *producers {
+	p := &producers{}
+	prev := map[string]*producer{}
+	if old != nil {
+		for _, q := range old.list {
+			prev[q.name] = q
+		}
+	}
+	for _, t := range ts {
+		q := &producer{name: t.Name, token: []byte(t.Token)}
+		if o := prev[t.Name]; o != nil { // counters survive a reload
+			q.records.Store(o.records.Load())
+			q.requests.Store(o.requests.Load())
+			q.limited.Store(o.limited.Load())
+		}
+		if t.RateLimit > 0 {
+			q.limit = newRateLimiter(t.RateLimit)
+		}
+		p.list = append(p.list, q)
+	}
+	if len(p.list) == 0 {
+		p.anon = &producer{name: "anonymous"}
+		if old != nil && old.anon != nil {
+			p.anon = old.anon
+		}
+		p.list = []*producer{p.anon}
+	}
+	return p
+}
+
+// find returns the producer whose token is in the Authorization header, or
+// nil. Every configured token is compared, in constant time, whatever
+// matches.
+func (p *producers) find(header []byte) *producer {
+	if p.anon != nil {
+		return p.anon
+	}
+	const pfx = "Bearer "
+	if len(header) <= len(pfx) || string(header[:len(pfx)]) != pfx {
+		return nil
+	}
+	tok := header[len(pfx):]
+	var found *producer
+	for _, q := range p.list {
+		if subtle.ConstantTimeCompare(tok, q.token) == 1 {
+			found = q
+		}
+	}
+	return found
+}
+
+// rateLimiter is a token bucket of records: rate per second, a burst of one
+// second's worth (at least one request of any size passes when the bucket is
+// full, so a limit below the request size still lets requests through).
+type rateLimiter struct {
+	mu     sync.Mutex
+	rate   float64
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64) *rateLimiter {
+	return &rateLimiter{rate: rate, tokens: rate, last: time.Now()}
+}
+
+// take asks for n records now; when refused it says how long until they fit.
+func (r *rateLimiter) take(n int, now time.Time) (bool, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tokens = math.Min(r.rate, r.tokens+now.Sub(r.last).Seconds()*r.rate)
+	r.last = now
+	need := float64(n)
+	if need > r.rate { // larger than a second's worth: needs a full bucket
+		need = r.rate
+	}
+	if r.tokens >= need {
+		r.tokens -= float64(n) // may go negative: the debt delays the next request
+		return true, 0
+	}
+	return false, time.Duration((need - r.tokens) / r.rate * float64(time.Second))
+}
