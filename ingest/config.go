@@ -48,15 +48,17 @@ func (b ByteSize) MarshalText() ([]byte, error) {
 // Config is the daemon's configuration. DefaultConfig returns the defaults;
 // configs/ingestd.yaml documents every field with the same values.
 type Config struct {
-	Listen   string         `yaml:"listen"`
-	DataDir  string         `yaml:"data_dir"`
-	HTTP     HTTPConfig     `yaml:"http"`
-	Records  RecordsConfig  `yaml:"records"`
-	WAL      WALConfig      `yaml:"wal"`
-	Segments SegmentsConfig `yaml:"segments"`
-	Buffers  BuffersConfig  `yaml:"buffers"`
-	Auth     AuthConfig     `yaml:"auth"`
-	TLS      TLSConfig      `yaml:"tls"`
+	Listen    string          `yaml:"listen"`
+	DataDir   string          `yaml:"data_dir"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Records   RecordsConfig   `yaml:"records"`
+	WAL       WALConfig       `yaml:"wal"`
+	Segments  SegmentsConfig  `yaml:"segments"`
+	Buffers   BuffersConfig   `yaml:"buffers"`
+	Auth      AuthConfig      `yaml:"auth"`
+	TLS       TLSConfig       `yaml:"tls"`
+	Disk      DiskConfig      `yaml:"disk"`
+	Retention RetentionConfig `yaml:"retention"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -124,6 +126,17 @@ type AuthConfig struct {
 	TokenFile string  `yaml:"token_file"` // lines "name token [records/s]"; re-read on SIGHUP
 }
 
+// DiskConfig keeps the data directory's file system from filling up.
+type DiskConfig struct {
+	MinFree ByteSize `yaml:"min_free"` // below this much free space intake answers 507; 0 = off
+}
+
+// RetentionConfig deletes old data, whole days at a time.
+type RetentionConfig struct {
+	MaxDays  int      `yaml:"max_days"`  // delete days older than this; 0 = keep forever
+	MaxBytes ByteSize `yaml:"max_bytes"` // then delete the oldest days while segments take more; 0 = no cap
+}
+
 // TLSConfig names the certificate and key; both empty serves plain HTTP.
 // SIGHUP reloads them without dropping connections.
 type TLSConfig struct {
@@ -153,6 +166,7 @@ func DefaultConfig() Config {
 		Buffers:     BuffersConfig{MaxBytes: 256 << 20, MemoryLimit: 448 << 20},
 		Auth:        AuthConfig{Tokens: []Token{}},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
+		Disk:        DiskConfig{MinFree: 1 << 30},
 	}
 }
 
@@ -204,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Rules().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if c.Disk.MinFree < 0 || c.Retention.MaxDays < 0 || c.Retention.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("config: disk.min_free, retention.max_days, retention.max_bytes: want ≥ 0"))
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, fmt.Errorf("config: tls: set both cert_file and key_file, or neither"))

@@ -31,6 +31,10 @@ type Metrics struct {
 	buffered         func() int64
 	walFiles         func() int
 	producers        func() []*producer
+	retentionDays    atomic.Int64
+	retentionBytes   atomic.Int64
+	diskFree         atomic.Int64
+	diskLow          atomic.Bool
 }
 
 // NewMetrics returns empty metrics.
@@ -191,6 +195,14 @@ func (m *Metrics) Write(w io.Writer) {
 	if m.walFiles != nil {
 		gauge("ingestd_wal_files", "Write-ahead log files on disk.", float64(m.walFiles()))
 	}
+	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", m.retentionDays.Load())
+	counter("ingestd_retention_deleted_bytes_total", "Segment bytes deleted by retention.", m.retentionBytes.Load())
+	gauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", float64(m.diskFree.Load()))
+	low := 0.0
+	if m.diskLow.Load() {
+		low = 1
+	}
+	gauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", low)
 	gauge("ingestd_recovery_duration_seconds", "Time the last start spent on recovery.", math.Float64frombits(m.recoverySeconds.Load()))
 	m.walFsync.write(w, "ingestd_wal_fsync_duration_seconds", "Duration of WAL fdatasync calls.")
 	m.ack.write(w, "ingestd_ack_latency_seconds", "Time from request received to answer, for ingest requests.")

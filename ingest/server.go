@@ -75,7 +75,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
 	st, err := NewStore(StoreConfig{DataDir: cfg.DataDir, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
 		SealGrace: cfg.Segments.SealGrace, SealIdle: cfg.Segments.SealIdle, Level: lvl, CompactLevel: clvl,
-		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes)}, log, s.m)
+		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes),
+		RetainDays: cfg.Retention.MaxDays, RetainBytes: int64(cfg.Retention.MaxBytes)}, log, s.m)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +176,8 @@ func (s *Server) Recover() error {
 	s.m.recoverySeconds.Store(math.Float64bits(d.Seconds()))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
 		"wal_entries_read", replayed, "buffered_bytes", s.store.Buffered(), "duration", d.Round(time.Millisecond))
+	s.checkDisk()
+	go s.watchDisk()
 	s.ready.Store(true)
 	return nil
 }
@@ -240,6 +243,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.simple(ctx, fasthttp.StatusOK, `{"status":"ok"}`)
 	case "/readyz":
 		switch {
+		case s.ready.Load() && s.failure() == nil && s.m.diskLow.Load():
+			s.simple(ctx, fasthttp.StatusServiceUnavailable, `{"status":"disk_low"}`)
 		case s.ready.Load() && s.failure() == nil:
 			s.simple(ctx, fasthttp.StatusOK, `{"status":"ready"}`)
 		case s.failure() != nil:
@@ -330,6 +335,10 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	if err := s.failure(); err != nil {
 		s.storageErr(ctx, err)
+		return
+	}
+	if s.m.diskLow.Load() {
+		s.answerErr(ctx, fasthttp.StatusInsufficientStorage, fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree), 0)
 		return
 	}
 	if !s.ready.Load() {
@@ -563,4 +572,35 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
+}
+
+// watchDisk checks the data directory's free space every second until the
+// server stops.
+func (s *Server) watchDisk() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for range t.C {
+		if s.closing.Load() {
+			return
+		}
+		s.checkDisk()
+	}
+}
+
+// checkDisk turns intake to 507 below disk.min_free and back above it.
+func (s *Server) checkDisk() {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.cfg.DataDir, &st); err != nil {
+		return
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	s.m.diskFree.Store(free)
+	low := s.cfg.Disk.MinFree > 0 && free < int64(s.cfg.Disk.MinFree)
+	if was := s.m.diskLow.Swap(low); was != low {
+		if low {
+			s.log.Error("disk nearly full: intake answers 507 until space returns", "free_bytes", free, "min_free", int64(s.cfg.Disk.MinFree), "dir", s.cfg.DataDir)
+		} else {
+			s.log.Info("disk space back above disk.min_free: intake open again", "free_bytes", free)
+		}
+	}
 }

@@ -25,6 +25,8 @@ type StoreConfig struct {
 	CompactLevel segment.Level // compaction (better)
 	FlushWorkers int           // parallel block compressions (2)
 	MaxBuffered  int64         // byte budget for buffered data (256 MiB)
+	RetainDays   int           // delete days older than this; 0 = keep
+	RetainBytes  int64         // delete the oldest days while segments exceed this; 0 = no cap
 	// DayDone, when set, is called (on the compactor goroutine; it must not
 	// block) with a finished day's folder once its files are final: after
 	// its compaction, or when there was nothing to compact.
@@ -598,10 +600,15 @@ func (s *Store) seal(d *dayState) error {
 
 func (s *Store) compactor() {
 	defer s.wg.Done()
+	ret := time.NewTicker(time.Minute)
+	defer ret.Stop()
+	s.applyRetention(time.Now())
 	for {
 		select {
 		case <-s.stop:
 			return
+		case now := <-ret.C:
+			s.applyRetention(now)
 		case num := <-s.compact:
 			d := s.day(num)
 			ctx, cancel := context.WithCancel(context.Background())

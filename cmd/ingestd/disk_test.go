@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mountTmpfs mounts a small tmpfs for a test, or skips when it cannot (not
+// root, or no mount permission in this sandbox).
+func mountTmpfs(t *testing.T, mib int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs for a real full-disk test; run the tests as root (CI does)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", mib), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s); the full-disk tests need one", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+func TestMinFreeSpaceTurnsIntakeTo507AndBack(t *testing.T) {
+	fs := mountTmpfs(t, 64)
+	data := filepath.Join(fs, "data")
+	d := startDaemon(t, data, "disk:\n  min_free: 40MiB\nwal:\n  file_size: 1MiB\nreport:\n  schedule: \"off\"\n")
+	body := []byte(`{"ts":"2026-11-20T10:00:00Z"}`)
+	if r := d.post(t, "/v1/ingest", body, nil); r.code != 200 {
+		t.Fatalf("before: %d %s", r.code, r.body)
+	}
+	filler := filepath.Join(fs, "filler")
+	if err := os.WriteFile(filler, make([]byte, 30<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var r reply
+	for r = d.post(t, "/v1/ingest", body, nil); r.code != 507 && time.Now().Before(deadline); r = d.post(t, "/v1/ingest", body, nil) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.code != 507 || !strings.Contains(r.body, "disk.min_free") {
+		t.Fatalf("with 30 MiB filled: %d %s", r.code, r.body)
+	}
+	resp, err := d.client.Get(d.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(rb), "disk_low") {
+		t.Fatalf("readyz while low: %d %s", resp.StatusCode, rb)
+	}
+	os.Remove(filler)
+	deadline = time.Now().Add(10 * time.Second)
+	for r = d.post(t, "/v1/ingest", body, nil); r.code != 200 && time.Now().Before(deadline); r = d.post(t, "/v1/ingest", body, nil) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.code != 200 {
+		t.Fatalf("after freeing space: %d %s", r.code, r.body)
+	}
+	d.stop()
+	if !strings.Contains(d.log.String(), "disk nearly full") || !strings.Contains(d.log.String(), "intake open again") {
+		t.Fatalf("transitions not logged\n%s", d.log)
+	}
+}
+
+// TestENOSPCLosesNothingAcknowledged fills a real file system with the
+// threshold off, so the WAL and segment writes hit ENOSPC. Requests then get
+// 507; afterwards, on a bigger disk, every acknowledged record is there
+// exactly once and every request without a 200 is whole or absent.
+func TestENOSPCLosesNothingAcknowledged(t *testing.T) {
+	fs := mountTmpfs(t, 12)
+	data := filepath.Join(fs, "data")
+	d := startDaemon(t, data, "disk:\n  min_free: 0\nwal:\n  file_size: 1MiB\n  compress: false\nsegments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
+	r := rand.New(rand.NewSource(1))
+	acked := map[int]bool{}
+	sent := map[int]bool{}
+	var saw507 int
+	for req := 0; req < 3000 && saw507 < 5; req++ {
+		var b bytes.Buffer
+		for i := 0; i < 1000; i++ {
+			// random payload: compresses poorly, so segments fill the disk too
+			fmt.Fprintf(&b, `{"ts":"2026-11-20T10:00:00Z","req":%d,"i":%d,"p":"%x"}`+"\n", req, i, r.Uint64()^r.Uint64()<<1)
+		}
+		sent[req] = true
+		switch rep := d.post(t, "/v1/ingest", b.Bytes(), nil); rep.code {
+		case 200:
+			acked[req] = true
+		case 507:
+			saw507++
+		default:
+			t.Fatalf("request %d: %d %s", req, rep.code, rep.body)
+		}
+	}
+	if saw507 == 0 || len(acked) == 0 {
+		t.Fatalf("%d acknowledged, %d answered 507: the disk never filled", len(acked), saw507)
+	}
+	d.kill() // as an operator would after the alert, or a crash
+	// Move the data to a roomy disk and restart.
+	big := filepath.Join(t.TempDir(), "data")
+	if out, err := exec.Command("cp", "-a", data, big).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	d = startDaemon(t, big, "report:\n  schedule: \"off\"\n")
+	d.stop()
+	counts := map[[2]int]int{}
+	perReq := map[int]int{}
+	for _, line := range allStored(t, big) {
+		var req, i int
+		if _, err := fmt.Sscanf(line[strings.Index(line, `"req":`):], `"req":%d,"i":%d`, &req, &i); err != nil {
+			t.Fatalf("stored line %s: %v", line, err)
+		}
+		counts[[2]int{req, i}]++
+		perReq[req]++
+	}
+	for k, n := range counts {
+		if n != 1 {
+			t.Fatalf("record %v stored %d times", k, n)
+		}
+	}
+	for req := range acked {
+		if perReq[req] != 1000 {
+			t.Fatalf("acknowledged request %d: %d of 1000 records stored", req, perReq[req])
+		}
+	}
+	for req, n := range perReq {
+		if !sent[req] || (n != 1000 && n != 0) {
+			t.Fatalf("request %d (unacknowledged: %v) stored %d records: not whole", req, !acked[req], n)
+		}
+	}
+	t.Logf("%d requests acknowledged, %d answered 507; all acknowledged records recovered once", len(acked), saw507)
+}
