@@ -71,7 +71,7 @@ func keysPath(dataDir string) string { return filepath.Join(dataDir, "idempotenc
 func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, walLast uint64, now time.Time) (*Keys, error) {
 	k := &Keys{window: window, maxKeys: maxKeys, sync: syncEach, m: map[string]*keyEntry{}}
 	p := keysPath(dataDir)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, fmt.Errorf("idempotency: %w", err)
 	}
 	var keep []byte
@@ -118,7 +118,7 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 // writeDurable replaces path by data: temp file, fsync, rename, fsync dir.
 func writeDurable(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("idempotency: create %s: %w", tmp, err)
 	}

@@ -128,7 +128,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // returns a *StartupError naming the file, offset and repair command.
 func (s *Server) Recover() error {
 	t0 := time.Now()
-	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
 	}
 	rep, err := s.store.Recover()

@@ -91,7 +91,7 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
+	if err := os.MkdirAll(opt.OutDir, 0o700); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	unlock, err := lockMonth(opt.OutDir, name)
@@ -245,11 +245,11 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 func writeHTMLFile(path string, s *Summary, cfg Config) error {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -288,7 +288,7 @@ func publish(tmp, final string) error {
 	if err := segment.SyncDir(tmp); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var old string

@@ -73,7 +73,7 @@ type parquetFile struct {
 }
 
 func createParquet(path string, schema *arrow.Schema) (*parquetFile, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}

@@ -144,7 +144,7 @@ func (s *Scheduler) report(month time.Time) {
 		s.log.Error("monthly report failed; it runs again at the next start or schedule", "month", name, "err", err)
 		return
 	}
-	if err := os.MkdirAll(s.outDir, 0o755); err == nil {
+	if err := os.MkdirAll(s.outDir, 0o700); err == nil {
 		err = writeFileAtomic(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
 		if err != nil {
 			s.log.Error("cannot record the reported month", "err", err)

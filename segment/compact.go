@@ -107,7 +107,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 
 // writeCompacted writes the merged blocks of inputs to tmp and syncs it.
 func writeCompacted(ctx context.Context, tmp string, inputs, names []string, bs int, enc *Encoder) error {
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("segment: compact: create %s: %w", tmp, err)
 	}

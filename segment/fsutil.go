@@ -33,7 +33,7 @@ func MkdirDurable(dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("segment: mkdir %s: %w", dir, err)
 	}
 	return SyncDir(filepath.Dir(dir))

@@ -48,7 +48,7 @@ type Writer struct {
 
 // openFile is the hook tests replace to wrap files.
 var openFile = func(path string, flag int) (File, error) {
-	return os.OpenFile(path, flag, 0o644)
+	return os.OpenFile(path, flag, 0o600)
 }
 
 // Create creates a new open part at path, which must end in SuffixOpen and

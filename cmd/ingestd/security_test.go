@@ -192,3 +192,31 @@ func TestTLSAndCertificateReload(t *testing.T) {
 	}
 	d.stop()
 }
+
+// Everything the daemon and the report write under the data directory is
+// private to its user: directories 0700, files 0600.
+func TestDataFilesArePrivate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	d := startDaemon(t, data, "report:\n  schedule: \"off\"\n")
+	if r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-10-20T10:00:00Z"}`), map[string]string{"Idempotency-Key": "k1"}); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	d.stop()
+	if out, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", data); code != 0 {
+		t.Fatal(out)
+	}
+	n := 0
+	filepath.Walk(data, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		n++
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: readable by others", p, info.Mode().Perm())
+		}
+		return nil
+	})
+	if n < 8 {
+		t.Fatalf("only %d paths under the data dir", n)
+	}
+}

@@ -53,7 +53,7 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("wal: copy %s: %w", src, err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: copy to %s: %w", dst, err)
 	}

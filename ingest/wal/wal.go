@@ -136,7 +136,7 @@ func Open(opts Options) (*WAL, TailReport, error) {
 	if opts.FileSize <= 0 {
 		opts.FileSize = 64 << 20
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, rep, fmt.Errorf("wal: mkdir %s: %w", opts.Dir, err)
 	}
 	w := &WAL{opts: opts, next: 1, fileLast: 0, reqs: make(chan *request, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
@@ -257,7 +257,7 @@ func (w *WAL) Start() error {
 // create makes a new active file named first and syncs the directory.
 func (w *WAL) create(first uint64) error {
 	p := fileName(w.opts.Dir, first)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: create %s: %w", p, err)
 	}
