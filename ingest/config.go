@@ -59,6 +59,7 @@ type Config struct {
 	TLS       TLSConfig       `yaml:"tls"`
 	Disk      DiskConfig      `yaml:"disk"`
 	Retention RetentionConfig `yaml:"retention"`
+	Rejected  RejectedConfig  `yaml:"rejected"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -131,6 +132,12 @@ type DiskConfig struct {
 	MinFree ByteSize `yaml:"min_free"` // below this much free space intake answers 507; 0 = off
 }
 
+// RejectedConfig bounds the store of lines rejected with ?invalid=skip.
+type RejectedConfig struct {
+	Keep     bool     `yaml:"keep"`      // keep rejected lines in <data_dir>/rejected
+	MaxBytes ByteSize `yaml:"max_bytes"` // the oldest files go beyond this
+}
+
 // RetentionConfig deletes old data, whole days at a time.
 type RetentionConfig struct {
 	MaxDays  int      `yaml:"max_days"`  // delete days older than this; 0 = keep forever
@@ -167,6 +174,7 @@ func DefaultConfig() Config {
 		Auth:        AuthConfig{Tokens: []Token{}},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 		Disk:        DiskConfig{MinFree: 1 << 30},
+		Rejected:    RejectedConfig{Keep: true, MaxBytes: 1 << 30},
 	}
 }
 
@@ -218,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Rules().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if c.Rejected.Keep && c.Rejected.MaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("config: rejected.max_bytes: %v (want ≥ 1MiB)", c.Rejected.MaxBytes))
 	}
 	if c.Disk.MinFree < 0 || c.Retention.MaxDays < 0 || c.Retention.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("config: disk.min_free, retention.max_days, retention.max_bytes: want ≥ 0"))

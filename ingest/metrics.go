@@ -35,6 +35,10 @@ type Metrics struct {
 	retentionBytes   atomic.Int64
 	diskFree         atomic.Int64
 	diskLow          atomic.Bool
+	rejectedStored   atomic.Int64
+	rejectedLost     atomic.Int64
+	rejectedCapped   atomic.Int64
+	rejectedDisk     atomic.Int64
 }
 
 // NewMetrics returns empty metrics.
@@ -195,6 +199,10 @@ func (m *Metrics) Write(w io.Writer) {
 	if m.walFiles != nil {
 		gauge("ingestd_wal_files", "Write-ahead log files on disk.", float64(m.walFiles()))
 	}
+	counter("ingestd_rejected_lines_stored_total", "Lines rejected with ?invalid=skip kept in <data-dir>/rejected.", m.rejectedStored.Load())
+	counter("ingestd_rejected_lines_lost_total", "Rejected lines that could not be written to <data-dir>/rejected (see the log).", m.rejectedLost.Load())
+	counter("ingestd_rejected_capped_bytes_total", "Bytes of old rejected-line files deleted to stay under rejected.max_bytes.", m.rejectedCapped.Load())
+	gauge("ingestd_rejected_bytes", "Bytes in <data-dir>/rejected.", float64(m.rejectedDisk.Load()))
 	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", m.retentionDays.Load())
 	counter("ingestd_retention_deleted_bytes_total", "Segment bytes deleted by retention.", m.retentionBytes.Load())
 	gauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", float64(m.diskFree.Load()))

@@ -117,11 +117,29 @@ type Batch struct {
 	Errs     []LineError // the first Rules.MaxErrors rejections
 	Rejected int         // all rejections
 	ByReason [len(Reasons)]int
+	Bad      []BadLine // every rejection with ?invalid=skip, for the rejected-lines store
+	BadBuf   []byte    // the rejected lines' bytes (each cut at MaxBadLine)
 }
+
+// BadLine is one line rejected with ?invalid=skip: BadBuf[Off:Off+Len].
+type BadLine struct {
+	Line      int
+	Reason    string
+	Err       string
+	Off, Len  int
+	Truncated bool // the line was longer than MaxBadLine
+}
+
+// MaxBadLine is the most of one rejected line that is kept.
+const MaxBadLine = 1 << 20
+
+// Line returns the kept bytes of l.
+func (b *Batch) Line(l BadLine) []byte { return b.BadBuf[l.Off : l.Off+l.Len] }
 
 // Reset empties b, keeping its memory.
 func (b *Batch) Reset() {
 	b.Buf, b.Recs, b.Errs, b.Rejected, b.ByReason = b.Buf[:0], b.Recs[:0], b.Errs[:0], 0, [len(Reasons)]int{}
+	b.Bad, b.BadBuf = b.Bad[:0], b.BadBuf[:0]
 }
 
 // RequestError rejects a whole request (HTTP 400).
@@ -189,17 +207,23 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// reject handles a bad record: an error for the request, or a count.
-func (p *Parser) reject(line int, err error) *RequestError {
+// reject handles a bad record: an error for the request, or a count and a
+// copy of the line (raw) for the rejected-lines store.
+func (p *Parser) reject(line int, raw []byte, err error) *RequestError {
 	ri := reasonIndex(err)
 	if !p.skip {
 		return &RequestError{Line: line, Msg: err.Error(), Reason: Reasons[ri]}
 	}
 	p.b.ByReason[ri]++
 	p.b.Rejected++
+	msg := err.Error()
 	if len(p.b.Errs) < p.rules.MaxErrors {
-		p.b.Errs = append(p.b.Errs, LineError{Line: line, Err: err.Error()})
+		p.b.Errs = append(p.b.Errs, LineError{Line: line, Err: msg})
 	}
+	bl := BadLine{Line: line, Reason: Reasons[ri], Err: msg, Off: len(p.b.BadBuf), Len: min(len(raw), MaxBadLine)}
+	bl.Truncated = bl.Len < len(raw)
+	p.b.BadBuf = append(p.b.BadBuf, raw[:bl.Len]...)
+	p.b.Bad = append(p.b.Bad, bl)
 	return nil
 }
 
@@ -283,7 +307,7 @@ func (p *Parser) parseArray(body []byte, i int) *RequestError {
 			if errors.As(err, &se) {
 				return &RequestError{Line: k, Msg: se.Error(), Reason: ReasonInvalidJSON}
 			}
-			if re := p.reject(k, err); re != nil {
+			if re := p.reject(k, body[i:max(end, i)], err); re != nil {
 				return re
 			}
 		}
@@ -320,7 +344,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 		next := end + 1
 		if i := skipWS(l, 0); i < len(l) {
 			if len(l) > p.rules.MaxRecord+p.rules.MaxRecord/2+1024 {
-				if re := p.reject(line, tooLargeError{fmt.Errorf("line of %d bytes is over the limit", len(l))}); re != nil {
+				if re := p.reject(line, l, tooLargeError{fmt.Errorf("line of %d bytes is over the limit", len(l))}); re != nil {
 					return re
 				}
 				start = next
@@ -340,7 +364,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 						return re
 					}
 				}
-				if re := p.reject(line, err); re != nil {
+				if re := p.reject(line, l, err); re != nil {
 					return re
 				}
 			}
@@ -372,7 +396,7 @@ func (p *Parser) parseStream(body []byte, from, line int) (handled bool, re *Req
 				}
 				return true, &RequestError{Line: line, Msg: se.Error(), Reason: ReasonInvalidJSON}
 			}
-			if re := p.reject(line, err); re != nil {
+			if re := p.reject(line, body[i:max(end, i)], err); re != nil {
 				return true, re
 			}
 		}

@@ -37,12 +37,13 @@ type Server struct {
 	http  *fasthttp.Server
 	dec   decoders
 
-	parsers sync.Pool // *Parser
-	batches sync.Pool // *reqState
-	ready   atomic.Bool
-	closing atomic.Bool
-	prods   atomic.Pointer[producers]
-	retry   string // Retry-After seconds
+	parsers  sync.Pool // *Parser
+	batches  sync.Pool // *reqState
+	ready    atomic.Bool
+	closing  atomic.Bool
+	prods    atomic.Pointer[producers]
+	rejected atomic.Pointer[rejectedStore] // nil: rejected lines are not kept
+	retry    string                        // Retry-After seconds
 }
 
 // reqState is the per-request scratch memory, pooled. It is the meta of
@@ -131,6 +132,13 @@ func (s *Server) Recover() error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
 	}
+	if s.cfg.Rejected.Keep {
+		r, err := openRejected(RejectedDir(s.cfg.DataDir), int64(s.cfg.Rejected.MaxBytes), s.log, s.m)
+		if err != nil {
+			return err
+		}
+		s.rejected.Store(r)
+	}
 	rep, err := s.store.Recover()
 	if err != nil {
 		return err
@@ -205,6 +213,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.ShutdownWithContext(ctx)
 	if err != nil {
 		s.log.Warn("http shutdown", "err", err)
+	}
+	if r := s.rejected.Load(); r != nil {
+		r.close()
 	}
 	w := s.wal.Load()
 	if w == nil { // never recovered
@@ -463,6 +474,9 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		prod.records.Add(int64(len(b.Recs)))
 	}
 	prod.requests.Add(1)
+	if r := s.rejected.Load(); r != nil && len(b.Bad) > 0 {
+		r.add(prod.name, time.Now(), b)
+	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r) // copies

@@ -6,6 +6,7 @@
 //	ingestd cat     --data-dir DIR [--from T] [--to T]
 //	ingestd repair  --data-dir DIR
 //	ingestd report  --month YYYY-MM [--data-dir DIR] [--out DIR] [--export-records]
+//	ingestd replay-rejected [--data-dir DIR] (--print | --list | --url URL)
 //	ingestd version
 package main
 
@@ -25,6 +26,7 @@ Usage:
   ingestd cat     [--data-dir DIR] [--from T] [--to T]              print records as NDJSON
   ingestd repair  [--data-dir DIR]                                  move damaged data aside
   ingestd report  --month YYYY-MM [--out DIR] [--export-records]    write a month's report
+  ingestd replay-rejected (--print | --list | --url URL) [--remove]  lines rejected with ?invalid=skip
   ingestd version                                                   print the version
 
 Run 'ingestd COMMAND --help' for a command's options.
@@ -48,6 +50,8 @@ func main() {
 		code = runRepair(args)
 	case "report":
 		code = runReport(args)
+	case "replay-rejected":
+		code = runReplayRejected(args)
 	case "version", "--version", "-version":
 		fmt.Println("ingestd", version)
 	case "help", "--help", "-help", "-h":
