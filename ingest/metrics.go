@@ -35,6 +35,7 @@ type Metrics struct {
 	retentionBytes   atomic.Int64
 	diskFree         atomic.Int64
 	diskLow          atomic.Bool
+	failed           atomic.Bool
 	rejectedStored   atomic.Int64
 	rejectedLost     atomic.Int64
 	rejectedCapped   atomic.Int64
@@ -210,6 +211,11 @@ func (m *Metrics) Write(w io.Writer) {
 	if m.diskLow.Load() {
 		low = 1
 	}
+	failed := 0.0
+	if m.failed.Load() {
+		failed = 1
+	}
+	gauge("ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", failed)
 	gauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", low)
 	gauge("ingestd_recovery_duration_seconds", "Time the last start spent on recovery.", math.Float64frombits(m.recoverySeconds.Load()))
 	m.walFsync.write(w, "ingestd_wal_fsync_duration_seconds", "Duration of WAL fdatasync calls.")

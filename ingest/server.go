@@ -292,13 +292,15 @@ func (s *Server) simple(ctx *fasthttp.RequestCtx, code int, body string) {
 }
 
 func (s *Server) failure() error {
-	if err := s.store.Failed(); err != nil {
-		return err
+	err := s.store.Failed()
+	if w := s.wal.Load(); err == nil && w != nil {
+		err = w.Err()
 	}
-	if w := s.wal.Load(); w != nil {
-		return w.Err()
+	if err != nil && s.m.failed.CompareAndSwap(false, true) {
+		s.log.Error("STORAGE FAILED: intake stopped (507/503); acknowledged data is safe in the WAL and segments; "+
+			"fix the disk and restart to recover (a failed fsync is never retried on the same file)", "err", err)
 	}
-	return nil
+	return err
 }
 
 // errorHandler answers what fasthttp rejects before the handler runs.
@@ -598,6 +600,7 @@ func (s *Server) watchDisk() {
 			return
 		}
 		s.checkDisk()
+		s.failure() // logs a storage failure within a second, traffic or not
 	}
 }
 

@@ -102,6 +102,16 @@ func TestENOSPCLosesNothingAcknowledged(t *testing.T) {
 	if saw507 == 0 || len(acked) == 0 {
 		t.Fatalf("%d acknowledged, %d answered 507: the disk never filled", len(acked), saw507)
 	}
+	waitLog(t, d, "STORAGE FAILED")
+	resp, err := d.client.Get(d.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(rb), `"failed"`) {
+		t.Fatalf("readyz after ENOSPC: %d %s", resp.StatusCode, rb)
+	}
 	d.kill() // as an operator would after the alert, or a crash
 	// Move the data to a roomy disk and restart.
 	big := filepath.Join(t.TempDir(), "data")

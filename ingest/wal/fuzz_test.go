@@ -41,7 +41,7 @@ func FuzzScanFile(f *testing.F) {
 	good := walFile(f, 5, true)
 	f.Add(good)
 	f.Add(walFile(f, 3, false))
-	f.Add(good[:len(good)-3])               // torn last entry
+	f.Add(good[:len(good)-3])                // torn last entry
 	f.Add(append(good, make([]byte, 40)...)) // zero-filled tail
 	bad := append([]byte(nil), good...)
 	bad[20] ^= 0xff // damage in the first entry

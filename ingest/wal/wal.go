@@ -455,9 +455,17 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 	return buf
 }
 
+// fdatasync is the sync call, replaced by tests to inject failures.
+var fdatasync = func(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
+
+// fsync makes the current file's writes durable. A failure is never retried
+// on the same file: after a failed fsync the kernel may have dropped the
+// dirty pages and marked them clean, so a second fsync could "succeed"
+// without the data. The error is sticky (setErr); the daemon stops
+// acknowledging and a restart recovers from what is really on disk.
 func (w *WAL) fsync() error {
 	t := time.Now()
-	err := syscall.Fdatasync(int(w.f.Fd()))
+	err := fdatasync(w.f)
 	if w.opts.OnSync != nil {
 		w.opts.OnSync(time.Since(t))
 	}

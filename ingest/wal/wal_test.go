@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -250,5 +251,56 @@ func TestFailureIsStickyAndKeepsCause(t *testing.T) {
 	}
 	if _, err2 := w.Append([]byte("y"), nil); !errors.Is(err2, ErrFailed) {
 		t.Fatalf("not sticky: %v", err2)
+	}
+}
+
+// A failed fdatasync is never retried: every later Append fails at once
+// without another sync, and a restart replays what the file holds.
+func TestFailedFsyncIsNeverRetried(t *testing.T) {
+	dir := t.TempDir()
+	var calls atomic.Int32
+	var failing atomic.Bool
+	orig := fdatasync
+	fdatasync = func(f *os.File) error {
+		calls.Add(1)
+		if failing.Load() {
+			return errors.New("EIO (injected)")
+		}
+		return orig(f)
+	}
+	defer func() { fdatasync = orig }()
+	w := openT(t, dir, Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append([]byte("acked"), nil); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(true)
+	if _, err := w.Append([]byte("not acked"), nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("want ErrFailed, got %v", err)
+	}
+	n := calls.Load()
+	failing.Store(false) // the device "recovers": still no retry on this file
+	for i := 0; i < 3; i++ {
+		if _, err := w.Append([]byte("later"), nil); !errors.Is(err, ErrFailed) {
+			t.Fatalf("append after a failed fsync: %v", err)
+		}
+	}
+	if calls.Load() != n {
+		t.Fatalf("fdatasync called %d more times after it failed", calls.Load()-n)
+	}
+	w.Close()
+	// Restart: the acknowledged entry is there; the failed one is whole or absent.
+	w2 := openT(t, dir, Options{})
+	got := replayAll(t, w2)
+	if got[1] != "acked" {
+		t.Fatalf("after restart: %v", got)
+	}
+	if v, ok := got[2]; ok && v != "not acked" {
+		t.Fatalf("failed entry came back damaged: %q", v)
+	}
+	if len(got) > 2 {
+		t.Fatalf("entries appended after the failure were written: %v", got)
 	}
 }
