@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/bench"
 )
 
 func TestOpenListenNeedsTokensOrFlag(t *testing.T) {
@@ -219,4 +223,36 @@ func TestDataFilesArePrivate(t *testing.T) {
 	if n < 8 {
 		t.Fatalf("only %d paths under the data dir", n)
 	}
+}
+
+// TestOverloadKeepsAnsweringLosesNothing: many more bytes offered than the
+// buffer budget holds. Every request gets 200 or 503 with Retry-After, never
+// a hang or another code, and every 200 is stored exactly once.
+func TestOverloadKeepsAnsweringLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "buffers:\n  max_bytes: 2MiB\n  memory_limit: 0\nsegments:\n  block_size: 256KiB\nhttp:\n  max_body: 1MiB\nreport:\n  schedule: \"off\"\n")
+	w := bench.Workload{Seed: 9, Shape: bench.ShapeLogs, Batch: 1000, Form: "ndjson", Compression: "none", Days: 1}
+	var acks bytes.Buffer
+	res, err := bench.Run(context.Background(), w, bench.LoadConfig{URL: d.url, Conns: 32, Duration: 4 * time.Second,
+		Timeout: 30 * time.Second, AckLog: &acks, PID: d.cmd.Process.Pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, n := range res.Status {
+		if code != "200" && code != "503" {
+			t.Fatalf("%d answers %s under overload: %+v", n, code, res.Status)
+		}
+	}
+	if res.Status["503"] == 0 || res.Status["200"] == 0 {
+		t.Fatalf("want both 200 and 503 under a 2 MiB budget with 32 × 280 KB in flight: %+v", res.Status)
+	}
+	d.stop()
+	v, err := bench.Verify(context.Background(), dir, bytes.NewReader(acks.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || v.RecordsStored != res.RecordsAcked {
+		t.Fatalf("verify after overload: %+v", v)
+	}
+	t.Logf("answers %v, %d records acknowledged and stored once, daemon peak RSS %.0f MB", res.Status, res.RecordsAcked, res.DaemonHWMMB)
 }
