@@ -256,3 +256,70 @@ func TestOverloadKeepsAnsweringLosesNothing(t *testing.T) {
 	}
 	t.Logf("answers %v, %d records acknowledged and stored once, daemon peak RSS %.0f MB", res.Status, res.RecordsAcked, res.DaemonHWMMB)
 }
+
+func TestConnectionLimits(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), "http:\n  max_connections: 4\n  max_conns_per_ip: 2\nreport:\n  schedule: \"off\"\n")
+	addr := strings.TrimPrefix(d.url, "http://")
+	d.client.CloseIdleConnections() // the readiness poll's keep-alive connection
+	time.Sleep(100 * time.Millisecond)
+	// answer reads what the server says on a fresh connection that sends
+	// nothing: nothing (kept open) or a refusal.
+	answer := func(c net.Conn) string {
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		b := make([]byte, 64)
+		n, _ := c.Read(b)
+		return string(b[:n])
+	}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answer(c); !strings.HasPrefix(got, "HTTP/1.1 429") {
+		t.Fatalf("third connection from one IP: %q", got)
+	}
+	c.Close()
+	// From other loopback addresses the per-IP limit does not bite, the total does.
+	for i, ip := range []string{"127.0.0.2", "127.0.0.3"} {
+		dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := dl.Dial("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot dial from %s: %v", ip, err)
+		}
+		conns = append(conns, c)
+		if got := answer(c); got != "" {
+			t.Fatalf("connection %d from %s refused: %q", i+3, ip, got)
+		}
+	}
+	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.4")}}
+	c, err = dl.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answer(c); !strings.HasPrefix(got, "HTTP/1.1 503") {
+		t.Fatalf("fifth connection in total: %q", got)
+	}
+	c.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	time.Sleep(200 * time.Millisecond)
+	if r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-20T10:00:00Z"}`), nil); r.code != 200 {
+		t.Fatalf("after the connections closed: %d", r.code)
+	}
+	d.stop()
+}
