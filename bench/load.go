@@ -132,7 +132,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 	// keeps counting from the intended time).
 	jobs := make(chan job)
 	if cfg.Rate > 0 {
-		jobs = make(chan job, 1<<16)
+		jobs = make(chan job, openLoopQueue(w, cfg.Conns))
 	}
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
@@ -444,4 +444,18 @@ func diskUsage(dataDir string) (all, segments int64) {
 		return nil
 	})
 	return all, segments
+}
+
+// openLoopQueue bounds the requests an open loop lets queue while the daemon
+// is slow to about 256 MiB of bodies. Once it is full the feeder waits, but
+// intended send times keep following the schedule, so latency still counts
+// the queueing (a 64 Ki-job queue of 280 KB bodies once took the generator
+// to 24 GB and the OOM killer).
+func openLoopQueue(w Workload, conns int) int {
+	gen, err := NewGenerator(w, time.Now())
+	if err != nil {
+		return conns * 2
+	}
+	size := len(gen.Request(0).Body) + 1
+	return max(conns*2, min(1<<16, (256<<20)/size))
 }
