@@ -115,8 +115,9 @@ type SegmentsConfig struct {
 
 // BuffersConfig bounds memory.
 type BuffersConfig struct {
-	MaxBytes    ByteSize `yaml:"max_bytes"`    // all buffered records
-	MemoryLimit ByteSize `yaml:"memory_limit"` // Go runtime soft limit (GOMEMLIMIT); 0: none
+	MaxBytes    ByteSize `yaml:"max_bytes"`         // all buffered records
+	MaxRequest  ByteSize `yaml:"max_request_bytes"` // request bodies being read and decoded, all connections
+	MemoryLimit ByteSize `yaml:"memory_limit"`      // Go runtime soft limit (GOMEMLIMIT); 0: none
 }
 
 // AuthConfig lists bearer tokens; none (here and in the file) means no
@@ -170,7 +171,7 @@ func DefaultConfig() Config {
 			MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: ByteSize(r.MaxRecord), MaxErrors: r.MaxErrors},
 		WAL:         WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
 		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "best", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
-		Buffers:     BuffersConfig{MaxBytes: 256 << 20, MemoryLimit: 448 << 20},
+		Buffers:     BuffersConfig{MaxBytes: 256 << 20, MaxRequest: 256 << 20, MemoryLimit: 448 << 20},
 		Auth:        AuthConfig{Tokens: []Token{}},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 		Disk:        DiskConfig{MinFree: 1 << 30},
@@ -213,6 +214,7 @@ func (c *Config) Validate() error {
 		check(c.Buffers.MaxBytes >= c.Segments.BlockSize*2, "buffers.max_bytes", c.Buffers.MaxBytes, "want ≥ 2 × segments.block_size"),
 		check(c.Buffers.MemoryLimit == 0 || c.Buffers.MemoryLimit >= c.Buffers.MaxBytes+64<<20, "buffers.memory_limit", c.Buffers.MemoryLimit, "want 0 or ≥ buffers.max_bytes + 64MiB"),
 		check(c.Buffers.MaxBytes >= c.HTTP.MaxBody, "buffers.max_bytes", c.Buffers.MaxBytes, "want ≥ http.max_body, or a large request could never be admitted"),
+		check(c.Buffers.MaxRequest >= 3*c.HTTP.MaxBody, "buffers.max_request_bytes", c.Buffers.MaxRequest, "want ≥ 3 × http.max_body: a compressed request holds its body and its decoded copy"),
 		check(c.HTTP.MaxBody <= 64<<20, "http.max_body", c.HTTP.MaxBody, "want ≤ 64MiB: a request is stored as one WAL entry and never split across segment blocks"),
 	}
 	if _, err := wal.ParseSyncMode(c.WAL.Fsync); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
@@ -22,9 +23,42 @@ var (
 
 // decoders pools the decompressors; each decodes under a hard output limit.
 type decoders struct {
-	gzip sync.Pool // *gzip.Reader
-	zstd sync.Pool // *zstd.Decoder
-	bufs sync.Pool // *[]byte output buffers
+	gzip   sync.Pool // *gzip.Reader
+	zstd   sync.Pool // *zstd.Decoder
+	bufs   sync.Pool // *[]byte output buffers
+	budget *byteBudget
+}
+
+// errBusy: the request bodies being read already hold the whole budget.
+var errBusy = errors.New("request bodies in flight are over buffers.max_request_bytes")
+
+// byteBudget bounds the memory of request bodies being read and decoded,
+// over all connections: every body buffer holds its capacity from the
+// budget while in use.
+type byteBudget struct {
+	used atomic.Int64
+	max  int64
+}
+
+func (b *byteBudget) take(n int) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+int64(n) > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+int64(n)) {
+			return true
+		}
+	}
+}
+
+func (b *byteBudget) give(n int) {
+	if b != nil && n > 0 {
+		b.used.Add(-int64(n))
+	}
 }
 
 // decode returns body decoded per encoding into a pooled buffer (release
@@ -93,7 +127,13 @@ func (d *decoders) decode(encoding, body []byte, limit int) ([]byte, *[]byte, er
 // come out: a decompression bomb costs at most limit bytes of memory.
 func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte, error) {
 	bp, _ := d.bufs.Get().(*[]byte)
+	if bp != nil && !d.budget.take(cap(*bp)) {
+		bp = nil // too big to hold now: start small
+	}
 	if bp == nil {
+		if !d.budget.take(64 << 10) {
+			return nil, nil, errBusy
+		}
 		b := make([]byte, 0, 64<<10)
 		bp = &b
 	}
@@ -103,13 +143,18 @@ func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte
 			if len(buf) > limit {
 				break
 			}
+			old := cap(buf)
 			buf = append(buf, 0)[:len(buf)]
+			if !d.budget.take(cap(buf) - old) {
+				d.budget.give(old)
+				return nil, nil, errBusy
+			}
 		}
 		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
 		buf = buf[:len(buf)+n]
 		if len(buf) > limit {
 			*bp = buf[:0]
-			d.bufs.Put(bp)
+			d.put(bp)
 			return nil, nil, errTooLarge
 		}
 		if err == io.EOF {
@@ -118,7 +163,7 @@ func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte
 		}
 		if err != nil {
 			*bp = buf[:0]
-			d.bufs.Put(bp)
+			d.put(bp)
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 				return nil, nil, errTooLarge
 			}
@@ -129,7 +174,7 @@ func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte
 		}
 	}
 	*bp = buf[:0]
-	d.bufs.Put(bp)
+	d.put(bp)
 	return nil, nil, errTooLarge
 }
 
@@ -138,6 +183,7 @@ func (d *decoders) put(bp *[]byte) {
 	if bp == nil {
 		return
 	}
+	d.budget.give(cap(*bp))
 	if cap(*bp) > 16<<20 { // do not pin huge buffers
 		return
 	}

@@ -71,6 +71,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: strconv.Itoa(int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second))}
 	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
+	s.dec.budget = &byteBudget{max: int64(cfg.Buffers.MaxRequest)}
 	s.m.producers = func() []*producer { return s.prods.Load().list }
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
@@ -389,6 +390,10 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
+		} else if errors.Is(err, errBusy) {
+			s.drain(ctx)
+			ctx.Response.Header.Set("Retry-After", s.retry)
+			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
 		} else {
 			s.answerErr(ctx, fasthttp.StatusBadRequest, "reading request body: "+err.Error(), 0)
 		}
@@ -403,6 +408,10 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		return
 	case errors.Is(err, errUnsupported):
 		s.answerErr(ctx, fasthttp.StatusUnsupportedMediaType, err.Error(), 0)
+		return
+	case errors.Is(err, errBusy):
+		ctx.Response.Header.Set("Retry-After", s.retry)
+		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
 		return
 	case err != nil:
 		s.answerErr(ctx, fasthttp.StatusBadRequest, err.Error(), 0)
