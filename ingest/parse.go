@@ -353,7 +353,10 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 			}
 			mark, nrecs := len(p.b.Buf), len(p.b.Recs)
 			e, err := p.one(l, i)
-			if err == nil && skipWS(l, e) != len(l) {
+			var se *SyntaxError
+			if (err == nil || !errors.As(err, &se)) && skipWS(l, e) != len(l) {
+				// trailing data makes the line invalid JSON, whatever else
+				// was wrong with the record before it
 				p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
 				err = &SyntaxError{Msg: "unexpected data after the JSON object on the same line", Offset: e}
 			}

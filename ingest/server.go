@@ -341,27 +341,8 @@ func (s *Server) SetTokens(ts []Token) error {
 func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	defer func() { s.m.ack.observe(time.Since(start)) }()
-	prod := s.authorized(ctx)
+	prod := s.gate(ctx)
 	if prod == nil {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ingestd"`)
-		s.answerErr(ctx, fasthttp.StatusUnauthorized, "missing or unknown bearer token", 0)
-		return
-	}
-	if err := s.failure(); err != nil {
-		s.storageErr(ctx, err)
-		return
-	}
-	if s.m.diskLow.Load() {
-		s.answerErr(ctx, fasthttp.StatusInsufficientStorage, fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree), 0)
-		return
-	}
-	if !s.ready.Load() {
-		ctx.Response.Header.Set("Retry-After", s.retry)
-		msg := "recovering; not accepting yet"
-		if s.closing.Load() {
-			msg = "shutting down"
-		}
-		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, msg, 0)
 		return
 	}
 	st := s.batches.Get().(*reqState)
@@ -385,39 +366,11 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 		// Runs last: remember a 200's answer, release the key otherwise.
 		defer func() { s.keys.Finish(key, st.resp, ctx.Response.StatusCode() == fasthttp.StatusOK) }()
 	}
-	wire, wp, err := s.readBody(ctx)
-	defer s.dec.put(wp)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
-		} else if errors.Is(err, errBusy) {
-			s.drain(ctx)
-			ctx.Response.Header.Set("Retry-After", s.retry)
-			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
-		} else {
-			s.answerErr(ctx, fasthttp.StatusBadRequest, "reading request body: "+err.Error(), 0)
-		}
+	body, release, ok := s.body(ctx)
+	defer release()
+	if !ok {
 		return
 	}
-	s.m.wireBytesIn.Add(int64(len(wire)))
-	body, bp, err := s.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(s.cfg.HTTP.MaxBody))
-	defer s.dec.put(bp)
-	switch {
-	case errors.Is(err, errTooLarge):
-		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes after decompression", s.cfg.HTTP.MaxBody), 0)
-		return
-	case errors.Is(err, errUnsupported):
-		s.answerErr(ctx, fasthttp.StatusUnsupportedMediaType, err.Error(), 0)
-		return
-	case errors.Is(err, errBusy):
-		ctx.Response.Header.Set("Retry-After", s.retry)
-		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
-		return
-	case err != nil:
-		s.answerErr(ctx, fasthttp.StatusBadRequest, err.Error(), 0)
-		return
-	}
-	s.m.bytesIn.Add(int64(len(body)))
 	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
 	b := &st.batch
 	b.Reset()
@@ -460,33 +413,8 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	r = append(r, '}')
 	st.resp = r
-	if len(b.Recs) > 0 {
-		if prod.limit != nil {
-			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
-				prod.limited.Add(1)
-				ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				s.answerErr(ctx, fasthttp.StatusTooManyRequests, "rate limit of producer "+prod.name+" reached; retry later", 0)
-				return
-			}
-		}
-		n := int64(len(b.Buf))
-		if !s.store.Admit(n) {
-			ctx.Response.Header.Set("Retry-After", s.retry)
-			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
-			return
-		}
-		st.payload = appendEntry(st.payload[:0], b)
-		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
-			s.store.Unadmit(n)
-			s.storageErr(ctx, err)
-			return
-		}
-		s.m.recordsIn.Add(int64(len(b.Recs)))
-		prod.records.Add(int64(len(b.Recs)))
-	}
-	prod.requests.Add(1)
-	if r := s.rejected.Load(); r != nil && len(b.Bad) > 0 {
-		r.add(prod.name, time.Now(), b)
+	if !s.persist(ctx, prod, st) {
+		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
@@ -629,4 +557,110 @@ func (s *Server) checkDisk() {
 			s.log.Info("disk space back above disk.min_free: intake open again", "free_bytes", free)
 		}
 	}
+}
+
+// gate answers what stops any write before its body is read: a bad token,
+// a storage failure, a full disk, recovery or shutdown. It returns the
+// producer, or nil once it has answered.
+func (s *Server) gate(ctx *fasthttp.RequestCtx) *producer {
+	prod := s.authorized(ctx)
+	if prod == nil {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ingestd"`)
+		s.answerErr(ctx, fasthttp.StatusUnauthorized, "missing or unknown bearer token", 0)
+		return nil
+	}
+	if err := s.failure(); err != nil {
+		s.storageErr(ctx, err)
+		return nil
+	}
+	if s.m.diskLow.Load() {
+		s.answerErr(ctx, fasthttp.StatusInsufficientStorage, fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree), 0)
+		return nil
+	}
+	if !s.ready.Load() {
+		ctx.Response.Header.Set("Retry-After", s.retry)
+		msg := "recovering; not accepting yet"
+		if s.closing.Load() {
+			msg = "shutting down"
+		}
+		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, msg, 0)
+		return nil
+	}
+	return prod
+}
+
+// body reads and decodes the request body under the limits. On failure it
+// has answered and ok is false. release returns the buffers.
+func (s *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), ok bool) {
+	wire, wp, err := s.readBody(ctx)
+	if err != nil {
+		s.dec.put(wp)
+		switch {
+		case errors.Is(err, errTooLarge):
+			s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
+		case errors.Is(err, errBusy):
+			s.drain(ctx)
+			ctx.Response.Header.Set("Retry-After", s.retry)
+			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
+		default:
+			s.answerErr(ctx, fasthttp.StatusBadRequest, "reading request body: "+err.Error(), 0)
+		}
+		return nil, func() {}, false
+	}
+	s.m.wireBytesIn.Add(int64(len(wire)))
+	body, bp, err := s.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(s.cfg.HTTP.MaxBody))
+	release = func() { s.dec.put(bp); s.dec.put(wp) }
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes after decompression", s.cfg.HTTP.MaxBody), 0)
+		return nil, release, false
+	case errors.Is(err, errUnsupported):
+		s.answerErr(ctx, fasthttp.StatusUnsupportedMediaType, err.Error(), 0)
+		return nil, release, false
+	case errors.Is(err, errBusy):
+		ctx.Response.Header.Set("Retry-After", s.retry)
+		s.answerErr(ctx, fasthttp.StatusServiceUnavailable, err.Error()+"; retry later", 0)
+		return nil, release, false
+	case err != nil:
+		s.answerErr(ctx, fasthttp.StatusBadRequest, err.Error(), 0)
+		return nil, release, false
+	}
+	s.m.bytesIn.Add(int64(len(body)))
+	return body, release, true
+}
+
+// persist makes st.batch durable: the producer's rate limit, the buffer
+// budget, then one WAL entry, fsynced before it returns true. On failure it
+// has answered. The caller answers 200 after it.
+func (s *Server) persist(ctx *fasthttp.RequestCtx, prod *producer, st *reqState) bool {
+	b := &st.batch
+	if len(b.Recs) > 0 {
+		if prod.limit != nil {
+			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
+				prod.limited.Add(1)
+				ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				s.answerErr(ctx, fasthttp.StatusTooManyRequests, "rate limit of producer "+prod.name+" reached; retry later", 0)
+				return false
+			}
+		}
+		n := int64(len(b.Buf))
+		if !s.store.Admit(n) {
+			ctx.Response.Header.Set("Retry-After", s.retry)
+			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
+			return false
+		}
+		st.payload = appendEntry(st.payload[:0], b)
+		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
+			s.store.Unadmit(n)
+			s.storageErr(ctx, err)
+			return false
+		}
+		s.m.recordsIn.Add(int64(len(b.Recs)))
+		prod.records.Add(int64(len(b.Recs)))
+	}
+	prod.requests.Add(1)
+	if r := s.rejected.Load(); r != nil && len(b.Bad) > 0 {
+		r.add(prod.name, time.Now(), b)
+	}
+	return true
 }
