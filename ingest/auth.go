@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/base64"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -56,17 +58,30 @@ func newProducers(ts []Token, old *producers) *producers {
 }
 
 // find returns the producer whose token is in the Authorization header, or
-// nil. Every configured token is compared, in constant time, whatever
-// matches.
+// nil. Shippers send it as "Bearer <token>", as an Elasticsearch API key
+// ("ApiKey <token>"), or as basic auth with the token as the password. Every
+// configured token is compared, in constant time, whatever matches.
 func (p *producers) find(header []byte) *producer {
 	if p.anon != nil {
 		return p.anon
 	}
-	const pfx = "Bearer "
-	if len(header) <= len(pfx) || string(header[:len(pfx)]) != pfx {
+	var tok []byte
+	scheme, rest, _ := bytes.Cut(header, []byte(" "))
+	switch {
+	case bytes.EqualFold(scheme, []byte("Bearer")), bytes.EqualFold(scheme, []byte("ApiKey")):
+		tok = rest
+	case bytes.EqualFold(scheme, []byte("Basic")):
+		dec, err := base64.StdEncoding.DecodeString(string(rest))
+		if err != nil {
+			return nil
+		}
+		if i := bytes.IndexByte(dec, ':'); i >= 0 {
+			tok = dec[i+1:]
+		}
+	}
+	if len(tok) == 0 {
 		return nil
 	}
-	tok := header[len(pfx):]
 	var found *producer
 	for _, q := range p.list {
 		if subtle.ConstantTimeCompare(tok, q.token) == 1 {

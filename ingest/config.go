@@ -60,6 +60,7 @@ type Config struct {
 	Disk      DiskConfig      `yaml:"disk"`
 	Retention RetentionConfig `yaml:"retention"`
 	Rejected  RejectedConfig  `yaml:"rejected"`
+	Loki      LokiConfig      `yaml:"loki"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -131,6 +132,11 @@ type AuthConfig struct {
 // DiskConfig keeps the data directory's file system from filling up.
 type DiskConfig struct {
 	MinFree ByteSize `yaml:"min_free"` // below this much free space intake answers 507; 0 = off
+}
+
+// LokiConfig shapes records from the Loki push endpoint.
+type LokiConfig struct {
+	MergeJSONLines bool `yaml:"merge_json_lines"` // a line that is a JSON object: its fields go into the record
 }
 
 // RejectedConfig bounds the store of lines rejected with ?invalid=skip.

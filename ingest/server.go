@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -276,6 +277,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.m.Write(ctx)
 		s.m.code("/metrics", fasthttp.StatusOK)
 	default:
+		path := string(ctx.Path())
+		if path == "/loki/api/v1/push" {
+			s.lokiPush(ctx)
+			return
+		}
+		if s.esRoute(ctx, path) {
+			return
+		}
 		s.answerErr(ctx, fasthttp.StatusNotFound, "not found", 0)
 	}
 }
@@ -469,7 +478,7 @@ func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 		s.m.code(endpoint(ctx), fasthttp.StatusRequestEntityTooLarge)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	if string(ctx.Path()) == "/v1/ingest" && s.authorized(ctx) == nil {
+	if p := endpoint(ctx); (p == "/v1/ingest" || p == "/_bulk" || p == "/loki/api/v1/push") && s.authorized(ctx) == nil {
 		s.m.code(endpoint(ctx), fasthttp.StatusUnauthorized)
 		return fasthttp.StatusUnauthorized
 	}
@@ -502,9 +511,11 @@ func (s *Server) answerErr(ctx *fasthttp.RequestCtx, code int, msg string, line 
 
 // endpoint names the request's path for metrics, from a fixed set.
 func endpoint(ctx *fasthttp.RequestCtx) string {
-	switch p := string(ctx.Path()); p {
-	case "/v1/ingest", "/healthz", "/readyz", "/metrics":
+	switch p := string(ctx.Path()); {
+	case p == "/v1/ingest" || p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/loki/api/v1/push":
 		return p
+	case strings.HasSuffix(p, "/_bulk"):
+		return "/_bulk"
 	}
 	return "other"
 }

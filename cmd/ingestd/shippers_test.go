@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+)
+
+// storedByField maps a field's value to how many stored records have it.
+func storedByField(t *testing.T, dir, field string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, line := range allStored(t, dir) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stored line %s: %v", line, err)
+		}
+		if v, ok := m[field]; ok {
+			out[fmt.Sprint(v)]++
+		}
+	}
+	return out
+}
+
+// The official Go Elasticsearch client checks the product header, then
+// BulkIndexer sends documents with index and create actions.
+func TestElasticsearchGoClientBulkIndexer(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: es-client, token: es-token-0123456789ab}]\nreport:\n  schedule: \"off\"\n")
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{d.url}, APIKey: "es-token-0123456789ab", CompressRequestBody: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := es.Info()
+	if err != nil || info.IsError() {
+		t.Fatalf("info: %v %v", err, info)
+	}
+	info.Body.Close()
+	var okN, failN atomic.Int64
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: es, Index: "app-logs", FlushBytes: 64 << 10, NumWorkers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := 0; i < n; i++ {
+		action := "index"
+		if i%3 == 0 {
+			action = "create"
+		}
+		doc := fmt.Sprintf(`{"@timestamp":"2026-11-20T10:%02d:%02dZ","n":%d,"message":"hello %d"}`, i/60%60, i%60, i, i)
+		if i == 7 {
+			doc = `{"@timestamp":"not a time","n":7}` // refused per item
+		}
+		err := bi.Add(context.Background(), esutil.BulkIndexerItem{Action: action, DocumentID: fmt.Sprintf("doc-%d", i), Body: strings.NewReader(doc),
+			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { okN.Add(1) },
+			OnFailure: func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+				if it.DocumentID != "doc-7" || r.Status != 400 {
+					t.Errorf("unexpected failure %s: %d %v %v", it.DocumentID, r.Status, r.Error, err)
+				}
+				failN.Add(1)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bi.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if okN.Load() != n-1 || failN.Load() != 1 {
+		t.Fatalf("client saw %d ok, %d failed", okN.Load(), failN.Load())
+	}
+	d.stop()
+	ids := storedByField(t, dir, "_id")
+	if len(ids) != n-1 || ids["doc-7"] != 0 || ids["doc-0"] != 1 {
+		t.Fatalf("stored %d distinct ids (doc-7: %d)", len(ids), ids["doc-7"])
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("%s stored %d times", id, c)
+		}
+	}
+	if idx := storedByField(t, dir, "_index"); idx["app-logs"] != n-1 {
+		t.Fatalf("_index: %v", idx)
+	}
+}
+
+type shot struct {
+	method, path, ctype, enc string
+	body                     string
+	want                     int
+}
+
+func send(t *testing.T, d *daemon, s shot, hdr map[string]string) (int, string) {
+	t.Helper()
+	body := []byte(s.body)
+	if s.enc == "gzip" {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(body)
+		zw.Close()
+		body = b.Bytes()
+	}
+	req, _ := http.NewRequest(s.method, d.url+s.path, bytes.NewReader(body))
+	if s.ctype != "" {
+		req.Header.Set("Content-Type", s.ctype)
+	}
+	if s.enc != "" {
+		req.Header.Set("Content-Encoding", s.enc)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", s.method, s.path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if s.path != "/loki/api/v1/push" && !strings.HasPrefix(s.path, "/v1/") && resp.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+		t.Errorf("%s %s: no X-Elastic-Product header", s.method, s.path)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// Request shapes as the shippers send them (from their documentation and
+// source): the handshake calls first, then the bulk or HTTP bodies.
+func TestShipperRequestShapes(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "report:\n  schedule: \"off\"\n")
+	ts := func(i int) string { return fmt.Sprintf("2026-11-20T11:00:%02d.000Z", i) }
+	shots := []struct {
+		shipper string
+		shot    shot
+		docs    int // records the shot stores
+	}{
+		// Filebeat 8 (output.elasticsearch): version, license, template and ILM
+		// setup, then gzip _bulk with "create" actions to a data stream.
+		{"filebeat", shot{"GET", "/", "", "", "", 200}, 0},
+		{"filebeat", shot{"GET", "/_license?human=false", "", "", "", 200}, 0},
+		{"filebeat", shot{"HEAD", "/_index_template/filebeat-8.11.0", "", "", "", 200}, 0},
+		{"filebeat", shot{"PUT", "/_index_template/filebeat-8.11.0", "application/json", "", `{"index_patterns":["filebeat-8.11.0"],"data_stream":{}}`, 200}, 0},
+		{"filebeat", shot{"GET", "/_ilm/policy/filebeat", "", "", "", 200}, 0},
+		{"filebeat", shot{"POST", "/_bulk", "application/json", "gzip",
+			`{"create":{"_index":"filebeat-8.11.0"}}` + "\n" + `{"@timestamp":"` + ts(1) + `","message":"fb one","agent":{"type":"filebeat"},"shipper":"filebeat"}` + "\n" +
+				`{"create":{"_index":"filebeat-8.11.0"}}` + "\n" + `{"@timestamp":"` + ts(2) + `","message":"fb two","shipper":"filebeat"}` + "\n", 200}, 2},
+		// Fluent Bit (out es): _bulk with "index" actions, Logstash_Format index names, @timestamp.
+		{"fluent-bit-es", shot{"POST", "/_bulk", "application/x-ndjson", "",
+			`{"index":{"_index":"logstash-2026.11.20"}}` + "\n" + `{"@timestamp":"` + ts(3) + `","log":"fluent es","shipper":"fluent-bit-es"}` + "\n", 200}, 1},
+		// Fluent Bit (out http, format json): a JSON array, date as epoch seconds.
+		{"fluent-bit-http", shot{"POST", "/v1/ingest", "application/json", "",
+			`[{"date":1763636404.123,"log":"fluent http 1","shipper":"fluent-bit-http"},{"date":1763636405.5,"log":"fluent http 2","shipper":"fluent-bit-http"}]`, 200}, 2},
+		// Vector (sink elasticsearch, mode bulk): version probe, then _bulk with "index" and gzip.
+		{"vector-es", shot{"GET", "/", "", "", "", 200}, 0},
+		{"vector-es", shot{"POST", "/_bulk", "application/x-ndjson", "gzip",
+			`{"index":{"_index":"vector-2026.11.20"}}` + "\n" + `{"timestamp":"` + ts(6) + `","message":"vector es","shipper":"vector-es"}` + "\n", 200}, 1},
+		// Vector (sink http, encoding json, framing newline_delimited).
+		{"vector-http", shot{"POST", "/v1/ingest", "application/x-ndjson", "",
+			`{"timestamp":"` + ts(7) + `","message":"vector http","shipper":"vector-http"}` + "\n", 200}, 1},
+		// Logstash (output elasticsearch): handshake, template, then _bulk to an index in the path.
+		{"logstash", shot{"HEAD", "/_template/logstash", "", "", "", 200}, 0},
+		{"logstash", shot{"POST", "/logstash-2026.11.20/_bulk", "application/json", "",
+			`{"index":{}}` + "\n" + `{"@timestamp":"` + ts(8) + `","message":"logstash","shipper":"logstash"}` + "\n", 200}, 1},
+		// update/delete are answered per item; a bad document too.
+		{"es-mixed", shot{"POST", "/_bulk", "application/x-ndjson", "",
+			`{"delete":{"_index":"x","_id":"1"}}` + "\n" +
+				`{"update":{"_index":"x","_id":"2"}}` + "\n" + `{"doc":{"a":1}}` + "\n" +
+				`{"index":{"_index":"x"}}` + "\n" + `{"@timestamp":"yesterday","shipper":"es-mixed"}` + "\n" +
+				`{"index":{"_index":"x"}}` + "\n" + `{"@timestamp":"` + ts(9) + `","shipper":"es-mixed"}` + "\n", 200}, 1},
+		// Loki push (JSON), gzip, with structured metadata on one entry.
+		{"loki", shot{"POST", "/loki/api/v1/push", "application/json", "gzip",
+			`{"streams":[{"stream":{"job":"app","shipper":"loki"},"values":[["1763636410000000000","loki line one"],["1763636411000000001","loki line two",{"trace_id":"abc"}]]}]}`, 204}, 2},
+	}
+	want := map[string]int{}
+	for _, s := range shots {
+		code, body := send(t, d, s.shot, nil)
+		if code != s.shot.want {
+			t.Fatalf("%s %s %s: %d %s", s.shipper, s.shot.method, s.shot.path, code, body)
+		}
+		if s.shipper == "es-mixed" {
+			var r struct {
+				Errors bool
+				Items  []map[string]struct {
+					Status int
+					Error  struct{ Type, Reason string }
+				}
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil || !r.Errors || len(r.Items) != 4 {
+				t.Fatalf("mixed bulk answer: %v %s", err, body)
+			}
+			if r.Items[0]["delete"].Status != 400 || r.Items[1]["update"].Status != 400 || r.Items[2]["index"].Status != 400 || r.Items[3]["index"].Status != 201 {
+				t.Fatalf("mixed bulk statuses: %s", body)
+			}
+		}
+		want[s.shipper] += s.docs
+	}
+	// A malformed Loki body and a protobuf one are refused whole.
+	if code, _ := send(t, d, shot{"POST", "/loki/api/v1/push", "application/json", "", `{"streams":[{"values":[["1","x"]`, 400}, nil); code != 400 {
+		t.Fatalf("malformed loki push: %d", code)
+	}
+	if code, _ := send(t, d, shot{"POST", "/loki/api/v1/push", "application/x-protobuf", "", "\x00", 415}, nil); code != 415 {
+		t.Fatalf("protobuf loki push: %d", code)
+	}
+	d.stop()
+	got := storedByField(t, dir, "shipper")
+	// Loki records carry the shipper in their labels.
+	for _, line := range allStored(t, dir) {
+		if strings.Contains(line, `"labels":{"job":"app","shipper":"loki"}`) {
+			got["loki"]++
+		}
+	}
+	for shipper, n := range want {
+		if n > 0 && got[shipper] != n {
+			t.Errorf("%s: %d records stored, want %d", shipper, got[shipper], n)
+		}
+	}
+	all := strings.Join(allStored(t, dir), "\n")
+	for _, s := range []string{`"_index":"filebeat-8.11.0"`, `"_index":"logstash-2026.11.20"`, `"timestamp":"2025-11-20T11:00:11.000000001Z"`, `"metadata":{"trace_id":"abc"}`, `"line":"loki line one"`} {
+		if !strings.Contains(all, s) {
+			t.Errorf("stored records lack %s", s)
+		}
+	}
+}

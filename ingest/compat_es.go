@@ -1,0 +1,279 @@
+package ingest
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The Elasticsearch-compatible endpoints let Filebeat, Fluent Bit, Vector,
+// Logstash and Elasticsearch clients write without changes: the handshake
+// calls they make first, and the bulk API. Documents become records with
+// "_index" (and "_id" when the client gave one) added as fields; every
+// accepted document is durable before the answer, as with /v1/ingest.
+
+// esVersion is the Elasticsearch version announced to clients.
+const esVersion = "8.11.0"
+
+var esIDSeq atomic.Uint64
+
+func init() { esIDSeq.Store(uint64(time.Now().UnixNano())) }
+
+// esRoute answers the Elasticsearch API; false when the path is not one.
+func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
+	method := string(ctx.Method())
+	switch {
+	case path == "/" && (method == "GET" || method == "HEAD"):
+		ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+		s.esJSON(ctx, 200, `{"name":"ingestd","cluster_name":"ingestd","cluster_uuid":"aW5nZXN0ZC1pbmdlc3Rk","version":{"number":"`+esVersion+
+			`","build_flavor":"default","build_type":"ingestd","build_hash":"ingestd","build_date":"2026-11-01T00:00:00.000Z","build_snapshot":false,`+
+			`"lucene_version":"9.8.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
+	case path == "/_license" && method == "GET":
+		s.esJSON(ctx, 200, `{"license":{"status":"active","uid":"ingestd","type":"basic","issue_date":"2026-01-01T00:00:00.000Z","issue_date_in_millis":1767225600000,"max_nodes":1000,"issued_to":"ingestd","issuer":"ingestd","start_date_in_millis":-1}}`)
+	case path == "/_bulk" || strings.HasSuffix(path, "/_bulk"):
+		if method != "POST" && method != "PUT" {
+			s.esError(ctx, 405, "method_not_allowed", "use POST for _bulk")
+			return true
+		}
+		index := ""
+		if path != "/_bulk" {
+			index = strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/_bulk")
+		}
+		s.esBulk(ctx, index)
+	case esNoop(path, method):
+		// templates, ILM policies, pipelines, index creation: accepted and
+		// ignored, so shippers that set them up first carry on.
+		if method == "HEAD" {
+			ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+			ctx.SetStatusCode(200)
+			s.m.code("/_es", 200)
+			return true
+		}
+		s.esJSON(ctx, 200, `{"acknowledged":true}`)
+	default:
+		return false
+	}
+	return true
+}
+
+// esNoop matches the setup calls ingestd accepts as no-ops.
+func esNoop(path, method string) bool {
+	for _, p := range []string{"/_index_template/", "/_template/", "/_component_template/", "/_ilm/policy/", "/_ingest/pipeline/", "/_data_stream/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	// HEAD/PUT /<index>: an index name alone
+	return (method == "HEAD" || method == "PUT") && len(path) > 1 && !strings.Contains(path[1:], "/") && path[1] != '_'
+}
+
+func (s *Server) esJSON(ctx *fasthttp.RequestCtx, code int, body string) {
+	ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(body)
+	s.m.code("/_es", code)
+}
+
+func (s *Server) esError(ctx *fasthttp.RequestCtx, code int, typ, reason string) {
+	r := appendJSONString(nil, reason)
+	s.esJSON(ctx, code, `{"error":{"root_cause":[{"type":"`+typ+`","reason":`+string(r)+`}],"type":"`+typ+`","reason":`+string(r)+`},"status":`+strconv.Itoa(code)+`}`)
+}
+
+// bulkItem is one action of a bulk request.
+type bulkItem struct {
+	action string // index, create, delete, update
+	index  string
+	id     string
+	line   int    // its record's line in the rewritten body, 0 when none
+	status int    // 201, or 400 with err
+	err    string // reason of a refusal
+}
+
+// esBulk takes NDJSON action/source pairs. index and create store the
+// source; delete and update are answered per item as unsupported.
+func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
+	start := time.Now()
+	defer func() { s.m.ack.observe(time.Since(start)) }()
+	ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+	prod := s.gate(ctx)
+	if prod == nil {
+		return
+	}
+	body, release, ok := s.body(ctx)
+	defer release()
+	if !ok {
+		return
+	}
+	st := s.batches.Get().(*reqState)
+	defer s.batches.Put(st)
+	st.key = ""
+	// Rewrite the documents into NDJSON records with _index (and _id) first.
+	recs := st.payload[:0]
+	var items []bulkItem
+	lines := 0
+	for len(body) > 0 {
+		action := nextLine(&body)
+		if len(strings.TrimSpace(string(action))) == 0 {
+			continue
+		}
+		it := bulkItem{index: defIndex, status: 201}
+		l := lexer{b: action}
+		l.object(func(k []byte) {
+			it.action = string(k[1 : len(k)-1])
+			l.object(func(k []byte) {
+				v := l.value()
+				switch string(k) {
+				case `"_index"`:
+					if x, ok := unquote(v); ok {
+						it.index = x
+					}
+				case `"_id"`:
+					if x, ok := unquote(v); ok {
+						it.id = x
+					}
+				}
+			})
+		})
+		if l.err != nil || it.action == "" {
+			s.esError(ctx, 400, "illegal_argument_exception", "malformed action/metadata line "+strconv.Itoa(len(items)+1)+", expected {\"index\":{...}} or similar")
+			st.payload = recs
+			return
+		}
+		switch it.action {
+		case "index", "create":
+			src := nextLine(&body)
+			lines++
+			it.line = lines
+			recs = appendBulkRecord(recs, src, it.index, it.id)
+		case "update":
+			nextLine(&body) // its partial document
+			it.status, it.err = 400, "ingestd stores records append-only: [update] is not supported"
+		case "delete":
+			it.status, it.err = 400, "ingestd stores records append-only: [delete] is not supported"
+		default:
+			s.esError(ctx, 400, "illegal_argument_exception", "unknown bulk action ["+it.action+"]")
+			st.payload = recs
+			return
+		}
+		if it.id == "" && it.status == 201 {
+			it.id = "i" + strconv.FormatUint(esIDSeq.Add(1), 36)
+		}
+		items = append(items, it)
+	}
+	b := &st.batch
+	b.Reset()
+	p := s.parsers.Get().(*Parser)
+	re := p.Parse(recs, start, true, b)
+	s.parsers.Put(p)
+	st.payload = recs // keep the grown buffer for the pool; persist reuses it after parsing
+	if re != nil {
+		s.esError(ctx, 400, "parse_exception", re.Error())
+		return
+	}
+	bad := map[int]string{}
+	for _, bl := range b.Bad {
+		bad[bl.Line] = bl.Err
+	}
+	for i := range items {
+		if reason, ok := bad[items[i].line]; ok && items[i].line > 0 {
+			items[i].status, items[i].err = 400, reason
+		}
+	}
+	for i, n := range b.ByReason {
+		if n > 0 {
+			s.m.reject(Reasons[i], n)
+		}
+	}
+	b.Bad = b.Bad[:0] // refused documents are answered per item, not kept as rejected lines
+	if !s.persist(ctx, prod, st) {
+		return
+	}
+	r := append(st.resp[:0], `{"took":`...)
+	r = strconv.AppendInt(r, time.Since(start).Milliseconds(), 10)
+	errs := false
+	for _, it := range items {
+		errs = errs || it.status != 201
+	}
+	r = append(r, `,"errors":`...)
+	r = strconv.AppendBool(r, errs)
+	r = append(r, `,"items":[`...)
+	for i, it := range items {
+		if i > 0 {
+			r = append(r, ',')
+		}
+		r = append(r, `{"`...)
+		r = append(r, it.action...)
+		r = append(r, `":{"_index":`...)
+		r = appendJSONString(r, it.index)
+		r = append(r, `,"_id":`...)
+		r = appendJSONString(r, it.id)
+		r = append(r, `,"status":`...)
+		r = strconv.AppendInt(r, int64(it.status), 10)
+		if it.status == 201 {
+			r = append(r, `,"result":"created","_version":1,"_shards":{"total":1,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1}}`...)
+			continue
+		}
+		typ := "document_parsing_exception"
+		if it.action == "update" || it.action == "delete" {
+			typ = "action_request_validation_exception"
+		}
+		r = append(r, `,"error":{"type":"`...)
+		r = append(r, typ...)
+		r = append(r, `","reason":`...)
+		r = appendJSONString(r, it.err)
+		r = append(r, `}}}`...)
+	}
+	r = append(r, "]}"...)
+	st.resp = r
+	ctx.SetStatusCode(200)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(r)
+	s.m.code("/_bulk", 200)
+}
+
+// nextLine cuts the next line off *b (without its newline).
+func nextLine(b *[]byte) []byte {
+	for i, c := range *b {
+		if c == '\n' {
+			l := (*b)[:i]
+			*b = (*b)[i+1:]
+			return l
+		}
+	}
+	l := *b
+	*b = nil
+	return l
+}
+
+// appendBulkRecord appends src as one NDJSON record with _index (and _id)
+// as its first fields. A source that is not an object is appended as it is,
+// so the parser refuses it with the usual reason.
+func appendBulkRecord(dst, src []byte, index, id string) []byte {
+	i := 0
+	for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\r') {
+		i++
+	}
+	if i >= len(src) || src[i] != '{' || index == "" {
+		return append(append(dst, src...), '\n')
+	}
+	dst = append(dst, `{"_index":`...)
+	dst = appendJSONString(dst, index)
+	if id != "" {
+		dst = append(dst, `,"_id":`...)
+		dst = appendJSONString(dst, id)
+	}
+	rest := src[i+1:]
+	j := 0
+	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\r' || rest[j] == '\n') {
+		j++
+	}
+	if j < len(rest) && rest[j] != '}' {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, rest...)
+	return append(dst, '\n')
+}
