@@ -40,6 +40,21 @@ type Metrics struct {
 	rejectedLost     atomic.Int64
 	rejectedCapped   atomic.Int64
 	rejectedDisk     atomic.Int64
+	extraMu          sync.Mutex
+	extra            []extraGauge
+}
+
+type extraGauge struct {
+	name, help string
+	fn         func() float64
+}
+
+// AddGauge exports a gauge computed at scrape time, for parts of the daemon
+// outside this package (the report schedule).
+func (m *Metrics) AddGauge(name, help string, fn func() float64) {
+	m.extraMu.Lock()
+	m.extra = append(m.extra, extraGauge{name, help, fn})
+	m.extraMu.Unlock()
 }
 
 // NewMetrics returns empty metrics.
@@ -218,6 +233,11 @@ func (m *Metrics) Write(w io.Writer) {
 	gauge("ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", failed)
 	gauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", low)
 	gauge("ingestd_recovery_duration_seconds", "Time the last start spent on recovery.", math.Float64frombits(m.recoverySeconds.Load()))
+	m.extraMu.Lock()
+	for _, g := range m.extra {
+		gauge(g.name, g.help, g.fn())
+	}
+	m.extraMu.Unlock()
 	m.walFsync.write(w, "ingestd_wal_fsync_duration_seconds", "Duration of WAL fdatasync calls.")
 	m.ack.write(w, "ingestd_ack_latency_seconds", "Time from request received to answer, for ingest requests.")
 }

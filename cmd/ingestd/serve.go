@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -74,6 +75,14 @@ func runServe(args []string) int {
 	var sched *report.Scheduler
 	if cfg.Report.Schedule != "off" {
 		outDir := cfg.reportDir()
+		srv.Metrics().AddGauge("ingestd_report_last_success_timestamp_seconds",
+			"When the scheduled monthly report last succeeded (0: never).", func() float64 {
+				st, err := os.Stat(filepath.Join(outDir, report.MarkerName))
+				if err != nil {
+					return 0
+				}
+				return float64(st.ModTime().Unix())
+			})
 		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
 			days, err := report.MonthDays(cfg.DataDir, month)
 			if err != nil || len(days) == 0 {

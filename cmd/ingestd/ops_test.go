@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func repoRoot() string {
+	_, f, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(f), "..", "..")
+}
+
+var metricRe = regexp.MustCompile(`ingestd_[a-z_]+`)
+
+// The alert rules and the dashboard only use metrics the daemon exports.
+func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), "")
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d.stop()
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(m), "\n") {
+		if strings.HasPrefix(line, "# TYPE ") {
+			f := strings.Fields(line)
+			have[f[2]] = true
+			if f[3] == "histogram" {
+				for _, s := range []string{"_bucket", "_sum", "_count"} {
+					have[f[2]+s] = true
+				}
+			}
+		}
+	}
+	check := func(where, expr string) {
+		for _, name := range metricRe.FindAllString(expr, -1) {
+			if !have[name] {
+				t.Errorf("%s uses %s, which the daemon does not export", where, name)
+			}
+		}
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct{ Alert, Expr string }
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "configs", "prometheus-alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &rules); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			check("alert "+r.Alert, r.Expr)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("%d alert rules", n)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(repoRoot(), "configs", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			check("panel "+p.Title, tg.Expr)
+		}
+	}
+	if len(dash.Panels) < 8 {
+		t.Fatalf("%d panels", len(dash.Panels))
+	}
+}
+
+// The systemd unit runs flags that exist, sandboxed; systemd-analyze checks
+// it where installed.
+func TestSystemdUnit(t *testing.T) {
+	p := filepath.Join(repoRoot(), "configs", "ingestd.service")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(b)
+	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ingestd", "LimitNOFILE=", "NoNewPrivileges=yes", "ExecReload=/bin/kill -HUP"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+	help, _ := runCLI(t, "serve", "--help")
+	for _, flag := range []string{"-config", "-data-dir"} {
+		if !strings.Contains(help, flag) {
+			t.Errorf("the unit uses %s, which serve does not have", flag)
+		}
+	}
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		// ExecStart's binary must exist for verify: point it at the test build.
+		tmp := filepath.Join(t.TempDir(), "ingestd.service")
+		os.WriteFile(tmp, []byte(strings.ReplaceAll(unit, "/usr/local/bin/ingestd", binPath)), 0o644)
+		if out, err := exec.Command(sa, "verify", tmp).CombinedOutput(); err != nil && strings.Contains(string(out), "ingestd.service:") {
+			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("systemd-analyze not installed; unit checked by content only")
+	}
+}
