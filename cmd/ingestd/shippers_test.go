@@ -230,3 +230,23 @@ func TestShipperRequestShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestLokiMergeJSONLines(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "loki:\n  merge_json_lines: true\nreport:\n  schedule: \"off\"\n")
+	body := `{"streams":[{"stream":{"job":"api"},"values":[["1763636410000000000","{\"level\":\"warn\",\"msg\":\"slow\"}"],["1763636411000000000","plain text"]]}]}`
+	if code, b := send(t, d, shot{"POST", "/loki/api/v1/push", "application/json", "", body, 204}, nil); code != 204 {
+		t.Fatalf("%d %s", code, b)
+	}
+	d.stop()
+	all := allStored(t, dir)
+	if len(all) != 2 {
+		t.Fatalf("stored %v", all)
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{`{"timestamp":"2025-11-20T11:00:10Z","labels":{"job":"api"},"level":"warn","msg":"slow"}`, `"line":"plain text"`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("stored records lack %s:\n%s", want, joined)
+		}
+	}
+}
