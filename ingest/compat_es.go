@@ -99,18 +99,11 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
 	start := time.Now()
 	defer func() { s.m.ack.observe(time.Since(start)) }()
 	ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
-	prod := s.gate(ctx)
-	if prod == nil {
-		return
-	}
-	body, release, ok := s.body(ctx)
-	defer release()
+	prod, body, st, done, ok := s.open(ctx)
+	defer done()
 	if !ok {
 		return
 	}
-	st := s.batches.Get().(*reqState)
-	defer s.batches.Put(st)
-	st.key = ""
 	// Rewrite the documents into NDJSON records with _index (and _id) first.
 	recs := st.payload[:0]
 	var items []bulkItem
@@ -165,10 +158,7 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
 		items = append(items, it)
 	}
 	b := &st.batch
-	b.Reset()
-	p := s.parsers.Get().(*Parser)
-	re := p.Parse(recs, start, true, b)
-	s.parsers.Put(p)
+	re := s.parse(st, recs, start, true)
 	st.payload = recs // keep the grown buffer for the pool; persist reuses it after parsing
 	if re != nil {
 		s.esError(ctx, 400, "parse_exception", re.Error())

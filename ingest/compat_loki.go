@@ -30,18 +30,11 @@ func (s *Server) lokiPush(ctx *fasthttp.RequestCtx) {
 		s.answerErr(ctx, fasthttp.StatusUnsupportedMediaType, "ingestd takes Loki's JSON push format; configure the client for JSON (application/json)", 0)
 		return
 	}
-	prod := s.gate(ctx)
-	if prod == nil {
-		return
-	}
-	body, release, ok := s.body(ctx)
-	defer release()
+	prod, body, st, done, ok := s.open(ctx)
+	defer done()
 	if !ok {
 		return
 	}
-	st := s.batches.Get().(*reqState)
-	defer s.batches.Put(st)
-	st.key = ""
 	recs := st.payload[:0]
 	merge := s.cfg.Loki.MergeJSONLines
 	l := lexer{b: body}
@@ -89,12 +82,7 @@ func (s *Server) lokiPush(ctx *fasthttp.RequestCtx) {
 		s.answerErr(ctx, fasthttp.StatusBadRequest, "loki push: malformed JSON body at byte "+strconv.Itoa(l.i), 0)
 		return
 	}
-	b := &st.batch
-	b.Reset()
-	p := s.parsers.Get().(*Parser)
-	re := p.Parse(recs, start, false, b)
-	s.parsers.Put(p)
-	if re != nil {
+	if re := s.parse(st, recs, start, false); re != nil {
 		s.m.rejectRequest(re.Reason)
 		s.answerErr(ctx, fasthttp.StatusBadRequest, "loki push: entry "+strconv.Itoa(re.Line)+": "+re.Msg, 0)
 		return

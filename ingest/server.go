@@ -382,11 +382,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
 	b := &st.batch
-	b.Reset()
-	p := s.parsers.Get().(*Parser)
-	re := p.Parse(body, start, skip, b)
-	s.parsers.Put(p)
-	if re != nil {
+	if re := s.parse(st, body, start, skip); re != nil {
 		s.m.rejectRequest(re.Reason)
 		s.answerErr(ctx, fasthttp.StatusBadRequest, re.Msg, re.Line)
 		return
@@ -674,4 +670,29 @@ func (s *Server) persist(ctx *fasthttp.RequestCtx, prod *producer, st *reqState)
 		r.add(prod.name, time.Now(), b)
 	}
 	return true
+}
+
+// parse parses body into st's batch with a pooled parser.
+func (s *Server) parse(st *reqState, body []byte, now time.Time, skip bool) *RequestError {
+	st.batch.Reset()
+	p := s.parsers.Get().(*Parser)
+	re := p.Parse(body, now, skip, &st.batch)
+	s.parsers.Put(p)
+	return re
+}
+
+// open runs gate and body for the shipper endpoints and takes request
+// scratch from the pool; done gives everything back. When ok is false it
+// has answered.
+func (s *Server) open(ctx *fasthttp.RequestCtx) (prod *producer, body []byte, st *reqState, done func(), ok bool) {
+	if prod = s.gate(ctx); prod == nil {
+		return nil, nil, nil, func() {}, false
+	}
+	body, release, ok := s.body(ctx)
+	if !ok {
+		return nil, nil, nil, release, false
+	}
+	st = s.batches.Get().(*reqState)
+	st.key = ""
+	return prod, body, st, func() { s.batches.Put(st); release() }, true
 }

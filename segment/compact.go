@@ -209,12 +209,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 		if !strings.HasPrefix(filepath.Base(p), "compact-") || !present[filepath.Base(p)] {
 			continue
 		}
-		r, err := OpenFile(p)
-		if err != nil {
-			return rep, err
-		}
-		names, err := r.Manifest()
-		r.Close()
+		names, err := manifestOf(p)
 		if err != nil {
 			return rep, err
 		}

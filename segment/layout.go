@@ -103,12 +103,7 @@ func DayInputs(dir string) ([]string, error) {
 		if !strings.HasPrefix(filepath.Base(p), "compact-") {
 			continue
 		}
-		r, err := OpenFile(p)
-		if err != nil {
-			return nil, err
-		}
-		names, err := r.Manifest()
-		r.Close()
+		names, err := manifestOf(p)
 		if err != nil {
 			return nil, err
 		}
@@ -125,4 +120,14 @@ func DayInputs(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// manifestOf returns the names of the parts the compacted file p replaces.
+func manifestOf(p string) ([]string, error) {
+	r, err := OpenFile(p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Manifest()
 }

@@ -67,7 +67,21 @@ func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFun
 	go func() {
 		defer close(ordered)
 		defer close(jobs)
-		prodErr = produce(ctx, files, opt, jobs, ordered, free)
+		prodErr = produce(ctx, files, opt, free, func(j *scanJob) error {
+			j.err, j.done = nil, make(chan struct{})
+			select {
+			case ordered <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case jobs <- j:
+				return nil
+			case <-ctx.Done():
+				close(j.done)
+				return ctx.Err()
+			}
+		})
 	}()
 	var err error
 	for j := range ordered {
@@ -88,13 +102,19 @@ func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFun
 		}
 	}
 	wg.Wait()
+	close(free) // the producer has finished: nothing takes from it any more
+	for j := range free {
+		jobPool.Put(j)
+	}
 	if err != nil {
 		return err
 	}
 	return prodErr
 }
 
-func produce(ctx context.Context, files []string, opt ScanOptions, jobs, ordered, free chan *scanJob) error {
+// produce reads the frames of the blocks of files within the time range
+// and hands each, in file order, to send.
+func produce(ctx context.Context, files []string, opt ScanOptions, free chan *scanJob, send func(*scanJob) error) error {
 	for _, path := range files {
 		r, err := OpenFile(path)
 		if err != nil {
@@ -113,26 +133,15 @@ func produce(ctx context.Context, files []string, opt ScanOptions, jobs, ordered
 			select {
 			case j = <-free:
 			default:
-				j = &scanJob{}
+				j = jobPool.Get().(*scanJob)
 			}
-			j.file, j.meta, j.err, j.done = path, e.BlockMeta, nil, make(chan struct{})
-			j.frame, err = r.ReadFrame(j.frame, e)
+			j.file, j.meta = path, e.BlockMeta
+			if j.frame, err = r.ReadFrame(j.frame, e); err == nil {
+				err = send(j)
+			}
 			if err != nil {
 				r.Close()
 				return err
-			}
-			select {
-			case ordered <- j:
-			case <-ctx.Done():
-				r.Close()
-				return ctx.Err()
-			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				close(j.done)
-				r.Close()
-				return ctx.Err()
 			}
 		}
 		if err := r.Close(); err != nil {
@@ -199,7 +208,14 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 			}
 		}(i)
 	}
-	err := produceUnordered(ctx, files, opt, jobs, free)
+	err := produce(ctx, files, opt, free, func(j *scanJob) error {
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 	close(jobs)
 	wg.Wait()
 	close(free)
@@ -210,44 +226,4 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 		return firstErr
 	}
 	return err
-}
-
-func produceUnordered(ctx context.Context, files []string, opt ScanOptions, jobs, free chan *scanJob) error {
-	for _, path := range files {
-		r, err := OpenFile(path)
-		if err != nil {
-			return err
-		}
-		idx, err := r.Index()
-		if err != nil {
-			r.Close()
-			return err
-		}
-		for _, e := range idx {
-			if (opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From) {
-				continue
-			}
-			var j *scanJob
-			select {
-			case j = <-free:
-			default:
-				j = jobPool.Get().(*scanJob)
-			}
-			j.file, j.meta = path, e.BlockMeta
-			if j.frame, err = r.ReadFrame(j.frame, e); err != nil {
-				r.Close()
-				return err
-			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				r.Close()
-				return ctx.Err()
-			}
-		}
-		if err := r.Close(); err != nil {
-			return fmt.Errorf("segment: close %s: %w", path, err)
-		}
-	}
-	return nil
 }
