@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -19,7 +21,34 @@ import (
 // fileConfig is the YAML file: one section per component.
 type fileConfig struct {
 	ingest.Config `yaml:",inline"`
-	Report        reportConfig `yaml:"report"`
+	Report        reportConfig  `yaml:"report"`
+	NodeID        string        `yaml:"node_id"` // "" = the host name
+	Storage       storageConfig `yaml:"storage"`
+}
+
+// storageConfig is where sealed days are shipped; no endpoint = no shipping.
+type storageConfig struct {
+	Endpoint    string        `yaml:"endpoint"`     // host:port of the S3-compatible store
+	Secure      bool          `yaml:"secure"`       // https
+	Region      string        `yaml:"region"`       // "" = the store's default
+	Bucket      string        `yaml:"bucket"`       // must exist
+	Prefix      string        `yaml:"prefix"`       // key prefix
+	AccessKey   string        `yaml:"access_key"`   // "" = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment
+	SecretKey   string        `yaml:"secret_key"`   //
+	DeleteAfter time.Duration `yaml:"delete_after"` // remove the local copy this long after the store confirmed it; negative = keep
+	Interval    time.Duration `yaml:"interval"`     // how often to look for files to ship
+}
+
+// node returns the node id: node_id, or the host name.
+func (c *fileConfig) node() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "node"
+	}
+	return h
 }
 
 // reportConfig is the report section: the monthly schedule and what the
@@ -59,6 +88,12 @@ func (c *fileConfig) Validate() error {
 	if r.Workers < 1 || r.Workers > 256 {
 		return fmt.Errorf("config: report.workers: %d (want 1..256)", r.Workers)
 	}
+	if st := c.Storage; st.Endpoint != "" && (st.Bucket == "" || st.Interval <= 0) {
+		return fmt.Errorf("config: storage: with an endpoint, set bucket and a positive interval")
+	}
+	if strings.ContainsAny(c.NodeID, "/ \t") {
+		return fmt.Errorf("config: node_id %q: no slashes or spaces", c.NodeID)
+	}
 	if err := c.reportConfig(0).Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -87,7 +122,8 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 // loadConfig reads the embedded defaults, then path (if any) over them, with
 // unknown keys refused.
 func loadConfig(path string) (fileConfig, error) {
-	c := fileConfig{Config: ingest.DefaultConfig(), Report: defaultReportConfig()}
+	c := fileConfig{Config: ingest.DefaultConfig(), Report: defaultReportConfig(),
+		Storage: storageConfig{DeleteAfter: 24 * time.Hour, Interval: 10 * time.Second}}
 	if err := decodeStrict(configs.Default, &c); err != nil {
 		return c, fmt.Errorf("embedded config: %w", err)
 	}

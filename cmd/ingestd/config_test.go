@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -21,6 +22,9 @@ func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 	}
 	if want := ingest.DefaultConfig(); !reflect.DeepEqual(c.Config, want) {
 		t.Fatalf("configs/ingestd.yaml differs from ingest.DefaultConfig():\n yaml %+v\n code %+v", c.Config, want)
+	}
+	if c.Storage.DeleteAfter != 24*time.Hour || c.Storage.Interval != 10*time.Second || c.NodeID != "" {
+		t.Fatalf("configs/ingestd.yaml storage section differs from the built-in defaults: %+v", c.Storage)
 	}
 	if want := defaultReportConfig(); !reflect.DeepEqual(c.Report, want) {
 		t.Fatalf("configs/ingestd.yaml report section differs from defaultReportConfig():\n yaml %+v\n code %+v", c.Report, want)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/report"
 )
 
@@ -64,13 +65,43 @@ func runServe(args []string) int {
 	// keeps the CPU (see child.go).
 	base := childArgs(&cf, &cfg)
 	workers := fmt.Sprint(cfg.Report.Workers)
+	var dayDone []func(string)
 	if cfg.Report.Partials {
 		pw := report.NewPartialWorker(func(ctx context.Context, dir string) error {
 			_, err := runChild(ctx, log, append([]string{"report", "--day-dir", dir, "--workers", workers}, base...)...)
 			return err
 		}, log)
 		defer pw.Close()
-		srv.OnDayDone(pw.Enqueue)
+		dayDone = append(dayDone, pw.Enqueue)
+	}
+	var shipper *ship.Shipper
+	if st := cfg.Storage; st.Endpoint != "" {
+		shipper, err = ship.New(cfg.DataDir, ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
+			Bucket: st.Bucket, Prefix: st.Prefix, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Node: cfg.node(),
+			DeleteAfter: st.DeleteAfter, Interval: st.Interval}, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd:", err)
+			return 2
+		}
+		m := srv.Metrics()
+		m.AddGauge("ingestd_ship_backlog_files", "Sealed segment files not yet confirmed by the object store.", func() float64 { return float64(shipper.BacklogFiles.Load()) })
+		m.AddGauge("ingestd_ship_backlog_bytes", "Bytes of those files.", func() float64 { return float64(shipper.BacklogBytes.Load()) })
+		m.AddGauge("ingestd_ship_uploaded_files", "Objects uploaded and confirmed since start.", func() float64 { return float64(shipper.Uploaded.Load()) })
+		m.AddGauge("ingestd_ship_upload_errors", "Failed uploads since start (each retried).", func() float64 { return float64(shipper.Errors.Load()) })
+		m.AddGauge("ingestd_ship_oldest_unshipped_age_seconds", "Age of the oldest file not yet shipped (0: none).", func() float64 {
+			if t := shipper.OldestUnix.Load(); t > 0 {
+				return time.Since(time.Unix(t, 0)).Seconds()
+			}
+			return 0
+		})
+		dayDone = append(dayDone, func(string) { shipper.Kick() })
+	}
+	if len(dayDone) > 0 {
+		srv.OnDayDone(func(dir string) {
+			for _, f := range dayDone {
+				f(dir)
+			}
+		})
 	}
 	var sched *report.Scheduler
 	if cfg.Report.Schedule != "off" {
@@ -149,6 +180,11 @@ func runServe(args []string) int {
 	if sched != nil {
 		sched.Start()
 		defer sched.Stop()
+	}
+	if shipper != nil {
+		shipper.Start()
+		defer shipper.Close()
+		log.Info("shipping sealed days", "endpoint", cfg.Storage.Endpoint, "bucket", cfg.Storage.Bucket, "node", cfg.node())
 	}
 	select {
 	case err := <-serveErr:

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+const s3Key, s3Secret = "ingestdtestkey", "ingestdtestsecret0123456789"
+
+// s3server is a versitygw started by the test on loopback.
+type s3server struct {
+	bin, dir, addr string
+	cmd            *exec.Cmd
+}
+
+func findVersitygw(t *testing.T) string {
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	gp, _ := exec.Command("go", "env", "GOPATH").Output()
+	if p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "versitygw"); fileExists(p) {
+		return p
+	}
+	t.Skip("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); .ci/run installs it")
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (s *s3server) start(t *testing.T) {
+	t.Helper()
+	s.cmd = exec.Command(s.bin, "--port", s.addr, "posix", s.dir)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s3Key, "ROOT_SECRET_KEY="+s3Secret)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", s.addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("versitygw did not listen")
+}
+
+func (s *s3server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// bucketRecords reads every object under the bucket and returns its record
+// lines, failing on a key outside the layout.
+func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int, []string) {
+	t.Helper()
+	ctx := context.Background()
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	recs := map[string]int{}
+	var keys []string
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		keys = append(keys, o.Key)
+		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := dec.DecodeAll(b, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Key, err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+			if l != "" {
+				recs[l]++
+			}
+		}
+	}
+	return recs, keys
+}
+
+// TestShippingToS3 ships finished days to a real S3 server (versitygw),
+// survives the store being down, and ends with every record in the bucket
+// exactly once under <prefix>/dt=YYYY-MM-DD/<node>-<file>.
+func TestShippingToS3(t *testing.T) {
+	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
+	s3.start(t)
+	defer s3.stop()
+	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MakeBucket(context.Background(), "logs", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	yaml := fmt.Sprintf("node_id: node-a\nstorage:\n  endpoint: %s\n  bucket: logs\n  prefix: prod\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: 0s\n"+
+		"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n  partials: false\n", s3.addr, s3Key, s3Secret)
+	d := startDaemon(t, dir, yaml)
+	sent := map[string]bool{}
+	post := func(day, n int) {
+		var b bytes.Buffer
+		for i := 0; i < n; i++ {
+			l := fmt.Sprintf(`{"ts":"2026-10-%02dT10:00:%02dZ","day":%d,"i":%d}`, day, i%60, day, i)
+			sent[l] = true
+			b.WriteString(l + "\n")
+		}
+		if r := d.post(t, "/v1/ingest", b.Bytes(), nil); r.code != 200 {
+			t.Fatalf("post: %d %s", r.code, r.body)
+		}
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\n%s", what, d.log)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	compactedDays := func() int {
+		n := 0
+		for o := range c.ListObjects(context.Background(), "logs", minio.ListObjectsOptions{Recursive: true}) {
+			if strings.Contains(o.Key, "/node-a-compact-") {
+				n++
+			}
+		}
+		return n
+	}
+	for day := 1; day <= 3; day++ {
+		post(day, 500)
+	}
+	waitFor("3 days shipped", func() bool { return compactedDays() == 3 })
+	waitFor("local copies removed", func() bool { return strings.Count(d.log.String(), "local copy removed") >= 3 })
+
+	// The store goes down: intake goes on, the new day waits in the backlog.
+	s3.stop()
+	post(4, 300)
+	waitFor("an upload error", func() bool { return strings.Contains(d.log.String(), "shipping failed") })
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), "ingestd_ship_backlog_files 1") {
+		t.Fatalf("backlog while the store is down:\n%s", grepLines(string(m), "ingestd_ship"))
+	}
+	if r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-10-05T10:00:00Z","day":5,"i":0}`), nil); r.code != 200 {
+		t.Fatalf("intake while the store is down: %d", r.code)
+	}
+	sent[`{"ts":"2026-10-05T10:00:00Z","day":5,"i":0}`] = true
+	// Back up: the backlog drains.
+	s3.start(t)
+	waitFor("the backlog shipped", func() bool { return compactedDays() == 5 })
+	d.stop()
+
+	recs, keys := bucketRecords(t, c, "logs")
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "prod/dt=2026-10-0") || !strings.Contains(k, "/node-a-compact-") || !strings.HasSuffix(k, ".ndjson.zst") {
+			t.Errorf("object key %s is not <prefix>/dt=YYYY-MM-DD/<node>-<file>", k)
+		}
+	}
+	for l := range sent {
+		if recs[l] != 1 {
+			t.Fatalf("record %s is in the bucket %d times (%d objects)", l, recs[l], len(keys))
+		}
+	}
+	if len(recs) != len(sent) {
+		t.Fatalf("bucket holds %d records, sent %d", len(recs), len(sent))
+	}
+	// Local copies were removed only after the store confirmed them.
+	local, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0[1-3]", "*.ndjson.zst"))
+	if len(local) != 0 {
+		t.Fatalf("local copies left: %v", local)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

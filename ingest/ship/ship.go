@@ -1,0 +1,266 @@
+// Package ship uploads finished days' sealed segment files to S3-compatible
+// object storage (minio-go: AWS S3, MinIO, Ceph RGW, SeaweedFS, versitygw,
+// GCS's S3 API) under deterministic keys that include the node, so any
+// number of nodes share one bucket:
+//
+//	<prefix>/dt=YYYY-MM-DD/<node>-<file>.ndjson.zst
+//
+// The queue is the data directory itself: a sealed file without a
+// "<file>.shipped" marker is still to ship, so the queue survives restarts
+// and crashes. A file is shipped when its day has no open part and is either
+// compacted to one file or two days old. The marker is written only after the
+// store confirmed the object (its size checked); the local copy is deleted
+// DeleteAfter later, never before. Uploading a compacted file deletes the
+// objects of the parts its manifest says it replaces, so the bucket holds
+// every record once. A day whose parts stay uncompacted for an hour ships its
+// parts. While the store is down, uploads retry with backoff and
+// intake goes on; the local disk budget (disk.min_free, 507) protects the box.
+package ship
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// MarkerSuffix marks a file whose object the store confirmed.
+const MarkerSuffix = ".shipped"
+
+// Config says where and how to ship.
+type Config struct {
+	Endpoint    string        // host:port
+	Secure      bool          // https
+	Region      string        // "" for the server's default
+	Bucket      string        // must exist
+	Prefix      string        // key prefix, may be ""
+	AccessKey   string        // or from AWS_ACCESS_KEY_ID
+	SecretKey   string        // or from AWS_SECRET_ACCESS_KEY
+	Node        string        // this node's id in every key
+	DeleteAfter time.Duration // remove the local copy this long after the upload; < 0 keeps it
+	Interval    time.Duration // how often the data directory is scanned (10 s)
+}
+
+// Shipper uploads in the background. Its counters are read by the metrics.
+type Shipper struct {
+	cfg     Config
+	dataDir string
+	client  *minio.Client
+	log     *slog.Logger
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	Uploaded      atomic.Int64 // objects confirmed
+	UploadedBytes atomic.Int64
+	Errors        atomic.Int64 // failed uploads (retried)
+	BacklogFiles  atomic.Int64
+	BacklogBytes  atomic.Int64
+	OldestUnix    atomic.Int64 // modification time of the oldest unshipped file; 0: none
+}
+
+// New prepares a shipper; nothing is contacted yet.
+func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.Node == "" {
+		return nil, fmt.Errorf("ship: endpoint, bucket and node id are required")
+	}
+	if strings.ContainsAny(cfg.Node, "/ ") {
+		return nil, fmt.Errorf("ship: node id %q: no slashes or spaces", cfg.Node)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	if cfg.AccessKey == "" {
+		creds = credentials.NewEnvAWS()
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{Creds: creds, Secure: cfg.Secure, Region: cfg.Region})
+	if err != nil {
+		return nil, fmt.Errorf("ship: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Key returns the object key of a segment file of day dt (YYYY-MM-DD).
+func Key(prefix, node, dt, file string) string {
+	k := "dt=" + dt + "/" + node + "-" + file
+	if p := strings.Trim(prefix, "/"); p != "" {
+		k = p + "/" + k
+	}
+	return k
+}
+
+// Start runs the shipping loop.
+func (s *Shipper) Start() { go s.loop() }
+
+// Kick asks for a pass now (a day was just finished). It never blocks.
+func (s *Shipper) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the loop, abandoning an upload in progress (its file stays
+// unmarked, so it is uploaded again at the next start).
+func (s *Shipper) Close() {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+func (s *Shipper) loop() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-s.stop; cancel() }()
+	backoff := time.Duration(0)
+	for {
+		wait := s.cfg.Interval
+		if err := s.Pass(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, time.Second), 2*time.Minute)
+			wait = backoff
+			s.log.Warn("shipping failed; retrying", "in", wait, "backlog_files", s.BacklogFiles.Load(), "err", err)
+		} else {
+			backoff = 0
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Pass ships what is ready, deletes local copies whose delay is over, and
+// updates the backlog. It returns the first upload error.
+func (s *Shipper) Pass(ctx context.Context) error {
+	days, err := segment.ListDays(s.dataDir)
+	if err != nil {
+		return err
+	}
+	var files, bytes, oldest int64
+	var first error
+	now := time.Now()
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			return err
+		}
+		compacted := len(sealed) == 1 && strings.HasPrefix(filepath.Base(sealed[0]), "compact-")
+		ready := len(open) == 0 && (compacted || settled(sealed, now))
+		for _, f := range sealed {
+			if shipped(f) {
+				s.maybeDelete(f, now)
+				continue
+			}
+			st, err := os.Stat(f)
+			if err != nil {
+				continue
+			}
+			if ready && first == nil {
+				if err := s.upload(ctx, d, f, st.Size()); err != nil {
+					s.Errors.Add(1)
+					first = err
+				} else {
+					continue
+				}
+			}
+			files++
+			bytes += st.Size()
+			if t := st.ModTime().Unix(); oldest == 0 || t < oldest {
+				oldest = t
+			}
+		}
+	}
+	s.BacklogFiles.Store(files)
+	s.BacklogBytes.Store(bytes)
+	s.OldestUnix.Store(oldest)
+	return first
+}
+
+// settled reports whether a day's parts have not changed for an hour: a day
+// whose compaction failed or is off ships its parts as they are.
+func settled(sealed []string, now time.Time) bool {
+	for _, f := range sealed {
+		if st, err := os.Stat(f); err != nil || now.Sub(st.ModTime()) < time.Hour {
+			return false
+		}
+	}
+	return len(sealed) > 0
+}
+
+func shipped(f string) bool {
+	_, err := os.Stat(f + MarkerSuffix)
+	return err == nil
+}
+
+func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int64) error {
+	dt := d.Start.Format(time.DateOnly)
+	key := Key(s.cfg.Prefix, s.cfg.Node, dt, filepath.Base(f))
+	info, err := s.client.FPutObject(ctx, s.cfg.Bucket, key, f, minio.PutObjectOptions{
+		ContentType: "application/zstd", PartSize: 64 << 20, SendContentMd5: true})
+	if err != nil {
+		return fmt.Errorf("ship: upload %s to %s: %w", f, key, err)
+	}
+	st, err := s.client.StatObject(ctx, s.cfg.Bucket, key, minio.StatObjectOptions{})
+	if err != nil || st.Size != size {
+		return fmt.Errorf("ship: %s: the store does not confirm %d bytes (stat %d, %v)", key, size, st.Size, err)
+	}
+	// A compacted file replaces parts that may have been shipped before.
+	if strings.HasPrefix(filepath.Base(f), "compact-") {
+		if r, err := segment.OpenFile(f); err == nil {
+			names, _ := r.Manifest()
+			r.Close()
+			for _, n := range names {
+				if n == filepath.Base(f) {
+					continue
+				}
+				if err := s.client.RemoveObject(ctx, s.cfg.Bucket, Key(s.cfg.Prefix, s.cfg.Node, dt, n), minio.RemoveObjectOptions{}); err != nil {
+					return fmt.Errorf("ship: remove replaced %s: %w", n, err)
+				}
+				os.Remove(filepath.Join(d.Dir, n+MarkerSuffix))
+			}
+		}
+	}
+	if err := os.WriteFile(f+MarkerSuffix, []byte(key+" "+info.ETag+"\n"), 0o600); err != nil {
+		return fmt.Errorf("ship: marker: %w", err)
+	}
+	segment.SyncDir(d.Dir)
+	s.Uploaded.Add(1)
+	s.UploadedBytes.Add(size)
+	s.log.Info("shipped", "file", f, "key", key, "bytes", size)
+	return nil
+}
+
+// maybeDelete removes a shipped file's local copy once its delay is over.
+func (s *Shipper) maybeDelete(f string, now time.Time) {
+	if s.cfg.DeleteAfter < 0 {
+		return
+	}
+	st, err := os.Stat(f + MarkerSuffix)
+	if err != nil || now.Sub(st.ModTime()) < s.cfg.DeleteAfter {
+		return
+	}
+	if err := os.Remove(f); err == nil {
+		s.log.Info("local copy removed after shipping", "file", f)
+	}
+}
