@@ -14,13 +14,23 @@ import (
 )
 
 func runCat(args []string) int {
-	var from, to *string
-	cfg, code := prepare("cat", "cat [--config FILE] [--data-dir DIR] [--from T] [--to T]\n\nPrints the stored records as NDJSON, day by day, from sealed files and open\nparts. T is RFC 3339 (2026-11-03T10:00:00Z) or a date (2026-11-03, midnight UTC);\n--from is inclusive, --to exclusive.", args, func(fs *flag.FlagSet) {
+	var from, to, source *string
+	cfg, code := prepare("cat", "cat [--config FILE] [--data-dir DIR | --source s3://bucket/prefix] [--from T] [--to T]\n\nPrints the stored records as NDJSON, day by day, from sealed files and open\nparts. T is RFC 3339 (2026-11-03T10:00:00Z) or a date (2026-11-03, midnight UTC);\n--from is inclusive, --to exclusive.", args, func(fs *flag.FlagSet) {
 		from = fs.String("from", "", "first `time` to print (inclusive)")
 		to = fs.String("to", "", "`time` to stop before (exclusive)")
+		source = fs.String("source", "", "read every node's segments from object storage, `s3://bucket/prefix` (endpoint and credentials from the config's storage section)")
 	})
 	if code >= 0 {
 		return code
+	}
+	if *source != "" {
+		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, "")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd cat:", err)
+			return 1
+		}
+		defer cleanup()
+		cfg.DataDir = dir
 	}
 	var err error
 	var lo, hi int64

@@ -27,6 +27,7 @@ func runReport(args []string) int {
 	workers := fs.Int("workers", 0, "parallel decoders and parsers (default: every core)")
 	rescan := fs.Bool("rescan", false, "ignore stored daily partials and read every record")
 	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
+	source := fs.String("source", "", "read the segments from object storage, `s3://bucket/prefix` (every node's files; endpoint and credentials from the config's storage section)")
 	dayDir := fs.String("day-dir", "", "instead of a month: compute and store the daily partial of this day `folder` (what serve runs as each day is compacted)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -55,6 +56,20 @@ func runReport(args []string) int {
 	outDir := cfg.reportDir()
 	if *out != "" {
 		outDir = *out
+	}
+	if *source != "" {
+		if *out == "" {
+			fmt.Fprintln(os.Stderr, "ingestd report: with --source, give --out")
+			return 2
+		}
+		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, m.Format("2006-01"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd report:", err)
+			return 1
+		}
+		defer cleanup()
+		cfg.DataDir = dir
+		*noStore = true
 	}
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd report: data directory:", err)

@@ -202,6 +202,20 @@ func TestShippingToS3(t *testing.T) {
 	if len(recs) != len(sent) {
 		t.Fatalf("bucket holds %d records, sent %d", len(recs), len(sent))
 	}
+	// The report, cat and verify read the bucket.
+	cliCfg := filepath.Join(t.TempDir(), "cli.yaml")
+	os.WriteFile(cliCfg, []byte(fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: logs\n  access_key: %s\n  secret_key: %s\n", s3.addr, s3Key, s3Secret)), 0o600)
+	out := t.TempDir()
+	if text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://logs/prod", "--out", out); code != 0 ||
+		!strings.Contains(text, fmt.Sprintf("%d records over 5 days", len(sent))) {
+		t.Fatalf("report --source: exit %d\n%s", code, text)
+	}
+	if text, code := runCLI(t, "verify", "--config", cliCfg, "--source", "s3://logs/prod"); code != 0 {
+		t.Fatalf("verify --source: exit %d\n%s", code, text)
+	}
+	if text, code := runCLI(t, "cat", "--config", cliCfg, "--source", "s3://logs/prod"); code != 0 || strings.Count(text, "\n") != len(sent) {
+		t.Fatalf("cat --source: exit %d, %d lines, want %d", code, strings.Count(text, "\n"), len(sent))
+	}
 	// Local copies were removed only after the store confirmed them.
 	local, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0[1-3]", "*.ndjson.zst"))
 	if len(local) != 0 {

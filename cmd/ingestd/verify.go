@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +13,21 @@ import (
 )
 
 func runVerify(args []string) int {
-	cfg, code := prepare("verify", "verify [--config FILE] [--data-dir DIR]\n\nChecks every segment file (headers, CRCs, zstd checksums, record counts,\nthat every line is a JSON object whose timestamp lies in its folder's day)\nand the write-ahead log. Exit 0 when all is sound, 1 with each problem listed.", args, nil)
+	var source *string
+	cfg, code := prepare("verify", "verify [--config FILE] [--data-dir DIR | --source s3://bucket/prefix]\n\nChecks every segment file (headers, CRCs, zstd checksums, record counts,\nthat every line is a JSON object whose timestamp lies in its folder's day)\nand the write-ahead log. Exit 0 when all is sound, 1 with each problem listed.", args, func(fs *flag.FlagSet) {
+		source = fs.String("source", "", "check every node's segments in object storage, `s3://bucket/prefix` (endpoint and credentials from the config's storage section)")
+	})
 	if code >= 0 {
 		return code
+	}
+	if *source != "" {
+		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, "")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
+			return 1
+		}
+		defer cleanup()
+		cfg.DataDir = dir
 	}
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
