@@ -232,3 +232,73 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestShippingSurvivesKill9: the daemon is killed while it compacts and
+// ships many days; after a restart every record is in the bucket exactly once.
+func TestShippingSurvivesKill9(t *testing.T) {
+	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
+	s3.start(t)
+	defer s3.stop()
+	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MakeBucket(context.Background(), "logs", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// First, 20 past days of data with shipping off; a stop seals them.
+	d := startDaemon(t, dir, "report:\n  schedule: \"off\"\n  partials: false\n")
+	sent := map[string]bool{}
+	for day := 1; day <= 20; day++ {
+		var b bytes.Buffer
+		for i := 0; i < 300; i++ {
+			l := fmt.Sprintf(`{"ts":"2026-09-%02dT%02d:00:00Z","d":%d,"i":%d}`, day, i%24, day, i)
+			sent[l] = true
+			b.WriteString(l + "\n")
+		}
+		if r := d.post(t, "/v1/ingest", b.Bytes(), nil); r.code != 200 {
+			t.Fatal(r.body)
+		}
+	}
+	d.stop()
+	yaml := fmt.Sprintf("node_id: n1\nstorage:\n  endpoint: %s\n  bucket: logs\n  access_key: %s\n  secret_key: %s\n  interval: 100ms\n  delete_after: -1s\n"+
+		"report:\n  schedule: \"off\"\n  partials: false\n", s3.addr, s3Key, s3Secret)
+	// Start with shipping on: it compacts and ships; kill -9 once a few went out.
+	d = startDaemon(t, dir, yaml)
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(d.log.String(), "msg=shipped") < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.kill()
+	shippedBefore := strings.Count(d.log.String(), "msg=shipped")
+	// Restart: the rest ships, nothing twice.
+	d = startDaemon(t, dir, yaml)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		n := 0
+		for o := range c.ListObjects(context.Background(), "logs", minio.ListObjectsOptions{Recursive: true}) {
+			if strings.Contains(o.Key, "/n1-compact-") {
+				n++
+			}
+		}
+		if n == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 20 days in the bucket\n%s", n, d.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.stop()
+	recs, keys := bucketRecords(t, c, "logs")
+	for l := range sent {
+		if recs[l] != 1 {
+			t.Fatalf("record %s is in the bucket %d times (%d objects)", l, recs[l], len(keys))
+		}
+	}
+	if len(recs) != len(sent) {
+		t.Fatalf("bucket holds %d records, sent %d: %v", len(recs), len(sent), keys)
+	}
+	t.Logf("killed after %d uploads; after the restart %d objects hold all %d records once", shippedBefore, len(keys), len(sent))
+}
