@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // TestTwoNodesBehindNginx: two daemons behind nginx take load, ship to one
@@ -25,16 +24,8 @@ func TestTwoNodesBehindNginx(t *testing.T) {
 	if err != nil {
 		t.Skip("nginx not installed (apt-get install nginx-light); .ci/run installs it")
 	}
-	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
-	s3.start(t)
+	s3, c := startS3(t, "fleet")
 	defer s3.stop()
-	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.MakeBucket(context.Background(), "fleet", minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	var nodes []*daemon
 	for _, id := range []string{"node-a", "node-b"} {
 		yaml := fmt.Sprintf("node_id: %s\nstorage:\n  endpoint: %s\n  bucket: fleet\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: -1s\n"+
@@ -135,8 +126,7 @@ http {
 	if a != 3 || b != 3 {
 		t.Fatalf("objects %v: want 3 compacted days from each node", keys)
 	}
-	cliCfg := filepath.Join(t.TempDir(), "cli.yaml")
-	os.WriteFile(cliCfg, []byte(fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: fleet\n  access_key: %s\n  secret_key: %s\n", s3.addr, s3Key, s3Secret)), 0o600)
+	cliCfg := s3CLIConfig(t, s3, "fleet")
 	out := t.TempDir()
 	text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://fleet", "--out", out)
 	if code != 0 || !strings.Contains(text, fmt.Sprintf("%d records over 3 days", acked)) {

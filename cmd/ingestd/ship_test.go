@@ -66,6 +66,29 @@ func (s *s3server) stop() {
 	}
 }
 
+// startS3 starts versitygw (or skips) and makes a bucket.
+func startS3(t *testing.T, bucket string) (*s3server, *minio.Client) {
+	t.Helper()
+	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
+	s3.start(t)
+	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
+	if err == nil {
+		err = c.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{})
+	}
+	if err != nil {
+		s3.stop()
+		t.Fatal(err)
+	}
+	return s3, c
+}
+
+// s3CLIConfig writes a config whose storage section reaches the test server.
+func s3CLIConfig(t *testing.T, s3 *s3server, bucket string) string {
+	p := filepath.Join(t.TempDir(), "cli.yaml")
+	os.WriteFile(p, []byte(fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n", s3.addr, bucket, s3Key, s3Secret)), 0o600)
+	return p
+}
+
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,16 +138,8 @@ func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int
 // survives the store being down, and ends with every record in the bucket
 // exactly once under <prefix>/dt=YYYY-MM-DD/<node>-<file>.
 func TestShippingToS3(t *testing.T) {
-	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
-	s3.start(t)
+	s3, c := startS3(t, "logs")
 	defer s3.stop()
-	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.MakeBucket(context.Background(), "logs", minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	yaml := fmt.Sprintf("node_id: node-a\nstorage:\n  endpoint: %s\n  bucket: logs\n  prefix: prod\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: 0s\n"+
 		"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n  partials: false\n", s3.addr, s3Key, s3Secret)
@@ -203,8 +218,7 @@ func TestShippingToS3(t *testing.T) {
 		t.Fatalf("bucket holds %d records, sent %d", len(recs), len(sent))
 	}
 	// The report, cat and verify read the bucket.
-	cliCfg := filepath.Join(t.TempDir(), "cli.yaml")
-	os.WriteFile(cliCfg, []byte(fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: logs\n  access_key: %s\n  secret_key: %s\n", s3.addr, s3Key, s3Secret)), 0o600)
+	cliCfg := s3CLIConfig(t, s3, "logs")
 	out := t.TempDir()
 	if text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://logs/prod", "--out", out); code != 0 ||
 		!strings.Contains(text, fmt.Sprintf("%d records over 5 days", len(sent))) {
@@ -236,16 +250,8 @@ func grepLines(s, sub string) string {
 // TestShippingSurvivesKill9: the daemon is killed while it compacts and
 // ships many days; after a restart every record is in the bucket exactly once.
 func TestShippingSurvivesKill9(t *testing.T) {
-	s3 := &s3server{bin: findVersitygw(t), dir: t.TempDir(), addr: freeAddr(t)}
-	s3.start(t)
+	s3, c := startS3(t, "logs")
 	defer s3.stop()
-	c, err := minio.New(s3.addr, &minio.Options{Creds: credentials.NewStaticV4(s3Key, s3Secret, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.MakeBucket(context.Background(), "logs", minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	// First, 20 past days of data with shipping off; a stop seals them.
 	d := startDaemon(t, dir, "report:\n  schedule: \"off\"\n  partials: false\n")
