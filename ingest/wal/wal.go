@@ -171,7 +171,8 @@ func Open(opts Options) (*WAL, TailReport, error) {
 		}
 		st, _ := f.Stat()
 		rep = TailReport{Path: lastF.path, Offset: end, Cut: st.Size() - end, Reason: torn}
-		if err := f.Truncate(end); err == nil {
+		err = f.Truncate(end)
+		if err == nil {
 			err = f.Sync()
 		}
 		f.Close()
