@@ -221,8 +221,8 @@ func (r *rejectedStore) flusher() {
 			return
 		case <-t.C:
 			r.mu.Lock()
-			r.sync()
-			if r.f != nil {
+			if r.dirty {
+				r.sync()
 				r.m.rejectedDisk.Store(r.size())
 			}
 			r.mu.Unlock()

@@ -52,8 +52,6 @@ type expect struct {
 	services   map[string]int64
 	durations  []float64
 	users      map[string]bool
-	bad        int64
-	noTS       int64
 	mismatchDu int64
 }
 

@@ -18,7 +18,6 @@ type PartialWorker struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
-	Written func(dir string) // test hook: called after each stored partial
 }
 
 // StorePartial computes the partial of one day folder with cfg and stores
@@ -80,9 +79,6 @@ func (w *PartialWorker) loop() {
 			w.log.Warn("daily report partial failed; the monthly report will compute it", "dir", dir, "err", err)
 		default:
 			w.log.Info("daily report partial written", "dir", dir)
-		}
-		if w.Written != nil && err == nil {
-			w.Written(dir)
 		}
 	}
 }

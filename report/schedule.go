@@ -24,7 +24,6 @@ const MarkerName = ".last-reported"
 // still going when the next fires is skipped, and a panic in a run is
 // recovered and logged.
 type Scheduler struct {
-	spec   string
 	sched  cron.Schedule
 	outDir string
 	run    func(ctx context.Context, month time.Time) error
@@ -59,7 +58,7 @@ func NewScheduler(spec, outDir string, run func(ctx context.Context, month time.
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{spec: spec, sched: sched, outDir: outDir, run: run, log: log, now: time.Now, ctx: ctx, cancel: cancel}, nil
+	return &Scheduler{sched: sched, outDir: outDir, run: run, log: log, now: time.Now, ctx: ctx, cancel: cancel}, nil
 }
 
 // LastReported returns the month in the marker, or the zero time.

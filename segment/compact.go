@@ -209,7 +209,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 		if !strings.HasPrefix(filepath.Base(p), "compact-") || !present[filepath.Base(p)] {
 			continue
 		}
-		names, err := manifestOf(p)
+		names, err := ReadManifest(p)
 		if err != nil {
 			return rep, err
 		}

@@ -103,7 +103,7 @@ func DayInputs(dir string) ([]string, error) {
 		if !strings.HasPrefix(filepath.Base(p), "compact-") {
 			continue
 		}
-		names, err := manifestOf(p)
+		names, err := ReadManifest(p)
 		if err != nil {
 			return nil, err
 		}
@@ -122,8 +122,8 @@ func DayInputs(dir string) ([]string, error) {
 	return out, nil
 }
 
-// manifestOf returns the names of the parts the compacted file p replaces.
-func manifestOf(p string) ([]string, error) {
+// ReadManifest returns the names of the parts the compacted file p replaces.
+func ReadManifest(p string) ([]string, error) {
 	r, err := OpenFile(p)
 	if err != nil {
 		return nil, err

@@ -75,14 +75,8 @@ func runReport(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd report: data directory:", err)
 		return 1
 	}
-	w := *workers
-	if w == 0 {
-		w = -1 // every core
-	}
-	rcfg := cfg.reportConfig(max(w, 0))
-	if w < 0 {
-		rcfg.Workers = 0
-	}
+	rcfg := cfg.reportConfig(0)
+	rcfg.Workers = *workers // 0: every core (report.workers is for runs inside serve)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	days, err := report.MonthDays(cfg.DataDir, m)
 	if err != nil {

@@ -227,9 +227,7 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 	}
 	// A compacted file replaces parts that may have been shipped before.
 	if strings.HasPrefix(filepath.Base(f), "compact-") {
-		if r, err := segment.OpenFile(f); err == nil {
-			names, _ := r.Manifest()
-			r.Close()
+		if names, err := segment.ReadManifest(f); err == nil {
 			for _, n := range names {
 				if n == filepath.Base(f) {
 					continue
