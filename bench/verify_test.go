@@ -23,7 +23,7 @@ func fixture(t *testing.T, w Workload, status map[int64]string, edit func(req in
 	day := filepath.Join(dir, "segments", "dt=2026-11-26")
 	os.MkdirAll(day, 0o755)
 	enc, _ := segment.NewEncoder(segment.LevelFastest)
-	wr, err := segment.Create(filepath.Join(day, segment.PartName(1)))
+	wr, err := segment.Create(filepath.Join(day, segment.PartName("n1", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

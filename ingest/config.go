@@ -48,7 +48,10 @@ func (b ByteSize) MarshalText() ([]byte, error) {
 // Config is the daemon's configuration. DefaultConfig returns the defaults;
 // configs/ingestd.yaml documents every field with the same values.
 type Config struct {
-	Listen    string          `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// Node is the node id put into the names of new segment files (the
+	// command sets it from node_id or the host name); "" for none.
+	Node      string          `yaml:"-"`
 	DataDir   string          `yaml:"data_dir"`
 	HTTP      HTTPConfig      `yaml:"http"`
 	Records   RecordsConfig   `yaml:"records"`
@@ -199,6 +202,11 @@ func (c *Config) Validate() error {
 			return nil
 		}
 		return fmt.Errorf("config: %s: %v (%s)", key, v, want)
+	}
+	if c.Node != "" {
+		if err := segment.CheckNode(c.Node); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 	errs := []error{
 		check(c.Listen != "", "listen", c.Listen, "want host:port"),

@@ -22,7 +22,7 @@ func makeDay(t *testing.T, dataDir string, d time.Time, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := segment.Create(filepath.Join(dir, segment.PartName(1)))
+	w, err := segment.Create(filepath.Join(dir, segment.PartName("", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +16,7 @@ import (
 // StoreConfig configures the per-day buffers and segment rolling.
 type StoreConfig struct {
 	DataDir      string
+	Node         string        // node id in the names of new files; "" for none
 	BlockSize    int           // raw bytes that make a block full (4 MiB)
 	BlockAge     time.Duration // a non-empty buffer older than this is flushed (10 s)
 	SealGrace    time.Duration // a day seals this long after its end (10 min)...
@@ -414,7 +414,7 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 		if err := segment.MkdirDurable(d.dir); err != nil {
 			return err
 		}
-		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(marks[0].seq)))
+		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(s.cfg.Node, marks[0].seq)))
 		if err != nil {
 			return err
 		}
@@ -619,7 +619,7 @@ func (s *Store) compactor() {
 				case <-ctx.Done():
 				}
 			}()
-			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.BlockSize})
+			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.BlockSize, Node: s.cfg.Node})
 			cancel()
 			switch {
 			case err != nil && !errors.Is(err, context.Canceled):
@@ -742,7 +742,7 @@ func (s *Store) Recover() (RecoverReport, error) {
 // needsCompaction reports whether a day's sealed files are more than one
 // compacted file.
 func needsCompaction(sealed []string) bool {
-	return len(sealed) > 1 || (len(sealed) == 1 && !strings.HasPrefix(filepath.Base(sealed[0]), "compact-"))
+	return len(sealed) > 1 || (len(sealed) == 1 && !segment.IsCompacted(sealed[0]))
 }
 
 // replayer adapts WAL replay to the store, skipping what segments hold.

@@ -39,7 +39,7 @@ func writeBenchFile(b *testing.B, dir string, blocks int) string {
 	raw := benchRaw()
 	enc, _ := NewEncoder(LevelFastest)
 	defer enc.Close()
-	w, err := Create(filepath.Join(dir, PartName(1)))
+	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
 	if err != nil {
 		b.Fatal(err)
 	}

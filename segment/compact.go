@@ -13,6 +13,7 @@ import (
 type CompactOptions struct {
 	Encoder   *Encoder // stronger level than intake; required
 	BlockSize int      // raw bytes per output block; 0 means 4 MiB
+	Node      string   // node id in the output's name; "" for none
 	// hook, when set (tests), is called between the steps of the swap; an
 	// error stops the compaction there, as a crash would.
 	hook func(step string) error
@@ -26,7 +27,7 @@ const (
 )
 
 // Compact rewrites every sealed file of one day folder into a single file
-// named compact-<high-water>.ndjson.zst, re-blocked and recompressed. It is
+// named <node>-compact-<high-water>.ndjson.zst, re-blocked and recompressed. It is
 // crash-safe: the output names the files it replaces in a manifest frame,
 // becomes visible by one rename, and only then are the inputs removed;
 // RecoverDay finishes an interrupted swap. Open parts are left alone.
@@ -46,7 +47,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 	if err != nil {
 		return "", err
 	}
-	if len(sealed) == 0 || (len(sealed) == 1 && strings.HasPrefix(filepath.Base(sealed[0]), "compact-")) {
+	if len(sealed) == 0 || (len(sealed) == 1 && IsCompacted(sealed[0])) {
 		return "", nil
 	}
 	var hw uint64
@@ -68,7 +69,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 	for i, p := range sealed {
 		names[i] = filepath.Base(p)
 	}
-	final := filepath.Join(dir, fmt.Sprintf("compact-%016x%s", hw, SuffixSealed))
+	final := filepath.Join(dir, CompactName(opt.Node, hw))
 	for _, n := range names {
 		if n == filepath.Base(final) {
 			return "", fmt.Errorf("segment: compact %s: output name %s is taken by an input", dir, n)
@@ -206,7 +207,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 		present[filepath.Base(p)] = true
 	}
 	for _, p := range sealed {
-		if !strings.HasPrefix(filepath.Base(p), "compact-") || !present[filepath.Base(p)] {
+		if !IsCompacted(p) || !present[filepath.Base(p)] {
 			continue
 		}
 		names, err := ReadManifest(p)

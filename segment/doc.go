@@ -11,9 +11,9 @@
 //
 // Layout on disk:
 //
-//	<data-dir>/segments/dt=YYYY-MM-DD/part-<seq>.ndjson.zst.open   being written
-//	<data-dir>/segments/dt=YYYY-MM-DD/part-<seq>.ndjson.zst        sealed, never changes
-//	<data-dir>/segments/dt=YYYY-MM-DD/compact-<seq>.ndjson.zst     a compacted day
+//	<data-dir>/segments/dt=YYYY-MM-DD/<node>-part-<seq>.ndjson.zst.open   being written
+//	<data-dir>/segments/dt=YYYY-MM-DD/<node>-part-<seq>.ndjson.zst        sealed, never changes
+//	<data-dir>/segments/dt=YYYY-MM-DD/<node>-compact-<seq>.ndjson.zst     a compacted day
 //
 // The package knows nothing of HTTP or of the write-ahead log; it only stores
 // the WAL sequence numbers it is given, so a caller can tell after a crash

@@ -46,7 +46,7 @@ func FuzzWalk(f *testing.F) {
 			}
 			return nil
 		})
-		p := filepath.Join(t.TempDir(), PartName(1))
+		p := filepath.Join(t.TempDir(), PartName("n1", 1))
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -85,9 +85,83 @@ func DayFiles(dir string) (sealed, open []string, err error) {
 	return sealed, open, nil
 }
 
-// PartName returns the open-part file name for a part whose first block holds
-// WAL sequence seq.
-func PartName(seq uint64) string { return fmt.Sprintf("part-%016x%s", seq, SuffixOpen) }
+// PartName returns the open-part file name, <node>-part-<seq>.ndjson.zst.open,
+// of a part whose first block holds WAL sequence seq. An empty node gives the
+// name without a node (part-<seq>…), as written before node ids existed.
+func PartName(node string, seq uint64) string {
+	return nodePrefix(node) + fmt.Sprintf("part-%016x%s", seq, SuffixOpen)
+}
+
+// CompactName returns the name of a day's compacted file,
+// <node>-compact-<high-water>.ndjson.zst.
+func CompactName(node string, hw uint64) string {
+	return nodePrefix(node) + fmt.Sprintf("compact-%016x%s", hw, SuffixSealed)
+}
+
+func nodePrefix(node string) string {
+	if node == "" {
+		return ""
+	}
+	return node + "-"
+}
+
+// Kinds of segment file, as ParseName returns them.
+const (
+	KindPart    = "part"
+	KindCompact = "compact"
+)
+
+// ParseName splits a segment file name, [<node>-]<kind>-<16 hex>.ndjson.zst
+// (or .open), into its node ("" for names without one) and kind. It reads
+// from the right, so node ids may themselves contain dashes.
+func ParseName(name string) (node, kind string, ok bool) {
+	base, found := strings.CutSuffix(name, SuffixOpen)
+	if !found {
+		if base, found = strings.CutSuffix(name, SuffixSealed); !found {
+			return "", "", false
+		}
+	}
+	if len(base) < 17 {
+		return "", "", false
+	}
+	for _, c := range base[len(base)-16:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", "", false
+		}
+	}
+	rest := base[:len(base)-16]
+	for _, k := range []string{KindPart, KindCompact} {
+		if rest == k+"-" {
+			return "", k, true
+		}
+		if n, found := strings.CutSuffix(rest, "-"+k+"-"); found && n != "" {
+			return n, k, true
+		}
+	}
+	return "", "", false
+}
+
+// IsCompacted reports whether a file name (or path) is a compacted day's.
+func IsCompacted(name string) bool {
+	_, kind, ok := ParseName(filepath.Base(name))
+	return ok && kind == KindCompact
+}
+
+// CheckNode checks a node id: 1 to 64 letters, digits, '.', '_' or '-',
+// starting with a letter or digit, so it is safe in file names and object
+// keys.
+func CheckNode(node string) error {
+	if len(node) == 0 || len(node) > 64 {
+		return fmt.Errorf("segment: node id %q: want 1 to 64 characters", node)
+	}
+	for i, c := range node {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !ok && (i == 0 || (c != '.' && c != '_' && c != '-')) {
+			return fmt.Errorf("segment: node id %q: only letters, digits, '.', '_' and '-', starting with a letter or digit", node)
+		}
+	}
+	return nil
+}
 
 // DayInputs lists the files a reader should read for one day folder: sealed
 // files and open parts, in name order, minus parts that a visible compacted
@@ -100,7 +174,7 @@ func DayInputs(dir string) ([]string, error) {
 	}
 	replaced := map[string]bool{}
 	for _, p := range sealed {
-		if !strings.HasPrefix(filepath.Base(p), "compact-") {
+		if !IsCompacted(p) {
 			continue
 		}
 		names, err := ReadManifest(p)

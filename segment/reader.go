@@ -57,12 +57,21 @@ func (d *Decoder) Decode(dst []byte, frame []byte, m BlockMeta) ([]byte, error) 
 // Close releases the decoder.
 func (d *Decoder) Close() { d.d.Close() }
 
-// FileReader reads the blocks of one segment file, sealed or open.
+// FileReader reads the blocks of one segment file, sealed or open, from a
+// local file or any io.ReaderAt (an object in a store, read by ranges).
 type FileReader struct {
-	f      *os.File
+	f      io.ReaderAt
+	c      io.Closer
 	path   string
 	size   int64
 	sealed bool
+}
+
+// NewReader reads a segment file of size bytes through ra; path names it in
+// errors and, by its suffix, says whether it is sealed. Close closes c when
+// it is not nil. ra must allow concurrent ReadAt calls for prefetching scans.
+func NewReader(path string, ra io.ReaderAt, size int64, c io.Closer) *FileReader {
+	return &FileReader{f: ra, c: c, path: path, size: size, sealed: strings.HasSuffix(path, SuffixSealed)}
 }
 
 // OpenFile opens a segment file for reading.
@@ -76,14 +85,22 @@ func OpenFile(path string) (*FileReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("segment: stat %s: %w", path, err)
 	}
-	return &FileReader{f: f, path: path, size: st.Size(), sealed: strings.HasSuffix(path, SuffixSealed)}, nil
+	return NewReader(path, f, st.Size(), f), nil
 }
 
 // Path returns the file name.
 func (r *FileReader) Path() string { return r.path }
 
+// Size returns the file's length in bytes.
+func (r *FileReader) Size() int64 { return r.size }
+
 // Close closes the file.
-func (r *FileReader) Close() error { return r.f.Close() }
+func (r *FileReader) Close() error {
+	if r.c == nil {
+		return nil
+	}
+	return r.c.Close()
+}
 
 // Index returns the blocks of the file without reading their data: from the
 // index frame of a sealed file, or by walking the headers of an open one (a

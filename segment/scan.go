@@ -12,6 +12,14 @@ type ScanOptions struct {
 	Workers int   // parallel decoders; 0 means GOMAXPROCS
 	From    int64 // Unix ns, inclusive; 0 means unbounded
 	To      int64 // Unix ns, exclusive; 0 means unbounded
+	// Open opens a file by the name given in the file list; nil means
+	// OpenFile (the local file system).
+	Open func(name string) (*FileReader, error)
+	// Prefetch, when above 1, is how many block reads may be in flight at
+	// once, each with its own ReadAt: for files behind a network (ranged
+	// GETs of an object), where one read at a time would wait on every
+	// round trip. Blocks still reach the decoders in file order.
+	Prefetch int
 }
 
 // BlockFunc receives one decoded block. raw is valid only until it returns.
@@ -115,26 +123,23 @@ func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFun
 // produce reads the frames of the blocks of files within the time range
 // and hands each, in file order, to send.
 func produce(ctx context.Context, files []string, opt ScanOptions, free chan *scanJob, send func(*scanJob) error) error {
+	open := opt.Open
+	if open == nil {
+		open = OpenFile
+	}
+	if opt.Prefetch > 1 {
+		return producePrefetch(ctx, files, opt, open, free, send)
+	}
 	for _, path := range files {
-		r, err := OpenFile(path)
+		r, idx, err := openIndexed(open, path)
 		if err != nil {
-			return err
-		}
-		idx, err := r.Index()
-		if err != nil {
-			r.Close()
 			return err
 		}
 		for _, e := range idx {
-			if (opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From) {
+			if !opt.wants(e) {
 				continue
 			}
-			var j *scanJob
-			select {
-			case j = <-free:
-			default:
-				j = jobPool.Get().(*scanJob)
-			}
+			j := getJob(free)
 			j.file, j.meta = path, e.BlockMeta
 			if j.frame, err = r.ReadFrame(j.frame, e); err == nil {
 				err = send(j)
@@ -149,6 +154,112 @@ func produce(ctx context.Context, files []string, opt ScanOptions, free chan *sc
 		}
 	}
 	return nil
+}
+
+func openIndexed(open func(string) (*FileReader, error), path string) (*FileReader, []IndexEntry, error) {
+	r, err := open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := r.Index()
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, idx, nil
+}
+
+// wants reports whether a block's time range meets [From, To).
+func (opt *ScanOptions) wants(e IndexEntry) bool {
+	return !((opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From))
+}
+
+func getJob(free chan *scanJob) *scanJob {
+	select {
+	case j := <-free:
+		return j
+	default:
+		return jobPool.Get().(*scanJob)
+	}
+}
+
+// producePrefetch is produce with up to opt.Prefetch block reads running at
+// once. A queue keeps the file order: a sender hands each job on once its
+// read is done. A file is closed when its last read has finished.
+func producePrefetch(ctx context.Context, files []string, opt ScanOptions, open func(string) (*FileReader, error),
+	free chan *scanJob, send func(*scanJob) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetch struct {
+		j    *scanJob
+		done chan error
+	}
+	queue := make(chan fetch, opt.Prefetch)
+	var sendErr error
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for f := range queue {
+			err := <-f.done
+			if sendErr == nil && err == nil {
+				err = send(f.j)
+			}
+			if err != nil && sendErr == nil {
+				sendErr = err
+				cancel()
+			}
+		}
+	}()
+	var readers sync.WaitGroup
+	var err error
+files:
+	for _, path := range files {
+		var r *FileReader
+		var idx []IndexEntry
+		if r, idx, err = openIndexed(open, path); err != nil {
+			break
+		}
+		var reads sync.WaitGroup
+		for _, e := range idx {
+			if !opt.wants(e) {
+				continue
+			}
+			j := getJob(free)
+			j.file, j.meta = path, e.BlockMeta
+			f := fetch{j: j, done: make(chan error, 1)}
+			select {
+			case queue <- f:
+			case <-ctx.Done():
+				jobPool.Put(j)
+				reads.Wait()
+				r.Close()
+				break files
+			}
+			reads.Add(1)
+			go func(e IndexEntry) {
+				defer reads.Done()
+				var err error
+				f.j.frame, err = r.ReadFrame(f.j.frame, e)
+				f.done <- err
+			}(e)
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			reads.Wait()
+			r.Close()
+		}()
+	}
+	close(queue)
+	<-sent
+	readers.Wait()
+	if sendErr != nil {
+		return sendErr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
 
 // jobPool keeps decode buffers (a frame and up to a block of raw bytes each)

@@ -70,7 +70,7 @@ func writePart(t *testing.T, dir string, enc *Encoder, nblocks int) (*Writer, []
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w, err := Create(filepath.Join(dir, PartName(1)))
+	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestZstdCLIReadsSegments(t *testing.T) {
 		t.Fatalf("zstd output differs from input (%d vs %d bytes)", len(out), 500)
 	}
 	// A compacted file (manifest frame first) reads the same.
-	w2, err := Create(filepath.Join(dir, PartName(9)))
+	w2, err := Create(filepath.Join(dir, PartName("n1", 9)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestCompactionCrashAtEachStep(t *testing.T) {
 			// Three sealed parts of 2 blocks each: records 0..599, seq 1..6.
 			for p := 0; p < 3; p++ {
 				os.MkdirAll(dir, 0o755)
-				w, err := Create(filepath.Join(dir, PartName(uint64(p*2+1))))
+				w, err := Create(filepath.Join(dir, PartName("n1", uint64(p*2+1))))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -345,12 +345,12 @@ func TestCompactionCrashAtEachStep(t *testing.T) {
 			if got := readAll(t, sealed...); !bytes.Equal(got, testRecords(0, 600)) {
 				t.Fatalf("after recovery %v: records differ (%d files)", sealed, len(sealed))
 			}
-			compacted := len(sealed) == 1 && strings.HasPrefix(filepath.Base(sealed[0]), "compact-")
+			compacted := len(sealed) == 1 && IsCompacted(sealed[0])
 			if !compacted && len(sealed) != 3 {
 				t.Fatalf("neither all parts nor one compacted file: %v", sealed)
 			}
 			// A late part, then a second compaction folds it in.
-			w, err := Create(filepath.Join(dir, PartName(7)))
+			w, err := Create(filepath.Join(dir, PartName("n1", 7)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -386,7 +386,7 @@ func TestShortWriteIsStickyAndCut(t *testing.T) {
 		ff = &faultFile{File: f, budget: 3000}
 		return ff, nil
 	}
-	w, err := Create(filepath.Join(dir, PartName(1)))
+	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestFailedSyncIsSticky(t *testing.T) {
 		f, err := old(p, flag)
 		return &faultFile{File: f, budget: -1, failSync: true}, err
 	}
-	w, err := Create(filepath.Join(dir, PartName(1)))
+	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,5 +542,123 @@ func TestScanBlocksParallel(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n > 3 {
 		t.Fatalf("err %v after %d calls, want stop after at most 3", err, n)
+	}
+}
+
+func TestNamesCarryTheNode(t *testing.T) {
+	for _, c := range []struct{ name, node, kind string }{
+		{PartName("n1", 0x2a), "n1", KindPart},
+		{strings.TrimSuffix(PartName("ip-10-0-0-1.ec2", 1), ".open"), "ip-10-0-0-1.ec2", KindPart},
+		{CompactName("a-compact-b", 0xff), "a-compact-b", KindCompact},
+		{CompactName("", 7), "", KindCompact},
+		{PartName("", 7), "", KindPart},
+	} {
+		node, kind, ok := ParseName(c.name)
+		if !ok || node != c.node || kind != c.kind {
+			t.Errorf("ParseName(%s) = %q, %q, %v; want %q, %q", c.name, node, kind, ok, c.node, c.kind)
+		}
+	}
+	for _, bad := range []string{"part-1.ndjson.zst", "x-part-000000000000000g.ndjson.zst", "-part-0000000000000001.ndjson.zst",
+		"n1-copy-0000000000000001.ndjson.zst", "n1-part-0000000000000001.json", "report.partial.json"} {
+		if _, _, ok := ParseName(bad); ok {
+			t.Errorf("ParseName(%s) accepted", bad)
+		}
+	}
+	if !IsCompacted("/d/dt=2026-10-01/"+CompactName("n1", 1)) || IsCompacted(PartName("compact", 1)) {
+		t.Error("IsCompacted is wrong")
+	}
+	for _, bad := range []string{"", "a/b", "a b", "-a", ".a", strings.Repeat("a", 65), "ä"} {
+		if CheckNode(bad) == nil {
+			t.Errorf("CheckNode(%q) accepted", bad)
+		}
+	}
+	if err := CheckNode("ip-10-0-0-1.ec2_internal"); err != nil {
+		t.Error(err)
+	}
+}
+
+// slowReaderAt delays each read (a ranged GET) and records how many run at
+// once; it fails reads at or past failAt when failAt > 0.
+type slowReaderAt struct {
+	f            *os.File
+	failAt       int64
+	mu           sync.Mutex
+	inFlight, hi int
+}
+
+func (s *slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.hi = max(s.hi, s.inFlight)
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.inFlight--; s.mu.Unlock() }()
+	time.Sleep(2 * time.Millisecond)
+	if s.failAt > 0 && off >= s.failAt {
+		return 0, errors.New("ranged read failed")
+	}
+	return s.f.ReadAt(p, off)
+}
+
+func TestPrefetchScanKeepsOrder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "segments", "dt=2026-11-03")
+	w, ends := writePart(t, dir, newEnc(t, LevelFastest), 12)
+	if _, err := w.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	sealed, _, _ := DayFiles(dir)
+	want := readAll(t, sealed...)
+	for _, c := range []struct {
+		failAt   int64
+		prefetch int
+	}{{0, 8}, {0, 1}, {ends[4], 8}} {
+		ra := &slowReaderAt{failAt: c.failAt}
+		open := func(name string) (*FileReader, error) {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			st, _ := f.Stat()
+			ra.f = f
+			return NewReader(name, ra, st.Size(), f), nil
+		}
+		if c.failAt > 0 { // the index is at the end: let it be read, fail the blocks
+			open0 := open
+			open = func(name string) (*FileReader, error) {
+				r, err := open0(name)
+				if err == nil {
+					_, err = r.Index()
+					ra.failAt = c.failAt
+				}
+				return r, err
+			}
+			ra.failAt = 0
+		}
+		var got []byte
+		err := ScanFiles(context.Background(), sealed, ScanOptions{Workers: 2, Open: open, Prefetch: c.prefetch},
+			func(_ string, _ BlockMeta, raw []byte) error {
+				got = append(got, raw...)
+				return nil
+			})
+		if c.failAt > 0 {
+			if err == nil || !strings.Contains(err.Error(), "ranged read failed") {
+				t.Fatalf("a failed read gave %v", err)
+			}
+			if !bytes.HasPrefix(want, got) {
+				t.Fatal("blocks before the failed read came out of order")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("prefetch %d: %d bytes differ from the plain scan's %d", c.prefetch, len(got), len(want))
+		}
+		if c.prefetch > 1 && ra.hi < 2 {
+			t.Fatalf("prefetch %d: at most %d reads ran at once", c.prefetch, ra.hi)
+		}
+		if c.prefetch == 1 && ra.hi != 1 {
+			t.Fatalf("no prefetch: %d reads ran at once", ra.hi)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,6 +15,7 @@ import (
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/segment"
 )
 
 // fileConfig is the YAML file: one section per component.
@@ -48,7 +48,14 @@ func (c *fileConfig) node() string {
 	if err != nil || h == "" {
 		return "node"
 	}
-	return h
+	// A host name is nearly always a valid node id; make sure it is.
+	b := []byte(h[:min(len(h), 64)])
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')) {
+			b[i] = 'x'
+		}
+	}
+	return string(b)
 }
 
 // reportConfig is the report section: the monthly schedule and what the
@@ -91,8 +98,8 @@ func (c *fileConfig) Validate() error {
 	if st := c.Storage; st.Endpoint != "" && (st.Bucket == "" || st.Interval <= 0) {
 		return fmt.Errorf("config: storage: with an endpoint, set bucket and a positive interval")
 	}
-	if strings.ContainsAny(c.NodeID, "/ \t") {
-		return fmt.Errorf("config: node_id %q: no slashes or spaces", c.NodeID)
+	if err := segment.CheckNode(c.node()); err != nil {
+		return fmt.Errorf("config: node_id: %w", err)
 	}
 	if err := c.reportConfig(0).Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -128,6 +135,7 @@ func loadConfig(path string) (fileConfig, error) {
 		return c, fmt.Errorf("embedded config: %w", err)
 	}
 	if path == "" {
+		c.Config.Node = c.node()
 		return c, nil
 	}
 	b, err := os.ReadFile(path)
@@ -137,6 +145,7 @@ func loadConfig(path string) (fileConfig, error) {
 	if err := decodeStrict(b, &c); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.Config.Node = c.node()
 	return c, nil
 }
 

@@ -611,7 +611,7 @@ func TestDuckDBReadsSealedFiles(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.stop()
-	compacted, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=*", "compact-*.ndjson.zst"))
+	compacted, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=*", "*compact-*.ndjson.zst"))
 	if len(compacted) == 0 {
 		t.Fatalf("no compacted file to read\n%s", d.log)
 	}

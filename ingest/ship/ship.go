@@ -3,7 +3,7 @@
 // GCS's S3 API) under deterministic keys that include the node, so any
 // number of nodes share one bucket:
 //
-//	<prefix>/dt=YYYY-MM-DD/<node>-<file>.ndjson.zst
+//	<prefix>/dt=YYYY-MM-DD/<node>-<kind>-<seq>.ndjson.zst
 //
 // The queue is the data directory itself: a sealed file without a
 // "<file>.shipped" marker is still to ship, so the queue survives restarts
@@ -76,8 +76,8 @@ func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.Node == "" {
 		return nil, fmt.Errorf("ship: endpoint, bucket and node id are required")
 	}
-	if strings.ContainsAny(cfg.Node, "/ ") {
-		return nil, fmt.Errorf("ship: node id %q: no slashes or spaces", cfg.Node)
+	if err := segment.CheckNode(cfg.Node); err != nil {
+		return nil, fmt.Errorf("ship: %w", err)
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 10 * time.Second
@@ -97,9 +97,19 @@ func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// Key returns the object key of a segment file of day dt (YYYY-MM-DD).
+// Key returns the object key of a file of day dt (YYYY-MM-DD): the file's
+// own name when it carries a node id (every file written since node ids
+// exist), else the name prefixed with this node's id.
 func Key(prefix, node, dt, file string) string {
-	k := "dt=" + dt + "/" + node + "-" + file
+	if n, _, ok := segment.ParseName(file); !ok || n == "" {
+		file = node + "-" + file
+	}
+	return dayKey(prefix, dt, file)
+}
+
+// dayKey returns <prefix>/dt=<dt>/<name>.
+func dayKey(prefix, dt, name string) string {
+	k := "dt=" + dt + "/" + name
 	if p := strings.Trim(prefix, "/"); p != "" {
 		k = p + "/" + k
 	}
@@ -165,7 +175,7 @@ func (s *Shipper) Pass(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		compacted := len(sealed) == 1 && strings.HasPrefix(filepath.Base(sealed[0]), "compact-")
+		compacted := len(sealed) == 1 && segment.IsCompacted(sealed[0])
 		ready := len(open) == 0 && (compacted || settled(sealed, now))
 		for _, f := range sealed {
 			if shipped(f) {
@@ -226,7 +236,7 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 		return fmt.Errorf("ship: %s: the store does not confirm %d bytes (stat %d, %v)", key, size, st.Size, err)
 	}
 	// A compacted file replaces parts that may have been shipped before.
-	if strings.HasPrefix(filepath.Base(f), "compact-") {
+	if segment.IsCompacted(f) {
 		if names, err := segment.ReadManifest(f); err == nil {
 			for _, n := range names {
 				if n == filepath.Base(f) {

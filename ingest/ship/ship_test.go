@@ -17,6 +17,16 @@ func TestKeyLayout(t *testing.T) {
 			t.Errorf("Key(%q) = %s, want %s", c.prefix, got, c.want)
 		}
 	}
+	// A file named by a node keeps its name, even after a rename of the host.
+	for file, want := range map[string]string{
+		"old-host-compact-00000000000000ff.ndjson.zst": "dt=2026-10-01/old-host-compact-00000000000000ff.ndjson.zst",
+		"n1-part-0000000000000001.ndjson.zst":          "dt=2026-10-01/n1-part-0000000000000001.ndjson.zst",
+		"part-0000000000000001.ndjson.zst":             "dt=2026-10-01/n1-part-0000000000000001.ndjson.zst",
+	} {
+		if got := Key("", "n1", "2026-10-01", file); got != want {
+			t.Errorf("Key(%s) = %s, want %s", file, got, want)
+		}
+	}
 }
 
 func TestSettledAndConfig(t *testing.T) {
