@@ -80,7 +80,7 @@ func BenchmarkMonthFromPartials(b *testing.B) {
 		d := october.AddDate(0, 0, day)
 		writePart(b, data, d, uint64(day*10+1), [][]byte{[]byte(`{"timestamp":"` + d.Format(time.RFC3339) + `"}`)}, 10, false)
 		dir := segmentDayDir(data, d)
-		res, err := DayPartial(context.Background(), dir, cfg, false, true, ScanOptions{})
+		res, err := DayPartial(context.Background(), dir, "", cfg, false, true, ScanOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func BenchmarkMonthFromPartials(b *testing.B) {
 		for f := 0; f < 300; f++ {
 			a.Fields[fmt.Sprintf("field_%03d", f)] = &FieldStat{Records: 1000, Types: TypeString}
 		}
-		if err := writePartial(dir, res.Partial); err != nil {
+		if err := writePartial(dir, "", res.Partial); err != nil {
 			b.Fatal(err)
 		}
 		partialBytes += fileSize(b, dir)

@@ -107,6 +107,12 @@ func genDay(r *rand.Rand, d time.Time, n int, e *expect) [][]byte {
 // block, and seals it unless open is set.
 func writePart(t testing.TB, dataDir string, d time.Time, seq uint64, lines [][]byte, perBlock int, open bool) string {
 	t.Helper()
+	return writeNodePart(t, dataDir, "n1", d, seq, lines, perBlock, open)
+}
+
+// writeNodePart is writePart for the files of a given node.
+func writeNodePart(t testing.TB, dataDir, node string, d time.Time, seq uint64, lines [][]byte, perBlock int, open bool) string {
+	t.Helper()
 	dir := segment.DayDir(dataDir, d)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -116,7 +122,7 @@ func writePart(t testing.TB, dataDir string, d time.Time, seq uint64, lines [][]
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	w, err := segment.Create(filepath.Join(dir, segment.PartName(seq)))
+	w, err := segment.Create(filepath.Join(dir, segment.PartName(node, seq)))
 	if err != nil {
 		t.Fatal(err)
 	}

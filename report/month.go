@@ -25,12 +25,14 @@ type Progress interface {
 
 // MonthOptions select and shape one monthly report.
 type MonthOptions struct {
-	DataDir       string    // holds segments/
+	DataDir       string    // holds segments/ (when Source is nil)
+	Source        Source    // where the days are read; nil means LocalSource{DataDir}
+	Node          string    // the name under which StorePartials writes (PartialFile)
 	OutDir        string    // the report goes to OutDir/YYYY-MM
 	Month         time.Time // any instant of the month (UTC)
 	Config        Config
 	ExportRecords bool // also write records.parquet with the typed columns and the raw record
-	StorePartials bool // write missing or stale daily partials beside the days
+	StorePartials bool // write missing or stale daily partials beside the days (local sources only)
 	Rescan        bool // ignore stored partials
 	Progress      Progress
 	Log           *slog.Logger
@@ -87,7 +89,12 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	}
 	month := MonthStart(opt.Month)
 	name := month.Format("2006-01")
-	days, err := MonthDays(opt.DataDir, month)
+	src := opt.Source
+	if src == nil {
+		src = LocalSource{DataDir: opt.DataDir}
+	}
+	_, local := src.(LocalSource)
+	days, err := src.Days(ctx, month, month.AddDate(0, 1, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -119,30 +126,33 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 		defer export.w.Close()
 	}
 
-	// What must be read: every day when exporting or rescanning, else the
-	// days whose partial is missing or stale.
+	// What must be read: every file when exporting or rescanning, else the
+	// files no fresh stored partial covers.
 	fp := cfg.Fingerprint()
 	type dayJob struct {
-		day     segment.Day
-		partial *Partial
+		day      segment.Day
+		partials []*Partial
+		rest     []Input // files to scan
 	}
 	jobs := make([]dayJob, len(days))
 	var total int64
 	for i, d := range days {
 		jobs[i].day = d
-		files, in, err := dayInputs(d.Dir)
+		in, err := src.Inputs(ctx, d)
 		if err != nil {
 			return nil, err
 		}
+		jobs[i].rest = in
 		if !opt.Rescan && !opt.ExportRecords {
-			if p, err := LoadPartial(d.Dir); err != nil {
-				log.Warn("unreadable daily partial; rescanning the day", "dir", d.Dir, "err", err)
-			} else if p.fresh(fp, in) {
-				jobs[i].partial = p
-				continue
+			raw, err := src.Partials(ctx, d)
+			if err != nil {
+				return nil, err
 			}
+			jobs[i].partials, jobs[i].rest = cover(raw, fp, in, func(name string, err error) {
+				log.Warn("unreadable daily partial; its files are scanned", "dir", d.Dir, "partial", name, "err", err)
+			})
 		}
-		n, err := countRecords(files)
+		n, err := countRecords(src, d, jobs[i].rest)
 		if err != nil {
 			return nil, err
 		}
@@ -154,10 +164,22 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	perDay := map[string]*Agg{}
 	var doneRecords, doneBytes int64
 	for _, j := range jobs {
-		p := j.partial
-		if p == nil {
+		var day *Agg
+		if len(j.partials) == 1 {
+			day = j.partials[0].Agg // the usual case: one node, one partial
+		} else {
+			day = NewAgg(cfg)
+			for _, p := range j.partials {
+				if err := day.Merge(p.Agg); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if len(j.rest) == 0 {
+			res.DaysFromPartials++
+		} else {
 			base, baseBytes := doneRecords, doneBytes
-			sopt := ScanOptions{}
+			sopt := ScanOptions{Open: src.Open, Prefetch: src.Prefetch()}
 			if opt.Progress != nil {
 				sopt.Progress = func(r, b int64) {
 					doneRecords, doneBytes = base+r, baseBytes+b
@@ -167,21 +189,36 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 			if export != nil {
 				sopt.Sink = func(rec arrow.Record) error { return export.write(rec) }
 			}
-			r, err := DayPartial(ctx, j.day.Dir, cfg, opt.StorePartials, true, sopt)
-			if err != nil {
+			var agg *Agg
+			stored := false
+			if opt.StorePartials && local && len(j.partials) == 0 {
+				// The whole day is read: keep its partial for next time.
+				r, err := DayPartial(ctx, j.day.Dir, opt.Node, cfg, true, true, sopt)
+				if err != nil {
+					return nil, err
+				}
+				agg, stored = r.Partial.Agg, r.Stored
+			} else {
+				files := make([]string, len(j.rest))
+				for i, f := range j.rest {
+					files[i] = src.Path(j.day, f.Name)
+				}
+				if agg, err = Scan(ctx, files, cfg, sopt); err != nil {
+					return nil, fmt.Errorf("report: scan %s: %w", j.day.Dir, err)
+				}
+			}
+			if err := day.Merge(agg); err != nil {
 				return nil, err
 			}
-			p = r.Partial
 			res.DaysScanned++
-			log.Info("scanned day", "day", j.day.Start.Format(time.DateOnly), "records", p.Agg.Records, "stored_partial", r.Stored)
-		} else {
-			res.DaysFromPartials++
+			log.Info("scanned day", "day", j.day.Start.Format(time.DateOnly), "files", len(j.rest),
+				"from_partials", len(j.partials), "records", day.Records, "stored_partial", stored)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		perDay[j.day.Start.Format(time.DateOnly)] = p.Agg
-		if err := all.Merge(p.Agg); err != nil {
+		perDay[j.day.Start.Format(time.DateOnly)] = day
+		if err := all.Merge(day); err != nil {
 			return nil, err
 		}
 	}
@@ -221,10 +258,10 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 }
 
 // countRecords sums the record counts of the files' block headers.
-func countRecords(files []string) (int64, error) {
+func countRecords(src Source, day segment.Day, files []Input) (int64, error) {
 	var n int64
 	for _, f := range files {
-		r, err := segment.OpenFile(f)
+		r, err := src.Open(src.Path(day, f.Name))
 		if err != nil {
 			return 0, err
 		}

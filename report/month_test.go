@@ -171,7 +171,7 @@ func TestMergeOfPartialsEqualsOneScan(t *testing.T) {
 	merged := NewAgg(cfg)
 	days, _ := MonthDays(data, october)
 	for _, d := range days {
-		r, err := DayPartial(context.Background(), d.Dir, cfg, true, false, ScanOptions{})
+		r, err := DayPartial(context.Background(), d.Dir, "", cfg, true, false, ScanOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

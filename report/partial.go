@@ -15,9 +15,22 @@ import (
 	"github.com/ingestd/ingestd/segment"
 )
 
-// PartialName is the file, beside a day's segment files, that holds the
-// day's partial aggregate. Segment readers ignore it (it is not *.ndjson.zst).
+// PartialName is the partial file of a day written before node ids: it is
+// still read. Segment readers ignore partials (they are not *.ndjson.zst).
 const PartialName = "report.partial.json"
+
+const partialSuffix = ".partial.json"
+
+// PartialFile returns the name of the file, beside a day's segment files,
+// that holds a node's partial aggregate of the day: <node>.partial.json.
+// The partials of many nodes can share a day folder or bucket prefix; each
+// lists the files it was computed from.
+func PartialFile(node string) string {
+	if node == "" {
+		return PartialName
+	}
+	return node + partialSuffix
+}
 
 // Partial is one day's aggregate with what it was computed from.
 type Partial struct {
@@ -51,10 +64,11 @@ func dayInputs(dir string) ([]string, []Input, error) {
 	return files, in, nil
 }
 
-// LoadPartial reads the partial of a day folder; it returns nil and no
+// LoadPartial reads a node's partial of a day folder; it returns nil and no
 // error when there is none.
-func LoadPartial(dir string) (*Partial, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PartialName))
+func LoadPartial(dir, node string) (*Partial, error) {
+	name := filepath.Join(dir, PartialFile(node))
+	b, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -63,10 +77,10 @@ func LoadPartial(dir string) (*Partial, error) {
 	}
 	var p Partial
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("report: partial %s: %w", filepath.Join(dir, PartialName), err)
+		return nil, fmt.Errorf("report: partial %s: %w", name, err)
 	}
 	if p.Agg == nil {
-		return nil, fmt.Errorf("report: partial %s: no aggregate", filepath.Join(dir, PartialName))
+		return nil, fmt.Errorf("report: partial %s: no aggregate", name)
 	}
 	return &p, nil
 }
@@ -77,12 +91,12 @@ func (p *Partial) fresh(fingerprint string, in []Input) bool {
 }
 
 // writePartial stores p in dir atomically (temporary file, fsync, rename).
-func writePartial(dir string, p *Partial) error {
+func writePartial(dir, node string, p *Partial) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("report: encode partial: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, PartialName), b)
+	return writeFileAtomic(filepath.Join(dir, PartialFile(node)), b)
 }
 
 func writeFileAtomic(path string, b []byte) error {
@@ -114,12 +128,12 @@ type DayResult struct {
 	Stored  bool // written beside the day
 }
 
-// DayPartial returns the aggregate of one day folder: the stored partial when
-// it is fresh, else a scan of the day's files. With store set, a scanned
-// partial of a day without open parts is written beside it. A file that
-// disappears during the scan (a compaction swapped the day's files) makes the
-// day be read again.
-func DayPartial(ctx context.Context, dir string, cfg Config, store, force bool, opt ScanOptions) (DayResult, error) {
+// DayPartial returns the aggregate of one local day folder: node's stored
+// partial when it is fresh, else a scan of the day's files. With store set,
+// a scanned partial of a day without open parts is written beside it as
+// node's. A file that disappears during the scan (a compaction swapped the
+// day's files) makes the day be read again.
+func DayPartial(ctx context.Context, dir, node string, cfg Config, store, force bool, opt ScanOptions) (DayResult, error) {
 	fp := cfg.Fingerprint()
 	for attempt := 0; ; attempt++ {
 		files, in, err := dayInputs(dir)
@@ -130,7 +144,7 @@ func DayPartial(ctx context.Context, dir string, cfg Config, store, force bool, 
 			return DayResult{}, err
 		}
 		if !force && opt.Sink == nil {
-			p, err := LoadPartial(dir)
+			p, err := LoadPartial(dir, node)
 			if err == nil && p.fresh(fp, in) {
 				return DayResult{Partial: p}, nil
 			}
@@ -148,7 +162,7 @@ func DayPartial(ctx context.Context, dir string, cfg Config, store, force bool, 
 		if store && !open {
 			// Store only if the files did not change meanwhile.
 			if _, now, err := dayInputs(dir); err == nil && slices.Equal(now, in) {
-				if err := writePartial(dir, p); err != nil {
+				if err := writePartial(dir, node, p); err != nil {
 					return res, err
 				}
 				res.Stored = true

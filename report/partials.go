@@ -21,9 +21,9 @@ type PartialWorker struct {
 }
 
 // StorePartial computes the partial of one day folder with cfg and stores
-// it beside the day (unless the day still has open parts).
-func StorePartial(ctx context.Context, dir string, cfg Config) (DayResult, error) {
-	return DayPartial(ctx, dir, cfg, true, false, ScanOptions{})
+// it beside the day as node's (unless the day still has open parts).
+func StorePartial(ctx context.Context, dir, node string, cfg Config) (DayResult, error) {
+	return DayPartial(ctx, dir, node, cfg, true, false, ScanOptions{})
 }
 
 // NewPartialWorker starts a worker; compute makes and stores one day's

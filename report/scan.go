@@ -23,6 +23,10 @@ type ScanOptions struct {
 	Sink func(arrow.Record) error
 	// Progress, when set, is called after each block with the totals so far.
 	Progress func(records, rawBytes int64)
+	// Open and Prefetch, when set, say how files are opened and how many
+	// block reads run at once (segment.ScanOptions); by default local files.
+	Open     func(path string) (*segment.FileReader, error)
+	Prefetch int
 }
 
 // Schema returns the Arrow schema of the record batches: the timestamp, one
@@ -115,7 +119,7 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 	}()
 	var records, rawBytes atomic.Int64
 	var progressMu sync.Mutex
-	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
+	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers, Open: opt.Open, Prefetch: opt.Prefetch}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
 		w := workers[wi]
 		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,20 +77,29 @@ func VerifyFile(rep *VerifyReport, path string, day time.Time, check RecordCheck
 }
 
 func verifyFile(rep *VerifyReport, path string, day time.Time, check RecordCheck) {
-	rep.Files++
-	add := func(off int64, line int, err error) {
-		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: off, Line: line, Err: err})
-	}
 	f, err := os.Open(path)
 	if err != nil {
-		add(-1, 0, err)
+		rep.Files++
+		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: -1, Err: err})
 		return
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		add(-1, 0, err)
+		rep.Files++
+		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: -1, Err: err})
 		return
+	}
+	VerifyReader(rep, path, f, st.Size(), day, check)
+}
+
+// VerifyReader is VerifyFile for a file of size bytes read through ra (an
+// object in a store); path names it and, by its suffix, says whether it is
+// sealed. It reads the file front to back once.
+func VerifyReader(rep *VerifyReport, path string, ra io.ReaderAt, size int64, day time.Time, check RecordCheck) {
+	rep.Files++
+	add := func(off int64, line int, err error) {
+		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: off, Line: line, Err: err})
 	}
 	sealed := strings.HasSuffix(path, SuffixSealed)
 	dec, err := NewDecoder()
@@ -102,7 +112,7 @@ func verifyFile(rep *VerifyReport, path string, day time.Time, check RecordCheck
 	var raw []byte
 	var blocks []IndexEntry
 	var index []IndexEntry
-	wk := newWalker(f, st.Size(), path)
+	wk := newWalker(ra, size, path)
 	torn, werr := wk.walk(func(fr *Frame) error {
 		switch fr.Kind {
 		case kindIndex:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -23,14 +24,15 @@ func runCat(args []string) int {
 	if code >= 0 {
 		return code
 	}
+	ctx := context.Background()
+	var src report.Source = report.LocalSource{DataDir: cfg.DataDir}
 	if *source != "" {
-		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, "")
+		s3, err := openSource(ctx, *source, &cfg)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 			return 1
 		}
-		defer cleanup()
-		cfg.DataDir = dir
+		src = s3
 	}
 	var err error
 	var lo, hi int64
@@ -42,7 +44,7 @@ func runCat(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd cat: --to:", err)
 		return 2
 	}
-	days, err := segment.ListDays(cfg.DataDir)
+	days, err := src.Days(ctx, time.Time{}, time.Unix(1<<40, 0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 		return 1
@@ -55,12 +57,16 @@ func runCat(args []string) int {
 		if (hi != 0 && start >= hi) || (lo != 0 && end <= lo) {
 			continue
 		}
-		sealed, open, err := segment.DayFiles(d.Dir)
+		in, err := src.Inputs(ctx, d)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 			return 1
 		}
-		err = segment.ScanFiles(context.Background(), append(sealed, open...), segment.ScanOptions{From: lo, To: hi},
+		files := make([]string, len(in))
+		for i, f := range in {
+			files[i] = src.Path(d, f.Name)
+		}
+		err = segment.ScanFiles(ctx, files, segment.ScanOptions{From: lo, To: hi, Open: src.Open, Prefetch: src.Prefetch()},
 			func(_ string, m segment.BlockMeta, raw []byte) error {
 				if (lo == 0 || m.MinTS >= lo) && (hi == 0 || m.MaxTS < hi) {
 					_, err := out.Write(raw)

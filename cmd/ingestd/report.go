@@ -57,39 +57,39 @@ func runReport(args []string) int {
 	if *out != "" {
 		outDir = *out
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var src report.Source = report.LocalSource{DataDir: cfg.DataDir}
+	where := cfg.DataDir
 	if *source != "" {
 		if *out == "" {
 			fmt.Fprintln(os.Stderr, "ingestd report: with --source, give --out")
 			return 2
 		}
-		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, m.Format("2006-01"))
+		s3, err := openSource(ctx, *source, &cfg)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd report:", err)
 			return 1
 		}
-		defer cleanup()
-		cfg.DataDir = dir
+		src, where = s3, *source
 		*noStore = true
-	}
-	if _, err := os.Stat(cfg.DataDir); err != nil {
+	} else if _, err := os.Stat(cfg.DataDir); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd report: data directory:", err)
 		return 1
 	}
 	rcfg := cfg.reportConfig(0)
 	rcfg.Workers = *workers // 0: every core (report.workers is for runs inside serve)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	days, err := report.MonthDays(cfg.DataDir, m)
+	days, err := src.Days(ctx, report.MonthStart(m), report.MonthStart(m).AddDate(0, 1, 0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd report:", err)
 		return 1
 	}
 	if len(days) == 0 {
-		fmt.Fprintf(os.Stderr, "ingestd report: warning: no day folders for %s under %s; the report will be empty\n", *month, cfg.DataDir)
+		fmt.Fprintf(os.Stderr, "ingestd report: warning: no day folders for %s under %s; the report will be empty\n", *month, where)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
-	res, err := report.RunMonth(ctx, report.MonthOptions{DataDir: cfg.DataDir, OutDir: outDir, Month: m, Config: rcfg,
+	res, err := report.RunMonth(ctx, report.MonthOptions{Source: src, Node: cfg.node(), OutDir: outDir, Month: m, Config: rcfg,
 		ExportRecords: *export, StorePartials: !*noStore, Rescan: *rescan, Progress: prog, Log: log})
 	prog.finish()
 	if err != nil {
@@ -117,7 +117,7 @@ func runDayPartial(cf *commonFlags, dir string, workers int) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	res, err := report.StorePartial(ctx, dir, cfg.reportConfig(workers))
+	res, err := report.StorePartial(ctx, dir, cfg.node(), cfg.reportConfig(workers))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd report:", err)
 		return 1

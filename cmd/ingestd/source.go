@@ -3,30 +3,53 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/segment"
 )
 
-// fetchSource copies the segment objects under an s3://bucket/prefix URL
-// into a temporary data directory laid out as segments/dt=YYYY-MM-DD/, so
-// the report, cat and verify read every node's files as local ones. Only
-// days whose name starts with dayPrefix ("2026-10" for a month, "" for all)
-// are fetched. The store's endpoint and credentials come from the config's
-// storage section.
-func fetchSource(ctx context.Context, src string, cfg *fileConfig, dayPrefix string) (dir string, cleanup func(), err error) {
+// s3Prefetch is how many ranged GETs a scan of objects keeps in flight: enough
+// to hide a round trip to the store behind the decoders.
+const s3Prefetch = 16
+
+// maxPartialObject bounds the partial objects read into memory.
+const maxPartialObject = 256 << 20
+
+// s3Source reads every node's segment files and partials under
+// s3://bucket/prefix without copying them: the index of each file is read by
+// a ranged GET of its tail, then its blocks by ranged GETs, many at once. It
+// implements report.Source; a day's Dir is its key prefix
+// "<prefix>/dt=YYYY-MM-DD".
+type s3Source struct {
+	ctx    context.Context
+	c      *minio.Client
+	bucket string
+	prefix string // without slashes at either end; may be ""
+
+	mu    sync.Mutex
+	sizes map[string]int64 // object sizes seen in listings
+}
+
+// openSource connects to the store named by an s3://bucket/prefix URL, with
+// the endpoint and credentials of the config's storage section.
+func openSource(ctx context.Context, src string, cfg *fileConfig) (*s3Source, error) {
 	u, err := url.Parse(src)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return "", nil, fmt.Errorf("--source %q: want s3://bucket/prefix", src)
+		return nil, fmt.Errorf("--source %q: want s3://bucket/prefix", src)
 	}
 	st := cfg.Storage
 	if st.Endpoint == "" {
-		return "", nil, fmt.Errorf("--source %s: set storage.endpoint (and credentials) in the config", src)
+		return nil, fmt.Errorf("--source %s: set storage.endpoint (and credentials) in the config", src)
 	}
 	creds := credentials.NewStaticV4(st.AccessKey, st.SecretKey, "")
 	if st.AccessKey == "" {
@@ -34,41 +57,265 @@ func fetchSource(ctx context.Context, src string, cfg *fileConfig, dayPrefix str
 	}
 	c, err := minio.New(st.Endpoint, &minio.Options{Creds: creds, Secure: st.Secure, Region: st.Region})
 	if err != nil {
-		return "", nil, err
+		return nil, fmt.Errorf("--source %s: %w", src, err)
 	}
-	dir, err = os.MkdirTemp("", "ingestd-source-")
+	s := &s3Source{ctx: ctx, c: c, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), sizes: map[string]int64{}}
+	ok, err := c.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return "", nil, err
+		return nil, fmt.Errorf("--source %s: %w", src, err)
 	}
-	cleanup = func() { os.RemoveAll(dir) }
-	prefix := strings.Trim(u.Path, "/")
-	list := "dt=" + dayPrefix
-	if prefix != "" {
-		list = prefix + "/" + list
+	if !ok {
+		return nil, fmt.Errorf("--source %s: no bucket %q", src, s.bucket)
 	}
-	n := 0
-	for o := range c.ListObjects(ctx, u.Host, minio.ListObjectsOptions{Prefix: list, Recursive: true}) {
+	return s, nil
+}
+
+func (s *s3Source) key(rel string) string {
+	if s.prefix == "" {
+		return rel
+	}
+	return s.prefix + "/" + rel
+}
+
+// list returns the objects (or, with recursive unset, the folders) under p.
+func (s *s3Source) list(ctx context.Context, p string, recursive bool) ([]minio.ObjectInfo, error) {
+	var out []minio.ObjectInfo
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: p, Recursive: recursive}) {
 		if o.Err != nil {
-			cleanup()
-			return "", nil, fmt.Errorf("--source %s: list: %w", src, o.Err)
+			return nil, fmt.Errorf("source: list s3://%s/%s: %w", s.bucket, p, o.Err)
 		}
-		day, name := path.Base(path.Dir(o.Key)), path.Base(o.Key)
-		if !strings.HasPrefix(day, "dt=") || !strings.HasSuffix(name, ".ndjson.zst") {
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Days implements report.Source.
+func (s *s3Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, error) {
+	objs, err := s.list(ctx, s.key("dt="), false)
+	if err != nil {
+		return nil, err
+	}
+	var out []segment.Day
+	for _, o := range objs {
+		name := path.Base(strings.TrimSuffix(o.Key, "/"))
+		t, err := time.Parse(segment.DayLayout, strings.TrimPrefix(name, "dt="))
+		if err != nil || !strings.HasSuffix(o.Key, "/") || t.Before(from) || !t.Before(to) {
 			continue
 		}
-		dst := filepath.Join(dir, "segments", day, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			cleanup()
-			return "", nil, err
+		out = append(out, segment.Day{Dir: strings.TrimSuffix(o.Key, "/"), Start: t})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// Inputs implements report.Source: the day's sealed objects minus parts a
+// compacted object's manifest replaces (a compacted file shipped, the
+// removal of the parts' objects not yet done).
+func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, error) {
+	objs, err := s.list(ctx, day.Dir+"/", true)
+	if err != nil {
+		return nil, err
+	}
+	var in []report.Input
+	replaced := map[string]bool{}
+	for _, o := range objs {
+		name := path.Base(o.Key)
+		if path.Dir(o.Key) != day.Dir || !strings.HasSuffix(name, segment.SuffixSealed) {
+			continue
 		}
-		if err := c.FGetObject(ctx, u.Host, o.Key, dst, minio.GetObjectOptions{}); err != nil {
-			cleanup()
-			return "", nil, fmt.Errorf("--source %s: get %s: %w", src, o.Key, err)
+		s.mu.Lock()
+		s.sizes[o.Key] = o.Size
+		s.mu.Unlock()
+		in = append(in, report.Input{Name: name, Size: o.Size})
+		if segment.IsCompacted(name) {
+			r, err := s.Open(o.Key)
+			if err != nil {
+				return nil, err
+			}
+			names, err := r.Manifest()
+			r.Close()
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range names {
+				if n != name {
+					replaced[n] = true
+				}
+			}
 		}
-		n++
+	}
+	out := in[:0]
+	for _, i := range in {
+		if !replaced[i.Name] {
+			out = append(out, i)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out, nil
+}
+
+// Partials implements report.Source.
+func (s *s3Source) Partials(ctx context.Context, day segment.Day) (map[string][]byte, error) {
+	objs, err := s.list(ctx, day.Dir+"/", true)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, o := range objs {
+		name := path.Base(o.Key)
+		if path.Dir(o.Key) != day.Dir || !report.IsPartialName(name) {
+			continue
+		}
+		if o.Size > maxPartialObject {
+			return nil, fmt.Errorf("source: %s: %d bytes is too large for a partial", o.Key, o.Size)
+		}
+		obj, err := s.c.GetObject(ctx, s.bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("source: get %s: %w", o.Key, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(obj, maxPartialObject))
+		obj.Close()
+		if err != nil {
+			return nil, fmt.Errorf("source: get %s: %w", o.Key, err)
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+// Path implements report.Source.
+func (s *s3Source) Path(day segment.Day, name string) string { return day.Dir + "/" + name }
+
+// Open implements report.Source: a reader whose every ReadAt is a ranged GET.
+func (s *s3Source) Open(key string) (*segment.FileReader, error) {
+	ra, err := s.readerAt(key)
+	if err != nil {
+		return nil, err
+	}
+	return segment.NewReader(s.url(key), ra, ra.size, nil), nil
+}
+
+func (s *s3Source) url(key string) string { return "s3://" + s.bucket + "/" + key }
+
+func (s *s3Source) readerAt(key string) (*rangeReader, error) {
+	s.mu.Lock()
+	size, ok := s.sizes[key]
+	s.mu.Unlock()
+	if !ok {
+		st, err := s.c.StatObject(s.ctx, s.bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("source: stat %s: %w", s.url(key), err)
+		}
+		size = st.Size
+	}
+	return &rangeReader{s: s, key: key, size: size}, nil
+}
+
+// verify checks every segment object of every day, each read front to back
+// in windows of 8 MiB.
+func (s *s3Source) verify(ctx context.Context, check segment.RecordCheck) (segment.VerifyReport, error) {
+	var rep segment.VerifyReport
+	days, err := s.Days(ctx, time.Time{}, time.Unix(1<<40, 0))
+	if err != nil {
+		return rep, err
+	}
+	for _, d := range days {
+		in, err := s.Inputs(ctx, d)
+		if err != nil {
+			return rep, err
+		}
+		for _, f := range in {
+			key := s.Path(d, f.Name)
+			ra, err := s.readerAt(key)
+			if err != nil {
+				return rep, err
+			}
+			segment.VerifyReader(&rep, s.url(key), &windowReader{ra: ra, size: ra.size, window: 8 << 20}, ra.size, d.Start, check)
+		}
+	}
+	return rep, nil
+}
+
+// Prefetch implements report.Source.
+func (s *s3Source) Prefetch() int { return s3Prefetch }
+
+// rangeReader reads an object by ranged GETs; concurrent ReadAt calls are
+// independent requests.
+type rangeReader struct {
+	s    *s3Source
+	key  string
+	size int64
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if off+n > r.size {
+		n = r.size - off
 	}
 	if n == 0 {
-		fmt.Fprintf(os.Stderr, "ingestd: warning: no segment objects under %s/%s\n", src, list)
+		return 0, nil
 	}
-	return dir, cleanup, nil
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+n-1); err != nil {
+		return 0, err
+	}
+	obj, err := r.s.c.GetObject(r.s.ctx, r.s.bucket, r.key, opts)
+	if err != nil {
+		return 0, fmt.Errorf("source: get %s at %d: %w", r.s.url(r.key), off, err)
+	}
+	defer obj.Close()
+	got, err := io.ReadFull(obj, p[:n])
+	if err != nil {
+		return got, fmt.Errorf("source: read %s at %d: %w", r.s.url(r.key), off, err)
+	}
+	if n < int64(len(p)) {
+		return got, io.EOF
+	}
+	return got, nil
+}
+
+// windowReader serves the small sequential reads of a frame-by-frame walk
+// (verify) from one window of the object fetched at a time, so a walk costs
+// one GET per window rather than one per frame header.
+type windowReader struct {
+	ra     io.ReaderAt
+	size   int64
+	window int64
+
+	mu  sync.Mutex
+	off int64
+	buf []byte
+}
+
+func (w *windowReader) ReadAt(p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if off < 0 {
+		return 0, fmt.Errorf("source: negative offset %d", off)
+	}
+	if off >= w.off && off+int64(len(p)) <= w.off+int64(len(w.buf)) {
+		return copy(p, w.buf[off-w.off:]), nil
+	}
+	if off >= w.size {
+		return 0, io.EOF
+	}
+	n := min(max(w.window, int64(len(p))), w.size-off)
+	if int64(cap(w.buf)) < n {
+		w.buf = make([]byte, n)
+	}
+	w.buf = w.buf[:n]
+	got, err := w.ra.ReadAt(w.buf, off)
+	w.off, w.buf = off, w.buf[:got]
+	if err != nil && err != io.EOF {
+		w.buf = w.buf[:0]
+		return 0, err
+	}
+	c := copy(p, w.buf)
+	if c < len(p) {
+		return c, io.EOF
+	}
+	return c, nil
 }

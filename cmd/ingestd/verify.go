@@ -20,20 +20,34 @@ func runVerify(args []string) int {
 	if code >= 0 {
 		return code
 	}
+	check := ingest.RecordCheck(cfg.Rules())
+	var rep segment.VerifyReport
+	var err error
 	if *source != "" {
-		dir, cleanup, err := fetchSource(context.Background(), *source, &cfg, "")
+		s3, err := openSource(context.Background(), *source, &cfg)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 			return 1
 		}
-		defer cleanup()
-		cfg.DataDir = dir
+		rep, err = s3.verify(context.Background(), check)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
+			return 1
+		}
+		for _, p := range rep.Problems {
+			fmt.Println("PROBLEM", p.String())
+		}
+		fmt.Printf("%d objects, %d blocks, %d records, %d problems\n", rep.Files, rep.Blocks, rep.Records, len(rep.Problems))
+		if len(rep.Problems) > 0 {
+			return 1
+		}
+		return 0
 	}
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 		return 2
 	}
-	rep, err := segment.VerifyDir(cfg.DataDir, ingest.RecordCheck(cfg.Rules()))
+	rep, err = segment.VerifyDir(cfg.DataDir, check)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 		return 1

@@ -4,11 +4,13 @@
 // number of nodes share one bucket:
 //
 //	<prefix>/dt=YYYY-MM-DD/<node>-<kind>-<seq>.ndjson.zst
+//	<prefix>/dt=YYYY-MM-DD/<node>.partial.json   the day's report partial
 //
 // The queue is the data directory itself: a sealed file without a
 // "<file>.shipped" marker is still to ship, so the queue survives restarts
 // and crashes. A file is shipped when its day has no open part and is either
-// compacted to one file or two days old. The marker is written only after the
+// compacted to one file or its parts have not changed for an hour. A day's
+// partial ships after all its files (and again when it is rewritten). The marker is written only after the
 // store confirmed the object (its size checked); the local copy is deleted
 // DeleteAfter later, never before. Uploading a compacted file deletes the
 // objects of the parts its manifest says it replaces, so the bucket holds
@@ -18,6 +20,7 @@
 package ship
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -177,11 +180,15 @@ func (s *Shipper) Pass(ctx context.Context) error {
 		}
 		compacted := len(sealed) == 1 && segment.IsCompacted(sealed[0])
 		ready := len(open) == 0 && (compacted || settled(sealed, now))
+		pending, kept := 0, 0
 		for _, f := range sealed {
 			if shipped(f) {
-				s.maybeDelete(f, now)
+				if !s.maybeDelete(f, now) {
+					kept++
+				}
 				continue
 			}
+			pending++
 			st, err := os.Stat(f)
 			if err != nil {
 				continue
@@ -198,6 +205,22 @@ func (s *Shipper) Pass(ctx context.Context) error {
 			bytes += st.Size()
 			if t := st.ModTime().Unix(); oldest == 0 || t < oldest {
 				oldest = t
+			}
+		}
+		// The day's report partials follow its files (a reader uses one only
+		// while every file it lists is there), and go with the last local copy.
+		for _, p := range partialFiles(d.Dir) {
+			switch state, ok := partialState(p); {
+			case !ok:
+			case shippedPartial(p, state):
+				if kept == 0 && pending == 0 && s.cfg.DeleteAfter >= 0 && os.Remove(p) == nil {
+					os.Remove(p + MarkerSuffix)
+				}
+			case ready && pending == 0 && first == nil:
+				if err := s.uploadPartial(ctx, d, p, state); err != nil {
+					s.Errors.Add(1)
+					first = err
+				}
 			}
 		}
 	}
@@ -259,16 +282,68 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 	return nil
 }
 
-// maybeDelete removes a shipped file's local copy once its delay is over.
-func (s *Shipper) maybeDelete(f string, now time.Time) {
+// maybeDelete removes a shipped file's local copy once its delay is over;
+// it reports whether the file is gone.
+func (s *Shipper) maybeDelete(f string, now time.Time) bool {
 	if s.cfg.DeleteAfter < 0 {
-		return
+		return false
 	}
 	st, err := os.Stat(f + MarkerSuffix)
 	if err != nil || now.Sub(st.ModTime()) < s.cfg.DeleteAfter {
-		return
+		return false
 	}
-	if err := os.Remove(f); err == nil {
-		s.log.Info("local copy removed after shipping", "file", f)
+	if err := os.Remove(f); err != nil {
+		return false
 	}
+	s.log.Info("local copy removed after shipping", "file", f)
+	return true
+}
+
+// partialSuffix ends the names of report partials (report.PartialFile):
+// <node>.partial.json, which list the files they were computed from.
+const partialSuffix = ".partial.json"
+
+// partialFiles lists a day's node-named partials. The partial written before
+// node ids (report.partial.json) lists unprefixed names and is not shipped.
+func partialFiles(dir string) []string {
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+partialSuffix))
+	out := names[:0]
+	for _, p := range names {
+		if b := filepath.Base(p); b != "report.partial.json" && !strings.HasPrefix(b, ".") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// partialState is what a partial's marker records: its size and modification
+// time when it was uploaded. A partial rewritten since then ships again.
+func partialState(p string) (string, bool) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano()), true
+}
+
+func shippedPartial(p, state string) bool {
+	b, err := os.ReadFile(p + MarkerSuffix)
+	return err == nil && strings.HasPrefix(string(b), state+" ")
+}
+
+func (s *Shipper) uploadPartial(ctx context.Context, d segment.Day, p, state string) error {
+	key := dayKey(s.cfg.Prefix, d.Start.Format(time.DateOnly), filepath.Base(p))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("ship: %w", err)
+	}
+	if _, err := s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(b), int64(len(b)),
+		minio.PutObjectOptions{ContentType: "application/json", SendContentMd5: true}); err != nil {
+		return fmt.Errorf("ship: upload %s to %s: %w", p, key, err)
+	}
+	if err := os.WriteFile(p+MarkerSuffix, []byte(state+" "+key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("ship: marker: %w", err)
+	}
+	s.log.Info("shipped partial", "file", p, "key", key, "bytes", len(b))
+	return nil
 }

@@ -1,0 +1,153 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/segment"
+)
+
+// Source is where a report reads days from: a local data directory, or
+// every node's files in an object store (cmd/ingestd implements that one).
+// A day's Dir is whatever the source understands: a folder, a key prefix.
+type Source interface {
+	// Days lists the day folders whose day lies in [from, to), oldest first.
+	Days(ctx context.Context, from, to time.Time) ([]segment.Day, error)
+	// Inputs lists the segment files to read for a day with their sizes, in
+	// name order, minus parts that a compacted file there replaces.
+	Inputs(ctx context.Context, day segment.Day) ([]Input, error)
+	// Partials returns the raw JSON of the day's stored partials by file name.
+	Partials(ctx context.Context, day segment.Day) (map[string][]byte, error)
+	// Path joins a day and a file name into the name Open takes.
+	Path(day segment.Day, name string) string
+	// Open opens a file for reading by ranges.
+	Open(path string) (*segment.FileReader, error)
+	// Prefetch is how many block reads a scan keeps in flight (1: local disk).
+	Prefetch() int
+}
+
+// LocalSource reads <DataDir>/segments.
+type LocalSource struct{ DataDir string }
+
+// Days implements Source.
+func (l LocalSource) Days(_ context.Context, from, to time.Time) ([]segment.Day, error) {
+	days, err := segment.ListDays(l.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []segment.Day
+	for _, d := range days {
+		if !d.Start.Before(from) && d.Start.Before(to) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Inputs implements Source.
+func (LocalSource) Inputs(_ context.Context, day segment.Day) ([]Input, error) {
+	_, in, err := dayInputs(day.Dir)
+	return in, err
+}
+
+// Partials implements Source: every *.partial.json beside the day's files.
+func (LocalSource) Partials(_ context.Context, day segment.Day) (map[string][]byte, error) {
+	names, err := filepath.Glob(filepath.Join(day.Dir, "*"+partialSuffix))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	out := map[string][]byte{}
+	for _, p := range names {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("report: read partial: %w", err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	return out, nil
+}
+
+// Path implements Source.
+func (LocalSource) Path(day segment.Day, name string) string { return filepath.Join(day.Dir, name) }
+
+// Open implements Source.
+func (LocalSource) Open(path string) (*segment.FileReader, error) { return segment.OpenFile(path) }
+
+// Prefetch implements Source.
+func (LocalSource) Prefetch() int { return 1 }
+
+// IsPartialName reports whether a file name is a stored partial's.
+func IsPartialName(name string) bool {
+	return strings.HasSuffix(name, partialSuffix) && !strings.HasPrefix(name, ".")
+}
+
+// cover picks stored partials that together stand for as many of the day's
+// files as possible: each usable partial was computed with this config from
+// files that are all still there with the same sizes, and no two chosen
+// partials share a file. Partials over more files are tried first (a node's
+// whole day before a stale fragment). It returns the chosen partials and the
+// inputs none of them covers, which must be scanned. Unreadable partials are
+// skipped with a warning.
+func cover(raw map[string][]byte, fingerprint string, in []Input, warn func(name string, err error)) ([]*Partial, []Input) {
+	size := make(map[string]int64, len(in))
+	for _, i := range in {
+		size[i.Name] = i.Size
+	}
+	var cands []*Partial
+	var names []string
+	for name, b := range raw {
+		var p Partial
+		err := json.Unmarshal(b, &p)
+		if err == nil && p.Agg == nil {
+			err = fmt.Errorf("no aggregate")
+		}
+		if err != nil {
+			warn(name, err)
+			continue
+		}
+		if p.Version != formatVersion || p.Config != fingerprint || len(p.Inputs) == 0 {
+			continue
+		}
+		cands = append(cands, &p)
+		names = append(names, name)
+	}
+	idx := make([]int, len(cands))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		pa, pb := cands[idx[a]], cands[idx[b]]
+		if len(pa.Inputs) != len(pb.Inputs) {
+			return len(pa.Inputs) > len(pb.Inputs)
+		}
+		return names[idx[a]] < names[idx[b]]
+	})
+	covered := map[string]bool{}
+	var use []*Partial
+next:
+	for _, i := range idx {
+		p := cands[i]
+		for _, f := range p.Inputs {
+			if s, ok := size[f.Name]; !ok || s != f.Size || covered[f.Name] {
+				continue next
+			}
+		}
+		for _, f := range p.Inputs {
+			covered[f.Name] = true
+		}
+		use = append(use, p)
+	}
+	var rest []Input
+	for _, i := range in {
+		if !covered[i.Name] {
+			rest = append(rest, i)
+		}
+	}
+	return use, rest
+}
