@@ -39,6 +39,9 @@ type Workload struct {
 	Form        string  // "ndjson" or "array"
 	Compression string  // "none", "gzip" or "zstd"
 	Days        int     // timestamps spread over today and Days-1 days before
+	// Until, when set, stands for "now" above: the records fall in the Days
+	// days before it (past, sealed days — for shipping and report tests).
+	Until time.Time `json:",omitzero"`
 	Invalid     float64 // fraction of records replaced by invalid JSON (sent with ?invalid=skip)
 }
 
@@ -90,6 +93,9 @@ const nTemplates = 16
 func NewGenerator(w Workload, now time.Time) (*Generator, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
+	}
+	if !w.Until.IsZero() {
+		now = w.Until
 	}
 	g := &Generator{w: w, now: now.UTC()}
 	for t := 0; t < nTemplates; t++ {

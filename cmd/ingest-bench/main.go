@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&w.Form, "form", "ndjson", "body `form`: ndjson or array")
 	fs.StringVar(&w.Compression, "compression", "none", "request body `encoding`: none, gzip or zstd")
 	fs.IntVar(&w.Days, "days", 1, "spread timestamps over today and the days before, this many days in all")
+	until := fs.String("until", "", "timestamps end at this `date` (YYYY-MM-DD, midnight UTC) instead of now: past days, which seal and ship at once")
 	fs.Float64Var(&w.Invalid, "invalid", 0, "`fraction` of records sent invalid (uses ?invalid=skip)")
 	fs.IntVar(&cfg.Conns, "conns", 8, "connections; in closed loop, requests in flight")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: `records/s` to offer (0: closed loop, as fast as acknowledgements come)")
@@ -77,6 +78,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ingest-bench: unexpected arguments %v\n", fs.Args())
 		return 2
+	}
+	if *until != "" {
+		t, err := time.Parse(time.DateOnly, *until)
+		if err != nil {
+			fmt.Fprintf(stderr, "ingest-bench: --until %q: want YYYY-MM-DD\n", *until)
+			return 2
+		}
+		w.Until = t
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

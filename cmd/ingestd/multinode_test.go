@@ -4,21 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/ingestd/ingestd/bench"
 )
 
-// TestTwoNodesBehindNginx: two daemons behind nginx take load, ship to one
-// bucket without colliding, and the monthly report over the bucket counts
-// every acknowledged record of both.
+// TestTwoNodesBehindNginx: two daemons behind nginx take the bench
+// harness's load, ship their files and partials to one bucket without
+// colliding (both number their WAL from 1), every acknowledged record is in
+// the bucket once, and the monthly report over the bucket counts them all.
 func TestTwoNodesBehindNginx(t *testing.T) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -28,8 +30,8 @@ func TestTwoNodesBehindNginx(t *testing.T) {
 	defer s3.stop()
 	var nodes []*daemon
 	for _, id := range []string{"node-a", "node-b"} {
-		yaml := fmt.Sprintf("node_id: %s\nstorage:\n  endpoint: %s\n  bucket: fleet\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: -1s\n"+
-			"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 500ms\nreport:\n  schedule: \"off\"\n  partials: false\n", id, s3.addr, s3Key, s3Secret)
+		yaml := fmt.Sprintf("node_id: %s\nstorage:\n  endpoint: %s\n  bucket: fleet\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: 0s\n"+
+			"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 500ms\nreport:\n  schedule: \"off\"\n", id, s3.addr, s3Key, s3Secret)
 		nodes = append(nodes, startDaemon(t, t.TempDir(), yaml))
 	}
 	// nginx in front, round robin, loopback only; config made here.
@@ -71,46 +73,27 @@ http {
 	defer func() { ng.Process.Kill(); ng.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 
-	// Load through nginx: 4 clients, 15 requests each, 400 records a request
-	// over 3 past days.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	acked := 0
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for r := 0; r < 15; r++ {
-				var b bytes.Buffer
-				for i := 0; i < 400; i++ {
-					fmt.Fprintf(&b, `{"ts":"2026-10-%02dT%02d:%02d:00Z","g":%d,"r":%d,"i":%d}`+"\n", 10+i%3, i%24, r, g, r, i)
-				}
-				resp, err := http.Post("http://"+lb+"/v1/ingest", "application/x-ndjson", &b)
-				if err != nil {
-					t.Errorf("through nginx: %v", err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					mu.Lock()
-					acked += 400
-					mu.Unlock()
-				} else {
-					t.Errorf("through nginx: %d", resp.StatusCode)
-				}
-			}
-		}(g)
+	// Bench load through nginx: 8 connections, 240 requests of 500 records
+	// over 3 past days (they seal, compact, get their partials and ship at once).
+	w := bench.Workload{Seed: 8, Shape: bench.ShapeLogs, Batch: 500, Form: "ndjson", Compression: "gzip", Days: 3,
+		Until: time.Date(2026, 10, 13, 0, 0, 0, 0, time.UTC)}
+	var ackLog bytes.Buffer
+	res, err := bench.Run(context.Background(), w, bench.LoadConfig{URL: "http://" + lb, Conns: 8, Requests: 240, AckLog: &ackLog})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	// Each node had records of each day: 6 compacted objects in the end.
-	deadline := time.Now().Add(60 * time.Second)
+	if res.Status["200"] != 240 {
+		t.Fatalf("through nginx: %v", res.Status)
+	}
+	// Each node had records of each day: 3 compacted files and 3 partials each.
+	deadline := time.Now().Add(90 * time.Second)
 	var keys []string
 	for {
 		keys = keys[:0]
 		for o := range c.ListObjects(context.Background(), "fleet", minio.ListObjectsOptions{Recursive: true}) {
 			keys = append(keys, o.Key)
 		}
-		if len(keys) == 6 || time.Now().After(deadline) {
+		if len(keys) == 12 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -118,18 +101,54 @@ http {
 	for _, d := range nodes {
 		d.stop()
 	}
-	a, b := 0, 0
-	for _, k := range keys {
-		a += strings.Count(k, "/node-a-compact-")
-		b += strings.Count(k, "/node-b-compact-")
+	count := func(sub string) (n int) {
+		for _, k := range keys {
+			n += strings.Count(k, sub)
+		}
+		return n
 	}
-	if a != 3 || b != 3 {
-		t.Fatalf("objects %v: want 3 compacted days from each node", keys)
+	for _, node := range []string{"node-a", "node-b"} {
+		if count("/"+node+"-compact-") != 3 || count("/"+node+".partial.json") != 3 {
+			t.Fatalf("objects %v: want 3 compacted days and 3 partials from %s", keys, node)
+		}
 	}
+	// Every acknowledged record is in the bucket exactly once, whichever node took it.
+	v, err := bench.Verify(context.Background(), downloadBucket(t, c, "fleet"), bytes.NewReader(ackLog.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || v.RecordsExpected != 120000 || v.RecordsStored != 120000 {
+		t.Fatalf("bucket against the ack log: %+v", v)
+	}
+	// The monthly report over the bucket merges both nodes' partials.
 	cliCfg := s3CLIConfig(t, s3, "fleet")
-	out := t.TempDir()
-	text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://fleet", "--out", out)
-	if code != 0 || !strings.Contains(text, fmt.Sprintf("%d records over 3 days", acked)) {
-		t.Fatalf("report over the bucket: exit %d, want %d records\n%s", code, acked, text)
+	text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://fleet", "--out", t.TempDir())
+	if code != 0 || !strings.Contains(text, fmt.Sprintf("%d records over 3 days (3 from daily partials, 0 scanned)", v.RecordsExpected)) {
+		t.Fatalf("report over the bucket: exit %d, want %d records from partials\n%s", code, v.RecordsExpected, text)
 	}
+	// And the same from a scan of every object by ranged reads.
+	text, code = runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://fleet", "--out", t.TempDir(), "--rescan")
+	if code != 0 || !strings.Contains(text, fmt.Sprintf("%d records over 3 days (0 from daily partials, 3 scanned)", v.RecordsExpected)) {
+		t.Fatalf("rescan over the bucket: exit %d, want %d records\n%s", code, v.RecordsExpected, text)
+	}
+}
+
+// downloadBucket copies the segment objects of a bucket into a new data
+// directory's segments/dt=YYYY-MM-DD/ folders.
+func downloadBucket(t *testing.T, c *minio.Client, bucket string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for o := range c.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if !strings.HasSuffix(o.Key, ".ndjson.zst") {
+			continue
+		}
+		dst := filepath.Join(dir, "segments", path.Base(path.Dir(o.Key)), path.Base(o.Key))
+		if err := c.FGetObject(context.Background(), bucket, o.Key, dst, minio.GetObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -98,7 +98,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// bucketRecords reads every object under the bucket and returns its record
+// bucketRecords reads every segment object in the bucket and returns its record
 // lines, failing on a key outside the layout.
 func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int, []string) {
 	t.Helper()
@@ -110,6 +110,9 @@ func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int
 	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
 		if o.Err != nil {
 			t.Fatal(o.Err)
+		}
+		if !strings.HasSuffix(o.Key, ".ndjson.zst") {
+			continue // report partials
 		}
 		keys = append(keys, o.Key)
 		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
@@ -142,7 +145,7 @@ func TestShippingToS3(t *testing.T) {
 	defer s3.stop()
 	dir := t.TempDir()
 	yaml := fmt.Sprintf("node_id: node-a\nstorage:\n  endpoint: %s\n  bucket: logs\n  prefix: prod\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  delete_after: 0s\n"+
-		"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n  partials: false\n", s3.addr, s3Key, s3Secret)
+		"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n", s3.addr, s3Key, s3Secret)
 	d := startDaemon(t, dir, yaml)
 	sent := map[string]bool{}
 	post := func(day, n int) {
@@ -166,20 +169,26 @@ func TestShippingToS3(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	compactedDays := func() int {
+	count := func(sub string) int {
 		n := 0
 		for o := range c.ListObjects(context.Background(), "logs", minio.ListObjectsOptions{Recursive: true}) {
-			if strings.Contains(o.Key, "/node-a-compact-") {
+			if strings.Contains(o.Key, sub) {
 				n++
 			}
 		}
 		return n
 	}
+	compactedDays := func() int { return count("/node-a-compact-") }
 	for day := 1; day <= 3; day++ {
 		post(day, 500)
 	}
 	waitFor("3 days shipped", func() bool { return compactedDays() == 3 })
+	// Each day's report partial follows its file; the local copy goes only then.
+	waitFor("3 partials shipped", func() bool { return count("/node-a.partial.json") == 3 })
 	waitFor("local copies removed", func() bool { return strings.Count(d.log.String(), "local copy removed") >= 3 })
+	if i, j := strings.Index(d.log.String(), "shipped partial"), strings.Index(d.log.String(), "local copy removed"); i < 0 || j < i {
+		t.Fatalf("a local copy was removed before its day's partial was shipped\n%s", d.log)
+	}
 
 	// The store goes down: intake goes on, the new day waits in the backlog.
 	s3.stop()
@@ -200,7 +209,7 @@ func TestShippingToS3(t *testing.T) {
 	sent[`{"ts":"2026-10-05T10:00:00Z","day":5,"i":0}`] = true
 	// Back up: the backlog drains.
 	s3.start(t)
-	waitFor("the backlog shipped", func() bool { return compactedDays() == 5 })
+	waitFor("the backlog shipped", func() bool { return compactedDays() == 5 && count(".partial.json") == 5 })
 	d.stop()
 
 	recs, keys := bucketRecords(t, c, "logs")
@@ -221,7 +230,7 @@ func TestShippingToS3(t *testing.T) {
 	cliCfg := s3CLIConfig(t, s3, "logs")
 	out := t.TempDir()
 	if text, code := runCLI(t, "report", "--config", cliCfg, "--month", "2026-10", "--source", "s3://logs/prod", "--out", out); code != 0 ||
-		!strings.Contains(text, fmt.Sprintf("%d records over 5 days", len(sent))) {
+		!strings.Contains(text, fmt.Sprintf("%d records over 5 days (5 from daily partials, 0 scanned)", len(sent))) {
 		t.Fatalf("report --source: exit %d\n%s", code, text)
 	}
 	if text, code := runCLI(t, "verify", "--config", cliCfg, "--source", "s3://logs/prod"); code != 0 {

@@ -22,6 +22,7 @@ package ship
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -51,6 +52,9 @@ type Config struct {
 	SecretKey   string        // or from AWS_SECRET_ACCESS_KEY
 	Node        string        // this node's id in every key
 	DeleteAfter time.Duration // remove the local copy this long after the upload; < 0 keeps it
+	// WaitPartials keeps a shipped file until a shipped partial of its day
+	// lists it (the daemon computes partials), at most PartialWait longer.
+	WaitPartials bool
 	Interval    time.Duration // how often the data directory is scanned (10 s)
 }
 
@@ -181,9 +185,13 @@ func (s *Shipper) Pass(ctx context.Context) error {
 		compacted := len(sealed) == 1 && segment.IsCompacted(sealed[0])
 		ready := len(open) == 0 && (compacted || settled(sealed, now))
 		pending, kept := 0, 0
+		var covered map[string]bool // files listed by the day's shipped partials
 		for _, f := range sealed {
 			if shipped(f) {
-				if !s.maybeDelete(f, now) {
+				if s.cfg.WaitPartials && covered == nil {
+					covered = shippedPartialInputs(d.Dir)
+				}
+				if !s.maybeDelete(f, now, covered) {
 					kept++
 				}
 				continue
@@ -282,14 +290,22 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 	return nil
 }
 
-// maybeDelete removes a shipped file's local copy once its delay is over;
-// it reports whether the file is gone.
-func (s *Shipper) maybeDelete(f string, now time.Time) bool {
+// PartialWait is how much longer than DeleteAfter a shipped file waits for
+// a partial that lists it (WaitPartials) before it is removed anyway.
+const PartialWait = time.Hour
+
+// maybeDelete removes a shipped file's local copy once its delay is over
+// (and, with WaitPartials, once a shipped partial lists it); it reports
+// whether the file is gone.
+func (s *Shipper) maybeDelete(f string, now time.Time, covered map[string]bool) bool {
 	if s.cfg.DeleteAfter < 0 {
 		return false
 	}
 	st, err := os.Stat(f + MarkerSuffix)
 	if err != nil || now.Sub(st.ModTime()) < s.cfg.DeleteAfter {
+		return false
+	}
+	if s.cfg.WaitPartials && !covered[filepath.Base(f)] && now.Sub(st.ModTime()) < s.cfg.DeleteAfter+PartialWait {
 		return false
 	}
 	if err := os.Remove(f); err != nil {
@@ -324,6 +340,32 @@ func partialState(p string) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano()), true
+}
+
+// shippedPartialInputs returns the files listed by a day's shipped partials.
+func shippedPartialInputs(dir string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range partialFiles(dir) {
+		state, ok := partialState(p)
+		if !ok || !shippedPartial(p, state) {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var in struct {
+			Inputs []struct {
+				Name string `json:"name"`
+			} `json:"inputs"`
+		}
+		if json.Unmarshal(b, &in) == nil {
+			for _, i := range in.Inputs {
+				out[i.Name] = true
+			}
+		}
+	}
+	return out
 }
 
 func shippedPartial(p, state string) bool {
