@@ -35,14 +35,14 @@ const idWidth = 12
 type Workload struct {
 	Seed        int64
 	Shape       string
-	Batch       int     // records per request
-	Form        string  // "ndjson" or "array"
-	Compression string  // "none", "gzip" or "zstd"
-	Days        int     // timestamps spread over today and Days-1 days before
+	Batch       int    // records per request
+	Form        string // "ndjson" or "array"
+	Compression string // "none", "gzip" or "zstd"
+	Days        int    // timestamps spread over today and Days-1 days before
 	// Until, when set, stands for "now" above: the records fall in the Days
 	// days before it (past, sealed days — for shipping and report tests).
-	Until time.Time `json:",omitzero"`
-	Invalid     float64 // fraction of records replaced by invalid JSON (sent with ?invalid=skip)
+	Until   time.Time `json:",omitzero"`
+	Invalid float64   // fraction of records replaced by invalid JSON (sent with ?invalid=skip)
 }
 
 // Validate checks the workload.

@@ -55,7 +55,7 @@ type Config struct {
 	// WaitPartials keeps a shipped file until a shipped partial of its day
 	// lists it (the daemon computes partials), at most PartialWait longer.
 	WaitPartials bool
-	Interval    time.Duration // how often the data directory is scanned (10 s)
+	Interval     time.Duration // how often the data directory is scanned (10 s)
 }
 
 // Shipper uploads in the background. Its counters are read by the metrics.
