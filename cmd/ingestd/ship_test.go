@@ -239,6 +239,26 @@ func TestShippingToS3(t *testing.T) {
 	if text, code := runCLI(t, "cat", "--config", cliCfg, "--source", "s3://logs/prod"); code != 0 || strings.Count(text, "\n") != len(sent) {
 		t.Fatalf("cat --source: exit %d, %d lines, want %d", code, strings.Count(text, "\n"), len(sent))
 	}
+	// A damaged object (a byte flipped inside a block) is found by verify --source.
+	ctx := context.Background()
+	obj, err := c.GetObject(ctx, "logs", keys[0], minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := io.ReadAll(obj)
+	obj.Close()
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0x55
+	badKey := "prod/dt=2026-10-09/node-z-compact-0000000000000001.ndjson.zst"
+	if _, err := c.PutObject(ctx, "logs", badKey, bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if text, code := runCLI(t, "verify", "--config", cliCfg, "--source", "s3://logs/prod"); code != 1 || !strings.Contains(text, "PROBLEM s3://logs/"+badKey) {
+		t.Fatalf("verify --source with a damaged object: exit %d\n%s", code, text)
+	}
+	if text, code := runCLI(t, "cat", "--config", cliCfg, "--source", "s3://logs/prod"); code != 1 || !strings.Contains(text, badKey) {
+		t.Fatalf("cat --source of a damaged object: exit %d\n%.2000s", code, text)
+	}
 	// Local copies were removed only after the store confirmed them.
 	local, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0[1-3]", "*.ndjson.zst"))
 	if len(local) != 0 {
