@@ -61,8 +61,9 @@ func TestReportCommandEndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.stop()
-	partials, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0*", report.PartialName))
-	if len(partials) != 3 {
+	// Named by the node (the host name here): <node>.partial.json.
+	partials, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0*", "*.partial.json"))
+	if len(partials) != 3 || filepath.Base(partials[0]) == report.PartialName {
 		t.Fatalf("%d daily partials written by the daemon, want 3\n%s", len(partials), d.log)
 	}
 
