@@ -58,18 +58,7 @@ func MonthStart(t time.Time) time.Time {
 // MonthDays returns the day folders of the month that exist under dataDir.
 func MonthDays(dataDir string, month time.Time) ([]segment.Day, error) {
 	start := MonthStart(month)
-	end := start.AddDate(0, 1, 0)
-	days, err := segment.ListDays(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	var out []segment.Day
-	for _, d := range days {
-		if !d.Start.Before(start) && d.Start.Before(end) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return LocalSource{DataDir: dataDir}.Days(context.Background(), start, start.AddDate(0, 1, 0))
 }
 
 // RunMonth writes the report of one month: it merges the days' partial
