@@ -10,9 +10,9 @@
 // "<file>.shipped" marker is still to ship, so the queue survives restarts
 // and crashes. A file is shipped when its day has no open part and is either
 // compacted to one file or its parts have not changed for an hour. A day's
-// partial ships after all its files (and again when it is rewritten). The marker is written only after the
-// store confirmed the object (its size checked); the local copy is deleted
-// DeleteAfter later, never before. Uploading a compacted file deletes the
+// partial ships after all its files (and again when it is rewritten). The
+// marker is written only after the store confirmed the object (its size
+// checked); the local copy is deleted DeleteAfter later, never before. Uploading a compacted file deletes the
 // objects of the parts its manifest says it replaces, so the bucket holds
 // every record once. A day whose parts stay uncompacted for an hour ships its
 // parts. While the store is down, uploads retry with backoff and
