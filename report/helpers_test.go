@@ -172,7 +172,7 @@ func sortedCopy(v []float64) []float64 {
 func segmentDayDir(dataDir string, d time.Time) string { return segment.DayDir(dataDir, d) }
 
 func fileSize(t testing.TB, dir string) int64 {
-	st, err := os.Stat(filepath.Join(dir, PartialName))
+	st, err := os.Stat(filepath.Join(dir, segment.LegacyReportPartial))
 	if err != nil {
 		t.Fatal(err)
 	}

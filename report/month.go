@@ -27,7 +27,7 @@ type Progress interface {
 type MonthOptions struct {
 	DataDir       string    // holds segments/ (when Source is nil)
 	Source        Source    // where the days are read; nil means LocalSource{DataDir}
-	Node          string    // the name under which StorePartials writes (PartialFile)
+	Node          string    // the name under which StorePartials writes (segment.ReportPartialName)
 	OutDir        string    // the report goes to OutDir/YYYY-MM
 	Month         time.Time // any instant of the month (UTC)
 	Config        Config

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/ingestd/ingestd/segment"
 )
 
 func monthOpts(dataDir, out string) MonthOptions {
@@ -101,7 +103,7 @@ func TestMonthReportMatchesGeneratedMonth(t *testing.T) {
 	// an open part.
 	days, _ := MonthDays(data, october)
 	for i, d := range days {
-		_, err := os.Stat(filepath.Join(d.Dir, PartialName))
+		_, err := os.Stat(filepath.Join(d.Dir, segment.LegacyReportPartial))
 		if stored := err == nil; stored != (i < 4) {
 			t.Errorf("%s: partial stored %v", d.Dir, stored)
 		}
@@ -265,7 +267,7 @@ func TestStalePartialsAreRecomputed(t *testing.T) {
 	}
 	// A corrupt partial is rescanned, not trusted.
 	days, _ := MonthDays(data, october)
-	os.WriteFile(filepath.Join(days[1].Dir, PartialName), []byte("{garbage"), 0o644)
+	os.WriteFile(filepath.Join(days[1].Dir, segment.LegacyReportPartial), []byte("{garbage"), 0o644)
 	if res, err = RunMonth(context.Background(), opt); err != nil || res.DaysScanned != 2 {
 		t.Fatalf("with a corrupt partial: %+v %v", res, err)
 	}

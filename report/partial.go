@@ -15,23 +15,6 @@ import (
 	"github.com/ingestd/ingestd/segment"
 )
 
-// PartialName is the partial file of a day written before node ids: it is
-// still read. Segment readers ignore partials (they are not *.ndjson.zst).
-const PartialName = "report.partial.json"
-
-const partialSuffix = ".partial.json"
-
-// PartialFile returns the name of the file, beside a day's segment files,
-// that holds a node's partial aggregate of the day: <node>.partial.json.
-// The partials of many nodes can share a day folder or bucket prefix; each
-// lists the files it was computed from.
-func PartialFile(node string) string {
-	if node == "" {
-		return PartialName
-	}
-	return node + partialSuffix
-}
-
 // Partial is one day's aggregate with what it was computed from.
 type Partial struct {
 	Version  int       `json:"version"`
@@ -67,7 +50,7 @@ func dayInputs(dir string) ([]string, []Input, error) {
 // LoadPartial reads a node's partial of a day folder; it returns nil and no
 // error when there is none.
 func LoadPartial(dir, node string) (*Partial, error) {
-	name := filepath.Join(dir, PartialFile(node))
+	name := filepath.Join(dir, segment.ReportPartialName(node))
 	b, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -96,7 +79,7 @@ func writePartial(dir, node string, p *Partial) error {
 	if err != nil {
 		return fmt.Errorf("report: encode partial: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, PartialFile(node)), b)
+	return writeFileAtomic(filepath.Join(dir, segment.ReportPartialName(node)), b)
 }
 
 func writeFileAtomic(path string, b []byte) error {

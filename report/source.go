@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ingestd/ingestd/segment"
@@ -56,11 +55,11 @@ func (LocalSource) Inputs(_ context.Context, day segment.Day) ([]Input, error) {
 	return in, err
 }
 
-// Partials implements Source: every *.partial.json beside the day's files.
+// Partials implements Source: every partial beside the day's files.
 func (LocalSource) Partials(_ context.Context, day segment.Day) (map[string][]byte, error) {
-	names, err := filepath.Glob(filepath.Join(day.Dir, "*"+partialSuffix))
+	names, err := segment.ReportPartials(day.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return nil, err
 	}
 	out := map[string][]byte{}
 	for _, p := range names {
@@ -81,11 +80,6 @@ func (LocalSource) Open(path string) (*segment.FileReader, error) { return segme
 
 // Prefetch implements Source.
 func (LocalSource) Prefetch() int { return 1 }
-
-// IsPartialName reports whether a file name is a stored partial's.
-func IsPartialName(name string) bool {
-	return strings.HasSuffix(name, partialSuffix) && !strings.HasPrefix(name, ".")
-}
 
 // cover picks stored partials that together stand for as many of the day's
 // files as possible: each usable partial was computed with this config from

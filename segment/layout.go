@@ -147,6 +147,46 @@ func IsCompacted(name string) bool {
 	return ok && kind == KindCompact
 }
 
+// LegacyReportPartial is the name of a day's report partial written before
+// node ids; it is still read.
+const LegacyReportPartial = "report.partial.json"
+
+const reportPartialSuffix = ".partial.json"
+
+// ReportPartialName returns the name of a node's report partial of a day,
+// <node>.partial.json, beside the day's segment files: the day's aggregate
+// with the names and sizes of the files it was computed from, so the
+// partials of many nodes can share a folder or bucket prefix. Segment
+// readers ignore it (it is not *.ndjson.zst). An empty node gives
+// LegacyReportPartial.
+func ReportPartialName(node string) string {
+	if node == "" {
+		return LegacyReportPartial
+	}
+	return node + reportPartialSuffix
+}
+
+// IsReportPartial reports whether a file name is a report partial's (a
+// node's or the legacy one; not a hidden or temporary file).
+func IsReportPartial(name string) bool {
+	return strings.HasSuffix(name, reportPartialSuffix) && !strings.HasPrefix(name, ".")
+}
+
+// ReportPartials lists the report partials in a day folder.
+func ReportPartials(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("segment: list %s: %w", dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() && IsReportPartial(e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
 // CheckNode checks a node id: 1 to 64 letters, digits, '.', '_' or '-',
 // starting with a letter or digit, so it is safe in file names and object
 // keys.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/segment"
 )
 
 // postMonthRecords posts n records a day for the given days of month m, with
@@ -63,7 +64,7 @@ func TestReportCommandEndToEnd(t *testing.T) {
 	d.stop()
 	// Named by the node (the host name here): <node>.partial.json.
 	partials, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0*", "*.partial.json"))
-	if len(partials) != 3 || filepath.Base(partials[0]) == report.PartialName {
+	if len(partials) != 3 || filepath.Base(partials[0]) == segment.LegacyReportPartial {
 		t.Fatalf("%d daily partials written by the daemon, want 3\n%s", len(partials), d.log)
 	}
 

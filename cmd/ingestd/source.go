@@ -163,7 +163,7 @@ func (s *s3Source) Partials(ctx context.Context, day segment.Day) (map[string][]
 	out := map[string][]byte{}
 	for _, o := range objs {
 		name := path.Base(o.Key)
-		if path.Dir(o.Key) != day.Dir || !report.IsPartialName(name) {
+		if path.Dir(o.Key) != day.Dir || !segment.IsReportPartial(name) {
 			continue
 		}
 		if o.Size > maxPartialObject {

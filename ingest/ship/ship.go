@@ -315,17 +315,13 @@ func (s *Shipper) maybeDelete(f string, now time.Time, covered map[string]bool) 
 	return true
 }
 
-// partialSuffix ends the names of report partials (report.PartialFile):
-// <node>.partial.json, which list the files they were computed from.
-const partialSuffix = ".partial.json"
-
 // partialFiles lists a day's node-named partials. The partial written before
 // node ids (report.partial.json) lists unprefixed names and is not shipped.
 func partialFiles(dir string) []string {
-	names, _ := filepath.Glob(filepath.Join(dir, "*"+partialSuffix))
+	names, _ := segment.ReportPartials(dir)
 	out := names[:0]
 	for _, p := range names {
-		if b := filepath.Base(p); b != "report.partial.json" && !strings.HasPrefix(b, ".") {
+		if filepath.Base(p) != segment.LegacyReportPartial {
 			out = append(out, p)
 		}
 	}
