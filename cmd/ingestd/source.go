@@ -36,8 +36,9 @@ type s3Source struct {
 	bucket string
 	prefix string // without slashes at either end; may be ""
 
-	mu    sync.Mutex
-	sizes map[string]int64 // object sizes seen in listings
+	mu      sync.Mutex
+	sizes   map[string]int64              // object sizes seen in listings
+	listing map[string][]minio.ObjectInfo // a day's objects, listed once
 }
 
 // openSource connects to the store named by an s3://bucket/prefix URL, with
@@ -59,7 +60,8 @@ func openSource(ctx context.Context, src string, cfg *fileConfig) (*s3Source, er
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", src, err)
 	}
-	s := &s3Source{ctx: ctx, c: c, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), sizes: map[string]int64{}}
+	s := &s3Source{ctx: ctx, c: c, bucket: u.Host, prefix: strings.Trim(u.Path, "/"),
+		sizes: map[string]int64{}, listing: map[string][]minio.ObjectInfo{}}
 	ok, err := c.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", src, err)
@@ -108,11 +110,36 @@ func (s *s3Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day,
 	return out, nil
 }
 
+// dayObjects lists the objects directly under a day's prefix, once per run:
+// the files and the partials come from the same listing.
+func (s *s3Source) dayObjects(ctx context.Context, day segment.Day) ([]minio.ObjectInfo, error) {
+	s.mu.Lock()
+	objs, ok := s.listing[day.Dir]
+	s.mu.Unlock()
+	if ok {
+		return objs, nil
+	}
+	all, err := s.list(ctx, day.Dir+"/", true)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range all {
+		if path.Dir(o.Key) == day.Dir {
+			objs = append(objs, o)
+			s.sizes[o.Key] = o.Size
+		}
+	}
+	s.listing[day.Dir] = objs
+	return objs, nil
+}
+
 // Inputs implements report.Source: the day's sealed objects minus parts a
 // compacted object's manifest replaces (a compacted file shipped, the
 // removal of the parts' objects not yet done).
 func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, error) {
-	objs, err := s.list(ctx, day.Dir+"/", true)
+	objs, err := s.dayObjects(ctx, day)
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +147,9 @@ func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input,
 	replaced := map[string]bool{}
 	for _, o := range objs {
 		name := path.Base(o.Key)
-		if path.Dir(o.Key) != day.Dir || !strings.HasSuffix(name, segment.SuffixSealed) {
+		if !strings.HasSuffix(name, segment.SuffixSealed) {
 			continue
 		}
-		s.mu.Lock()
-		s.sizes[o.Key] = o.Size
-		s.mu.Unlock()
 		in = append(in, report.Input{Name: name, Size: o.Size})
 		if segment.IsCompacted(name) {
 			r, err := s.Open(o.Key)
@@ -156,14 +180,14 @@ func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input,
 
 // Partials implements report.Source.
 func (s *s3Source) Partials(ctx context.Context, day segment.Day) (map[string][]byte, error) {
-	objs, err := s.list(ctx, day.Dir+"/", true)
+	objs, err := s.dayObjects(ctx, day)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]byte{}
 	for _, o := range objs {
 		name := path.Base(o.Key)
-		if path.Dir(o.Key) != day.Dir || !segment.IsReportPartial(name) {
+		if !segment.IsReportPartial(name) {
 			continue
 		}
 		if o.Size > maxPartialObject {
