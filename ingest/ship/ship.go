@@ -185,12 +185,15 @@ func (s *Shipper) Pass(ctx context.Context) error {
 		compacted := len(sealed) == 1 && segment.IsCompacted(sealed[0])
 		ready := len(open) == 0 && (compacted || settled(sealed, now))
 		pending, kept := 0, 0
-		var covered map[string]bool // files listed by the day's shipped partials
+		var listed map[string]bool // files listed by the day's shipped partials, read when first needed
+		covered := func() map[string]bool {
+			if listed == nil {
+				listed = shippedPartialInputs(d.Dir)
+			}
+			return listed
+		}
 		for _, f := range sealed {
 			if shipped(f) {
-				if s.cfg.WaitPartials && covered == nil {
-					covered = shippedPartialInputs(d.Dir)
-				}
 				if !s.maybeDelete(f, now, covered) {
 					kept++
 				}
@@ -297,7 +300,7 @@ const PartialWait = time.Hour
 // maybeDelete removes a shipped file's local copy once its delay is over
 // (and, with WaitPartials, once a shipped partial lists it); it reports
 // whether the file is gone.
-func (s *Shipper) maybeDelete(f string, now time.Time, covered map[string]bool) bool {
+func (s *Shipper) maybeDelete(f string, now time.Time, covered func() map[string]bool) bool {
 	if s.cfg.DeleteAfter < 0 {
 		return false
 	}
@@ -305,7 +308,7 @@ func (s *Shipper) maybeDelete(f string, now time.Time, covered map[string]bool) 
 	if err != nil || now.Sub(st.ModTime()) < s.cfg.DeleteAfter {
 		return false
 	}
-	if s.cfg.WaitPartials && !covered[filepath.Base(f)] && now.Sub(st.ModTime()) < s.cfg.DeleteAfter+PartialWait {
+	if s.cfg.WaitPartials && now.Sub(st.ModTime()) < s.cfg.DeleteAfter+PartialWait && !covered()[filepath.Base(f)] {
 		return false
 	}
 	if err := os.Remove(f); err != nil {

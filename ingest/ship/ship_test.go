@@ -71,7 +71,7 @@ func TestPartialMarkersAndWaiting(t *testing.T) {
 	os.WriteFile(seg+MarkerSuffix, []byte("k etag\n"), 0o600)
 	s := &Shipper{cfg: Config{DeleteAfter: 0, WaitPartials: true}, log: slog.New(slog.DiscardHandler)}
 	now := time.Now()
-	if s.maybeDelete(seg, now, shippedPartialInputs(dir)) {
+	if s.maybeDelete(seg, now, func() map[string]bool { return shippedPartialInputs(dir) }) {
 		t.Fatal("a file went before a shipped partial listed it")
 	}
 	os.WriteFile(p+MarkerSuffix, []byte(state+" key\n"), 0o600)
@@ -85,13 +85,13 @@ func TestPartialMarkersAndWaiting(t *testing.T) {
 		t.Fatal("a rewritten partial counts as shipped")
 	}
 	os.WriteFile(p+MarkerSuffix, []byte(mustState(t, p)+" key\n"), 0o600)
-	if !s.maybeDelete(seg, now, shippedPartialInputs(dir)) {
+	if !s.maybeDelete(seg, now, func() map[string]bool { return shippedPartialInputs(dir) }) {
 		t.Fatal("a file listed by a shipped partial was kept")
 	}
 	// Without a partial, the file goes PartialWait after DeleteAfter anyway.
 	os.WriteFile(seg, []byte("x"), 0o600)
 	os.Remove(p)
-	if s.maybeDelete(seg, now, shippedPartialInputs(dir)) || !s.maybeDelete(seg, now.Add(PartialWait+time.Second), nil) {
+	if s.maybeDelete(seg, now, func() map[string]bool { return shippedPartialInputs(dir) }) || !s.maybeDelete(seg, now.Add(PartialWait+time.Second), nil) {
 		t.Fatal("waiting for a partial is not bounded by PartialWait")
 	}
 }
