@@ -58,12 +58,21 @@ func LoadPartial(dir, node string) (*Partial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: read partial: %w", err)
 	}
-	var p Partial
-	if err := json.Unmarshal(b, &p); err != nil {
+	p, err := parsePartial(b)
+	if err != nil {
 		return nil, fmt.Errorf("report: partial %s: %w", name, err)
 	}
+	return p, nil
+}
+
+// parsePartial decodes a stored partial.
+func parsePartial(b []byte) (*Partial, error) {
+	var p Partial
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
 	if p.Agg == nil {
-		return nil, fmt.Errorf("report: partial %s: no aggregate", name)
+		return nil, errors.New("no aggregate")
 	}
 	return &p, nil
 }

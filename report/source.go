@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,49 +92,40 @@ func cover(raw map[string][]byte, fingerprint string, in []Input, warn func(name
 	for _, i := range in {
 		size[i.Name] = i.Size
 	}
-	var cands []*Partial
-	var names []string
+	type named struct {
+		name string
+		p    *Partial
+	}
+	var cands []named
 	for name, b := range raw {
-		var p Partial
-		err := json.Unmarshal(b, &p)
-		if err == nil && p.Agg == nil {
-			err = fmt.Errorf("no aggregate")
-		}
+		p, err := parsePartial(b)
 		if err != nil {
 			warn(name, err)
 			continue
 		}
-		if p.Version != formatVersion || p.Config != fingerprint || len(p.Inputs) == 0 {
-			continue
+		if p.Version == formatVersion && p.Config == fingerprint && len(p.Inputs) > 0 {
+			cands = append(cands, named{name, p})
 		}
-		cands = append(cands, &p)
-		names = append(names, name)
 	}
-	idx := make([]int, len(cands))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		pa, pb := cands[idx[a]], cands[idx[b]]
-		if len(pa.Inputs) != len(pb.Inputs) {
-			return len(pa.Inputs) > len(pb.Inputs)
+	sort.Slice(cands, func(a, b int) bool {
+		if na, nb := len(cands[a].p.Inputs), len(cands[b].p.Inputs); na != nb {
+			return na > nb
 		}
-		return names[idx[a]] < names[idx[b]]
+		return cands[a].name < cands[b].name
 	})
 	covered := map[string]bool{}
 	var use []*Partial
 next:
-	for _, i := range idx {
-		p := cands[i]
-		for _, f := range p.Inputs {
+	for _, c := range cands {
+		for _, f := range c.p.Inputs {
 			if s, ok := size[f.Name]; !ok || s != f.Size || covered[f.Name] {
 				continue next
 			}
 		}
-		for _, f := range p.Inputs {
+		for _, f := range c.p.Inputs {
 			covered[f.Name] = true
 		}
-		use = append(use, p)
+		use = append(use, c.p)
 	}
 	var rest []Input
 	for _, i := range in {

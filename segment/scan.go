@@ -39,10 +39,7 @@ type scanJob struct {
 // decoders and hands them to fn in order. Blocks whose header time range
 // lies outside [From, To) are skipped without reading their data.
 func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFunc) error {
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := opt.workers()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *scanJob)
@@ -169,6 +166,14 @@ func openIndexed(open func(string) (*FileReader, error), path string) (*FileRead
 	return r, idx, nil
 }
 
+// workers returns Workers, or GOMAXPROCS when it is not set.
+func (opt *ScanOptions) workers() int {
+	if opt.Workers > 0 {
+		return opt.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
 // wants reports whether a block's time range meets [From, To).
 func (opt *ScanOptions) wants(e IndexEntry) bool {
 	return !((opt.To != 0 && e.MinTS >= opt.To) || (opt.From != 0 && e.MaxTS < opt.From))
@@ -276,10 +281,7 @@ type WorkerBlockFunc func(w int, file string, m BlockMeta, raw []byte) error
 // hands it to fn itself, so the work done per block (parsing, aggregating)
 // runs in parallel too. It returns the first error; the scan stops there.
 func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerBlockFunc) error {
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := opt.workers()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *scanJob, workers)

@@ -77,20 +77,14 @@ func VerifyFile(rep *VerifyReport, path string, day time.Time, check RecordCheck
 }
 
 func verifyFile(rep *VerifyReport, path string, day time.Time, check RecordCheck) {
-	f, err := os.Open(path)
+	r, err := OpenFile(path)
 	if err != nil {
 		rep.Files++
 		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: -1, Err: err})
 		return
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		rep.Files++
-		rep.Problems = append(rep.Problems, Problem{Path: path, Offset: -1, Err: err})
-		return
-	}
-	VerifyReader(rep, path, f, st.Size(), day, check)
+	defer r.Close()
+	VerifyReader(rep, path, r.f, r.size, day, check)
 }
 
 // VerifyReader is VerifyFile for a file of size bytes read through ra (an

@@ -44,7 +44,7 @@ func runCat(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd cat: --to:", err)
 		return 2
 	}
-	days, err := src.Days(ctx, time.Time{}, time.Unix(1<<40, 0))
+	days, err := src.Days(ctx, time.Time{}, allDays)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 		return 1
