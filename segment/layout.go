@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -212,24 +213,36 @@ func DayInputs(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return DropReplaced(append(sealed, open...), OpenFile)
+}
+
+// DropReplaced returns paths (one day's files, local or object keys, any
+// order) minus those a compacted file among them names in its manifest. It
+// reads the manifests through open.
+func DropReplaced(paths []string, open func(string) (*FileReader, error)) ([]string, error) {
 	replaced := map[string]bool{}
-	for _, p := range sealed {
+	for _, p := range paths {
 		if !IsCompacted(p) {
 			continue
 		}
-		names, err := ReadManifest(p)
+		r, err := open(p)
+		if err != nil {
+			return nil, err
+		}
+		names, err := r.Manifest()
+		r.Close()
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range names {
-			if n != filepath.Base(p) {
+			if n != path.Base(p) {
 				replaced[n] = true
 			}
 		}
 	}
-	out := make([]string, 0, len(sealed)+len(open))
-	for _, p := range append(sealed, open...) {
-		if !replaced[filepath.Base(p)] {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if !replaced[path.Base(p)] {
 			out = append(out, p)
 		}
 	}

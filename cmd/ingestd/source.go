@@ -146,39 +146,24 @@ func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input,
 	if err != nil {
 		return nil, err
 	}
-	var in []report.Input
-	replaced := map[string]bool{}
+	var keys []string
+	size := map[string]int64{}
 	for _, o := range objs {
-		name := path.Base(o.Key)
-		if !strings.HasSuffix(name, segment.SuffixSealed) {
-			continue
-		}
-		in = append(in, report.Input{Name: name, Size: o.Size})
-		if segment.IsCompacted(name) {
-			r, err := s.Open(o.Key)
-			if err != nil {
-				return nil, err
-			}
-			names, err := r.Manifest()
-			r.Close()
-			if err != nil {
-				return nil, err
-			}
-			for _, n := range names {
-				if n != name {
-					replaced[n] = true
-				}
-			}
+		if strings.HasSuffix(o.Key, segment.SuffixSealed) {
+			keys = append(keys, o.Key)
+			size[o.Key] = o.Size
 		}
 	}
-	out := in[:0]
-	for _, i := range in {
-		if !replaced[i.Name] {
-			out = append(out, i)
-		}
+	keys, err = segment.DropReplaced(keys, s.Open)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
-	return out, nil
+	sort.Strings(keys)
+	in := make([]report.Input, len(keys))
+	for i, k := range keys {
+		in[i] = report.Input{Name: path.Base(k), Size: size[k]}
+	}
+	return in, nil
 }
 
 // Partials implements report.Source.
