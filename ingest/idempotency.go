@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ingestd/ingestd/segment"
 )
 
 // Keys remembers the answers to requests sent with an Idempotency-Key, for
@@ -104,8 +106,8 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
 	}
-	if err := writeDurable(p, keep); err != nil {
-		return nil, err
+	if err := segment.WriteFileDurable(p, keep); err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -113,35 +115,6 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 	}
 	k.f = f
 	return k, nil
-}
-
-// writeDurable replaces path by data: temp file, fsync, rename, fsync dir.
-func writeDurable(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("idempotency: create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("idempotency: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("idempotency: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("idempotency: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("idempotency: rename %s: %w", tmp, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("idempotency: open dir: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)

@@ -88,29 +88,7 @@ func writePartial(dir, node string, p *Partial) error {
 	if err != nil {
 		return fmt.Errorf("report: encode partial: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, segment.ReportPartialName(node)), b)
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	return segment.SyncDir(filepath.Dir(path))
+	return segment.WriteFileDurable(filepath.Join(dir, segment.ReportPartialName(node)), b)
 }
 
 // DayResult says where a day's aggregate came from.

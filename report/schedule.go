@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/ingestd/ingestd/segment"
 )
 
 // MarkerName is the file in the reports folder that holds the last month
@@ -144,7 +146,7 @@ func (s *Scheduler) report(month time.Time) {
 		return
 	}
 	if err := os.MkdirAll(s.outDir, 0o700); err == nil {
-		err = writeFileAtomic(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
+		err = segment.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
 		if err != nil {
 			s.log.Error("cannot record the reported month", "err", err)
 		}

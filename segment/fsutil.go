@@ -27,6 +27,31 @@ func renameDurable(from, to string) error {
 	return SyncDir(filepath.Dir(to))
 }
 
+// WriteFileDurable replaces path by data, atomically and durably: a
+// temporary file beside it (mode 0600), fsync, rename, fsync of the folder.
+// On failure path is unchanged and the temporary file is removed.
+func WriteFileDurable(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("segment: create %s: %w", tmp, err)
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("segment: write %s: %w", path, err)
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
 // MkdirDurable creates dir (and parents) and fsyncs its parent so that the
 // new directory entry survives a power loss.
 func MkdirDurable(dir string) error {
