@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -55,11 +55,8 @@ func openSource(ctx context.Context, src string, cfg *fileConfig) (*s3Source, er
 	if st.Endpoint == "" {
 		return nil, fmt.Errorf("--source %s: set storage.endpoint (and credentials) in the config", src)
 	}
-	creds := credentials.NewStaticV4(st.AccessKey, st.SecretKey, "")
-	if st.AccessKey == "" {
-		creds = credentials.NewEnvAWS()
-	}
-	c, err := minio.New(st.Endpoint, &minio.Options{Creds: creds, Secure: st.Secure, Region: st.Region})
+	c, err := ship.Client(ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
+		AccessKey: st.AccessKey, SecretKey: st.SecretKey})
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", src, err)
 	}

@@ -89,6 +89,20 @@ func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 10 * time.Second
 	}
+	c, err := Client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Client returns a client for the store of cfg (endpoint, TLS, region and
+// credentials: the keys given, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+func Client(cfg Config) (*minio.Client, error) {
 	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
 	if cfg.AccessKey == "" {
 		creds = credentials.NewEnvAWS()
@@ -97,11 +111,7 @@ func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ship: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return c, nil
 }
 
 // Key returns the object key of a file of day dt (YYYY-MM-DD): the file's
