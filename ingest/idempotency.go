@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"hash/crc32"
 	"io"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ingestd/ingestd/segment"
 )
 
 // Keys remembers the answers to requests sent with an Idempotency-Key, for
@@ -73,7 +73,7 @@ func keysPath(dataDir string) string { return filepath.Join(dataDir, "idempotenc
 func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, walLast uint64, now time.Time) (*Keys, error) {
 	k := &Keys{window: window, maxKeys: maxKeys, sync: syncEach, m: map[string]*keyEntry{}}
 	p := keysPath(dataDir)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := fsutil.MkdirDurable(filepath.Dir(p)); err != nil {
 		return nil, fmt.Errorf("idempotency: %w", err)
 	}
 	var keep []byte
@@ -106,7 +106,7 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
 	}
-	if err := segment.WriteFileDurable(p, keep); err != nil {
+	if err := fsutil.WriteFileDurable(p, keep); err != nil {
 		return nil, fmt.Errorf("idempotency: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/ingestd/ingestd/segment"
 )
 
 // RejectedDir is where lines rejected with ?invalid=skip are kept.
@@ -50,7 +50,7 @@ type rejectedStore struct {
 const rejectedRotate = 16 << 20
 
 func openRejected(dir string, maxBytes int64, log *slog.Logger, m *Metrics) (*rejectedStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fsutil.MkdirDurable(dir); err != nil {
 		return nil, fmt.Errorf("rejected: %w", err)
 	}
 	r := &rejectedStore{dir: dir, maxBytes: maxBytes, log: log, m: m, rotate: rejectedRotate, stop: make(chan struct{}), done: make(chan struct{})}
@@ -135,7 +135,7 @@ func (r *rejectedStore) ensureFile(now time.Time) error {
 		r.zw.Reset(f)
 	}
 	r.f, r.raw = f, 0
-	segment.SyncDir(r.dir)
+	fsutil.SyncDir(r.dir)
 	return nil
 }
 

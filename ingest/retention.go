@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func (s *Store) applyRetention(now time.Time) {
 			s.log.Error("retention: cannot delete day", "dir", d.Dir, "err", err)
 			continue
 		}
-		segment.SyncDir(root)
+		fsutil.SyncDir(root)
 		os.RemoveAll(trash)
 		s.forget(num)
 		total -= sizes[i]

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"io"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -131,7 +131,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // returns a *StartupError naming the file, offset and repair command.
 func (s *Server) Recover() error {
 	t0 := time.Now()
-	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+	if err := fsutil.MkdirDurable(s.cfg.DataDir); err != nil {
 		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
 	}
 	if s.cfg.Rejected.Keep {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -411,7 +412,7 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 		return err
 	}
 	if d.w == nil {
-		if err := segment.MkdirDurable(d.dir); err != nil {
+		if err := fsutil.MkdirDurable(d.dir); err != nil {
 			return err
 		}
 		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(s.cfg.Node, marks[0].seq)))

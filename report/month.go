@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -87,7 +88,7 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opt.OutDir, 0o700); err != nil {
+	if err := fsutil.MkdirDurable(opt.OutDir); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	unlock, err := lockMonth(opt.OutDir, name)
@@ -311,7 +312,7 @@ func publish(tmp, final string) error {
 			return fmt.Errorf("report: sync %s: %w", e.Name(), err)
 		}
 	}
-	if err := segment.SyncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o700); err != nil {
@@ -330,7 +331,7 @@ func publish(tmp, final string) error {
 	if old != "" {
 		os.RemoveAll(old)
 	}
-	return segment.SyncDir(filepath.Dir(final))
+	return fsutil.SyncDir(filepath.Dir(final))
 }
 
 // cleanStale removes what an interrupted run of this month left behind. A

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func writePartial(dir, node string, p *Partial) error {
 	if err != nil {
 		return fmt.Errorf("report: encode partial: %w", err)
 	}
-	return segment.WriteFileDurable(filepath.Join(dir, segment.ReportPartialName(node)), b)
+	return fsutil.WriteFileDurable(filepath.Join(dir, segment.ReportPartialName(node)), b)
 }
 
 // DayResult says where a day's aggregate came from.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/ingestd/ingestd/segment"
 )
 
 // MarkerName is the file in the reports folder that holds the last month
@@ -145,8 +145,8 @@ func (s *Scheduler) report(month time.Time) {
 		s.log.Error("monthly report failed; it runs again at the next start or schedule", "month", name, "err", err)
 		return
 	}
-	if err := os.MkdirAll(s.outDir, 0o700); err == nil {
-		err = segment.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
+	if err := fsutil.MkdirDurable(s.outDir); err == nil {
+		err = fsutil.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
 		if err != nil {
 			s.log.Error("cannot record the reported month", "err", err)
 		}

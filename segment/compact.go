@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 			return "", err
 		}
 	}
-	if err := renameDurable(tmp, final); err != nil {
+	if err := fsutil.RenameDurable(tmp, final); err != nil {
 		return "", err
 	}
 	if opt.hook != nil {
@@ -103,7 +104,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 			}
 		}
 	}
-	return final, SyncDir(dir)
+	return final, fsutil.SyncDir(dir)
 }
 
 // writeCompacted writes the merged blocks of inputs to tmp and syncs it.
@@ -228,7 +229,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 		}
 	}
 	if changed {
-		return rep, SyncDir(dir)
+		return rep, fsutil.SyncDir(dir)
 	}
 	return rep, nil
 }

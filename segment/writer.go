@@ -3,8 +3,10 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -52,13 +54,19 @@ var openFile = func(path string, flag int) (File, error) {
 }
 
 // Create creates a new open part at path, which must end in SuffixOpen and
-// must not exist.
+// must not exist, and fsyncs its folder: the WAL is released on the part's
+// blocks once they are synced, so its name must be durable before that.
 func Create(path string) (*Writer, error) {
 	if !strings.HasSuffix(path, SuffixOpen) {
 		return nil, fmt.Errorf("segment: create %s: name must end in %s", path, SuffixOpen)
 	}
 	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
+		return nil, fmt.Errorf("segment: create %s: %w", path, err)
+	}
+	if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		os.Remove(path)
 		return nil, fmt.Errorf("segment: create %s: %w", path, err)
 	}
 	return &Writer{f: f, path: path}, nil
@@ -164,7 +172,7 @@ func (w *Writer) Seal() (string, error) {
 		return "", fmt.Errorf("segment: seal close %s: %w", w.path, err)
 	}
 	sealed := strings.TrimSuffix(w.path, ".open")
-	if err := renameDurable(w.path, sealed); err != nil {
+	if err := fsutil.RenameDurable(w.path, sealed); err != nil {
 		w.err = err
 		return "", err
 	}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -296,7 +297,7 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 	if err := os.WriteFile(f+MarkerSuffix, []byte(key+" "+info.ETag+"\n"), 0o600); err != nil {
 		return fmt.Errorf("ship: marker: %w", err)
 	}
-	segment.SyncDir(d.Dir)
+	fsutil.SyncDir(d.Dir)
 	s.Uploaded.Add(1)
 	s.UploadedBytes.Add(size)
 	s.log.Info("shipped", "file", f, "key", key, "bytes", size)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -136,7 +137,7 @@ func Open(opts Options) (*WAL, TailReport, error) {
 	if opts.FileSize <= 0 {
 		opts.FileSize = 64 << 20
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	if err := fsutil.MkdirDurable(opts.Dir); err != nil {
 		return nil, rep, fmt.Errorf("wal: mkdir %s: %w", opts.Dir, err)
 	}
 	w := &WAL{opts: opts, next: 1, fileLast: 0, reqs: make(chan *request, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
@@ -262,7 +263,7 @@ func (w *WAL) create(first uint64) error {
 	if err != nil {
 		return fmt.Errorf("wal: create %s: %w", p, err)
 	}
-	if err := syncDir(w.opts.Dir); err != nil {
+	if err := fsutil.SyncDir(w.opts.Dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -272,18 +273,6 @@ func (w *WAL) create(first uint64) error {
 		w.files = append(w.files, file{first: first, path: p})
 	}
 	w.mu.Unlock()
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("wal: open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("wal: sync dir %s: %w", dir, err)
-	}
 	return nil
 }
 
@@ -504,7 +493,7 @@ func (w *WAL) Release(seq uint64) error {
 		}
 	}
 	if len(drop) > 0 {
-		return syncDir(w.opts.Dir)
+		return fsutil.SyncDir(w.opts.Dir)
 	}
 	return nil
 }
@@ -558,5 +547,5 @@ func (w *WAL) Empty() error {
 	w.mu.Lock()
 	w.files = []file{{first: w.next, path: fileName(w.opts.Dir, w.next)}}
 	w.mu.Unlock()
-	return syncDir(w.opts.Dir)
+	return fsutil.SyncDir(w.opts.Dir)
 }

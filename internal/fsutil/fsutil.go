@@ -1,0 +1,112 @@
+// Package fsutil holds the project's durable-file helpers: the one place
+// that knows which fsyncs make a create, a rename or a new folder survive a
+// power cut (internal/powercut's tests hold every durable path to them).
+//
+// The rule: file data is durable after an fsync of the file; a directory
+// entry (create, rename, unlink, mkdir) after an fsync of its folder; a new
+// folder only once every level above it that was also new is durable.
+package fsutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SyncDir fsyncs a directory so that creations, renames and removals in it
+// are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RenameDurable renames from to to and fsyncs the destination folder (and
+// the source folder when it is another one).
+func RenameDurable(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(from), err)
+	}
+	if err := SyncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	if src := filepath.Dir(from); src != filepath.Dir(to) {
+		return SyncDir(src)
+	}
+	return nil
+}
+
+// WriteFileDurable replaces path by data, atomically and durably: a
+// temporary file beside it (mode 0600), fsync, rename, fsync of the folder.
+// On failure path is unchanged and the temporary file is removed.
+func WriteFileDurable(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// MkdirDurable creates dir and every missing parent (mode 0700), fsyncing
+// the parent of each level it creates, so that the whole path survives a
+// power loss. An existing dir is left as it is.
+func MkdirDurable(dir string) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			break
+		}
+		if !os.IsNotExist(err) {
+			return fmt.Errorf("mkdir %s: %w", dir, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o700); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("mkdir %s: %w", missing[i], err)
+		}
+		if err := SyncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateDurable creates a new file at path (it must not exist), opened for
+// reading and writing with flag's extra bits (os.O_APPEND), and fsyncs its
+// folder so that the name survives a power loss.
+func CreateDurable(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|flag, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
