@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"hash/crc32"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // Keys remembers the answers to requests sent with an Idempotency-Key, for
@@ -73,6 +73,7 @@ func keysPath(dataDir string) string { return filepath.Join(dataDir, "idempotenc
 func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, walLast uint64, now time.Time) (*Keys, error) {
 	k := &Keys{window: window, maxKeys: maxKeys, sync: syncEach, m: map[string]*keyEntry{}}
 	p := keysPath(dataDir)
+	failpoint.Hit("ingest.OpenKeys.mkdirdurable")
 	if err := fsutil.MkdirDurable(filepath.Dir(p)); err != nil {
 		return nil, fmt.Errorf("idempotency: %w", err)
 	}
@@ -106,6 +107,7 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
 	}
+	failpoint.Hit("ingest.OpenKeys.writefiledurable")
 	if err := fsutil.WriteFileDurable(p, keep); err != nil {
 		return nil, fmt.Errorf("idempotency: %w", err)
 	}
@@ -229,10 +231,12 @@ func (k *Keys) preCommit(first uint64, metas []any) error {
 	if len(k.buf) == 0 {
 		return nil
 	}
+	failpoint.Hit("ingest.preCommit.write")
 	if _, err := k.f.Write(k.buf); err != nil {
 		return fmt.Errorf("idempotency: write journal: %w", err)
 	}
 	if k.sync {
+		failpoint.Hit("ingest.preCommit.fdatasync")
 		if err := syscall.Fdatasync(int(k.f.Fd())); err != nil {
 			return fmt.Errorf("idempotency: sync journal: %w", err)
 		}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
@@ -16,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
-
 )
 
 // RejectedDir is where lines rejected with ?invalid=skip are kept.
@@ -50,6 +50,7 @@ type rejectedStore struct {
 const rejectedRotate = 16 << 20
 
 func openRejected(dir string, maxBytes int64, log *slog.Logger, m *Metrics) (*rejectedStore, error) {
+	failpoint.Hit("ingest.openRejected.mkdirdurable")
 	if err := fsutil.MkdirDurable(dir); err != nil {
 		return nil, fmt.Errorf("rejected: %w", err)
 	}
@@ -121,6 +122,7 @@ func (r *rejectedStore) ensureFile(now time.Time) error {
 		return nil
 	}
 	p := filepath.Join(r.dir, fmt.Sprintf("rejected-%s.ndjson.zst", now.UTC().Format("20060102T150405.000000000Z")))
+	failpoint.Hit("ingest.ensureFile.openfile")
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -135,6 +137,7 @@ func (r *rejectedStore) ensureFile(now time.Time) error {
 		r.zw.Reset(f)
 	}
 	r.f, r.raw = f, 0
+	failpoint.Hit("ingest.ensureFile.syncdir")
 	fsutil.SyncDir(r.dir)
 	return nil
 }
@@ -148,6 +151,7 @@ func (r *rejectedStore) sync() {
 	if err := r.zw.Close(); err != nil {
 		r.fail(err)
 	}
+	failpoint.Hit("ingest.sync.sync")
 	if err := r.f.Sync(); err != nil {
 		r.fail(err)
 	}
@@ -191,6 +195,7 @@ func (r *rejectedStore) enforceCap() {
 		if total <= r.maxBytes || f.name == cur {
 			break
 		}
+		failpoint.Hit("ingest.enforceCap.remove")
 		if os.Remove(filepath.Join(r.dir, f.name)) == nil {
 			total -= f.size
 			r.m.rejectedCapped.Add(f.size)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ func (s *Store) applyRetention(now time.Time) {
 	if ents, err := os.ReadDir(root); err == nil {
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), trashPrefix) {
+				failpoint.Hit("ingest.applyRetention.removeall")
 				os.RemoveAll(filepath.Join(root, e.Name()))
 			}
 		}
@@ -58,11 +60,14 @@ func (s *Store) applyRetention(now time.Time) {
 			continue
 		}
 		trash := filepath.Join(root, trashPrefix+filepath.Base(d.Dir))
+		failpoint.Hit("ingest.applyRetention.rename")
 		if err := os.Rename(d.Dir, trash); err != nil {
 			s.log.Error("retention: cannot delete day", "dir", d.Dir, "err", err)
 			continue
 		}
+		failpoint.Hit("ingest.applyRetention.syncdir")
 		fsutil.SyncDir(root)
+		failpoint.Hit("ingest.applyRetention.removeall.2")
 		os.RemoveAll(trash)
 		s.forget(num)
 		total -= sizes[i]

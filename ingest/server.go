@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"io"
 	"log/slog"
@@ -131,6 +132,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // returns a *StartupError naming the file, offset and repair command.
 func (s *Server) Recover() error {
 	t0 := time.Now()
+	failpoint.Hit("ingest.Recover.mkdirdurable")
 	if err := fsutil.MkdirDurable(s.cfg.DataDir); err != nil {
 		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"path/filepath"
@@ -412,6 +413,7 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 		return err
 	}
 	if d.w == nil {
+		failpoint.Hit("ingest.writeBlocks.mkdirdurable")
 		if err := fsutil.MkdirDurable(d.dir); err != nil {
 			return err
 		}

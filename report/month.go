@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
@@ -88,6 +89,7 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("report.RunMonth.mkdirdurable")
 	if err := fsutil.MkdirDurable(opt.OutDir); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -104,6 +106,7 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	done := false
 	defer func() {
 		if !done {
+			failpoint.Hit("report.RunMonth.remove-tmp")
 			os.RemoveAll(tmp)
 		}
 	}()
@@ -272,10 +275,12 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
 	}
+	failpoint.Hit("report.writeJSON.writefile")
 	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 func writeHTMLFile(path string, s *Summary, cfg Config) error {
+	failpoint.Hit("report.writeHTMLFile.openfile")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -306,12 +311,14 @@ func publish(tmp, final string) error {
 		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
+		failpoint.Hit("report.publish.sync")
 		err = f.Sync()
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("report: sync %s: %w", e.Name(), err)
 		}
 	}
+	failpoint.Hit("report.publish.syncdir")
 	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
@@ -321,16 +328,20 @@ func publish(tmp, final string) error {
 	var old string
 	if _, err := os.Stat(final); err == nil {
 		old = filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".old-"+fmt.Sprint(time.Now().UnixNano()))
+		failpoint.Hit("report.publish.rename")
 		if err := os.Rename(final, old); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
+	failpoint.Hit("report.publish.rename.2")
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	if old != "" {
+		failpoint.Hit("report.publish.removeall")
 		os.RemoveAll(old)
 	}
+	failpoint.Hit("report.publish.syncdir.2")
 	return fsutil.SyncDir(filepath.Dir(final))
 }
 
@@ -346,12 +357,15 @@ func cleanStale(outDir, name string) {
 		n, p := e.Name(), filepath.Join(outDir, e.Name())
 		switch {
 		case strings.HasPrefix(n, "."+name+".old-") && restore:
+			failpoint.Hit("report.cleanStale.rename")
 			if os.Rename(p, final) == nil {
 				restore = false
 				continue
 			}
+			failpoint.Hit("report.cleanStale.removeall")
 			os.RemoveAll(p)
 		case strings.HasPrefix(n, "."+name+".tmp-"), strings.HasPrefix(n, "."+name+".old-"):
+			failpoint.Hit("report.cleanStale.removeall.2")
 			os.RemoveAll(p)
 		}
 	}
@@ -361,6 +375,7 @@ func cleanStale(outDir, name string) {
 // command line and a scheduled run never write the same month at once.
 func lockMonth(outDir, name string) (func(), error) {
 	p := filepath.Join(outDir, "."+name+".lock")
+	failpoint.Hit("report.lockMonth.openfile")
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"os"
 	"sync"
 
@@ -73,6 +74,7 @@ type parquetFile struct {
 }
 
 func createParquet(path string, schema *arrow.Schema) (*parquetFile, error) {
+	failpoint.Hit("report.createParquet.openfile")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"io/fs"
 	"os"
@@ -89,6 +90,7 @@ func writePartial(dir, node string, p *Partial) error {
 	if err != nil {
 		return fmt.Errorf("report: encode partial: %w", err)
 	}
+	failpoint.Hit("report.writePartial.writefiledurable")
 	return fsutil.WriteFileDurable(filepath.Join(dir, segment.ReportPartialName(node)), b)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-
 )
 
 // MarkerName is the file in the reports folder that holds the last month
@@ -145,7 +145,9 @@ func (s *Scheduler) report(month time.Time) {
 		s.log.Error("monthly report failed; it runs again at the next start or schedule", "month", name, "err", err)
 		return
 	}
+	failpoint.Hit("report.report.mkdirdurable")
 	if err := fsutil.MkdirDurable(s.outDir); err == nil {
+		failpoint.Hit("report.report.writefiledurable")
 		err = fsutil.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
 		if err != nil {
 			s.log.Error("cannot record the reported month", "err", err)

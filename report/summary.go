@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/csv"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"math"
 	"os"
 	"path/filepath"
@@ -138,6 +139,7 @@ func summarize(month time.Time, a *Agg, cfg Config) *Summary {
 // writeDailyCSV writes daily.csv: date, records, and per metric its mean and
 // p99 that day (from the day's own aggregate).
 func writeDailyCSV(path string, s *Summary, days map[string]*Agg, cfg Config) error {
+	failpoint.Hit("report.writeDailyCSV.openfile")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
@@ -78,6 +79,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 	}
 	tmp := strings.TrimSuffix(final, SuffixSealed) + suffixTmp
 	if err := writeCompacted(ctx, tmp, sealed, names, bs, opt.Encoder); err != nil {
+		failpoint.Hit("segment.Compact.remove")
 		os.Remove(tmp)
 		return "", err
 	}
@@ -86,6 +88,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 			return "", err
 		}
 	}
+	failpoint.Hit("segment.Compact.renamedurable")
 	if err := fsutil.RenameDurable(tmp, final); err != nil {
 		return "", err
 	}
@@ -95,6 +98,7 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 		}
 	}
 	for i, p := range sealed {
+		failpoint.Hit("segment.Compact.remove.2")
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return "", fmt.Errorf("segment: compact: remove %s: %w", p, err)
 		}
@@ -104,11 +108,13 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 			}
 		}
 	}
+	failpoint.Hit("segment.Compact.syncdir")
 	return final, fsutil.SyncDir(dir)
 }
 
 // writeCompacted writes the merged blocks of inputs to tmp and syncs it.
 func writeCompacted(ctx context.Context, tmp string, inputs, names []string, bs int, enc *Encoder) error {
+	failpoint.Hit("segment.writeCompacted.openfile")
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("segment: compact: create %s: %w", tmp, err)
@@ -116,6 +122,7 @@ func writeCompacted(ctx context.Context, tmp string, inputs, names []string, bs 
 	defer f.Close()
 	w := &Writer{f: f, path: tmp}
 	man := appendManifest(nil, names)
+	failpoint.Hit("segment.writeCompacted.write")
 	if _, err := f.Write(man); err != nil {
 		return fmt.Errorf("segment: compact: write %s: %w", tmp, err)
 	}
@@ -163,9 +170,11 @@ func writeCompacted(ctx context.Context, tmp string, inputs, names []string, bs 
 		return fmt.Errorf("segment: compact %s: %w", filepath.Dir(tmp), err)
 	}
 	idx := appendIndex(nil, w.index)
+	failpoint.Hit("segment.writeCompacted.write.2")
 	if _, err := f.Write(idx); err != nil {
 		return fmt.Errorf("segment: compact: write index %s: %w", tmp, err)
 	}
+	failpoint.Hit("segment.writeCompacted.sync")
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("segment: compact: sync %s: %w", tmp, err)
 	}
@@ -192,6 +201,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), suffixTmp) {
 			p := filepath.Join(dir, e.Name())
+			failpoint.Hit("segment.RecoverDay.remove")
 			if err := os.Remove(p); err != nil {
 				return rep, fmt.Errorf("segment: recover: remove %s: %w", p, err)
 			}
@@ -220,6 +230,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 				continue
 			}
 			q := filepath.Join(dir, n)
+			failpoint.Hit("segment.RecoverDay.remove.2")
 			if err := os.Remove(q); err != nil {
 				return rep, fmt.Errorf("segment: recover: remove %s: %w", q, err)
 			}
@@ -229,6 +240,7 @@ func RecoverDay(dir string) (DayRecovery, error) {
 		}
 	}
 	if changed {
+		failpoint.Hit("segment.RecoverDay.syncdir")
 		return rep, fsutil.SyncDir(dir)
 	}
 	return rep, nil

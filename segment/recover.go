@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"os"
 	"strings"
 )
@@ -69,11 +70,13 @@ func OpenAppend(path string) (*Writer, Recovery, error) {
 		rec.Cut = rec.Size - torn.Offset
 		rec.Reason = torn.Reason
 		end = torn.Offset
+		failpoint.Hit("segment.OpenAppend.truncate")
 		if err := f.Truncate(end); err != nil {
 			f.Close()
 			return nil, rec, fmt.Errorf("segment: truncate %s to %d: %w", path, end, err)
 		}
 	}
+	failpoint.Hit("segment.OpenAppend.sync")
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return nil, rec, fmt.Errorf("segment: sync %s: %w", path, err)

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"io"
 	"os"
 	"strings"
@@ -90,19 +91,23 @@ func repairFile(path string) (*RepairAction, error) {
 	if err := copyFile(path, a.Backup); err != nil {
 		return nil, err
 	}
+	failpoint.Hit("segment.repairFile.truncate")
 	if err := f.Truncate(cut); err != nil {
 		return nil, fmt.Errorf("segment: repair truncate %s: %w", path, err)
 	}
 	if sealed && len(index) > 0 {
+		failpoint.Hit("segment.repairFile.writeat")
 		if _, err := f.WriteAt(appendIndex(nil, index), cut); err != nil {
 			return nil, fmt.Errorf("segment: repair index %s: %w", path, err)
 		}
 	}
+	failpoint.Hit("segment.repairFile.sync")
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("segment: repair sync %s: %w", path, err)
 	}
 	if sealed && len(index) == 0 {
 		f.Close()
+		failpoint.Hit("segment.repairFile.remove")
 		if err := os.Remove(path); err != nil {
 			return nil, err
 		}
@@ -117,6 +122,7 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("segment: copy %s: %w", src, err)
 	}
 	defer in.Close()
+	failpoint.Hit("segment.copyFile.openfile")
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("segment: copy to %s: %w", dst, err)
@@ -125,6 +131,7 @@ func copyFile(src, dst string) error {
 		out.Close()
 		return fmt.Errorf("segment: copy to %s: %w", dst, err)
 	}
+	failpoint.Hit("segment.copyFile.sync")
 	if err := out.Sync(); err != nil {
 		out.Close()
 		return err

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"io"
 	"os"
@@ -64,8 +65,10 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("segment: create %s: %w", path, err)
 	}
+	failpoint.Hit("segment.Create.syncdir")
 	if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
+		failpoint.Hit("segment.Create.remove")
 		os.Remove(path)
 		return nil, fmt.Errorf("segment: create %s: %w", path, err)
 	}
@@ -95,6 +98,7 @@ func (w *Writer) Append(block []byte) error {
 	if err != nil {
 		return fmt.Errorf("segment: append to %s: %w", w.path, err)
 	}
+	failpoint.Hit("segment.Append.write")
 	n, err := w.f.Write(block)
 	if err != nil || n != len(block) {
 		if err == nil {
@@ -103,6 +107,7 @@ func (w *Writer) Append(block []byte) error {
 		w.err = err
 		// Cut what was partly written so the file stays a sequence of whole
 		// frames; if even that fails, recovery will do it.
+		failpoint.Hit("segment.Append.truncate")
 		_ = w.f.Truncate(w.off)
 		return fmt.Errorf("segment: write %s: %w", w.path, err)
 	}
@@ -130,6 +135,7 @@ func (w *Writer) Sync() error {
 	if w.err != nil {
 		return fmt.Errorf("%w: %v", ErrWriterError, w.err)
 	}
+	failpoint.Hit("segment.Sync.sync")
 	if err := w.f.Sync(); err != nil {
 		w.err = err
 		return fmt.Errorf("segment: sync %s: %w", w.path, err)
@@ -147,6 +153,7 @@ func (w *Writer) Seal() (string, error) {
 	}
 	if len(w.index) == 0 {
 		w.f.Close()
+		failpoint.Hit("segment.Seal.remove")
 		if err := os.Remove(w.path); err != nil {
 			return "", fmt.Errorf("segment: remove empty %s: %w", w.path, err)
 		}
@@ -154,6 +161,7 @@ func (w *Writer) Seal() (string, error) {
 		return "", nil
 	}
 	idx := appendIndex(nil, w.index)
+	failpoint.Hit("segment.Seal.write")
 	if n, err := w.f.Write(idx); err != nil || n != len(idx) {
 		if err == nil {
 			err = io.ErrShortWrite
@@ -162,6 +170,7 @@ func (w *Writer) Seal() (string, error) {
 		return "", fmt.Errorf("segment: seal %s: %w", w.path, err)
 	}
 	w.off += int64(len(idx))
+	failpoint.Hit("segment.Seal.sync")
 	if err := w.f.Sync(); err != nil {
 		w.err = err
 		return "", fmt.Errorf("segment: seal sync %s: %w", w.path, err)
@@ -172,6 +181,7 @@ func (w *Writer) Seal() (string, error) {
 		return "", fmt.Errorf("segment: seal close %s: %w", w.path, err)
 	}
 	sealed := strings.TrimSuffix(w.path, ".open")
+	failpoint.Hit("segment.Seal.renamedurable")
 	if err := fsutil.RenameDurable(w.path, sealed); err != nil {
 		w.err = err
 		return "", err

@@ -24,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
@@ -235,7 +236,9 @@ func (s *Shipper) Pass(ctx context.Context) error {
 			switch state, ok := partialState(p); {
 			case !ok:
 			case shippedPartial(p, state):
+				failpoint.Hit("ship.Pass.remove")
 				if kept == 0 && pending == 0 && s.cfg.DeleteAfter >= 0 && os.Remove(p) == nil {
+					failpoint.Hit("ship.Pass.remove.2")
 					os.Remove(p + MarkerSuffix)
 				}
 			case ready && pending == 0 && first == nil:
@@ -290,13 +293,16 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 				if err := s.client.RemoveObject(ctx, s.cfg.Bucket, Key(s.cfg.Prefix, s.cfg.Node, dt, n), minio.RemoveObjectOptions{}); err != nil {
 					return fmt.Errorf("ship: remove replaced %s: %w", n, err)
 				}
+				failpoint.Hit("ship.upload.remove")
 				os.Remove(filepath.Join(d.Dir, n+MarkerSuffix))
 			}
 		}
 	}
+	failpoint.Hit("ship.upload.writefile")
 	if err := os.WriteFile(f+MarkerSuffix, []byte(key+" "+info.ETag+"\n"), 0o600); err != nil {
 		return fmt.Errorf("ship: marker: %w", err)
 	}
+	failpoint.Hit("ship.upload.syncdir")
 	fsutil.SyncDir(d.Dir)
 	s.Uploaded.Add(1)
 	s.UploadedBytes.Add(size)
@@ -322,6 +328,7 @@ func (s *Shipper) maybeDelete(f string, now time.Time, covered func() map[string
 	if s.cfg.WaitPartials && now.Sub(st.ModTime()) < s.cfg.DeleteAfter+PartialWait && !covered()[filepath.Base(f)] {
 		return false
 	}
+	failpoint.Hit("ship.maybeDelete.remove")
 	if err := os.Remove(f); err != nil {
 		return false
 	}
@@ -393,6 +400,7 @@ func (s *Shipper) uploadPartial(ctx context.Context, d segment.Day, p, state str
 		minio.PutObjectOptions{ContentType: "application/json", SendContentMd5: true}); err != nil {
 		return fmt.Errorf("ship: upload %s to %s: %w", p, key, err)
 	}
+	failpoint.Hit("ship.uploadPartial.writefile")
 	if err := os.WriteFile(p+MarkerSuffix, []byte(state+" "+key+"\n"), 0o600); err != nil {
 		return fmt.Errorf("ship: marker: %w", err)
 	}

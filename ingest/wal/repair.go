@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"io"
 	"os"
 )
@@ -39,6 +40,7 @@ func Repair(dir string) ([]RepairAction, error) {
 				return out, err
 			}
 		}
+		failpoint.Hit("wal.Repair.truncate")
 		if err := os.Truncate(ce.Path, off); err != nil {
 			return out, fmt.Errorf("wal: repair truncate %s: %w", ce.Path, err)
 		}
@@ -53,6 +55,7 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("wal: copy %s: %w", src, err)
 	}
 	defer in.Close()
+	failpoint.Hit("wal.copyFile.openfile")
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: copy to %s: %w", dst, err)
@@ -61,6 +64,7 @@ func copyFile(src, dst string) error {
 		out.Close()
 		return fmt.Errorf("wal: copy to %s: %w", dst, err)
 	}
+	failpoint.Hit("wal.copyFile.sync")
 	if err := out.Sync(); err != nil {
 		out.Close()
 		return err

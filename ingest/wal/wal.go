@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"hash/crc32"
 	"os"
@@ -137,6 +138,7 @@ func Open(opts Options) (*WAL, TailReport, error) {
 	if opts.FileSize <= 0 {
 		opts.FileSize = 64 << 20
 	}
+	failpoint.Hit("wal.Open.mkdirdurable")
 	if err := fsutil.MkdirDurable(opts.Dir); err != nil {
 		return nil, rep, fmt.Errorf("wal: mkdir %s: %w", opts.Dir, err)
 	}
@@ -172,8 +174,10 @@ func Open(opts Options) (*WAL, TailReport, error) {
 		}
 		st, _ := f.Stat()
 		rep = TailReport{Path: lastF.path, Offset: end, Cut: st.Size() - end, Reason: torn}
+		failpoint.Hit("wal.Open.truncate")
 		err = f.Truncate(end)
 		if err == nil {
+			failpoint.Hit("wal.Open.sync")
 			err = f.Sync()
 		}
 		f.Close()
@@ -259,10 +263,12 @@ func (w *WAL) Start() error {
 // create makes a new active file named first and syncs the directory.
 func (w *WAL) create(first uint64) error {
 	p := fileName(w.opts.Dir, first)
+	failpoint.Hit("wal.create.openfile")
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: create %s: %w", p, err)
 	}
+	failpoint.Hit("wal.create.syncdir")
 	if err := fsutil.SyncDir(w.opts.Dir); err != nil {
 		f.Close()
 		return err
@@ -420,6 +426,7 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 			return fail(w.Err())
 		}
 	}
+	failpoint.Hit("wal.commit.write")
 	n, err := w.f.Write(buf)
 	w.size += int64(n)
 	if err == nil && w.opts.Sync == SyncAlways {
@@ -446,7 +453,10 @@ func (w *WAL) commit(batch []*request, buf []byte) []byte {
 }
 
 // fdatasync is the sync call, replaced by tests to inject failures.
-var fdatasync = func(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
+var fdatasync = func(f *os.File) error {
+	failpoint.Hit("wal.fdatasync")
+	return syscall.Fdatasync(int(f.Fd()))
+}
 
 // fsync makes the current file's writes durable. A failure is never retried
 // on the same file: after a failed fsync the kernel may have dropped the
@@ -488,11 +498,13 @@ func (w *WAL) Release(seq uint64) error {
 	}
 	w.mu.Unlock()
 	for _, f := range drop {
+		failpoint.Hit("wal.Release.remove")
 		if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("wal: remove %s: %w", f.path, err)
 		}
 	}
 	if len(drop) > 0 {
+		failpoint.Hit("wal.Release.syncdir")
 		return fsutil.SyncDir(w.opts.Dir)
 	}
 	return nil
@@ -540,6 +552,7 @@ func (w *WAL) Empty() error {
 		if f.first == w.next {
 			continue
 		}
+		failpoint.Hit("wal.Empty.remove")
 		if err := os.Remove(f.path); err != nil {
 			return fmt.Errorf("wal: remove %s: %w", f.path, err)
 		}
@@ -547,5 +560,6 @@ func (w *WAL) Empty() error {
 	w.mu.Lock()
 	w.files = []file{{first: w.next, path: fileName(w.opts.Dir, w.next)}}
 	w.mu.Unlock()
+	failpoint.Hit("wal.Empty.syncdir")
 	return fsutil.SyncDir(w.opts.Dir)
 }

@@ -9,6 +9,7 @@ package fsutil
 
 import (
 	"fmt"
+	"github.com/ingestd/ingestd/internal/failpoint"
 	"os"
 	"path/filepath"
 )
@@ -21,6 +22,7 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("open dir %s: %w", dir, err)
 	}
 	defer d.Close()
+	failpoint.Hit("fsutil.SyncDir.sync")
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
@@ -30,13 +32,16 @@ func SyncDir(dir string) error {
 // RenameDurable renames from to to and fsyncs the destination folder (and
 // the source folder when it is another one).
 func RenameDurable(from, to string) error {
+	failpoint.Hit("fsutil.RenameDurable.rename")
 	if err := os.Rename(from, to); err != nil {
 		return fmt.Errorf("rename %s: %w", filepath.Base(from), err)
 	}
+	failpoint.Hit("fsutil.RenameDurable.syncdir")
 	if err := SyncDir(filepath.Dir(to)); err != nil {
 		return err
 	}
 	if src := filepath.Dir(from); src != filepath.Dir(to) {
+		failpoint.Hit("fsutil.RenameDurable.syncdir.2")
 		return SyncDir(src)
 	}
 	return nil
@@ -47,23 +52,29 @@ func RenameDurable(from, to string) error {
 // On failure path is unchanged and the temporary file is removed.
 func WriteFileDurable(path string, data []byte) error {
 	tmp := path + ".tmp"
+	failpoint.Hit("fsutil.WriteFileDurable.openfile")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
+	failpoint.Hit("fsutil.WriteFileDurable.write")
 	if _, err = f.Write(data); err == nil {
+		failpoint.Hit("fsutil.WriteFileDurable.sync")
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
+		failpoint.Hit("fsutil.WriteFileDurable.rename")
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
+		failpoint.Hit("fsutil.WriteFileDurable.remove")
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	failpoint.Hit("fsutil.WriteFileDurable.syncdir")
 	return SyncDir(filepath.Dir(path))
 }
 
@@ -86,9 +97,11 @@ func MkdirDurable(dir string) error {
 		}
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
+		failpoint.Hit("fsutil.MkdirDurable.mkdir")
 		if err := os.Mkdir(missing[i], 0o700); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("mkdir %s: %w", missing[i], err)
 		}
+		failpoint.Hit("fsutil.MkdirDurable.syncdir")
 		if err := SyncDir(filepath.Dir(missing[i])); err != nil {
 			return err
 		}
@@ -100,10 +113,12 @@ func MkdirDurable(dir string) error {
 // reading and writing with flag's extra bits (os.O_APPEND), and fsyncs its
 // folder so that the name survives a power loss.
 func CreateDurable(path string, flag int) (*os.File, error) {
+	failpoint.Hit("fsutil.CreateDurable.openfile")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|flag, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	failpoint.Hit("fsutil.CreateDurable.syncdir")
 	if err := SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
