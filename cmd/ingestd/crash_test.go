@@ -44,7 +44,10 @@ func TestCrashKill9(t *testing.T) {
 		rounds = 2
 	}
 	crashRounds(t, crashRun{rounds: rounds, producers: 4, dir: t.TempDir(), cfg: crashCfg,
-		crash: func(d *daemon, round int) { d.kill() }})
+		crash: func(d *daemon, round int) {
+			randomPause()
+			d.kill()
+		}})
 }
 
 // crashCfg has small blocks, quick sealing of past days and small WAL
@@ -60,13 +63,26 @@ wal:
   file_size: 1MiB
 `
 
+// randomPause lets a round's load run for 0.2 to 1.4 s.
+func randomPause() { time.Sleep(time.Duration(200+rand.Intn(1200)) * time.Millisecond) }
+
 // crashRun describes rounds of load that each end in a crash.
 type crashRun struct {
 	rounds, producers int
 	dir, cfg          string
-	// crash ends a round: it must leave the daemon dead (kill -9, and
-	// maybe a power cut of the filesystem under dir).
+	// crash ends a round, called once its load has started: it must leave
+	// the daemon dead (kill -9, and maybe a power cut of the filesystem
+	// under dir). A daemon that died while starting is passed too.
 	crash func(d *daemon, round int)
+	// env, if set, gives the daemon of a round extra environment (an armed
+	// failpoint); such a daemon may die before it is ready.
+	env func(round int) []string
+	// when, if set, picks a record's time; the default spreads records
+	// over today and the three days before.
+	when func(r *rand.Rand, round int) time.Time
+	// expendable, if set, names days (YYYY-MM-DD) that retention may delete:
+	// their records may be missing, never duplicated.
+	expendable func(day string) bool
 }
 
 // crashRounds runs concurrent producers (with Idempotency-Keys, retrying
@@ -77,8 +93,9 @@ type crashRun struct {
 func crashRounds(t *testing.T, run crashRun) {
 	t.Helper()
 	rounds, producers, cfg, dir := run.rounds, run.producers, run.cfg, run.dir
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	t.Logf("seed for timings: %d", rng.Int63())
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	t.Logf("seed for producers: %d", seed)
 	var (
 		mu     sync.Mutex
 		reqs   []*sent
@@ -95,8 +112,28 @@ func crashRounds(t *testing.T, run crashRun) {
 		}
 	}()
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: producers}}
+	when := run.when
+	if when == nil {
+		when = func(r *rand.Rand, _ int) time.Time {
+			return time.Now().Add(-time.Duration(r.Intn(4*24)) * time.Hour)
+		}
+	}
 	for round := 0; round < rounds; round++ {
-		d := startDaemon(t, dir, cfg)
+		var env []string
+		if run.env != nil {
+			env = run.env(round)
+		}
+		d, err := launchDaemon(t, dir, cfg, env)
+		if err != nil {
+			if env == nil {
+				t.Fatal(err)
+			}
+			// The armed failpoint crashed the start: this round's crash
+			// happened during recovery.
+			run.crash(d, round)
+			logs.WriteString(fmt.Sprintf("=== round %d (died starting)\n%s", round, d.log.String()))
+			continue
+		}
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		for p := 0; p < producers; p++ {
@@ -149,8 +186,7 @@ func crashRounds(t *testing.T, run crashRun) {
 					for j := 0; j < n; j++ {
 						rid := fmt.Sprintf("q%d-%d", id, j)
 						s.ids = append(s.ids, rid)
-						// spread over today and the three days before
-						tm := time.Now().Add(-time.Duration(r.Intn(4*24)) * time.Hour).UTC()
+						tm := when(r, round).UTC()
 						s.days = append(s.days, tm.Format("2006-01-02"))
 						ts := tm.Format(time.RFC3339Nano)
 						fmt.Fprintf(&body, `{"ts":"%s","id":"%s","pad":"%x"}`+"\n", ts, rid, r.Int63())
@@ -170,7 +206,6 @@ func crashRounds(t *testing.T, run crashRun) {
 				}
 			}(rng.Int63())
 		}
-		time.Sleep(time.Duration(200+rng.Intn(1200)) * time.Millisecond)
 		run.crash(d, round)
 		logs.WriteString(fmt.Sprintf("=== round %d\n%s", round, d.log.String()))
 		stop.Store(true)
@@ -210,7 +245,7 @@ func crashRounds(t *testing.T, run crashRun) {
 				nRetriedAcked++
 			}
 			nRecords += len(s.ids)
-			if present != len(s.ids) {
+			if present != len(s.ids) && !allExpendable(run.expendable, s, count) {
 				lostReqs++
 				lostRecs += len(s.ids) - present
 				if lostReqs <= 5 {
@@ -225,7 +260,7 @@ func crashRounds(t *testing.T, run crashRun) {
 			}
 		case unanswered:
 			nUnanswered++
-			if present != 0 && present != len(s.ids) {
+			if present != 0 && present != len(s.ids) && !allExpendable(run.expendable, s, count) {
 				t.Errorf("unanswered request stored partly: %d of %d (%v)", present, len(s.ids), s.ids[0])
 			}
 		case refused:
@@ -250,4 +285,18 @@ func crashRounds(t *testing.T, run crashRun) {
 	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 {
 		t.Fatalf("verify after crashes: %d\n%s", code, out)
 	}
+}
+
+// allExpendable reports whether every record of s that is missing was in
+// a day that retention may have deleted.
+func allExpendable(expendable func(string) bool, s *sent, count map[string]int) bool {
+	if expendable == nil {
+		return false
+	}
+	for i, id := range s.ids {
+		if count[id] == 0 && !expendable(s.days[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -34,10 +34,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "ingestd")
-	out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+	// -tags failpoints: the crash-point test arms them through the
+	// environment; unarmed they only compare a string.
+	out, err := exec.Command("go", "build", "-race", "-tags", "failpoints", "-o", binPath, ".").CombinedOutput()
 	if err != nil {
 		// -race needs cgo; fall back to a plain build.
-		out, err = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err = exec.Command("go", "build", "-tags", "failpoints", "-o", binPath, ".").CombinedOutput()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build ingestd: %v\n%s", err, out)
@@ -84,11 +86,26 @@ var addrRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // waits until /readyz answers 200.
 func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	t.Helper()
+	d, err := launchDaemon(t, dataDir, yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// launchDaemon is startDaemon with extra environment variables; it returns
+// an error (and the dead daemon) when the daemon exits before it is ready,
+// as a crash test's armed failpoint may make it do.
+func launchDaemon(t *testing.T, dataDir, yaml string, env []string) (*daemon, error) {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "ingestd.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binPath, "serve", "--config", cfg, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -119,10 +136,10 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 	case a := <-addr:
 		d.url = scheme + a
 	case <-d.done:
-		t.Fatalf("daemon exited at start: %v\n%s", d.err, d.log)
+		return d, fmt.Errorf("daemon exited at start: %v\n%s", d.err, d.log)
 	case <-time.After(30 * time.Second):
 		d.kill()
-		t.Fatalf("daemon did not listen\n%s", d.log)
+		return d, fmt.Errorf("daemon did not listen\n%s", d.log)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -130,18 +147,17 @@ func startDaemon(t *testing.T, dataDir, yaml string) *daemon {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return d
+				return d, nil
 			}
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("daemon exited during recovery: %v\n%s", d.err, d.log)
+			return d, fmt.Errorf("daemon exited during recovery: %v\n%s", d.err, d.log)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	d.kill()
-	t.Fatalf("daemon not ready\n%s", d.log)
-	return nil
+	return d, fmt.Errorf("daemon not ready\n%s", d.log)
 }
 
 // stop sends SIGTERM and requires exit status 0.
