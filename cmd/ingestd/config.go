@@ -15,6 +15,7 @@ import (
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/scrub"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -24,6 +25,15 @@ type fileConfig struct {
 	Report        reportConfig  `yaml:"report"`
 	NodeID        string        `yaml:"node_id"` // "" = the host name
 	Storage       storageConfig `yaml:"storage"`
+	Scrub         scrubConfig   `yaml:"scrub"`
+}
+
+// scrubConfig is the background verification of sealed files and their
+// shipped copies.
+type scrubConfig struct {
+	Interval time.Duration   `yaml:"interval"` // between the starts of two passes; 0 = off
+	Rate     ingest.ByteSize `yaml:"rate"`     // bytes/s read at most
+	Shipped  bool            `yaml:"shipped"`  // also verify the shipped objects (with storage)
 }
 
 // storageConfig is where sealed days are shipped; no endpoint = no shipping.
@@ -95,6 +105,9 @@ func (c *fileConfig) Validate() error {
 	if r.Workers < 1 || r.Workers > 256 {
 		return fmt.Errorf("config: report.workers: %d (want 1..256)", r.Workers)
 	}
+	if c.Scrub.Interval < 0 || c.Scrub.Interval > 0 && c.Scrub.Rate < 1<<20 {
+		return fmt.Errorf("config: scrub: interval %v, rate %d (want interval ≥ 0, and rate ≥ 1MiB when on)", c.Scrub.Interval, c.Scrub.Rate)
+	}
 	if st := c.Storage; st.Endpoint != "" && (st.Bucket == "" || st.Interval <= 0) {
 		return fmt.Errorf("config: storage: with an endpoint, set bucket and a positive interval")
 	}
@@ -130,7 +143,8 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 // unknown keys refused.
 func loadConfig(path string) (fileConfig, error) {
 	c := fileConfig{Config: ingest.DefaultConfig(), Report: defaultReportConfig(),
-		Storage: storageConfig{DeleteAfter: 24 * time.Hour, Interval: 10 * time.Second}}
+		Storage: storageConfig{DeleteAfter: 24 * time.Hour, Interval: 10 * time.Second},
+		Scrub:   scrubConfig{Rate: scrub.DefaultRate, Shipped: true}}
 	if err := decodeStrict(configs.Default, &c); err != nil {
 		return c, fmt.Errorf("embedded config: %w", err)
 	}

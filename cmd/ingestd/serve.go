@@ -186,6 +186,14 @@ func runServe(args []string) int {
 		defer shipper.Close()
 		log.Info("shipping sealed days", "endpoint", cfg.Storage.Endpoint, "bucket", cfg.Storage.Bucket, "node", cfg.node())
 	}
+	if cfg.Scrub.Interval > 0 {
+		sc, err := startScrub(&cfg, srv.Metrics(), log)
+		if err != nil {
+			log.Error("scrub: cannot start; sealed files are not verified in the background", "err", err)
+		} else {
+			defer sc.Close()
+		}
+	}
 	select {
 	case err := <-serveErr:
 		log.Error("http server stopped", "err", err)

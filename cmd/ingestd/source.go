@@ -221,26 +221,19 @@ func (s *s3Source) readerAt(key string) (*rangeReader, error) {
 }
 
 // verify checks every segment object of every day, each read front to back
-// in windows of 8 MiB.
+// in windows of 8 MiB (the same listing the scrub walks).
 func (s *s3Source) verify(ctx context.Context, check segment.RecordCheck) (segment.VerifyReport, error) {
 	var rep segment.VerifyReport
-	days, err := s.Days(ctx, time.Time{}, allDays)
+	targets, err := shippedObjects{s}.List(ctx)
 	if err != nil {
 		return rep, err
 	}
-	for _, d := range days {
-		in, err := s.Inputs(ctx, d)
+	for _, t := range targets {
+		ra, _, err := t.Open()
 		if err != nil {
 			return rep, err
 		}
-		for _, f := range in {
-			key := s.Path(d, f.Name)
-			ra, err := s.readerAt(key)
-			if err != nil {
-				return rep, err
-			}
-			segment.VerifyReader(&rep, s.url(key), &windowReader{ra: ra, size: ra.size, window: 8 << 20}, ra.size, d.Start, check)
-		}
+		segment.VerifyReader(&rep, t.Name, ra, t.Size, t.Day, check)
 	}
 	return rep, nil
 }
