@@ -115,7 +115,7 @@ func run(duration time.Duration, bin string, seed int64, producers int, rate flo
 			s.produce(ctx, rand.New(rand.NewSource(seed)))
 		}(s.rand(1 << 62))
 	}
-	s.injectFaults(ctx)
+	s.injectFaults(ctx, duration)
 	wg.Wait() // producers retry what is in flight until it is answered
 	return s.finish(out)
 }
@@ -214,25 +214,39 @@ func (s *soak) count(kind string) {
 	s.fmu.Unlock()
 }
 
-// injectFaults picks a fault every 4 to 12 s until ctx ends.
-func (s *soak) injectFaults(ctx context.Context) {
-	kinds := []string{"kill9", "sigstop", "disk_full", "s3_down", "corrupt"}
+// injectFaults injects a fault every 4 to 12 s until ctx ends, going
+// through the kinds in a shuffled round so a short run has each of them;
+// the byte flip comes once, as soon as a shipped file of a finished day
+// exists in the second half of the run.
+func (s *soak) injectFaults(ctx context.Context, duration time.Duration) {
+	var round []string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(s.between(4*time.Second, 12*time.Second)):
 		}
-		kind := kinds[s.rand(int64(len(kinds)))]
-		if _, skip := s.skipped[kind]; skip {
-			kind = "kill9"
+		kind := ""
+		if _, skip := s.skipped["corrupt"]; !skip && s.corrupt == "" && time.Since(s.start) > duration/2 {
+			if p, err := s.pickShipped(); err == nil && p != "" {
+				kind = "corrupt"
+			}
 		}
-		if kind == "corrupt" && (s.corrupt != "" || time.Since(s.start) < 40*time.Second) {
-			kind = "sigstop"
+		if kind == "" {
+			if len(round) == 0 {
+				for _, k := range []string{"kill9", "sigstop", "disk_full", "s3_down"} {
+					if _, skip := s.skipped[k]; !skip {
+						round = append(round, k)
+					}
+				}
+				s.rngMu.Lock()
+				s.rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+				s.rngMu.Unlock()
+			}
+			kind, round = round[0], round[1:]
 		}
 		if err := s.fault(kind); err != nil {
 			fmt.Fprintf(os.Stderr, "chaos: %s: %v\n", kind, err)
-			continue
 		}
 	}
 }
@@ -353,9 +367,12 @@ func (s *soak) waitScrub() {
 	for time.Since(t0) < 2*time.Minute {
 		time.Sleep(200 * time.Millisecond)
 		s.dmu.Lock()
-		url := s.d.url
+		d := s.d
 		s.dmu.Unlock()
-		resp, err := (&http.Client{Timeout: time.Second}).Get(url + "/metrics")
+		if d == nil {
+			return // stopped
+		}
+		resp, err := (&http.Client{Timeout: time.Second}).Get(d.url + "/metrics")
 		if err != nil {
 			continue
 		}
