@@ -7,6 +7,7 @@ import (
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -614,6 +615,9 @@ func (s *Store) compactor() {
 			s.applyRetention(now)
 		case num := <-s.compact:
 			d := s.day(num)
+			if _, err := os.Stat(d.dir); os.IsNotExist(err) {
+				continue // retention deleted the day after it was queued
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
 				select {
