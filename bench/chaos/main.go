@@ -515,4 +515,3 @@ func freeAddr() string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
-

@@ -83,6 +83,9 @@ type crashRun struct {
 	// expendable, if set, names days (YYYY-MM-DD) that retention may delete:
 	// their records may be missing, never duplicated.
 	expendable func(day string) bool
+	// acks, if set, gets a value (when it has room) each time a producer
+	// receives a 200, so that crash can strike right after one.
+	acks chan struct{}
 }
 
 // crashRounds runs concurrent producers (with Idempotency-Keys, retrying
@@ -155,6 +158,12 @@ func crashRounds(t *testing.T, run crashRun) {
 					switch {
 					case resp.StatusCode == 200 && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)):
 						s.status = acked
+						if run.acks != nil {
+							select {
+							case run.acks <- struct{}{}:
+							default:
+							}
+						}
 					case resp.StatusCode == 200:
 						t.Errorf("200 with body %s for %d records", b, len(s.ids))
 					default:

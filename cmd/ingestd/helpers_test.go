@@ -24,7 +24,7 @@ import (
 
 var binPath string
 
-var longCrash = flag.Bool("crash.long", false, "run the long kill -9 crash test (many rounds)")
+var longCrash = flag.Bool("crash.long", os.Getenv("INGESTD_CRASH_LONG") == "1", "run the crash and power-cut tests with many rounds (INGESTD_CRASH_LONG=1 sets the default; CI sets it)")
 
 func TestMain(m *testing.M) {
 	flag.Parse()

@@ -34,9 +34,10 @@ func mountPowerCut(t *testing.T) (*powercut.FS, string) {
 // TestPowerCut is TestCrashKill9 on a filesystem that loses, at each crash,
 // everything POSIX does not promise to keep (internal/powercut): file data
 // not fsynced and directory entries whose folder was not fsynced since.
-// Every other round the cut is torn (a random prefix of unsynced writes
-// survives). With fsync: always every acknowledged record must be stored
-// exactly once, and the daemon must start without a repair.
+// Half the cuts are torn (a random prefix of unsynced writes survives);
+// half strike right after a producer received a 200. With fsync: always
+// every acknowledged record must be stored exactly once, and the daemon
+// must start without a repair.
 func TestPowerCut(t *testing.T) {
 	f, dir := mountPowerCut(t)
 	rounds := 6
@@ -49,11 +50,28 @@ func TestPowerCut(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed for cuts: %d", seed)
 	rng := rand.New(rand.NewSource(seed))
-	crashRounds(t, crashRun{rounds: rounds, producers: 4, dir: dir, cfg: crashCfg,
+	// Each fsync takes 2 ms, as on a disk: a cut then often lands inside
+	// one, where an answer sent before its fsync would show as a loss.
+	f.SetSyncDelay(2 * time.Millisecond)
+	// Every other round the power goes right after a producer receives a
+	// 200: whatever that answer promised must be on disk by then.
+	acks := make(chan struct{}, 1)
+	crashRounds(t, crashRun{rounds: rounds, producers: 4, dir: dir, cfg: crashCfg, acks: acks,
 		crash: func(d *daemon, round int) {
 			randomPause()
+			if round%2 == 0 {
+				select {
+				case <-acks: // an old one
+				default:
+				}
+				select {
+				case <-acks:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			f.Freeze() // the power goes at this instant; then the process dies
 			d.kill()
-			rep, err := f.Cut(powercut.CutOptions{Torn: round%2 == 1, Rand: rng})
+			rep, err := f.Cut(powercut.CutOptions{Torn: round%4 >= 2, Rand: rng})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,8 +109,9 @@ func TestPowerCutFsyncModes(t *testing.T) {
 				reqs = append(reqs, req{ids, time.Now()})
 				time.Sleep(2 * time.Millisecond)
 			}
-			d.kill()
+			f.Freeze()
 			cut := time.Now()
+			d.kill()
 			if _, err := f.Cut(powercut.CutOptions{}); err != nil {
 				t.Fatal(err)
 			}

@@ -32,6 +32,11 @@
 // when it is fsynced and stay in the source until the source is fsynced;
 // a file durable in two places after a cut comes back as two copies.
 //
+// The instant of the cut is Freeze: every operation after it fails with EIO
+// and changes nothing, and an fsync in progress does not complete (a test
+// freezes, then kills the daemon, then calls Cut). SetSyncDelay makes each
+// fsync take as long as on a disk, so that random cuts land inside fsyncs.
+//
 // Everything lives in memory: the mount is meant for tests of tens to
 // hundreds of MiB. The mount needs /dev/fuse and the right to mount (root,
 // or fusermount3 from the fuse3 package); Available says whether the

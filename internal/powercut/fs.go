@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -17,14 +18,35 @@ import (
 // FS is an in-memory filesystem that tracks what is durable. It is mounted
 // at one folder at a time; Cut simulates a power cut there.
 type FS struct {
-	mu     sync.Mutex   // guards every field; held across Mount, Cut and Unmount
+	mu     sync.Mutex   // guards root, server and dir; held across Mount, Cut and Unmount
 	root   *dirNode     // the live tree's root
 	server *fuse.Server // nil while unmounted
 	dir    string       // where it is (or was last) mounted
+	st     *state       // shared with every node
+}
+
+// state is what every node of one FS sees.
+type state struct {
+	frozen    atomic.Bool  // the power is off: no operation changes anything
+	syncDelay atomic.Int64 // nanoseconds each fsync takes, as on a slow disk
 }
 
 // New returns an empty filesystem, not yet mounted.
-func New() *FS { return &FS{root: &dirNode{mode: 0o755}} }
+func New() *FS {
+	st := &state{}
+	return &FS{root: &dirNode{mode: 0o755, st: st}, st: st}
+}
+
+// SetSyncDelay makes every fsync (file or folder) take d, as on a real
+// disk. A crash then lands inside an fsync as often as it would there,
+// which is where an acknowledgement sent before its fsync shows.
+func (f *FS) SetSyncDelay(d time.Duration) { f.st.syncDelay.Store(int64(d)) }
+
+// Freeze is the instant the power goes: from now on every operation fails
+// with EIO and changes nothing, and an fsync still in progress does not
+// complete. Call it just before killing the processes using the mount;
+// Cut then keeps what was durable at this instant, and thaws.
+func (f *FS) Freeze() { f.st.frozen.Store(true) }
 
 // Mount serves the filesystem at dir, an existing empty folder.
 func (f *FS) Mount(dir string) error {
@@ -118,8 +140,9 @@ func (f *FS) Cut(opt CutOptions) (CutReport, error) {
 	if rng == nil {
 		rng = rand.New(rand.NewSource(time.Now().UnixNano()))
 	}
-	c := &cutter{torn: opt.Torn, rng: rng, rep: &rep, files: map[*fileNode][]byte{}}
+	c := &cutter{torn: opt.Torn, rng: rng, rep: &rep, files: map[*fileNode][]byte{}, st: f.st}
 	f.root = c.dir(f.root, map[*dirNode]bool{})
+	f.st.frozen.Store(false)
 	return rep, f.mountLocked(f.dir)
 }
 
@@ -129,6 +152,7 @@ type cutter struct {
 	rng   *rand.Rand
 	rep   *CutReport
 	files map[*fileNode][]byte // durable content, computed once per file
+	st    *state
 }
 
 func (c *cutter) dir(old *dirNode, path map[*dirNode]bool) *dirNode {
@@ -143,7 +167,7 @@ func (c *cutter) dir(old *dirNode, path map[*dirNode]bool) *dirNode {
 			c.rep.LostNames++
 		}
 	}
-	nd := &dirNode{mode: mode, mtime: mtime, initial: map[string]fs.InodeEmbedder{}}
+	nd := &dirNode{mode: mode, mtime: mtime, initial: map[string]fs.InodeEmbedder{}, st: c.st}
 	for name, ch := range durable {
 		switch n := ch.(type) {
 		case *dirNode:
@@ -165,7 +189,7 @@ func (c *cutter) file(old *fileNode) *fileNode {
 		data = c.durableData(old)
 		c.files[old] = data
 	}
-	return &fileNode{mode: old.mode, mtime: old.mtime, data: append([]byte(nil), data...)}
+	return &fileNode{mode: old.mode, mtime: old.mtime, data: append([]byte(nil), data...), st: c.st}
 }
 
 // durableData undoes old's pending operations, newest first, keeping a

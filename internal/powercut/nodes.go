@@ -19,6 +19,7 @@ type dirNode struct {
 	mtime   time.Time                   // guarded by mu
 	durable map[string]fs.InodeEmbedder // entries at the last fsync; guarded by mu
 	initial map[string]fs.InodeEmbedder // children to add at OnAdd (a tree rebuilt by a cut); durable from the start
+	st      *state
 }
 
 var (
@@ -64,7 +65,10 @@ func (d *dirNode) touch() {
 
 // Create makes a file; its name is not durable until d is fsynced.
 func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	n := &fileNode{mode: mode & 0o7777, mtime: time.Now()}
+	if d.st.frozen.Load() {
+		return nil, nil, 0, syscall.EIO
+	}
+	n := &fileNode{mode: mode & 0o7777, mtime: time.Now(), st: d.st}
 	ch := d.NewPersistentInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFREG})
 	n.attr(&out.Attr)
 	d.touch()
@@ -73,7 +77,10 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 
 // Mkdir makes a folder; it is reachable after a cut only once d is fsynced.
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	n := &dirNode{mode: mode & 0o7777, mtime: time.Now()}
+	if d.st.frozen.Load() {
+		return nil, syscall.EIO
+	}
+	n := &dirNode{mode: mode & 0o7777, mtime: time.Now(), st: d.st}
 	ch := d.NewPersistentInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR})
 	n.attr(&out.Attr)
 	d.touch()
@@ -82,6 +89,9 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 
 // Unlink removes a live name (go-fuse drops the child after this returns).
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if d.st.frozen.Load() {
+		return syscall.EIO
+	}
 	if d.GetChild(name) == nil {
 		return syscall.ENOENT
 	}
@@ -91,6 +101,9 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 
 // Rmdir removes an empty folder's live name.
 func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if d.st.frozen.Load() {
+		return syscall.EIO
+	}
 	ch := d.GetChild(name)
 	if ch == nil {
 		return syscall.ENOENT
@@ -106,6 +119,9 @@ const renameNoReplace = 1 // RENAME_NOREPLACE
 
 // Rename moves a live name (go-fuse moves the child after this returns).
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if d.st.frozen.Load() {
+		return syscall.EIO
+	}
 	if flags&^renameNoReplace != 0 {
 		return syscall.ENOTSUP
 	}
@@ -137,6 +153,9 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 // Fsync makes the folder's current entries durable.
 func (d *dirNode) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
 	kids := d.Children()
+	if !d.st.sync() {
+		return syscall.EIO
+	}
 	snap := make(map[string]fs.InodeEmbedder, len(kids))
 	for name, ch := range kids {
 		snap[name] = ch.Operations()
@@ -197,6 +216,7 @@ type fileNode struct {
 	mtime time.Time // guarded by mu
 	data  []byte    // live content; guarded by mu
 	undo  []undoRec // pending operations, oldest first; guarded by mu
+	st    *state
 }
 
 var (
@@ -212,6 +232,9 @@ var (
 
 // Open handles O_TRUNC; reads and writes go to the node.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_TRUNC != 0 && n.st.frozen.Load() {
+		return nil, 0, syscall.EIO
+	}
 	if flags&syscall.O_TRUNC != 0 {
 		n.mu.Lock()
 		n.truncate(0)
@@ -233,6 +256,9 @@ func (n *fileNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off i
 
 // Write changes live content and records how to undo it.
 func (n *fileNode) Write(ctx context.Context, f fs.FileHandle, p []byte, off int64) (uint32, syscall.Errno) {
+	if n.st.frozen.Load() {
+		return 0, syscall.EIO
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	u := undoRec{off: off, prevSize: int64(len(n.data)), written: int64(len(p))}
@@ -262,7 +288,13 @@ func (n *fileNode) truncate(size int64) {
 // Fsync (and fdatasync) makes everything written so far durable.
 func (n *fileNode) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
 	n.mu.Lock()
-	n.undo = nil
+	pending := len(n.undo) // what was written before the fsync began
+	n.mu.Unlock()
+	if !n.st.sync() {
+		return syscall.EIO
+	}
+	n.mu.Lock()
+	n.undo = n.undo[pending:]
 	n.mu.Unlock()
 	return 0
 }
@@ -288,6 +320,9 @@ func (n *fileNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 
 // Setattr truncates and changes mode and times.
 func (n *fileNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.st.frozen.Load() {
+		return syscall.EIO
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if sz, ok := in.GetSize(); ok {
@@ -307,4 +342,16 @@ func (n *fileNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAtt
 func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	statfs(out)
 	return 0
+}
+
+// sync waits out the sync delay and reports whether the power stayed on
+// through it (an fsync that the cut interrupts makes nothing durable).
+func (st *state) sync() bool {
+	if st.frozen.Load() {
+		return false
+	}
+	if d := st.syncDelay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	return !st.frozen.Load()
 }
