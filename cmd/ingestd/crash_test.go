@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,7 @@ const (
 
 type sent struct {
 	key    string
+	skip   bool // sent with ?invalid=skip and one invalid line, which is refused
 	body   []byte
 	ids    []string
 	days   []string
@@ -146,7 +148,11 @@ func crashRounds(t *testing.T, run crashRun) {
 				r := rand.New(rand.NewSource(seed))
 				send := func(s *sent) bool {
 					s.tries++
-					req, _ := http.NewRequest("POST", d.url+"/v1/ingest", bytes.NewReader(s.body))
+					path := "/v1/ingest"
+					if s.skip {
+						path += "?invalid=skip"
+					}
+					req, _ := http.NewRequest("POST", d.url+path, bytes.NewReader(s.body))
 					req.Header.Set("Idempotency-Key", s.key)
 					resp, err := client.Do(req)
 					if err != nil {
@@ -156,7 +162,8 @@ func crashRounds(t *testing.T, run crashRun) {
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					switch {
-					case resp.StatusCode == 200 && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)):
+					case resp.StatusCode == 200 && !s.skip && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)),
+						resp.StatusCode == 200 && s.skip && strings.HasPrefix(string(b), fmt.Sprintf(`{"accepted":%d,"rejected":1,`, len(s.ids))):
 						s.status = acked
 						if run.acks != nil {
 							select {
@@ -190,9 +197,15 @@ func crashRounds(t *testing.T, run crashRun) {
 					}
 					id := nextID.Add(1)
 					n := 1 + r.Intn(60)
-					s = &sent{key: fmt.Sprintf("key-%d", id)}
+					// One request in 20 has an invalid line and ?invalid=skip:
+					// the rest is stored, the line goes to the rejected store.
+					s = &sent{key: fmt.Sprintf("key-%d", id), skip: r.Intn(20) == 0}
 					var body bytes.Buffer
+					bad := r.Intn(n)
 					for j := 0; j < n; j++ {
+						if s.skip && j == bad {
+							body.WriteString("{\"not json\n")
+						}
 						rid := fmt.Sprintf("q%d-%d", id, j)
 						s.ids = append(s.ids, rid)
 						tm := when(r, round).UTC()

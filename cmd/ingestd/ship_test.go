@@ -27,6 +27,15 @@ type s3server struct {
 }
 
 func findVersitygw(t *testing.T) string {
+	if p := lookVersitygw(); p != "" {
+		return p
+	}
+	t.Skip("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); .ci/run installs it")
+	return ""
+}
+
+// lookVersitygw returns the versitygw binary, or "" when it is not installed.
+func lookVersitygw() string {
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p
 	}
@@ -34,7 +43,6 @@ func findVersitygw(t *testing.T) string {
 	if p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "versitygw"); fileExists(p) {
 		return p
 	}
-	t.Skip("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); .ci/run installs it")
 	return ""
 }
 
