@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ingestd/ingestd/internal/failpoint"
-	"io"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"strings"
 )
@@ -88,8 +88,9 @@ func repairFile(path string) (*RepairAction, error) {
 	} else {
 		a.Err = fmt.Errorf("torn tail in a sealed file (%s)", torn.Reason)
 	}
-	if err := copyFile(path, a.Backup); err != nil {
-		return nil, err
+	failpoint.Hit("segment.repairFile.copydurable")
+	if err := fsutil.CopyDurable(path, a.Backup); err != nil {
+		return nil, fmt.Errorf("segment: repair: %w", err)
 	}
 	failpoint.Hit("segment.repairFile.truncate")
 	if err := f.Truncate(cut); err != nil {
@@ -113,28 +114,4 @@ func repairFile(path string) (*RepairAction, error) {
 		}
 	}
 	return a, nil
-}
-
-// copyFile copies src to dst (which must not exist) and syncs it.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("segment: copy %s: %w", src, err)
-	}
-	defer in.Close()
-	failpoint.Hit("segment.copyFile.openfile")
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("segment: copy to %s: %w", dst, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("segment: copy to %s: %w", dst, err)
-	}
-	failpoint.Hit("segment.copyFile.sync")
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -43,6 +43,7 @@ var (
 // Every acknowledged record must be stored exactly once at the end (see
 // crashRounds).
 func TestCrashPoints(t *testing.T) {
+	t.Parallel() // with TestRepairCrashPoints: both mostly wait
 	points, _, err := scan.Scan("../..", durablePackages...)
 	if err != nil {
 		t.Fatal(err)

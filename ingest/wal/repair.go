@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ingestd/ingestd/internal/failpoint"
-	"io"
+	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 )
 
@@ -35,10 +35,9 @@ func Repair(dir string) ([]RepairAction, error) {
 		}
 		off := max(ce.Offset, 0)
 		a := RepairAction{Path: ce.Path, Offset: off, Backup: ce.Path + ".broken", Err: ce.Err}
-		if _, err := os.Stat(a.Backup); os.IsNotExist(err) {
-			if err := copyFile(ce.Path, a.Backup); err != nil {
-				return out, err
-			}
+		failpoint.Hit("wal.Repair.copydurable")
+		if err := fsutil.CopyDurable(ce.Path, a.Backup); err != nil {
+			return out, fmt.Errorf("wal: repair: %w", err)
 		}
 		failpoint.Hit("wal.Repair.truncate")
 		if err := os.Truncate(ce.Path, off); err != nil {
@@ -47,27 +46,4 @@ func Repair(dir string) ([]RepairAction, error) {
 		out = append(out, a)
 	}
 	return out, errors.New("wal: repair did not converge")
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("wal: copy %s: %w", src, err)
-	}
-	defer in.Close()
-	failpoint.Hit("wal.copyFile.openfile")
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("wal: copy to %s: %w", dst, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("wal: copy to %s: %w", dst, err)
-	}
-	failpoint.Hit("wal.copyFile.sync")
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

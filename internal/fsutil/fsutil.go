@@ -10,6 +10,7 @@ package fsutil
 import (
 	"fmt"
 	"github.com/ingestd/ingestd/internal/failpoint"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -124,4 +125,40 @@ func CreateDurable(path string, flag int) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// CopyDurable copies src to dst, atomically and durably (a temporary file,
+// fsync, rename, fsync of the folder), so that dst, once it exists, is a
+// whole copy. An existing dst is kept as it is: a repair interrupted after
+// its backup copy finds the copy whole when it runs again.
+func CopyDurable(src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	failpoint.Hit("fsutil.CopyDurable.openfile")
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("copy to %s: %w", tmp, err)
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		failpoint.Hit("fsutil.CopyDurable.sync")
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		failpoint.Hit("fsutil.CopyDurable.remove")
+		os.Remove(tmp)
+		return fmt.Errorf("copy to %s: %w", dst, err)
+	}
+	failpoint.Hit("fsutil.CopyDurable.renamedurable")
+	return RenameDurable(tmp, dst)
 }
