@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/dirlock"
 	"io"
 	"os"
 	"os/signal"
@@ -92,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *verify != "" {
 		if *ackLog == "" {
 			fmt.Fprintln(stderr, "ingest-bench: --verify needs --ack-log")
+			return 2
+		}
+		if h, held := dirlock.Held(*verify); held {
+			fmt.Fprintf(stderr, "ingest-bench: a running ingestd owns %s (%s): stop it first, so that every buffered record is in the segments\n", *verify, h)
 			return 2
 		}
 		f, err := os.Open(*ackLog)

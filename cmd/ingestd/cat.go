@@ -26,6 +26,9 @@ func runCat(args []string) int {
 	}
 	ctx := context.Background()
 	var src report.Source = report.LocalSource{DataDir: cfg.DataDir}
+	if *source == "" {
+		noteLiveOwner("cat", cfg.DataDir)
+	}
 	if *source != "" {
 		s3, err := openSource(ctx, *source, &cfg)
 		if err != nil {

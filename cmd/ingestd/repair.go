@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ingestd/ingestd/internal/dirlock"
 	"os"
 	"path/filepath"
 
@@ -13,6 +14,10 @@ func runRepair(args []string) int {
 	cfg, code := prepare("repair", "repair [--config FILE] [--data-dir DIR]\n\nRun with the daemon stopped. Cuts damaged segment files and WAL files at their\nfirst damaged frame or entry, after copying each to <file>.broken; finishes\ninterrupted compactions. Records after a cut are lost unless the WAL still\nholds them (the next start replays them). Torn tails need no repair: a\nnormal start cuts them.", args, nil)
 	if code >= 0 {
 		return code
+	}
+	if h, held := dirlock.Held(cfg.DataDir); held {
+		fmt.Fprintf(os.Stderr, "ingestd repair: a running ingestd owns %s (%s); stop it first\n", cfg.DataDir, h)
+		return 1
 	}
 	acts, err := segment.RepairDir(cfg.DataDir)
 	for _, a := range acts {

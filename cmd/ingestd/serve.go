@@ -17,6 +17,7 @@ import (
 
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/ship"
+	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/report"
 )
 
@@ -47,6 +48,12 @@ func runServe(args []string) int {
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.Listen)
 		return 2
 	}
+	lock, err := dirlock.Acquire(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 1
+	}
+	defer lock.Release()
 	own := cfg.Auth.Tokens // the config file's own; the token file's are re-read on SIGHUP
 	cfg.Auth.Tokens = tokens
 	var certs *certReloader
@@ -146,6 +153,9 @@ func runServe(args []string) int {
 	}
 	if certs != nil {
 		ln = certs.listener(ln)
+	}
+	if err := lock.SetAddr(ln.Addr().String()); err != nil {
+		log.Warn("cannot record the listen address in the data dir's lock file", "err", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", certs != nil, "auth", len(tokens) > 0, "data_dir", cfg.DataDir, "fsync", cfg.WAL.Fsync, "version", version)
 	hup := make(chan os.Signal, 1)

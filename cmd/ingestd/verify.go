@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/dirlock"
 	"os"
 	"path/filepath"
 
@@ -47,6 +48,7 @@ func runVerify(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 		return 2
 	}
+	noteLiveOwner("verify", cfg.DataDir)
 	rep, err = segment.VerifyDir(cfg.DataDir, check)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd verify:", err)
@@ -71,4 +73,12 @@ func runVerify(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// noteLiveOwner tells on stderr that a running daemon owns the data dir:
+// reading still works, but open parts may grow while they are read.
+func noteLiveOwner(cmd, dataDir string) {
+	if h, held := dirlock.Held(dataDir); held {
+		fmt.Fprintf(os.Stderr, "ingestd %s: note: a running ingestd owns %s (%s); open parts may grow while they are read\n", cmd, dataDir, h)
+	}
 }
