@@ -26,6 +26,7 @@ const (
 type sent struct {
 	key    string
 	skip   bool // sent with ?invalid=skip and one invalid line, which is refused
+	bulk   bool // sent to /_bulk as an Elasticsearch client would: no key, never retried
 	body   []byte
 	ids    []string
 	days   []string
@@ -152,8 +153,15 @@ func crashRounds(t *testing.T, run crashRun) {
 					if s.skip {
 						path += "?invalid=skip"
 					}
+					if s.bulk {
+						path = "/_bulk"
+					}
 					req, _ := http.NewRequest("POST", d.url+path, bytes.NewReader(s.body))
-					req.Header.Set("Idempotency-Key", s.key)
+					if s.bulk {
+						req.Header.Set("Content-Type", "application/x-ndjson")
+					} else {
+						req.Header.Set("Idempotency-Key", s.key)
+					}
 					resp, err := client.Do(req)
 					if err != nil {
 						s.status = unanswered
@@ -162,7 +170,8 @@ func crashRounds(t *testing.T, run crashRun) {
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					switch {
-					case resp.StatusCode == 200 && !s.skip && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)),
+					case resp.StatusCode == 200 && s.bulk && strings.Contains(string(b), `"errors":false`),
+						resp.StatusCode == 200 && !s.bulk && !s.skip && string(b) == fmt.Sprintf(`{"accepted":%d}`, len(s.ids)),
 						resp.StatusCode == 200 && s.skip && strings.HasPrefix(string(b), fmt.Sprintf(`{"accepted":%d,"rejected":1,`, len(s.ids))):
 						s.status = acked
 						if run.acks != nil {
@@ -200,6 +209,8 @@ func crashRounds(t *testing.T, run crashRun) {
 					// One request in 20 has an invalid line and ?invalid=skip:
 					// the rest is stored, the line goes to the rejected store.
 					s = &sent{key: fmt.Sprintf("key-%d", id), skip: r.Intn(20) == 0}
+					// One in 5 goes through the Elasticsearch _bulk endpoint.
+					s.bulk = !s.skip && r.Intn(5) == 0
 					var body bytes.Buffer
 					bad := r.Intn(n)
 					for j := 0; j < n; j++ {
@@ -211,6 +222,9 @@ func crashRounds(t *testing.T, run crashRun) {
 						tm := when(r, round).UTC()
 						s.days = append(s.days, tm.Format("2006-01-02"))
 						ts := tm.Format(time.RFC3339Nano)
+						if s.bulk {
+							body.WriteString(`{"index":{"_index":"crash"}}` + "\n")
+						}
 						fmt.Fprintf(&body, `{"ts":"%s","id":"%s","pad":"%x"}`+"\n", ts, rid, r.Int63())
 					}
 					s.body = body.Bytes()
@@ -218,7 +232,7 @@ func crashRounds(t *testing.T, run crashRun) {
 					reqs = append(reqs, s)
 					mu.Unlock()
 					if !send(s) {
-						if r.Intn(2) == 0 { // half of them are retried later
+						if r.Intn(2) == 0 && !s.bulk { // half of them are retried later
 							mu.Lock()
 							retry = append(retry, s)
 							mu.Unlock()
@@ -247,7 +261,7 @@ func crashRounds(t *testing.T, run crashRun) {
 		count[v.ID]++
 	}
 	var nAcked, nUnanswered, nRecords, nRetriedAcked int
-	var lostReqs, lostRecs int
+	var lostReqs, lostRecs, nBulk int
 	known := map[string]bool{}
 	for _, s := range reqs {
 		present := 0
@@ -263,6 +277,9 @@ func crashRounds(t *testing.T, run crashRun) {
 		switch s.status {
 		case acked:
 			nAcked++
+			if s.bulk {
+				nBulk++
+			}
 			if s.tries > 1 {
 				nRetriedAcked++
 			}
@@ -302,8 +319,8 @@ func crashRounds(t *testing.T, run crashRun) {
 	if nAcked == 0 {
 		t.Fatal("no request was acknowledged; the test proved nothing")
 	}
-	t.Logf("%d rounds: %d requests acknowledged (%d records; %d of them after a retry with the same Idempotency-Key), %d unanswered, %d stored records",
-		rounds, nAcked, nRecords, nRetriedAcked, nUnanswered, len(count))
+	t.Logf("%d rounds: %d requests acknowledged (%d records; %d of them after a retry with the same Idempotency-Key; %d through _bulk), %d unanswered, %d stored records",
+		rounds, nAcked, nRecords, nRetriedAcked, nBulk, nUnanswered, len(count))
 	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 {
 		t.Fatalf("verify after crashes: %d\n%s", code, out)
 	}
