@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -80,7 +81,7 @@ func (d *decoders) decode(encoding, body []byte, limit int) ([]byte, *[]byte, er
 			err = zr.Reset(bytes.NewReader(body))
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: gzip: %v", errCorrupt, err)
+			return nil, nil, corrupt("gzip", err)
 		}
 		zr.Multistream(true)
 		out, bp, err := d.readAll(zr, limit, "gzip")
@@ -92,7 +93,7 @@ func (d *decoders) decode(encoding, body []byte, limit int) ([]byte, *[]byte, er
 		if len(body) >= 2 && body[0]&0x0f == 8 && (uint16(body[0])<<8|uint16(body[1]))%31 == 0 {
 			zr, err := zlib.NewReader(bytes.NewReader(body))
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: deflate: %v", errCorrupt, err)
+				return nil, nil, corrupt("deflate", err)
 			}
 			r = zr
 		} else {
@@ -113,7 +114,7 @@ func (d *decoders) decode(encoding, body []byte, limit int) ([]byte, *[]byte, er
 		}
 		if err := zd.Reset(bytes.NewReader(body)); err != nil {
 			d.zstd.Put(zd)
-			return nil, nil, fmt.Errorf("%w: zstd: %v", errCorrupt, err)
+			return nil, nil, corrupt("zstd", err)
 		}
 		out, bp, err := d.readAll(zd, limit, "zstd")
 		zd.Reset(nil)
@@ -170,7 +171,7 @@ func (d *decoders) readAll(r io.Reader, limit int, name string) ([]byte, *[]byte
 			if name == "body" {
 				return nil, nil, err
 			}
-			return nil, nil, fmt.Errorf("%w: %s: %v", errCorrupt, name, err)
+			return nil, nil, corrupt(name, err)
 		}
 	}
 	*bp = buf[:0]
@@ -189,4 +190,14 @@ func (d *decoders) put(bp *[]byte) {
 	}
 	*bp = (*bp)[:0]
 	d.bufs.Put(bp)
+}
+
+// corrupt wraps a decoder's error as errCorrupt, naming the encoding once
+// (compress/gzip's errors already start with "gzip: ").
+func corrupt(name string, err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, name+":") {
+		msg = name + ": " + msg
+	}
+	return fmt.Errorf("%w: %s", errCorrupt, msg)
 }

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +33,25 @@ func TestRequestBudget(t *testing.T) {
 	}
 	if used := d.budget.used.Load(); used != 0 {
 		t.Fatalf("leaked %d bytes of the budget", used)
+	}
+}
+
+// TestCorruptBodyNamesTheEncodingOnce: a gzip body with a bad CRC says
+// "gzip: invalid checksum", not "gzip: gzip: invalid checksum".
+func TestCorruptBodyNamesTheEncodingOnce(t *testing.T) {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(`{"a":1}` + "\n"))
+	zw.Close()
+	b := zb.Bytes()
+	b[len(b)-8] ^= 0xff // the CRC-32 in the trailer
+	d := &decoders{budget: &byteBudget{max: 1 << 20}}
+	_, _, err := d.decode([]byte("gzip"), b, 1<<20)
+	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "gzip: invalid checksum") || strings.Contains(err.Error(), "gzip: gzip") {
+		t.Fatalf("bad CRC: %v", err)
+	}
+	_, _, err = d.decode([]byte("gzip"), []byte("not gzip at all"), 1<<20)
+	if !errors.Is(err, errCorrupt) || strings.Count(err.Error(), "gzip") != 1 {
+		t.Fatalf("bad header: %v", err)
 	}
 }
