@@ -471,13 +471,16 @@ func (s *Server) drain(ctx *fasthttp.RequestCtx) {
 
 // expect answers "Expect: 100-continue" before the client sends its body:
 // a declared length over the limit gets 413 and a missing token 401 at once.
+//
+// The refusal carries the same JSON error as one after the body was read
+// (fasthttp writes the response as set here, with the returned status).
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 	if cl := ctx.Request.Header.ContentLength(); cl > int(s.cfg.HTTP.MaxBody) {
-		s.m.code(endpoint(ctx), fasthttp.StatusRequestEntityTooLarge)
+		s.answerErr(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.HTTP.MaxBody), 0)
 		return fasthttp.StatusRequestEntityTooLarge
 	}
 	if p := endpoint(ctx); (p == "/v1/ingest" || p == "/_bulk" || p == "/loki/api/v1/push") && s.authorized(ctx) == nil {
-		s.m.code(endpoint(ctx), fasthttp.StatusUnauthorized)
+		s.answerErr(ctx, fasthttp.StatusUnauthorized, "missing or unknown bearer token", 0)
 		return fasthttp.StatusUnauthorized
 	}
 	return fasthttp.StatusContinue

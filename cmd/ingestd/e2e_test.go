@@ -195,7 +195,8 @@ func TestErrorsStoreNothing(t *testing.T) {
 		// A client that declares 100 MB and is still sending gets its 413
 		// after the daemon has discarded a bounded amount.
 		req := fmt.Sprintf("POST /v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: 100000000\r\n\r\n%s", auth["Authorization"], strings.Repeat(" ", 20000))
-		if got := rawHTTP(t, d, req); !strings.HasPrefix(got, "HTTP/1.1 413") {
+		// Always the JSON error, as for a streamed body over the limit.
+		if got := rawHTTP(t, d, req); !strings.HasPrefix(got, "HTTP/1.1 413") || !strings.Contains(got, `{"error":"request body over the limit of`) {
 			t.Fatalf("got %q", got)
 		}
 	})
@@ -497,7 +498,7 @@ func TestOverLimitIsAnsweredNotReset(t *testing.T) {
 		"Content-Length: 10": "HTTP/1.1 401",
 	} {
 		got := rawHTTP(t, d, "POST /v1/ingest HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"+hdr+"\r\n\r\n")
-		if !strings.HasPrefix(got, want) {
+		if !strings.HasPrefix(got, want) || !strings.Contains(got, "application/json") || !strings.Contains(got, `{"error":"`) {
 			t.Fatalf("expect with %q: got %q", hdr, got)
 		}
 	}
