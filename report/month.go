@@ -375,14 +375,26 @@ func cleanStale(outDir, name string) {
 // command line and a scheduled run never write the same month at once.
 func lockMonth(outDir, name string) (func(), error) {
 	p := filepath.Join(outDir, "."+name+".lock")
-	failpoint.Hit("report.lockMonth.openfile")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	for {
+		failpoint.Hit("report.lockMonth.openfile")
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("report: the %s report is being written by another run (%s is locked)", name, p)
+		}
+		// The holder removes the file before it unlocks: a lock taken on a
+		// file that is no longer at p is stale, so try again.
+		var held, cur syscall.Stat_t
+		if syscall.Fstat(int(f.Fd()), &held) == nil && syscall.Stat(p, &cur) == nil && held.Ino == cur.Ino && held.Dev == cur.Dev {
+			return func() {
+				failpoint.Hit("report.lockMonth.remove")
+				os.Remove(p)
+				f.Close()
+			}, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("report: the %s report is being written by another run (%s is locked)", name, p)
 	}
-	return func() { f.Close() }, nil
 }

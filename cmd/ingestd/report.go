@@ -100,8 +100,8 @@ func runReport(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd report:", err)
 		return 1
 	}
-	fmt.Printf("%s: %d records over %d days (%d from daily partials, %d scanned) in %.1fs\n",
-		res.Dir, res.Records, res.Days, res.DaysFromPartials, res.DaysScanned, res.Elapsed.Seconds())
+	fmt.Printf("%s: %d records over %d %s (%d from daily partials, %d scanned) in %.1fs\n",
+		res.Dir, res.Records, res.Days, plural(res.Days, "day", "days"), res.DaysFromPartials, res.DaysScanned, res.Elapsed.Seconds())
 	if *export {
 		fmt.Printf("exported %d records to %s/records.parquet\n", res.ExportedRows, res.Dir)
 	}
@@ -141,7 +141,10 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool) *progress {
-	return &progress{w: w, tty: tty, start: time.Now()}
+	now := time.Now()
+	// The first line comes one interval in: a 0 % line printed at once
+	// would be the only one a short run leaves behind.
+	return &progress{w: w, tty: tty, start: now, last: now}
 }
 
 func (p *progress) Update(records, total, raw int64) {
@@ -183,15 +186,21 @@ func (p *progress) draw(now time.Time) {
 		return
 	}
 	fmt.Fprintf(p.w, "report: %.1f%% %d/%d records, %.0f MB/s, ETA %s\n", frac*100, p.rec, p.total, mbs, eta)
+	p.drawn = true
 }
 
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.tty && p.drawn {
+	if !p.drawn {
+		return
+	}
+	if p.tty {
 		p.draw(time.Now())
 		fmt.Fprintln(p.w)
+		return
 	}
+	fmt.Fprintf(p.w, "report: done, %d records in %.1fs\n", p.rec, time.Since(p.start).Seconds())
 }
 
 func humanCount(n int64) string {
@@ -204,4 +213,11 @@ func humanCount(n int64) string {
 		return fmt.Sprintf("%.1fk", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

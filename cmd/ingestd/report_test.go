@@ -184,3 +184,23 @@ func TestProgressOutput(t *testing.T) {
 		t.Fatalf("bar %q", got)
 	}
 }
+
+// TestReportOutputIsTidy: a one-day report says "1 day", leaves no lock
+// file behind, and on a non-terminal stderr leaves no stale 0 % progress
+// line (only, for a long run, the final "done" line).
+func TestReportOutputIsTidy(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
+	postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3}, 300)
+	d.stop()
+	text, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out)
+	if code != 0 || !strings.Contains(text, "300 records over 1 day (") {
+		t.Fatalf("report: exit %d\n%s", code, text)
+	}
+	if strings.Contains(text, "0.0%") || strings.Contains(text, "ETA") {
+		t.Errorf("a stale progress line is left:\n%s", text)
+	}
+	if locks, _ := filepath.Glob(filepath.Join(out, ".*.lock")); len(locks) != 0 {
+		t.Errorf("lock files left behind: %v", locks)
+	}
+}
