@@ -26,7 +26,13 @@ import (
 // sequence the WAL does not reach after recovery belongs to a request that
 // never committed and is dropped on start.
 //
-//	record: u32 length | u32 CRC-32C | u64 seq | i64 unix ns | u16 key length | key | answer
+//	record: u32 length | u32 CRC-32C | u64 seq | i64 unix ns | u16 key length | key | [u64 digest] | answer
+//
+// The top bit of the key length says a digest follows the key: xxhash64 of
+// the request's path and query and its decoded body. A key reused with a
+// different request is refused (422) instead of being answered with the
+// first request's answer. Records written before digests have none and are
+// replayed without the check.
 type Keys struct {
 	window  time.Duration
 	maxKeys int
@@ -43,6 +49,7 @@ type Keys struct {
 
 type keyEntry struct {
 	at     time.Time
+	digest uint64        // of the first request; 0 = unknown (a journal record from before digests)
 	answer []byte        // the 200 body; set before done is closed
 	done   chan struct{} // closed when the first request finished
 	ok     bool          // the first request succeeded; set before done is closed
@@ -52,6 +59,12 @@ const maxKeyLen = 256
 
 // errKeyFormat rejects an unusable key.
 var errKeyFormat = errors.New("Idempotency-Key must be 1 to 256 printable ASCII characters")
+
+// errKeyReused refuses a key sent again with a different request (422).
+var errKeyReused = errors.New("Idempotency-Key was already used for a different request (another path, query or body); send a new key for a new request")
+
+// hasDigest flags a journal record's key length: a digest follows the key.
+const hasDigest = 0x8000
 
 func validKey(k []byte) bool {
 	if len(k) == 0 || len(k) > maxKeyLen {
@@ -96,10 +109,16 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 			seq := binary.LittleEndian.Uint64(body)
 			at := time.Unix(0, int64(binary.LittleEndian.Uint64(body[8:])))
 			kl := int(binary.LittleEndian.Uint16(body[16:]))
-			if 18+kl > len(body) || seq > walLast || now.Sub(at) > window {
+			var digest uint64
+			ans := 18 + kl&^hasDigest
+			if kl&hasDigest != 0 && ans+8 <= len(body) {
+				digest = binary.LittleEndian.Uint64(body[ans:])
+				ans += 8
+			}
+			if ans > len(body) || seq > walLast || now.Sub(at) > window {
 				continue
 			}
-			k.put(string(body[18:18+kl]), at, body[18+kl:])
+			k.put(string(body[18:18+kl&^hasDigest]), at, digest, body[ans:])
 			keep = append(keep, hdr[:]...)
 			keep = append(keep, body...)
 		}
@@ -122,8 +141,8 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
 
 // put records a finished key (journal load).
-func (k *Keys) put(key string, at time.Time, answer []byte) {
-	e := &keyEntry{at: at, answer: append([]byte(nil), answer...), done: make(chan struct{}), ok: true}
+func (k *Keys) put(key string, at time.Time, digest uint64, answer []byte) {
+	e := &keyEntry{at: at, digest: digest, answer: append([]byte(nil), answer...), done: make(chan struct{}), ok: true}
 	close(e.done)
 	if _, ok := k.m[key]; !ok {
 		k.order = append(k.order, key)
@@ -131,25 +150,29 @@ func (k *Keys) put(key string, at time.Time, answer []byte) {
 	k.m[key] = e
 }
 
-// Begin claims key for a request. If an earlier request with the key
-// succeeded, it returns that answer (replay=true). If one is in flight, it
-// waits for its outcome. Otherwise the caller owns the key and must call
-// Finish.
-func (k *Keys) Begin(key string, now time.Time) (answer []byte, replay bool) {
+// Begin claims key for a request whose digest (see Keys; 0 = none) is
+// given. If an earlier request with the key succeeded, it returns that
+// answer (replay=true), or errKeyReused when that request's digest differs.
+// If one is in flight, it waits for its outcome. Otherwise the caller owns
+// the key and must call Finish.
+func (k *Keys) Begin(key string, digest uint64, now time.Time) (answer []byte, replay bool, err error) {
 	for {
 		k.mu.Lock()
 		k.expire(now)
 		e := k.m[key]
 		if e == nil {
-			k.m[key] = &keyEntry{at: now, done: make(chan struct{})}
+			k.m[key] = &keyEntry{at: now, digest: digest, done: make(chan struct{})}
 			k.order = append(k.order, key)
 			k.mu.Unlock()
-			return nil, false
+			return nil, false, nil
 		}
 		k.mu.Unlock()
+		if e.digest != 0 && digest != 0 && e.digest != digest {
+			return nil, false, errKeyReused
+		}
 		<-e.done
 		if e.ok {
-			return e.answer, true
+			return e.answer, true, nil
 		}
 		// The first attempt failed and released the key: claim it anew.
 	}
@@ -221,8 +244,14 @@ func (k *Keys) preCommit(first uint64, metas []any) error {
 		k.buf = append(k.buf, make([]byte, 8)...)
 		k.buf = binary.LittleEndian.AppendUint64(k.buf, first+uint64(i))
 		k.buf = binary.LittleEndian.AppendUint64(k.buf, uint64(now))
-		k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key)))
-		k.buf = append(k.buf, st.key...)
+		if st.digest != 0 {
+			k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key))|hasDigest)
+			k.buf = append(k.buf, st.key...)
+			k.buf = binary.LittleEndian.AppendUint64(k.buf, st.digest)
+		} else {
+			k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key)))
+			k.buf = append(k.buf, st.key...)
+		}
 		k.buf = append(k.buf, st.resp...)
 		body := k.buf[start+8:]
 		binary.LittleEndian.PutUint32(k.buf[start:], uint32(len(body)))

@@ -23,10 +23,10 @@ func TestKeysJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans, ok := k.Begin("a", now); !ok || string(ans) != `{"accepted":1}` {
+	if ans, ok, _ := k.Begin("a", 0, now); !ok || string(ans) != `{"accepted":1}` {
 		t.Fatalf("a: %q %v", ans, ok)
 	}
-	if _, ok := k.Begin("c", now); ok {
+	if _, ok, _ := k.Begin("c", 0, now); ok {
 		t.Fatal("key of an uncommitted entry (seq 3) was kept")
 	}
 	k.Finish("c", nil, false)
@@ -53,20 +53,56 @@ func TestKeysReleaseOnFailureAndCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if _, ok := k.Begin("x", now); ok {
+	if _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("fresh key replayed")
 	}
 	k.Finish("x", nil, false) // failed: released
-	if _, ok := k.Begin("x", now); ok {
+	if _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("failed key replayed")
 	}
 	k.Finish("x", []byte("A"), true)
 	for _, key := range []string{"y", "z"} {
-		k.Begin(key, now)
+		k.Begin(key, 0, now)
 		k.Finish(key, []byte(key), true)
 	}
-	k.Begin("w", now) // over max_keys: the oldest (x) goes
-	if _, ok := k.Begin("x", now); ok {
+	k.Begin("w", 0, now) // over max_keys: the oldest (x) goes
+	if _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("oldest key kept beyond max_keys")
+	}
+}
+
+// TestKeyReusedWithAnotherRequest: a key's digest is journaled; the same
+// key with another digest is refused, also after a restart; a record from
+// before digests (none stored) is replayed whatever the digest.
+func TestKeyReusedWithAnotherRequest(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	k, err := OpenKeys(dir, time.Hour, 100, true, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, replay, err := k.Begin("d", 42, now); replay || err != nil {
+		t.Fatalf("first: %v %v", replay, err)
+	}
+	if err := k.preCommit(1, []any{&reqState{key: "d", digest: 42, resp: []byte(`{"accepted":2}`)}, &reqState{key: "old", resp: []byte(`{"accepted":5}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	k.Finish("d", []byte(`{"accepted":2}`), true)
+	if _, _, err := k.Begin("d", 43, now); err != errKeyReused {
+		t.Fatalf("another digest: %v", err)
+	}
+	k.Close()
+	k, err = OpenKeys(dir, time.Hour, 100, true, 2, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans, replay, err := k.Begin("d", 42, now); !replay || err != nil || string(ans) != `{"accepted":2}` {
+		t.Fatalf("same digest after restart: %q %v %v", ans, replay, err)
+	}
+	if _, _, err := k.Begin("d", 7, now); err != errKeyReused {
+		t.Fatalf("another digest after restart: %v", err)
+	}
+	if ans, replay, err := k.Begin("old", 99, now); !replay || err != nil || string(ans) != `{"accepted":5}` {
+		t.Fatalf("a record without a digest: %q %v %v", ans, replay, err)
 	}
 }

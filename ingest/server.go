@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"io"
@@ -55,6 +56,7 @@ type reqState struct {
 	payload []byte
 	resp    []byte
 	key     string // Idempotency-Key, "" when none
+	digest  uint64 // with a key: of the request (see Keys), journaled with it
 }
 
 // OnDayDone registers fn to be told of each finished day whose files are
@@ -358,14 +360,26 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	st := s.batches.Get().(*reqState)
 	defer s.batches.Put(st)
-	st.key = ""
-	if k := ctx.Request.Header.Peek("Idempotency-Key"); k != nil {
-		if !validKey(k) {
-			s.answerErr(ctx, fasthttp.StatusBadRequest, errKeyFormat.Error(), 0)
+	st.key, st.digest = "", 0
+	k := ctx.Request.Header.Peek("Idempotency-Key")
+	if k != nil && !validKey(k) {
+		s.answerErr(ctx, fasthttp.StatusBadRequest, errKeyFormat.Error(), 0)
+		return
+	}
+	body, release, ok := s.body(ctx)
+	defer release()
+	if !ok {
+		return
+	}
+	if k != nil {
+		key := string(k)
+		digest := requestDigest(ctx.RequestURI(), body)
+		answer, replay, err := s.keys.Begin(key, digest, start)
+		if err != nil {
+			s.answerErr(ctx, fasthttp.StatusUnprocessableEntity, err.Error(), 0)
 			return
 		}
-		key := string(k)
-		if answer, replay := s.keys.Begin(key, start); replay {
+		if replay {
 			ctx.Response.Header.Set("Idempotency-Replayed", "true")
 			ctx.SetStatusCode(fasthttp.StatusOK)
 			ctx.SetContentType("application/json")
@@ -373,14 +387,9 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 			s.m.code("/v1/ingest", fasthttp.StatusOK)
 			return
 		}
-		st.key = key
+		st.key, st.digest = key, digest
 		// Runs last: remember a 200's answer, release the key otherwise.
 		defer func() { s.keys.Finish(key, st.resp, ctx.Response.StatusCode() == fasthttp.StatusOK) }()
-	}
-	body, release, ok := s.body(ctx)
-	defer release()
-	if !ok {
-		return
 	}
 	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
 	b := &st.batch
@@ -700,4 +709,15 @@ func (s *Server) open(ctx *fasthttp.RequestCtx) (prod *producer, body []byte, st
 	st = s.batches.Get().(*reqState)
 	st.key = ""
 	return prod, body, st, func() { s.batches.Put(st); release() }, true
+}
+
+// requestDigest fingerprints a request for its Idempotency-Key: path and
+// query, then the decoded body (so the same records sent with another
+// compression are the same request). Never 0, which means "none".
+func requestDigest(uri, body []byte) uint64 {
+	d := xxhash.New()
+	d.Write(uri)
+	d.Write([]byte{0})
+	d.Write(body)
+	return max(d.Sum64(), 1)
 }

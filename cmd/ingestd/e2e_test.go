@@ -690,3 +690,41 @@ func TestIdleRestartStopsCleanly(t *testing.T) {
 		t.Fatalf("stored %d", len(got))
 	}
 }
+
+// TestIdempotencyKeyReusedWithAnotherBody: a key sent again with a
+// different body (or query) gets 422 and stores nothing, also after a
+// kill -9; the same records gzip-compressed are the same request.
+func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "")
+	body := []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n")
+	other := []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":2}\n")
+	key := map[string]string{"Idempotency-Key": "reuse-1"}
+	if r := d.post(t, "/v1/ingest", body, key); r.code != 200 {
+		t.Fatalf("first: %d %s", r.code, r.body)
+	}
+	check := func(when string) {
+		t.Helper()
+		if r := d.post(t, "/v1/ingest", other, key); r.code != 422 || !strings.Contains(r.body, "already used for a different request") {
+			t.Fatalf("%s: another body: %d %s", when, r.code, r.body)
+		}
+		if r := d.post(t, "/v1/ingest?invalid=skip", body, key); r.code != 422 {
+			t.Fatalf("%s: another query: %d %s", when, r.code, r.body)
+		}
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		zw.Write(body)
+		zw.Close()
+		if r := d.post(t, "/v1/ingest", zb.Bytes(), map[string]string{"Idempotency-Key": "reuse-1", "Content-Encoding": "gzip"}); r.code != 200 || r.hdr.Get("Idempotency-Replayed") != "true" {
+			t.Fatalf("%s: the same records gzipped: %d %s", when, r.code, r.body)
+		}
+	}
+	check("running")
+	d.kill()
+	d = startDaemon(t, dir, "")
+	check("after kill -9")
+	d.stop()
+	if got := allStored(t, dir); len(got) != 1 || !strings.Contains(got[0], `"n":1`) {
+		t.Fatalf("stored %q, want only the first request's record", got)
+	}
+}
