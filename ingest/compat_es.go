@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,12 +27,43 @@ func init() { esIDSeq.Store(uint64(time.Now().UnixNano())) }
 // esRoute answers the Elasticsearch API; false when the path is not one.
 func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
 	method := string(ctx.Method())
+	if !esPath(path, method) {
+		return false
+	}
+	// A secured Elasticsearch answers nothing without credentials; nor do we
+	// once tokens are configured (health and readiness stay open).
+	if s.authorized(ctx) == nil {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ingestd"`)
+		s.esError(ctx, 401, "security_exception", "missing authentication credentials for REST request ["+path+"]")
+		return true
+	}
 	switch {
 	case path == "/" && (method == "GET" || method == "HEAD"):
 		ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
 		s.esJSON(ctx, 200, `{"name":"ingestd","cluster_name":"ingestd","cluster_uuid":"aW5nZXN0ZC1pbmdlc3Rk","version":{"number":"`+esVersion+
 			`","build_flavor":"default","build_type":"ingestd","build_hash":"ingestd","build_date":"2026-11-01T00:00:00.000Z","build_snapshot":false,`+
 			`"lucene_version":"9.8.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
+	case path == "/_cluster/health" || strings.HasPrefix(path, "/_cluster/health/"):
+		// Clients check it at start-up; one node that takes every write.
+		s.esJSON(ctx, 200, `{"cluster_name":"ingestd","status":"green","timed_out":false,"number_of_nodes":1,"number_of_data_nodes":1,`+
+			`"active_primary_shards":0,"active_shards":0,"relocating_shards":0,"initializing_shards":0,"unassigned_shards":0,`+
+			`"delayed_unassigned_shards":0,"number_of_pending_tasks":0,"number_of_in_flight_fetch":0,"task_max_waiting_in_queue_millis":0,`+
+			`"active_shards_percent_as_number":100.0}`)
+	case path == "/_nodes" || strings.HasPrefix(path, "/_nodes/"):
+		// Sniffing clients read the nodes' addresses: this one.
+		addr := appendJSONString(nil, ctx.LocalAddr().String())
+		s.esJSON(ctx, 200, `{"_nodes":{"total":1,"successful":1,"failed":0},"cluster_name":"ingestd","nodes":{"aW5nZXN0ZA":{"name":"ingestd",`+
+			`"version":"`+esVersion+`","roles":["data","ingest","master"],"http":{"publish_address":`+string(addr)+`,"bound_address":[`+string(addr)+`]}}}}`)
+	case path == "/_refresh" || strings.HasSuffix(path, "/_refresh") || path == "/_flush" || strings.HasSuffix(path, "/_flush"):
+		// Every acknowledged document is already durable.
+		s.esJSON(ctx, 200, `{"_shards":{"total":1,"successful":1,"failed":0}}`)
+	case esDocPath(path) != nil:
+		d := esDocPath(path)
+		if d.id == "" && method != "POST" || method != "POST" && method != "PUT" {
+			s.esError(ctx, 405, "method_not_allowed", "use POST /<index>/_doc, or PUT /<index>/_doc/<id>")
+			return true
+		}
+		s.esBulk(ctx, d.index, d)
 	case path == "/_license" && method == "GET":
 		s.esJSON(ctx, 200, `{"license":{"status":"active","uid":"ingestd","type":"basic","issue_date":"2026-01-01T00:00:00.000Z","issue_date_in_millis":1767225600000,"max_nodes":1000,"issued_to":"ingestd","issuer":"ingestd","start_date_in_millis":-1}}`)
 	case path == "/_bulk" || strings.HasSuffix(path, "/_bulk"):
@@ -42,7 +75,7 @@ func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
 		if path != "/_bulk" {
 			index = strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/_bulk")
 		}
-		s.esBulk(ctx, index)
+		s.esBulk(ctx, index, nil)
 	case esNoop(path, method):
 		// templates, ILM policies, pipelines, index creation: accepted and
 		// ignored, so shippers that set them up first carry on.
@@ -57,6 +90,41 @@ func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
 		return false
 	}
 	return true
+}
+
+// esPath reports whether path is one the Elasticsearch API answers.
+func esPath(path, method string) bool {
+	switch {
+	case path == "/" && (method == "GET" || method == "HEAD"), path == "/_license" && method == "GET",
+		path == "/_bulk", strings.HasSuffix(path, "/_bulk"),
+		path == "/_cluster/health", strings.HasPrefix(path, "/_cluster/health/"),
+		path == "/_nodes", strings.HasPrefix(path, "/_nodes/"),
+		path == "/_refresh", strings.HasSuffix(path, "/_refresh"), path == "/_flush", strings.HasSuffix(path, "/_flush"),
+		esDocPath(path) != nil, esNoop(path, method):
+		return true
+	}
+	return false
+}
+
+// esDoc is a single-document request: /<index>/_doc[/<id>] or
+// /<index>/_create/<id>.
+type esDoc struct {
+	index, id, action string
+}
+
+func esDocPath(path string) *esDoc {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case len(parts) == 2 && parts[1] == "_doc" && parts[0] != "" && parts[0][0] != '_':
+		return &esDoc{index: parts[0], action: "index"}
+	case len(parts) == 3 && (parts[1] == "_doc" || parts[1] == "_create") && parts[0] != "" && parts[0][0] != '_' && parts[2] != "":
+		d := &esDoc{index: parts[0], id: parts[2], action: "index"}
+		if parts[1] == "_create" {
+			d.action = "create"
+		}
+		return d
+	}
+	return nil
 }
 
 // esNoop matches the setup calls ingestd accepts as no-ops.
@@ -94,8 +162,10 @@ type bulkItem struct {
 }
 
 // esBulk takes NDJSON action/source pairs. index and create store the
-// source; delete and update are answered per item as unsupported.
-func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
+// source; delete and update are answered per item as unsupported. With
+// doc, the body is that one document (the index API), stored as a bulk
+// item and answered as Elasticsearch answers the index API.
+func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string, doc *esDoc) {
 	start := time.Now()
 	defer func() { s.m.ack.observe(time.Since(start)) }()
 	ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
@@ -104,6 +174,23 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
 	if !ok {
 		return
 	}
+	if doc != nil {
+		// One document, maybe pretty-printed: one bulk item of its compact form.
+		var line bytes.Buffer
+		line.WriteString(`{"` + doc.action + `":{`)
+		if doc.id != "" {
+			line.WriteString(`"_id":`)
+			line.Write(appendJSONString(nil, doc.id))
+		}
+		line.WriteString("}}\n")
+		if err := json.Compact(&line, body); err != nil {
+			s.esError(ctx, 400, "document_parsing_exception", "failed to parse the document: "+err.Error())
+			return
+		}
+		line.WriteByte('\n')
+		body = line.Bytes()
+	}
+	var warnings []string
 	// Rewrite the documents into NDJSON records with _index (and _id) first.
 	recs := st.payload[:0]
 	var items []bulkItem
@@ -116,6 +203,12 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
 		it := bulkItem{index: defIndex, status: 201}
 		l := lexer{b: action}
 		l.object(func(k []byte) {
+			if it.action != "" {
+				// Elasticsearch 8 ignores other keys with a deprecation warning.
+				l.value()
+				warnings = append(warnings, "unknown key ["+string(k[1:len(k)-1])+"] in a bulk action line is ignored")
+				return
+			}
 			it.action = string(k[1 : len(k)-1])
 			l.object(func(k []byte) {
 				v := l.value()
@@ -219,10 +312,30 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string) {
 	}
 	r = append(r, "]}"...)
 	st.resp = r
+	for i, w := range warnings {
+		if i == 3 {
+			break
+		}
+		ctx.Response.Header.Add("Warning", `299 Elasticsearch-`+esVersion+` "`+w+`"`)
+	}
+	if doc != nil && len(items) == 1 {
+		s.esDocAnswer(ctx, items[0])
+		return
+	}
 	ctx.SetStatusCode(200)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(r)
 	s.m.code("/_bulk", 200)
+}
+
+// esDocAnswer answers the index API for its one item.
+func (s *Server) esDocAnswer(ctx *fasthttp.RequestCtx, it bulkItem) {
+	if it.status != 201 {
+		s.esError(ctx, 400, "document_parsing_exception", it.err)
+		return
+	}
+	s.esJSON(ctx, 201, `{"_index":`+string(appendJSONString(nil, it.index))+`,"_id":`+string(appendJSONString(nil, it.id))+
+		`,"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1}`)
 }
 
 // nextLine cuts the next line off *b (without its newline).

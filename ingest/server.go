@@ -707,7 +707,7 @@ func (s *Server) open(ctx *fasthttp.RequestCtx) (prod *producer, body []byte, st
 		return nil, nil, nil, release, false
 	}
 	st = s.batches.Get().(*reqState)
-	st.key = ""
+	st.key, st.digest = "", 0
 	return prod, body, st, func() { s.batches.Put(st); release() }, true
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
@@ -249,4 +250,81 @@ func TestLokiMergeJSONLines(t *testing.T) {
 			t.Errorf("stored records lack %s:\n%s", want, joined)
 		}
 	}
+}
+
+// TestElasticsearchGoClientSingleDocsAndSetup: the calls an Elasticsearch
+// client makes besides _bulk: cluster health at start-up, the index API
+// (with and without an id, and create), a refresh after writing, node
+// sniffing. Every document is stored once; without the token every
+// Elasticsearch endpoint is refused as a secured cluster refuses it.
+func TestElasticsearchGoClientSingleDocsAndSetup(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: es-client, token: es-token-0123456789ab}]\nreport:\n  schedule: \"off\"\n")
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{d.url}, APIKey: "es-token-0123456789ab"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func(what string, code int) func(*esapi.Response, error) string {
+		return func(res *esapi.Response, err error) string { return esResult(t, what, code, res, err) }
+	}
+	if b := ok("cluster health", 200)(es.Cluster.Health()); !strings.Contains(b, `"status":"green"`) {
+		t.Fatalf("health: %s", b)
+	}
+	ok("nodes info", 200)(es.Nodes.Info())
+	doc := `{"@timestamp":"2026-11-03T10:00:00Z","msg":"one",
+  "nested": {"a": 1}}`
+	if b := ok("index without id", 201)(es.Index("app-logs", strings.NewReader(doc))); !strings.Contains(b, `"result":"created"`) || !strings.Contains(b, `"_index":"app-logs"`) {
+		t.Fatalf("index: %s", b)
+	}
+	if b := ok("index with id", 201)(es.Index("app-logs", strings.NewReader(`{"@timestamp":"2026-11-03T10:00:01Z","msg":"two"}`), es.Index.WithDocumentID("doc-2"))); !strings.Contains(b, `"_id":"doc-2"`) {
+		t.Fatalf("index with id: %s", b)
+	}
+	ok("create", 201)(es.Create("app-logs", "doc-3", strings.NewReader(`{"@timestamp":"2026-11-03T10:00:02Z","msg":"three"}`)))
+	ok("refresh", 200)(es.Indices.Refresh(es.Indices.Refresh.WithIndex("app-logs")))
+	ok("bad document", 400)(es.Index("app-logs", strings.NewReader(`{"msg":`)))
+	// A bulk action line with an extra key is taken, with a warning.
+	r := d.post(t, "/_bulk", []byte(`{"index":{"_index":"app-logs"},"attempts":0}`+"\n"+`{"@timestamp":"2026-11-03T10:00:03Z","msg":"four"}`+"\n"),
+		map[string]string{"Authorization": "ApiKey es-token-0123456789ab", "Content-Type": "application/x-ndjson"})
+	if r.code != 200 || !strings.Contains(r.body, `"errors":false`) || !strings.Contains(r.hdr.Get("Warning"), "attempts") {
+		t.Fatalf("bulk with an extra key: %d %s %v", r.code, r.body, r.hdr)
+	}
+	for _, p := range []string{"/", "/_license", "/_cluster/health", "/_index_template/x"} {
+		req, _ := http.NewRequest("GET", d.url+p, nil)
+		if p == "/_index_template/x" {
+			req.Method = "PUT"
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || !strings.Contains(string(b), "security_exception") {
+			t.Fatalf("%s without a token: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	if resp, err := http.Get(d.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz without a token: %v %v", err, resp)
+	}
+	d.stop()
+	msgs := storedByField(t, dir, "msg")
+	for _, m := range []string{"one", "two", "three", "four"} {
+		if msgs[m] != 1 {
+			t.Errorf("%q stored %d times, want once (%v)", m, msgs[m], msgs)
+		}
+	}
+}
+
+// esResult reads a client call's answer and requires its status code.
+func esResult(t *testing.T, what string, code int, res *esapi.Response, err error) string {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != code {
+		t.Fatalf("%s: %d %s", what, res.StatusCode, b)
+	}
+	return string(b)
 }
