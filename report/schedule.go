@@ -32,14 +32,34 @@ type Scheduler struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	c      *cron.Cron
-	mu     sync.Mutex // one report at a time
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	c  *cron.Cron
+	mu sync.Mutex // one report at a time
+
+	// fingerprint, when set, names the inputs of a month (its files and
+	// sizes); a reported month whose inputs changed is written again.
+	fingerprint func(ctx context.Context, month time.Time) (string, error)
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ErrNoData is what a run returns for a month without data: the month is
+// not marked reported, so records that arrive for it later get a report.
+var ErrNoData = errors.New("report: no data for the month")
+
+// rewriteAfter is how long a report stands before late data rewrites it.
+const rewriteAfter = 24 * time.Hour
+
+// SetFingerprint makes the scheduler rewrite a reported month (the last
+// two) whose inputs changed since its report, at most once a day, checked
+// at start and every hour. Call before Start.
+func (s *Scheduler) SetFingerprint(f func(ctx context.Context, month time.Time) (string, error)) {
+	s.fingerprint = f
+}
+
+func inputsName(month time.Time) string { return "." + month.Format("2006-01") + ".inputs" }
 
 // ParseSchedule checks a cron spec (five fields, optional CRON_TZ= prefix).
 func ParseSchedule(spec string) (cron.Schedule, error) {
@@ -124,6 +144,14 @@ func (s *Scheduler) Start() {
 	s.c.Schedule(s.sched, cron.FuncJob(func() {
 		s.report(MonthStart(s.now()).AddDate(0, -1, 0))
 	}))
+	if s.fingerprint != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.recheck()
+		}()
+		s.c.Schedule(cron.Every(time.Hour), cron.FuncJob(s.recheck))
+	}
 	s.c.Start()
 }
 
@@ -138,18 +166,69 @@ func (s *Scheduler) report(month time.Time) {
 	if last, err := LastReported(s.outDir); err == nil && !last.Before(month) {
 		return
 	}
+	s.write(month, true)
+}
+
+// recheck rewrites the last two reported months whose inputs changed, once
+// their report is a day old.
+func (s *Scheduler) recheck() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, err := LastReported(s.outDir)
+	if err != nil || last.IsZero() {
+		return
+	}
+	for _, m := range []time.Time{last.AddDate(0, -1, 0), last} {
+		if s.ctx.Err() != nil {
+			return
+		}
+		p := filepath.Join(s.outDir, inputsName(m))
+		b, err := os.ReadFile(p)
+		st, serr := os.Stat(p)
+		if err != nil || serr != nil || s.now().Sub(st.ModTime()) < rewriteAfter {
+			continue
+		}
+		fp, err := s.fingerprint(s.ctx, m)
+		if err != nil || fp == strings.TrimSpace(string(b)) {
+			continue
+		}
+		s.log.Info("late data changed a reported month: writing its report again", "month", m.Format("2006-01"))
+		s.write(m, false)
+	}
+}
+
+// write runs month's report and records it: the marker (when mark) and the
+// month's inputs fingerprint. Called with s.mu held.
+func (s *Scheduler) write(month time.Time, mark bool) {
 	t0 := time.Now()
 	name := month.Format("2006-01")
 	s.log.Info("monthly report started", "month", name)
+	var fp string
+	if s.fingerprint != nil {
+		fp, _ = s.fingerprint(s.ctx, month) // before the run: data arriving meanwhile counts as a change
+	}
 	if err := s.run(s.ctx, month); err != nil {
+		if errors.Is(err, ErrNoData) {
+			s.log.Info("no data for the month yet; it is not marked reported, and records that arrive for it get a report at the next start or schedule", "month", name)
+			return
+		}
 		s.log.Error("monthly report failed; it runs again at the next start or schedule", "month", name, "err", err)
 		return
 	}
-	failpoint.Hit("report.report.mkdirdurable")
-	if err := fsutil.MkdirDurable(s.outDir); err == nil {
-		failpoint.Hit("report.report.writefiledurable")
-		err = fsutil.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n"))
-		if err != nil {
+	failpoint.Hit("report.write.mkdirdurable")
+	if err := fsutil.MkdirDurable(s.outDir); err != nil {
+		s.log.Error("cannot record the reported month", "err", err)
+		return
+	}
+	if fp != "" {
+		failpoint.Hit("report.write.inputs")
+		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, inputsName(month)), []byte(fp+"\n")); err != nil {
+			s.log.Error("cannot record the month's inputs", "err", err)
+		}
+	}
+	if mark {
+		failpoint.Hit("report.write.marker")
+		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n")); err != nil {
 			s.log.Error("cannot record the reported month", "err", err)
 		}
 	}

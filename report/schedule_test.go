@@ -127,3 +127,73 @@ func TestScheduledRunSurvivesFailureAndPanic(t *testing.T) {
 		t.Fatalf("runs %v: want a panic, a failure, then success", r.months)
 	}
 }
+
+// TestNoDataIsNotReported: a month without data is not marked reported, so
+// records that arrive for it later get a report; a reported month whose
+// inputs changed is written again once its report is a day old, once.
+func TestNoDataIsNotReported(t *testing.T) {
+	out := t.TempDir()
+	var mu sync.Mutex
+	hasData, inputs, ran := false, "a", 0
+	run := func(ctx context.Context, month time.Time) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !hasData {
+			return ErrNoData
+		}
+		ran++
+		os.MkdirAll(out, 0o700)
+		return nil
+	}
+	now := time.Now()
+	due := MonthStart(now).AddDate(0, -1, 0).Format("2006-01")
+	if now.Day() == 1 && now.Hour() < 3 {
+		due = MonthStart(now).AddDate(0, -2, 0).Format("2006-01")
+	}
+	start := func() {
+		s, err := NewScheduler("CRON_TZ=UTC 0 3 1 * *", out, run, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.now = func() time.Time { return now }
+		s.SetFingerprint(func(context.Context, time.Time) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return inputs, nil
+		})
+		s.Start()
+		time.Sleep(200 * time.Millisecond)
+		s.Stop()
+	}
+	start()
+	if last, _ := LastReported(out); !last.IsZero() {
+		t.Fatalf("a month without data was marked reported: %v", last)
+	}
+	mu.Lock()
+	hasData = true
+	mu.Unlock()
+	start()
+	if last, _ := LastReported(out); last.Format("2006-01") != due || ran != 1 {
+		t.Fatalf("after data arrived: marker %v, %d runs", last, ran)
+	}
+	mu.Lock()
+	inputs = "b" // a late part
+	mu.Unlock()
+	start()
+	if ran != 1 {
+		t.Fatalf("rewritten within a day of the report: %d runs", ran)
+	}
+	// A day later (the inputs file is what the one-day rule reads).
+	old := time.Now().Add(-25 * time.Hour)
+	if err := os.Chtimes(filepath.Join(out, "."+due+".inputs"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	start()
+	if ran != 2 {
+		t.Fatalf("late data: %d runs, want a rewrite", ran)
+	}
+	start()
+	if ran != 2 {
+		t.Fatalf("rewritten again without a change: %d runs", ran)
+	}
+}

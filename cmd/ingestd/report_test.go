@@ -204,3 +204,43 @@ func TestReportOutputIsTidy(t *testing.T) {
 		t.Errorf("lock files left behind: %v", locks)
 	}
 }
+
+// TestScheduledReportWaitsForData: on a brand-new data dir the missed
+// report of last month finds no data and does not mark the month done, so
+// records posted for it afterwards get their report at the next start.
+func TestScheduledReportWaitsForData(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
+	if now.Day() == 1 && now.Hour() < 3 {
+		month = month.AddDate(0, -1, 0) // the schedule (1st, 03:00) has not fired yet this month
+	}
+	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.log.String(), "no data for the month yet") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reports", report.MarkerName)); err == nil {
+		t.Fatalf("a month without data was marked reported\n%s", d.log)
+	}
+	var body strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&body, `{"ts":"%s","i":%d}`+"\n", month.Add(14*24*time.Hour).Format(time.RFC3339), i)
+	}
+	if r := d.post(t, "/v1/ingest", []byte(body.String()), nil); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	d.stop()
+	d = startDaemon(t, dir, "segments:\n  block_age: 100ms\n")
+	name := month.Format("2006-01")
+	for deadline = time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if last, _ := report.LastReported(filepath.Join(dir, "reports")); last.Format("2006-01") == name {
+			break
+		}
+	}
+	d.stop()
+	s := readSummaryFile(t, filepath.Join(dir, "reports", name, "summary.json"))
+	if s.Records != 100 {
+		t.Fatalf("report of %s: %d records, want 100\n%s", name, s.Records, d.log)
+	}
+}

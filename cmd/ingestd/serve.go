@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/segment"
 )
 
 func runServe(args []string) int {
@@ -123,8 +126,11 @@ func runServe(args []string) int {
 			})
 		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
 			days, err := report.MonthDays(cfg.DataDir, month)
-			if err != nil || len(days) == 0 {
-				return err // no data that month: nothing to report
+			if err != nil {
+				return err
+			}
+			if len(days) == 0 {
+				return report.ErrNoData
 			}
 			out, err := runChild(ctx, log, append([]string{"report", "--month", month.Format("2006-01"), "--out", outDir,
 				"--workers", workers}, base...)...)
@@ -137,6 +143,9 @@ func runServe(args []string) int {
 			fmt.Fprintln(os.Stderr, "ingestd:", err)
 			return 2
 		}
+		sched.SetFingerprint(func(ctx context.Context, month time.Time) (string, error) {
+			return monthInputs(cfg.DataDir, month)
+		})
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -263,4 +272,26 @@ func loadCfgWithListen(cf *commonFlags, listen string) (fileConfig, error) {
 		cfg.Listen = listen
 	}
 	return cfg, cfg.Validate()
+}
+
+// monthInputs fingerprints a month's segment files (names and sizes, sealed
+// and open): a new part or a compaction changes it.
+func monthInputs(dataDir string, month time.Time) (string, error) {
+	days, err := report.MonthDays(dataDir, month)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			return "", err
+		}
+		for _, p := range append(sealed, open...) {
+			if st, err := os.Stat(p); err == nil {
+				fmt.Fprintf(h, "%s %d\n", filepath.Base(p), st.Size())
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
