@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"fmt"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -47,6 +49,19 @@ type scanner struct {
 	tsRank         int
 	tsStart, tsEnd int
 	keyBuf         []byte // unescaped key when a key has escapes
+
+	// keys of the objects being scanned, innermost last, for the duplicate
+	// check; reused, so it stops growing after the widest record
+	keys       []keySpan
+	dupA, dupB []byte // unescaped keys being compared
+}
+
+// keySpan is a member name in src (without its quotes) and a cheap
+// signature of its decoded form: length and first and last byte.
+type keySpan struct {
+	start, end int
+	sig        uint32
+	escaped    bool
 }
 
 func (s *scanner) fail(msg string) error {
@@ -147,6 +162,12 @@ func (s *scanner) object(depth int, top bool) error {
 		s.pos++
 		return nil
 	}
+	// I-JSON (RFC 7493): member names are unique. The names of this object
+	// go on s.keys; a 64-bit mask of their signatures lets most names pass
+	// without a comparison.
+	base := len(s.keys)
+	defer func() { s.keys = s.keys[:base] }()
+	var mask uint64
 	for {
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
 			return s.unexpected()
@@ -156,6 +177,18 @@ func (s *scanner) object(depth int, top bool) error {
 			return err
 		}
 		ke := s.pos
+		k := s.keySpan(ks+1, ke-1)
+		if bit := uint64(1) << (k.sig % 64); mask&bit != 0 {
+			for _, o := range s.keys[base:] {
+				if o.sig == k.sig && s.sameKey(o, k) {
+					s.pos = ks
+					return s.fail(fmt.Sprintf("duplicate member name %s (I-JSON wants unique names; DuckDB refuses the record and readers disagree on which value counts)", s.src[ks:ke]))
+				}
+			}
+		} else {
+			mask |= bit
+		}
+		s.keys = append(s.keys, k)
 		s.ws()
 		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
 			return s.unexpected()
@@ -184,6 +217,37 @@ func (s *scanner) object(depth int, top bool) error {
 			return s.unexpected()
 		}
 	}
+}
+
+// keySpan describes the member name src[start:end].
+func (s *scanner) keySpan(start, end int) keySpan {
+	k := keySpan{start: start, end: end}
+	name := s.src[start:end]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		k.escaped = true
+		name = s.unescapeKey(name)
+	}
+	if len(name) > 0 {
+		k.sig = uint32(len(name))<<16 | uint32(name[0])<<8 | uint32(name[len(name)-1])
+	}
+	return k
+}
+
+// sameKey compares two member names by their decoded text.
+func (s *scanner) sameKey(a, b keySpan) bool {
+	x, y := s.src[a.start:a.end], s.src[b.start:b.end]
+	if !a.escaped && !b.escaped {
+		return bytes.Equal(x, y)
+	}
+	if a.escaped {
+		s.dupA = append(s.dupA[:0], s.unescapeKey(x)...)
+		x = s.dupA
+	}
+	if b.escaped {
+		s.dupB = append(s.dupB[:0], s.unescapeKey(y)...)
+		y = s.dupB
+	}
+	return bytes.Equal(x, y)
 }
 
 // noteKey remembers the value span of a top-level key that is a timestamp
@@ -235,6 +299,10 @@ func (s *scanner) unescapeKey(k []byte) []byte {
 		case 'u':
 			r := rune(hex4(k[i+1 : i+5]))
 			i += 4
+			if r >= 0xD800 && r <= 0xDBFF && i+6 < len(k) && k[i+1] == '\\' && k[i+2] == 'u' {
+				r = utf16.DecodeRune(r, rune(hex4(k[i+3:i+7]))) // a pair (str checked it)
+				i += 6
+			}
 			out = utf8.AppendRune(out, r)
 		default:
 			out = append(out, k[i])
@@ -322,9 +390,22 @@ func (s *scanner) str() error {
 					s.pos = len(src)
 					return s.unexpected()
 				}
-				if hex4(src[p+2:p+6]) < 0 {
+				v := hex4(src[p+2 : p+6])
+				if v < 0 {
 					s.pos = p
 					return s.fail("invalid \\u escape in string")
+				}
+				// I-JSON: a surrogate escape must be half of a pair.
+				if v >= 0xD800 && v <= 0xDFFF {
+					if v >= 0xDC00 || p+12 > len(src) || src[p+6] != '\\' || src[p+7] != 'u' {
+						s.pos = p
+						return s.fail(fmt.Sprintf("lone surrogate \\u%s in string (not valid Unicode; DuckDB and jq refuse it)", src[p+2:p+6]))
+					}
+					if w := hex4(src[p+8 : p+12]); w < 0xDC00 || w > 0xDFFF {
+						s.pos = p
+						return s.fail(fmt.Sprintf("lone surrogate \\u%s in string (not valid Unicode; DuckDB and jq refuse it)", src[p+2:p+6]))
+					}
+					p += 6
 				}
 				p += 6
 			default:

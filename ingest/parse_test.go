@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,7 +184,7 @@ func checkAgainstStdlib(t *testing.T, d []byte) {
 	var se *SyntaxError
 	gotValid := err == nil || (!asSyntax(err, &se) && !errors.Is(err, errNotObject))
 	end := p.sc.pos
-	wantValid := json.Valid(d) && utf8.Valid(d) && len(bytes.TrimSpace(d)) > 0 && bytes.TrimSpace(d)[0] == '{'
+	wantValid := json.Valid(d) && utf8.Valid(d) && len(bytes.TrimSpace(d)) > 0 && bytes.TrimSpace(d)[0] == '{' && iJSON(d)
 	if (err == nil || !asSyntax(err, &se)) && skipWS(d, end) != len(d) {
 		gotValid = false // trailing data, whatever else was wrong with the record
 	}
@@ -195,6 +196,91 @@ func checkAgainstStdlib(t *testing.T, d []byte) {
 		json.Compact(&want, d)
 		if got := b.Buf[:len(b.Buf)-1]; !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("%q: compact %q, encoding/json %q", d, got, want.Bytes())
+		}
+	}
+}
+
+// iJSON is the reference for the I-JSON rules the scanner adds to
+// RFC 8259, on input encoding/json accepts: no lone surrogate escapes and
+// no duplicate member names (compared decoded) at any depth. It walks
+// encoding/json's tokens, so it shares no code with the scanner.
+func iJSON(d []byte) bool {
+	if !json.Valid(d) {
+		return true // not ours to judge
+	}
+	// Surrogates: every \uD800-\uDBFF escape is followed by \uDC00-\uDFFF,
+	// and no \uDC00-\uDFFF stands alone.
+	inStr := false
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !inStr {
+			inStr = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = false
+		case '\\':
+			if d[i+1] != 'u' {
+				i++
+				continue
+			}
+			v, _ := strconv.ParseUint(string(d[i+2:i+6]), 16, 32)
+			i += 5
+			switch {
+			case v >= 0xDC00 && v <= 0xDFFF:
+				return false
+			case v >= 0xD800 && v <= 0xDBFF:
+				if i+6 >= len(d) || d[i+1] != '\\' || d[i+2] != 'u' {
+					return false
+				}
+				w, _ := strconv.ParseUint(string(d[i+3:i+7]), 16, 32)
+				if w < 0xDC00 || w > 0xDFFF {
+					return false
+				}
+				i += 6
+			}
+		}
+	}
+	// Duplicate names, by encoding/json's decoded strings.
+	dec := json.NewDecoder(bytes.NewReader(d))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		seen map[string]bool
+		key  bool // the next string token is a key
+	}
+	var st []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		var top *frame
+		if len(st) > 0 {
+			top = st[len(st)-1]
+		}
+		if k, ok := tok.(string); ok && top != nil && top.obj && top.key {
+			if top.seen[k] {
+				return false
+			}
+			top.seen[k] = true
+			top.key = false
+			continue
+		}
+		if top != nil && top.obj {
+			top.key = true // a value was read: a key comes next
+		}
+		switch tok {
+		case json.Delim('{'):
+			st = append(st, &frame{obj: true, seen: map[string]bool{}, key: true})
+		case json.Delim('['):
+			st = append(st, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			st = st[:len(st)-1]
+			if len(st) > 0 && st[len(st)-1].obj {
+				st[len(st)-1].key = true
+			}
 		}
 	}
 }

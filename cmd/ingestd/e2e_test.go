@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/ingestd/ingestd/segment"
 )
 
 func compress(t *testing.T, enc string, b []byte) []byte {
@@ -726,5 +728,62 @@ func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
 	d.stop()
 	if got := allStored(t, dir); len(got) != 1 || !strings.Contains(got[0], `"n":1`) {
 		t.Fatalf("stored %q, want only the first request's record", got)
+	}
+}
+
+// TestIJSONRecords: lone surrogate escapes and duplicate member names (at
+// any depth, compared decoded) are refused with a reason, kept in the
+// rejected store under ?invalid=skip, and flagged by verify in files
+// written before the rule; surrogate pairs and names repeated in
+// different objects are fine.
+func TestIJSONRecords(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "segments:\n  block_age: 50ms\nreport:\n  schedule: \"off\"\n")
+	ts := `"ts":"2026-11-03T10:00:00Z"`
+	for _, c := range []struct{ rec, want string }{
+		{`{` + ts + `,"s":"\ud800"}`, "lone surrogate"},
+		{`{` + ts + `,"s":"x\udc00"}`, "lone surrogate"},
+		{`{` + ts + `,"s":"\ud800\u0041"}`, "lone surrogate"},
+		{`{"a":1,"a":2,` + ts + `}`, "duplicate member name"},
+		{`{` + ts + `,"o":{"x":1,"y":[{"z":1,"z":2}]}}`, "duplicate member name"},
+		{`{` + ts + `,"a":1,"\u0061":2}`, "duplicate member name"},
+		{`{` + ts + `,` + ts + `}`, "duplicate member name"},
+	} {
+		if r := d.post(t, "/v1/ingest", []byte(c.rec), nil); r.code != 400 || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s: %d %s, want 400 %q", c.rec, r.code, r.body, c.want)
+		}
+	}
+	good := `{` + ts + `,"e":"\ud83d\ude00","o":{"a":1},"p":{"a":1},"a":3,"arr":[{"a":1},{"a":2}]}`
+	if r := d.post(t, "/v1/ingest", []byte(good), nil); r.code != 200 {
+		t.Fatalf("good record: %d %s", r.code, r.body)
+	}
+	r := d.post(t, "/v1/ingest?invalid=skip", []byte(`{`+ts+`,"n":1}`+"\n"+`{"b":1,"b":2,`+ts+`}`+"\n"), nil)
+	if r.code != 200 || !strings.Contains(r.body, `"accepted":1,"rejected":1`) || !strings.Contains(r.body, "duplicate member name") {
+		t.Fatalf("skip: %d %s", r.code, r.body)
+	}
+	d.stop()
+	got := allStored(t, dir)
+	if len(got) != 2 {
+		t.Fatalf("stored %q", got)
+	}
+	if out, code := runCLI(t, "replay-rejected", "--data-dir", dir, "--print"); code != 0 || !strings.Contains(out, `"b":1,"b":2`) {
+		t.Fatalf("rejected store: exit %d\n%s", code, out)
+	}
+	// A file from before the rule: verify names the record.
+	day := filepath.Join(dir, "segments", "dt=2026-11-04")
+	os.MkdirAll(day, 0o700)
+	enc, _ := segment.NewEncoder(segment.LevelFastest)
+	w, err := segment.Create(filepath.Join(day, segment.PartName("old", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsn := time.Date(2026, 11, 4, 1, 0, 0, 0, time.UTC).UnixNano()
+	blk, _ := enc.AppendBlock(nil, segment.BlockMeta{FirstSeq: 1, LastSeq: 1, Records: 1, MinTS: tsn, MaxTS: tsn}, []byte(`{"ts":"2026-11-04T01:00:00Z","a":1,"a":2}`+"\n"))
+	w.Append(blk)
+	if _, err := w.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 1 || !strings.Contains(out, "duplicate member name") || !strings.Contains(out, "dt=2026-11-04") {
+		t.Fatalf("verify on an old duplicate: exit %d\n%s", code, out)
 	}
 }
