@@ -54,6 +54,7 @@ type scanner struct {
 	// check; reused, so it stops growing after the widest record
 	keys       []keySpan
 	dupA, dupB []byte // unescaped keys being compared
+	esc        bool   // the last string scanned had an escape
 }
 
 // keySpan is a member name in src (without its quotes) and a cheap
@@ -99,6 +100,7 @@ func (s *scanner) ws() {
 // must be an object; it leaves s.pos after it and flushes the output run.
 func (s *scanner) scanTop() error {
 	s.tsRank = -1
+	s.keys = s.keys[:0]
 	s.run = s.pos
 	if s.pos >= len(s.src) {
 		return s.unexpected()
@@ -166,7 +168,6 @@ func (s *scanner) object(depth int, top bool) error {
 	// go on s.keys; a 64-bit mask of their signatures lets most names pass
 	// without a comparison.
 	base := len(s.keys)
-	defer func() { s.keys = s.keys[:base] }()
 	var mask uint64
 	for {
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
@@ -178,7 +179,7 @@ func (s *scanner) object(depth int, top bool) error {
 		}
 		ke := s.pos
 		k := s.keySpan(ks+1, ke-1)
-		if bit := uint64(1) << (k.sig % 64); mask&bit != 0 {
+		if bit := uint64(1) << ((k.sig>>16*31 + k.sig>>8&0xff*7 + k.sig&0xff) & 63); mask&bit != 0 {
 			for _, o := range s.keys[base:] {
 				if o.sig == k.sig && s.sameKey(o, k) {
 					s.pos = ks
@@ -212,6 +213,7 @@ func (s *scanner) object(depth int, top bool) error {
 			s.ws()
 		case '}':
 			s.pos++
+			s.keys = s.keys[:base] // an error leaves them: scanTop resets
 			return nil
 		default:
 			return s.unexpected()
@@ -223,7 +225,7 @@ func (s *scanner) object(depth int, top bool) error {
 func (s *scanner) keySpan(start, end int) keySpan {
 	k := keySpan{start: start, end: end}
 	name := s.src[start:end]
-	if bytes.IndexByte(name, '\\') >= 0 {
+	if s.esc {
 		k.escaped = true
 		name = s.unescapeKey(name)
 	}
@@ -361,10 +363,11 @@ func (s *scanner) array(depth int) error {
 	}
 }
 
-// str scans a string starting at '"'.
+// str scans a string starting at '"'; s.esc says whether it had escapes.
 func (s *scanner) str() error {
 	p := s.pos + 1
 	src := s.src
+	s.esc = false
 	for {
 		for p < len(src) && strSafe[src[p]] {
 			p++
@@ -378,6 +381,7 @@ func (s *scanner) str() error {
 			s.pos = p + 1
 			return nil
 		case c == '\\':
+			s.esc = true
 			if p+1 >= len(src) {
 				s.pos = p + 1
 				return s.unexpected()
