@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +133,39 @@ func TestDurableWatermark(t *testing.T) {
 	if got := st.durable(); got != 3 {
 		t.Fatalf("seq 4 buffered, durable %d want 3", got)
 	}
+}
+
+// TestCompactorSkipsADayRetentionDeleted: a compaction queued for a day
+// whose folder is gone by the time it runs (retention deleted it) is
+// skipped, not logged as a failed compaction (TestCrashPoints found that).
+func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
+	var logs strings.Builder
+	st, err := NewStore(StoreConfig{DataDir: t.TempDir(), BlockSize: 1 << 20, BlockAge: time.Hour, SealGrace: time.Hour,
+		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelFastest, FlushWorkers: 1, MaxBuffered: 1 << 30},
+		slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), NewMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := segment.DayOf(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	st.day(num) // known to the store, never written: no folder
+	st.Start()
+	st.compact <- num
+	time.Sleep(300 * time.Millisecond)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "compaction failed") {
+		t.Fatalf("a deleted day's compaction was logged as failed:\n%s", logs.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
