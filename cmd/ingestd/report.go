@@ -141,10 +141,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool) *progress {
-	now := time.Now()
-	// The first line comes one interval in: a 0 % line printed at once
-	// would be the only one a short run leaves behind.
-	return &progress{w: w, tty: tty, start: now, last: now}
+	return &progress{w: w, tty: tty, start: time.Now()}
 }
 
 func (p *progress) Update(records, total, raw int64) {
