@@ -3,8 +3,6 @@ package ingest
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
+	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/klauspost/compress/zstd"
 )

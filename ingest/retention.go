@@ -2,12 +2,13 @@ package ingest
 
 import (
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
+	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/ingestd/ingestd/segment"
 )

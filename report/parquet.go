@@ -2,9 +2,10 @@ package report
 
 import (
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
 	"os"
 	"sync"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/parquet"

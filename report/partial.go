@@ -5,14 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
+	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/ingestd/ingestd/segment"
 )

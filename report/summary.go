@@ -2,13 +2,14 @@ package report
 
 import (
 	"encoding/csv"
-	"github.com/ingestd/ingestd/internal/failpoint"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"

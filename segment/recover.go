@@ -3,9 +3,10 @@ package segment
 import (
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
 	"os"
 	"strings"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
 )
 
 // Recovery reports what OpenAppend found in an open part.

@@ -3,10 +3,11 @@ package segment
 import (
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"strings"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
+	"github.com/ingestd/ingestd/internal/fsutil"
 )
 
 // RepairAction is one change Repair made.

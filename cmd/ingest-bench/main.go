@@ -11,13 +11,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/dirlock"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/dirlock"
 
 	"github.com/ingestd/ingestd/bench"
 )

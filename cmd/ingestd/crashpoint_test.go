@@ -4,9 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/ingestd/ingestd/report"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -16,6 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/report"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/ingestd/ingestd/internal/failpoint/scan"
 	"github.com/ingestd/ingestd/internal/powercut"

@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"github.com/ingestd/ingestd/internal/dirlock"
 	"os"
 	"path/filepath"
+
+	"github.com/ingestd/ingestd/internal/dirlock"
 
 	"github.com/ingestd/ingestd/ingest/wal"
 	"github.com/ingestd/ingestd/segment"

@@ -4,9 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/dirlock"
 	"os"
 	"path/filepath"
+
+	"github.com/ingestd/ingestd/internal/dirlock"
 
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/wal"

@@ -3,9 +3,10 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"os"
+
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
-	"os"
 )
 
 // RepairAction is one cut Repair made.

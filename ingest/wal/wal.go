@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
+	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/klauspost/compress/s2"
 )

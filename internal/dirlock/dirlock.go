@@ -9,12 +9,13 @@ package dirlock
 import (
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ingestd/ingestd/internal/fsutil"
 )
 
 // Name is the lock file's name in the data directory.

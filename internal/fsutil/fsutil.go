@@ -9,10 +9,11 @@ package fsutil
 
 import (
 	"fmt"
-	"github.com/ingestd/ingestd/internal/failpoint"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/ingestd/ingestd/internal/failpoint"
 )
 
 // SyncDir fsyncs a directory so that creations, renames and removals in it
