@@ -111,23 +111,6 @@ func MkdirDurable(dir string) error {
 	return nil
 }
 
-// CreateDurable creates a new file at path (it must not exist), opened for
-// reading and writing with flag's extra bits (os.O_APPEND), and fsyncs its
-// folder so that the name survives a power loss.
-func CreateDurable(path string, flag int) (*os.File, error) {
-	failpoint.Hit("fsutil.CreateDurable.openfile")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|flag, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
-	}
-	failpoint.Hit("fsutil.CreateDurable.syncdir")
-	if err := SyncDir(filepath.Dir(path)); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
 // CopyDurable copies src to dst, atomically and durably (a temporary file,
 // fsync, rename, fsync of the folder), so that dst, once it exists, is a
 // whole copy. An existing dst is kept as it is: a repair interrupted after

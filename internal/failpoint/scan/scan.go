@@ -47,7 +47,7 @@ var durableFuncs = map[string]bool{
 	"github.com/ingestd/ingestd/internal/fsutil.RenameDurable":    true,
 	"github.com/ingestd/ingestd/internal/fsutil.WriteFileDurable": true,
 	"github.com/ingestd/ingestd/internal/fsutil.MkdirDurable":     true,
-	"github.com/ingestd/ingestd/internal/fsutil.CreateDurable":    true,
+	"github.com/ingestd/ingestd/internal/fsutil.CopyDurable":      true,
 }
 
 // fileTypes are the file types whose writing methods are durable calls:
