@@ -26,8 +26,8 @@ func init() { esIDSeq.Store(uint64(time.Now().UnixNano())) }
 
 // esRoute answers the Elasticsearch API; false when the path is not one.
 func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
-	method := string(ctx.Method())
-	if !esPath(path, method) {
+	answer := s.esHandler(ctx, path, string(ctx.Method()))
+	if answer == nil {
 		return false
 	}
 	// A secured Elasticsearch answers nothing without credentials; nor do we
@@ -37,73 +37,78 @@ func (s *Server) esRoute(ctx *fasthttp.RequestCtx, path string) bool {
 		s.esError(ctx, 401, "security_exception", "missing authentication credentials for REST request ["+path+"]")
 		return true
 	}
-	switch {
-	case path == "/" && (method == "GET" || method == "HEAD"):
-		ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
-		s.esJSON(ctx, 200, `{"name":"ingestd","cluster_name":"ingestd","cluster_uuid":"aW5nZXN0ZC1pbmdlc3Rk","version":{"number":"`+esVersion+
-			`","build_flavor":"default","build_type":"ingestd","build_hash":"ingestd","build_date":"2026-11-01T00:00:00.000Z","build_snapshot":false,`+
-			`"lucene_version":"9.8.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
-	case path == "/_cluster/health" || strings.HasPrefix(path, "/_cluster/health/"):
-		// Clients check it at start-up; one node that takes every write.
-		s.esJSON(ctx, 200, `{"cluster_name":"ingestd","status":"green","timed_out":false,"number_of_nodes":1,"number_of_data_nodes":1,`+
-			`"active_primary_shards":0,"active_shards":0,"relocating_shards":0,"initializing_shards":0,"unassigned_shards":0,`+
-			`"delayed_unassigned_shards":0,"number_of_pending_tasks":0,"number_of_in_flight_fetch":0,"task_max_waiting_in_queue_millis":0,`+
-			`"active_shards_percent_as_number":100.0}`)
-	case path == "/_nodes" || strings.HasPrefix(path, "/_nodes/"):
-		// Sniffing clients read the nodes' addresses: this one.
-		addr := appendJSONString(nil, ctx.LocalAddr().String())
-		s.esJSON(ctx, 200, `{"_nodes":{"total":1,"successful":1,"failed":0},"cluster_name":"ingestd","nodes":{"aW5nZXN0ZA":{"name":"ingestd",`+
-			`"version":"`+esVersion+`","roles":["data","ingest","master"],"http":{"publish_address":`+string(addr)+`,"bound_address":[`+string(addr)+`]}}}}`)
-	case path == "/_refresh" || strings.HasSuffix(path, "/_refresh") || path == "/_flush" || strings.HasSuffix(path, "/_flush"):
-		// Every acknowledged document is already durable.
-		s.esJSON(ctx, 200, `{"_shards":{"total":1,"successful":1,"failed":0}}`)
-	case esDocPath(path) != nil:
-		d := esDocPath(path)
-		if d.id == "" && method != "POST" || method != "POST" && method != "PUT" {
-			s.esError(ctx, 405, "method_not_allowed", "use POST /<index>/_doc, or PUT /<index>/_doc/<id>")
-			return true
-		}
-		s.esBulk(ctx, d.index, d)
-	case path == "/_license" && method == "GET":
-		s.esJSON(ctx, 200, `{"license":{"status":"active","uid":"ingestd","type":"basic","issue_date":"2026-01-01T00:00:00.000Z","issue_date_in_millis":1767225600000,"max_nodes":1000,"issued_to":"ingestd","issuer":"ingestd","start_date_in_millis":-1}}`)
-	case path == "/_bulk" || strings.HasSuffix(path, "/_bulk"):
-		if method != "POST" && method != "PUT" {
-			s.esError(ctx, 405, "method_not_allowed", "use POST for _bulk")
-			return true
-		}
-		index := ""
-		if path != "/_bulk" {
-			index = strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/_bulk")
-		}
-		s.esBulk(ctx, index, nil)
-	case esNoop(path, method):
-		// templates, ILM policies, pipelines, index creation: accepted and
-		// ignored, so shippers that set them up first carry on.
-		if method == "HEAD" {
-			ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
-			ctx.SetStatusCode(200)
-			s.m.code("/_es", 200)
-			return true
-		}
-		s.esJSON(ctx, 200, `{"acknowledged":true}`)
-	default:
-		return false
-	}
+	answer()
 	return true
 }
 
-// esPath reports whether path is one the Elasticsearch API answers.
-func esPath(path, method string) bool {
+// esHandler is the route table of the Elasticsearch API: the answer for
+// path and method, or nil when it is not one of its paths.
+func (s *Server) esHandler(ctx *fasthttp.RequestCtx, path, method string) func() {
+	doc := esDocPath(path)
 	switch {
-	case path == "/" && (method == "GET" || method == "HEAD"), path == "/_license" && method == "GET",
-		path == "/_bulk", strings.HasSuffix(path, "/_bulk"),
-		path == "/_cluster/health", strings.HasPrefix(path, "/_cluster/health/"),
-		path == "/_nodes", strings.HasPrefix(path, "/_nodes/"),
-		path == "/_refresh", strings.HasSuffix(path, "/_refresh"), path == "/_flush", strings.HasSuffix(path, "/_flush"),
-		esDocPath(path) != nil, esNoop(path, method):
-		return true
+	case path == "/" && (method == "GET" || method == "HEAD"):
+		return func() {
+			ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+			s.esJSON(ctx, 200, `{"name":"ingestd","cluster_name":"ingestd","cluster_uuid":"aW5nZXN0ZC1pbmdlc3Rk","version":{"number":"`+esVersion+
+				`","build_flavor":"default","build_type":"ingestd","build_hash":"ingestd","build_date":"2026-11-01T00:00:00.000Z","build_snapshot":false,`+
+				`"lucene_version":"9.8.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
+		}
+	case path == "/_cluster/health" || strings.HasPrefix(path, "/_cluster/health/"):
+		// Clients check it at start-up; one node that takes every write.
+		return func() {
+			s.esJSON(ctx, 200, `{"cluster_name":"ingestd","status":"green","timed_out":false,"number_of_nodes":1,"number_of_data_nodes":1,`+
+				`"active_primary_shards":0,"active_shards":0,"relocating_shards":0,"initializing_shards":0,"unassigned_shards":0,`+
+				`"delayed_unassigned_shards":0,"number_of_pending_tasks":0,"number_of_in_flight_fetch":0,"task_max_waiting_in_queue_millis":0,`+
+				`"active_shards_percent_as_number":100.0}`)
+		}
+	case path == "/_nodes" || strings.HasPrefix(path, "/_nodes/"):
+		// Sniffing clients read the nodes' addresses: this one.
+		return func() {
+			addr := appendJSONString(nil, ctx.LocalAddr().String())
+			s.esJSON(ctx, 200, `{"_nodes":{"total":1,"successful":1,"failed":0},"cluster_name":"ingestd","nodes":{"aW5nZXN0ZA":{"name":"ingestd",`+
+				`"version":"`+esVersion+`","roles":["data","ingest","master"],"http":{"publish_address":`+string(addr)+`,"bound_address":[`+string(addr)+`]}}}}`)
+		}
+	case path == "/_refresh" || strings.HasSuffix(path, "/_refresh") || path == "/_flush" || strings.HasSuffix(path, "/_flush"):
+		// Every acknowledged document is already durable.
+		return func() { s.esJSON(ctx, 200, `{"_shards":{"total":1,"successful":1,"failed":0}}`) }
+	case doc != nil:
+		return func() {
+			if doc.id == "" && method != "POST" || method != "POST" && method != "PUT" {
+				s.esError(ctx, 405, "method_not_allowed", "use POST /<index>/_doc, or PUT /<index>/_doc/<id>")
+				return
+			}
+			s.esBulk(ctx, doc.index, doc)
+		}
+	case path == "/_license" && method == "GET":
+		return func() {
+			s.esJSON(ctx, 200, `{"license":{"status":"active","uid":"ingestd","type":"basic","issue_date":"2026-01-01T00:00:00.000Z","issue_date_in_millis":1767225600000,"max_nodes":1000,"issued_to":"ingestd","issuer":"ingestd","start_date_in_millis":-1}}`)
+		}
+	case path == "/_bulk" || strings.HasSuffix(path, "/_bulk"):
+		return func() {
+			if method != "POST" && method != "PUT" {
+				s.esError(ctx, 405, "method_not_allowed", "use POST for _bulk")
+				return
+			}
+			index := ""
+			if path != "/_bulk" {
+				index = strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/_bulk")
+			}
+			s.esBulk(ctx, index, nil)
+		}
+	case esNoop(path, method):
+		// templates, ILM policies, pipelines, index creation: accepted and
+		// ignored, so shippers that set them up first carry on.
+		return func() {
+			if method == "HEAD" {
+				ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
+				ctx.SetStatusCode(200)
+				s.m.code("/_es", 200)
+				return
+			}
+			s.esJSON(ctx, 200, `{"acknowledged":true}`)
+		}
 	}
-	return false
+	return nil
 }
 
 // esDoc is a single-document request: /<index>/_doc[/<id>] or
