@@ -12,9 +12,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the results as JSON to `file`")
 	verify := fs.String("verify", "", "verify the segments in this data `directory` against --ack-log (daemon stopped)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	waitReady := fs.Duration("wait-ready", 30*time.Second, "wait up to this `long` for the daemon's /readyz to answer 200 before starting (a daemon just started may still be recovering)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -147,6 +150,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
+	if err := awaitReady(ctx, cfg.URL, *waitReady, stderr); err != nil {
+		fmt.Fprintln(stderr, "ingest-bench:", err)
+		return 1
+	}
 	res, err := bench.Run(ctx, w, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "ingest-bench:", err)
@@ -158,6 +165,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// awaitReady polls url/readyz until it answers 200 or wait has passed, so
+// that "ingestd serve & ingest-bench" does not count a daemon still starting
+// as failed requests.
+func awaitReady(ctx context.Context, url string, wait time.Duration, stderr io.Writer) error {
+	deadline := time.Now().Add(wait)
+	c := &http.Client{Timeout: 2 * time.Second}
+	said := false
+	for {
+		var last string
+		resp, err := c.Get(strings.TrimSuffix(url, "/") + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s/readyz not ready after %s: %s", url, wait, last)
+		}
+		if !said {
+			fmt.Fprintf(stderr, "ingest-bench: waiting for %s to be ready\n", url)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func writeJSON(path string, v any) error {

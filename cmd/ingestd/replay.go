@@ -112,14 +112,14 @@ func runReplayRejected(args []string) int {
 		}
 	}
 	out.Flush()
-	fmt.Fprintf(os.Stderr, "%d rejected lines in %d files", lines, len(files))
+	fmt.Fprintf(os.Stderr, "%d rejected %s in %d %s", lines, plural(lines, "line", "lines"), len(files), plural(len(files), "file", "files"))
 	if truncated > 0 {
 		fmt.Fprintf(os.Stderr, ", %d skipped because they were kept truncated", truncated)
 	}
 	if *url != "" {
 		fmt.Fprintf(os.Stderr, "; replayed: %d accepted, %d rejected again", accepted, rejected)
 		if *remove {
-			fmt.Fprintf(os.Stderr, "; %d files removed", len(done))
+			fmt.Fprintf(os.Stderr, "; %d %s removed", len(done), plural(len(done), "file", "files"))
 		}
 	}
 	fmt.Fprintln(os.Stderr)
