@@ -5,7 +5,9 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Chart colours; the screenshot test looks for them.
@@ -31,6 +33,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;margin:6px 0 12px}td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #f1f5f9}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:flex;flex-wrap:wrap;gap:28px}
 svg text{font:11px system-ui,sans-serif;fill:#475569}
+.hint{background:#fffbeb;border:1px solid #fcd34d;border-radius:6px;padding:8px 12px}
+code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-radius:3px}
 </style></head><body>
 <h1>ingestd report — {{.S.Month}}</h1>
 <div class="muted">generated {{.S.Generated.Format "2006-01-02 15:04 MST"}} · {{.S.Sources.DaysFromPartials}} days from daily partials, {{.S.Sources.DaysScanned}} scanned</div>
@@ -38,13 +42,14 @@ svg text{font:11px system-ui,sans-serif;fill:#475569}
 <div>records<b>{{commas .S.Records}}</b></div>
 <div>days with data<b>{{len .S.Days}}</b></div>
 {{range $k, $v := .S.Distinct}}<div>distinct {{$k}}<b>≈ {{commas $v}}</b></div>{{end}}
-<div>bad lines<b>{{commas .S.Quality.BadLines}}</b></div>
+{{if .S.Rejected}}<div>rejected at intake<b>{{commas .RejectedTotal}}</b></div>{{end}}
 </div>
 <h2>Records per day</h2>
 {{.DayChart}}
 <h2>Records by hour (UTC) and weekday</h2>
 {{.Heatmap}}
 <h2>Top values</h2>
+{{if .Hint}}<p class="hint">{{.Hint}}</p>{{end}}
 <div class="grid">
 {{range .Dims}}<div><table><tr><th>{{.Name}}{{if not .Exact}} <span class="muted">(estimated)</span>{{end}}</th><th class="n">records</th><th class="n">share</th></tr>
 {{range .Values}}<tr><td>{{.Value}}</td><td class="n">{{commas .Count}}</td><td class="n">{{.Share}}</td></tr>{{else}}<tr><td colspan="3" class="muted">no values</td></tr>{{end}}
@@ -62,12 +67,18 @@ svg text{font:11px system-ui,sans-serif;fill:#475569}
 {{if .MoreFields}}<div class="muted">and {{.MoreFields}} more paths (summary.json lists them all)</div>{{end}}
 <h2>Data quality</h2>
 <table>
-<tr><td>lines that are not a JSON object</td><td class="n">{{commas .S.Quality.BadLines}}</td></tr>
+<tr><td>stored lines that are not a JSON object (damage: <code>ingestd verify</code>)</td><td class="n">{{commas .S.Quality.BadLines}}</td></tr>
 <tr><td>records without a readable timestamp</td><td class="n">{{commas .S.Quality.NoTimestamp}}</td></tr>
 {{range $k, $v := .S.Quality.TypeMismatch}}<tr><td>{{$k}}: values of another type (counted as missing)</td><td class="n">{{commas $v}}</td></tr>{{end}}
 <tr><td>field occurrences beyond the inventory's path limit</td><td class="n">{{commas .S.Quality.FieldsOverflow}}</td></tr>
-<tr><td>unsealed parts read</td><td class="n">{{commas .S.Quality.OpenParts}}</td></tr>
+<tr><td>files still being written when the report ran (read up to that moment: records that reached them later are not counted)</td><td class="n">{{commas .S.Quality.OpenParts}}</td></tr>
 </table>
+<h2>Rejected at intake</h2>
+{{if not .S.Rejected}}{{if .RejectedKnown}}<p>No line was rejected in {{.S.Month}}.</p>{{else}}<p class="muted">Not known: this report was not made beside the daemon's data directory (its <code>rejected/</code> folder is not shipped).</p>{{end}}{{else}}
+<p>Lines received in {{.S.Month}} that requests sent with <code>?invalid=skip</code> had refused, by reason, among those still kept in the data directory's <code>rejected/</code> folder (<code>ingestd replay-rejected --list</code> shows them; fixed, they can be sent again). They are not in the counts above.</p>
+<table><tr><th>reason</th><th class="n">lines</th></tr>
+{{range .RejectedRows}}<tr><td>{{.Reason}}</td><td class="n">{{commas .Lines}}</td></tr>
+{{end}}</table>{{end}}
 </body></html>
 `))
 
@@ -86,22 +97,39 @@ type htmlMetric struct {
 	M    MetricSummary
 }
 
+type htmlRejected struct {
+	Reason string
+	Lines  int64
+}
+
 // writeHTML writes the self-contained report page: inline CSS and SVG, no
 // scripts, no network.
 func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 	data := struct {
-		S          *Summary
-		DayChart   template.HTML
-		Heatmap    template.HTML
-		Dims       []htmlDim
-		Metrics    []htmlMetric
-		Fields     []FieldSummary
-		MoreFields int
-		QErr, DErr string
-	}{S: s, DayChart: dayChart(s.Days), Heatmap: heatmap(s.HourWeekday),
-		QErr: fmt.Sprint(QuantileError * 100), DErr: fmt.Sprintf("%.2g", DistinctError*100)}
+		S             *Summary
+		DayChart      template.HTML
+		Heatmap       template.HTML
+		Hint          template.HTML
+		Dims          []htmlDim
+		Metrics       []htmlMetric
+		Fields        []FieldSummary
+		MoreFields    int
+		QErr, DErr    string
+		RejectedKnown bool
+		RejectedTotal int64
+		RejectedRows  []htmlRejected
+	}{S: s, DayChart: dayChart(s.Month, s.Days), Heatmap: heatmap(s.HourWeekday), Hint: configHint(s, cfg),
+		QErr: fmt.Sprint(QuantileError * 100), DErr: fmt.Sprintf("%.2g", DistinctError*100), RejectedKnown: s.Rejected != nil}
+	for r, n := range s.Rejected {
+		data.RejectedTotal += n
+		data.RejectedRows = append(data.RejectedRows, htmlRejected{r, n})
+	}
+	sort.Slice(data.RejectedRows, func(i, j int) bool {
+		a, b := data.RejectedRows[i], data.RejectedRows[j]
+		return a.Lines > b.Lines || a.Lines == b.Lines && a.Reason < b.Reason
+	})
 	for _, d := range cfg.Dimensions {
-		hd := htmlDim{Name: d, Exact: s.TopExact[d]}
+		hd := htmlDim{Name: d, Exact: s.TopExact[d] || len(s.Top[d]) == 0}
 		for _, v := range s.Top[d] {
 			share := "–"
 			if s.Records > 0 {
@@ -126,35 +154,71 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 	return pageTmpl.Execute(w, data)
 }
 
-// dayChart draws records per day as an SVG bar chart.
-func dayChart(days []DaySummary) template.HTML {
+// dayChart draws records per day as an SVG bar chart with a slot for every
+// day of the month, empty days included.
+func dayChart(month string, days []DaySummary) template.HTML {
 	const W, H, left, bottom, top = 960, 240, 56, 28, 12
+	count := map[string]int64{}
 	var maxN int64
 	for _, d := range days {
+		count[d.Date] = d.Records
 		maxN = max(maxN, d.Records)
+	}
+	var dates []string
+	if m, err := time.Parse("2006-01", month); err == nil {
+		for d := m; d.Before(m.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
+			dates = append(dates, d.Format(time.DateOnly))
+		}
+	} else { // not a month: the days with data
+		for _, d := range days {
+			dates = append(dates, d.Date)
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg id="day-chart" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="records per day">`, W, H, W, H)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#94a3b8"/>`, left, H-bottom, W, H-bottom)
-	if len(days) == 0 || maxN == 0 {
+	if len(dates) == 0 || maxN == 0 {
 		fmt.Fprintf(&b, `<text x="%d" y="%d">no records</text></svg>`, left+10, H/2)
 		return template.HTML(b.String())
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-6, top+4, commas(maxN))
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">0</text>`, left-6, H-bottom)
-	slot := float64(W-left-8) / float64(len(days))
+	slot := float64(W-left-8) / float64(len(dates))
 	bw := math.Max(1, slot*0.8)
-	for i, d := range days {
-		h := float64(H-bottom-top) * float64(d.Records) / float64(maxN)
+	for i, date := range dates {
+		n := count[date]
 		x := float64(left) + 4 + slot*float64(i)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s records</title></rect>`,
-			x, float64(H-bottom)-h, bw, h, barColor, d.Date, commas(d.Records))
-		if len(days) <= 16 || i%3 == 0 {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x+bw/2, H-bottom+15, d.Date[8:])
+		if n > 0 {
+			h := math.Max(1, float64(H-bottom-top)*float64(n)/float64(maxN))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s records</title></rect>`,
+				x, float64(H-bottom)-h, bw, h, barColor, date, commas(n))
+		}
+		if len(dates) <= 16 || i%2 == 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x+bw/2, H-bottom+15, date[8:])
 		}
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// heatShade is a cell's shade, 0 (empty) to 1 (the busiest), on a log scale so
+// that a few records next to thousands still show: any record gives 0.15.
+func heatShade(n, maxN int64) float64 {
+	switch {
+	case n <= 0 || maxN <= 0:
+		return 0
+	case maxN == 1:
+		return 1
+	}
+	return 0.15 + 0.85*math.Log(float64(n))/math.Log(float64(maxN))
+}
+
+// heatFill is the colour of shade f, from #f1f5f9 (empty) to heatColor.
+func heatFill(f float64) string {
+	r := 241 + (220-241)*f
+	g := 245 + (38-245)*f
+	b := 249 + (38-249)*f
+	return fmt.Sprintf("rgb(%d,%d,%d)", int(math.Round(r)), int(math.Round(g)), int(math.Round(b)))
 }
 
 // heatmap draws records by weekday and UTC hour as an SVG grid.
@@ -167,7 +231,7 @@ func heatmap(g [7][24]int64) template.HTML {
 		}
 	}
 	var b strings.Builder
-	W, H := left+24*cw+4, top+7*ch+4
+	W, H := left+24*cw+4, top+7*ch+40
 	fmt.Fprintf(&b, `<svg id="heatmap" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="records by hour and weekday">`, W, H, W, H)
 	for h := 0; h < 24; h += 3 {
 		fmt.Fprintf(&b, `<text x="%d" y="12">%02d</text>`, left+h*cw+8, h)
@@ -176,20 +240,82 @@ func heatmap(g [7][24]int64) template.HTML {
 		fmt.Fprintf(&b, `<text x="4" y="%d">%s</text>`, top+wd*ch+16, name)
 		for h := 0; h < 24; h++ {
 			n := g[wd][h]
-			f := 0.0
-			if maxN > 0 {
-				f = float64(n) / float64(maxN)
-			}
-			// from #f1f5f9 (empty) to heatColor #dc2626 (busiest)
-			r := 241 + (220-241)*f
-			gg := 245 + (38-245)*f
-			bb := 249 + (38-249)*f
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="rgb(%d,%d,%d)"><title>%s %02d:00 UTC: %s records</title></rect>`,
-				left+h*cw, top+wd*ch, cw-2, ch-2, int(math.Round(r)), int(math.Round(gg)), int(math.Round(bb)), name, h, commas(n))
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s %02d:00 UTC: %s records</title></rect>`,
+				left+h*cw, top+wd*ch, cw-2, ch-2, heatFill(heatShade(n, maxN)), name, h, commas(n))
 		}
 	}
-	b.WriteString(`</svg>`)
+	// The legend: the shade of 0, 1 and each power of ten up to the busiest.
+	y := top + 7*ch + 14
+	ticks := []int64{0}
+	if maxN > 0 {
+		for v := int64(1); 2*v <= maxN; v *= 10 { // not one beside the busiest
+			ticks = append(ticks, v)
+		}
+		ticks = append(ticks, maxN)
+	}
+	fmt.Fprintf(&b, `<g id="heatmap-legend"><text x="4" y="%d">records (log scale)</text>`, y+14)
+	for i, v := range ticks {
+		x := left + 100 + i*70
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="24" height="16" fill="%s" stroke="#cbd5e1"/><text x="%d" y="%d">%s</text>`,
+			x, y+2, heatFill(heatShade(v, maxN)), x+28, y+14, commas(v))
+	}
+	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
+}
+
+// configHint says what to configure when the configured dimensions or
+// metrics are absent from the data, naming fields the inventory saw.
+func configHint(s *Summary, cfg Config) template.HTML {
+	var noDims, noMetrics []string
+	for _, d := range cfg.Dimensions {
+		if len(s.Top[d]) == 0 {
+			noDims = append(noDims, d)
+		}
+	}
+	for _, m := range cfg.Metrics {
+		if s.Metrics[m].Count == 0 {
+			noMetrics = append(noMetrics, m)
+		}
+	}
+	if s.Records == 0 || len(noDims)+len(noMetrics) == 0 {
+		return ""
+	}
+	var strs, nums []string
+	for _, f := range s.Fields { // most common first
+		switch {
+		case len(f.Types) == 1 && f.Types[0] == "string" && len(strs) < 4:
+			strs = append(strs, f.Path)
+		case len(f.Types) == 1 && f.Types[0] == "number" && len(nums) < 3:
+			nums = append(nums, f.Path)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("No record has ")
+	b.WriteString(codeList(append(noDims, noMetrics...), "or"))
+	b.WriteString(", which the config names (<code>report.dimensions</code>, <code>report.metrics</code>), so their tables are empty.")
+	b.WriteString(" Name fields your records have: the field inventory below lists them")
+	if len(strs) > 0 || len(nums) > 0 {
+		b.WriteString(", for example")
+		if len(strs) > 0 {
+			b.WriteString(" <code>dimensions: [" + template.HTMLEscapeString(strings.Join(strs, ", ")) + "]</code>")
+		}
+		if len(nums) > 0 {
+			b.WriteString(" <code>metrics: [" + template.HTMLEscapeString(strings.Join(nums, ", ")) + "]</code>")
+		}
+	}
+	b.WriteString(".")
+	return template.HTML(b.String())
+}
+
+func codeList(names []string, conj string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, "<code>"+template.HTMLEscapeString(n)+"</code>")
+	}
+	if len(parts) <= 1 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " " + conj + " " + parts[len(parts)-1]
 }
 
 // commas formats an integer with thousands separators.

@@ -159,7 +159,10 @@ func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
 				s.stat = &FieldStat{}
 				w.agg.Fields[s.path] = s.stat
 			}
-			s.stat.Records++
+			if s.seen != w.serial { // a record counts once per path, whatever it repeats
+				s.seen = w.serial
+				s.stat.Records++
+			}
 			s.stat.Types |= t
 			if s.col >= 0 {
 				c := w.cols[s.col]

@@ -39,6 +39,10 @@ type MonthOptions struct {
 	Rescan        bool // ignore stored partials
 	Progress      Progress
 	Log           *slog.Logger
+	// Rejected, when set, counts the lines intake rejected (?invalid=skip)
+	// in [from, to) by reason; the report shows them beside its own data
+	// quality. Nil when the rejected store is not at hand (a bucket).
+	Rejected func(from, to time.Time) (map[string]int64, error)
 }
 
 // MonthResult says what a run did.
@@ -220,6 +224,11 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 
 	s := summarize(month, all, cfg)
 	s.Sources = Sources{DaysFromPartials: res.DaysFromPartials, DaysScanned: res.DaysScanned}
+	if opt.Rejected != nil {
+		if s.Rejected, err = opt.Rejected(month, month.AddDate(0, 1, 0)); err != nil {
+			return nil, fmt.Errorf("report: rejected lines: %w", err)
+		}
+	}
 	if err := writeJSON(filepath.Join(tmp, "summary.json"), s); err != nil {
 		return nil, err
 	}

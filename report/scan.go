@@ -152,9 +152,10 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 type slot struct {
 	path    string
 	stat    *FieldStat
-	col     int // typed column, or -1
-	tsRank  int // rank among the timestamp fields (top level only), or -1
-	nesting int // 0 for a top-level field
+	seen    uint64 // the worker's record serial that last counted this path
+	col     int    // typed column, or -1
+	tsRank  int    // rank among the timestamp fields (top level only), or -1
+	nesting int    // 0 for a top-level field
 }
 
 // column is one typed column being built.
@@ -182,6 +183,7 @@ type worker struct {
 	rows   int
 	tsRank int
 	tsVal  []byte
+	serial uint64  // counts records, so a path repeated in one counts once
 	counts []int64 // per dictionary index, reused
 	unq    []byte  // unquoting scratch
 	key    string  // pool
@@ -304,6 +306,7 @@ func (w *worker) record(line []byte, day int64) {
 		c.set = false
 	}
 	w.tsRank, w.tsVal, w.pos = len(w.cfg.TimestampFields), nil, 0
+	w.serial++
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		w.agg.Quality.BadLines++

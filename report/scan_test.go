@@ -203,6 +203,28 @@ func TestScanHeterogeneousAndInvalid(t *testing.T) {
 	}
 }
 
+// The field inventory counts records: a record written before the I-JSON rule
+// with a member name twice counts once for it (and for the nested path).
+func TestFieldInventoryCountsRecords(t *testing.T) {
+	dir := t.TempDir()
+	writePart(t, dir, october, 1, [][]byte{
+		[]byte(`{"timestamp":"2026-10-01T05:00:00Z","a":1,"a":"x","o":{"b":1,"b":2}}`),
+		[]byte(`{"timestamp":"2026-10-01T05:00:01Z","a":2}`),
+	}, 4, false)
+	a, err := Scan(context.Background(), monthFiles(t, dir), testConfig(), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int64{"a": 2, "o.b": 1, "o": 1, "timestamp": 2} {
+		if f := a.Fields[path]; f == nil || f.Records != want {
+			t.Errorf("inventory %s: %+v, want %d records", path, f, want)
+		}
+	}
+	if f := a.Fields["a"]; f != nil && f.Types != TypeNumber|TypeString {
+		t.Errorf("inventory a: types %b, want number and string", f.Types)
+	}
+}
+
 func TestArrowBatchesAreTyped(t *testing.T) {
 	dir := t.TempDir()
 	writePart(t, dir, october, 1, [][]byte{

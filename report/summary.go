@@ -29,6 +29,7 @@ type Summary struct {
 	HourWeekday [7][24]int64             `json:"hour_weekday"` // [Sunday..Saturday][UTC hour]
 	Fields      []FieldSummary           `json:"fields"`
 	Quality     Quality                  `json:"data_quality"`
+	Rejected    map[string]int64         `json:"rejected_at_intake"` // lines intake rejected in the month, by reason, among those still kept in the rejected store; null when not known (a report from a bucket)
 	Sources     Sources                  `json:"sources"`
 	Errors      map[string]float64       `json:"error_bounds"`
 	Config      map[string]any           `json:"config"`

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -124,6 +125,25 @@ func runReplayRejected(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr)
 	return 0
+}
+
+// rejectedByReason counts the kept rejected lines received in [from, to), by
+// reason. A file still being written counts as far as it is readable.
+func rejectedByReason(dataDir string, from, to time.Time) (map[string]int64, error) {
+	files, _ := filepath.Glob(filepath.Join(ingest.RejectedDir(dataDir), "rejected-*.ndjson.zst"))
+	counts := map[string]int64{}
+	for _, f := range files {
+		_, err := readRejected(f, func(r rejectedLine, _ []byte) error {
+			if t, err := time.Parse(time.RFC3339Nano, r.Time); err == nil && !t.Before(from) && t.Before(to) {
+				counts[r.Reason]++
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // replay-rejected --remove may delete one meanwhile
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return counts, nil
 }
 
 // readRejected calls fn for each line of one file. complete is false when the

@@ -89,8 +89,12 @@ func runReport(args []string) int {
 		fmt.Fprintf(os.Stderr, "ingestd report: warning: no day folders for %s under %s; the report will be empty\n", *month, where)
 	}
 	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
-	res, err := report.RunMonth(ctx, report.MonthOptions{Source: src, Node: cfg.node(), OutDir: outDir, Month: m, Config: rcfg,
-		ExportRecords: *export, StorePartials: !*noStore, Rescan: *rescan, Progress: prog, Log: log})
+	opts := report.MonthOptions{Source: src, Node: cfg.node(), OutDir: outDir, Month: m, Config: rcfg,
+		ExportRecords: *export, StorePartials: !*noStore, Rescan: *rescan, Progress: prog, Log: log}
+	if *source == "" {
+		opts.Rejected = func(from, to time.Time) (map[string]int64, error) { return rejectedByReason(cfg.DataDir, from, to) }
+	}
+	res, err := report.RunMonth(ctx, opts)
 	prog.finish()
 	if err != nil {
 		if ctx.Err() != nil {

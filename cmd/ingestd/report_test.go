@@ -250,3 +250,37 @@ func TestScheduledReportWaitsForData(t *testing.T) {
 		t.Fatalf("report of %s: %d records, want 100\n%s", name, s.Records, d.log)
 	}
 }
+
+// The report counts the lines intake rejected in its month, by reason, and
+// says so on the page (it used to show "bad lines 0" beside them).
+func TestReportCountsRejectedLines(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	month := time.Now().UTC()
+	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
+	body := fmt.Sprintf("{\"ts\":%q,\"ok\":1}\nnot json\n[1]\n{\"ts\":\"yesterday\"}\n{\"broken\":\n", month.Format(time.RFC3339))
+	if r := d.post(t, "/v1/ingest?invalid=skip", []byte(body), nil); r.code != 200 || !strings.Contains(r.body, `"rejected":4`) {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	d.stop() // the rejected store's last frame is closed
+	if time.Now().UTC().Month() != month.Month() {
+		t.Skip("the month changed while the test ran")
+	}
+	if text, code := runCLI(t, "report", "--month", month.Format("2006-01"), "--data-dir", dir, "--out", out); code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, text)
+	}
+	s := readSummaryFile(t, filepath.Join(out, month.Format("2006-01"), "summary.json"))
+	want := map[string]int64{"invalid_json": 2, "not_object": 1, "timestamp": 1}
+	if fmt.Sprint(s.Rejected) != fmt.Sprint(want) {
+		t.Errorf("rejected_at_intake %v, want %v", s.Rejected, want)
+	}
+	page, _ := os.ReadFile(filepath.Join(out, month.Format("2006-01"), "report.html"))
+	if !strings.Contains(string(page), "rejected at intake<b>4</b>") || !strings.Contains(string(page), "<td>invalid_json</td><td class=\"n\">2</td>") {
+		t.Errorf("report.html does not show the rejected lines")
+	}
+	// The month before has none, and says so.
+	prev := report.MonthStart(month).AddDate(0, -1, 0).Format("2006-01")
+	runCLI(t, "report", "--month", prev, "--data-dir", dir, "--out", out)
+	if s := readSummaryFile(t, filepath.Join(out, prev, "summary.json")); s.Rejected == nil || len(s.Rejected) != 0 {
+		t.Errorf("%s: rejected_at_intake %v, want {}", prev, s.Rejected)
+	}
+}
