@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -273,7 +275,7 @@ func (s *Server) esBulk(ctx *fasthttp.RequestCtx, defIndex string, doc *esDoc) {
 	}
 	for i, n := range b.ByReason {
 		if n > 0 {
-			s.m.reject(Reasons[i], n)
+			s.m.reject(record.Reasons[i], n)
 		}
 	}
 	b.Bad = b.Bad[:0] // refused documents are answered per item, not kept as rejected lines

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -78,7 +80,7 @@ func (s *Server) lokiPush(ctx *fasthttp.RequestCtx) {
 		l.err = errEnvelope
 	}
 	if l.err != nil {
-		s.m.rejectRequest(ReasonInvalidJSON)
+		s.m.rejectRequest(record.ReasonInvalidJSON)
 		s.answerErr(ctx, fasthttp.StatusBadRequest, "loki push: malformed JSON body at byte "+strconv.Itoa(l.i), 0)
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/ingestd/ingestd/ingest/wal"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -170,7 +172,7 @@ type Token struct {
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
-	r := DefaultRules()
+	r := record.DefaultRules()
 	return Config{
 		Listen:  "127.0.0.1:8080",
 		DataDir: "./data",
@@ -189,9 +191,9 @@ func DefaultConfig() Config {
 }
 
 // Rules returns the record rules.
-func (c *Config) Rules() Rules {
+func (c *Config) Rules() record.Rules {
 	r := c.Records
-	return Rules{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
+	return record.Rules{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
 		MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: int(r.MaxRecord), MaxErrors: r.MaxErrors}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ingestd/ingestd/record"
 )
 
 // Metrics are the daemon's counters, exposed at /metrics in the Prometheus
@@ -192,7 +194,7 @@ func (m *Metrics) Write(w io.Writer) {
 		{"ingestd_requests_rejected_total", "Requests refused with 400 (nothing stored), by reason.", m.rejectedReqs},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", x.name, x.help, x.name)
-		for _, r := range Reasons {
+		for _, r := range record.Reasons {
 			v := int64(0)
 			if c := x.by[r]; c != nil {
 				v = c.Load()

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 
@@ -62,7 +64,7 @@ func openRejected(dir string, maxBytes int64, log *slog.Logger, m *Metrics) (*re
 }
 
 // add stores the batch's rejected lines.
-func (r *rejectedStore) add(producer string, now time.Time, b *Batch) {
+func (r *rejectedStore) add(producer string, now time.Time, b *record.Batch) {
 	if len(b.Bad) == 0 {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/record"
 )
 
 func TestRejectedStoreRotatesAndCaps(t *testing.T) {
@@ -20,7 +22,7 @@ func TestRejectedStoreRotatesAndCaps(t *testing.T) {
 	}
 	r.rotate = 64 << 10
 	rng := rand.New(rand.NewSource(1))
-	var b Batch
+	var b record.Batch
 	for i := 0; i < 300; i++ {
 		b.Reset()
 		for j := 0; j < 10; j++ {
@@ -28,7 +30,7 @@ func TestRejectedStoreRotatesAndCaps(t *testing.T) {
 			for k := range line {
 				line[k] = byte('a' + rng.Intn(26)) // poorly compressible
 			}
-			b.Bad = append(b.Bad, BadLine{Line: j + 1, Reason: ReasonInvalidJSON, Err: "x", Off: len(b.BadBuf), Len: len(line)})
+			b.Bad = append(b.Bad, record.BadLine{Line: j + 1, Reason: record.ReasonInvalidJSON, Err: "x", Off: len(b.BadBuf), Len: len(line)})
 			b.BadBuf = append(b.BadBuf, line...)
 		}
 		r.add("p", time.Unix(int64(i), 0), &b)

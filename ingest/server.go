@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/cespare/xxhash/v2"
+
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 
@@ -32,7 +35,7 @@ import (
 // stop it with Shutdown.
 type Server struct {
 	cfg   Config
-	rules Rules
+	rules record.Rules
 	log   *slog.Logger
 	m     *Metrics
 	store *Store
@@ -41,7 +44,7 @@ type Server struct {
 	http  *fasthttp.Server
 	dec   decoders
 
-	parsers  sync.Pool // *Parser
+	parsers  sync.Pool // *record.Parser
 	batches  sync.Pool // *reqState
 	ready    atomic.Bool
 	closing  atomic.Bool
@@ -53,7 +56,7 @@ type Server struct {
 // reqState is the per-request scratch memory, pooled. It is the meta of
 // the request's WAL entry.
 type reqState struct {
-	batch   Batch
+	batch   record.Batch
 	payload []byte
 	resp    []byte
 	key     string // Idempotency-Key, "" when none
@@ -95,7 +98,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		return 0
 	}
-	s.parsers.New = func() any { return NewParser(s.rules) }
+	s.parsers.New = func() any { return record.NewParser(s.rules) }
 	s.batches.New = func() any { return &reqState{} }
 	s.http = &fasthttp.Server{
 		Handler:      s.handle,
@@ -401,7 +404,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx) {
 	}
 	for i, n := range b.ByReason {
 		if n > 0 {
-			s.m.reject(Reasons[i], n)
+			s.m.reject(record.Reasons[i], n)
 		}
 	}
 	if len(b.Buf) > segment.MaxBlockRaw {
@@ -671,7 +674,7 @@ func (s *Server) persist(ctx *fasthttp.RequestCtx, prod *producer, st *reqState)
 			s.answerErr(ctx, fasthttp.StatusServiceUnavailable, "buffers full; retry later", 0)
 			return false
 		}
-		st.payload = appendEntry(st.payload[:0], b)
+		st.payload = record.AppendEntry(st.payload[:0], b)
 		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
 			s.store.Unadmit(n)
 			s.storageErr(ctx, err)
@@ -688,9 +691,9 @@ func (s *Server) persist(ctx *fasthttp.RequestCtx, prod *producer, st *reqState)
 }
 
 // parse parses body into st's batch with a pooled parser.
-func (s *Server) parse(st *reqState, body []byte, now time.Time, skip bool) *RequestError {
+func (s *Server) parse(st *reqState, body []byte, now time.Time, skip bool) *record.RequestError {
 	st.batch.Reset()
-	p := s.parsers.Get().(*Parser)
+	p := s.parsers.Get().(*record.Parser)
 	re := p.Parse(body, now, skip, &st.batch)
 	s.parsers.Put(p)
 	return re

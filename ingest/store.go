@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 
@@ -170,19 +172,9 @@ func (s *Store) Failed() error {
 // blocks hold its records in WAL order (the basis of the high-water mark).
 // keep filters records during replay (nil: all).
 func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (int64, error) {
-	er, err := newEntryReader(payload)
+	base, recs, err := record.DecodeEntry(payload, s.scratch.recs[:0])
 	if err != nil {
 		return 0, fmt.Errorf("%w (sequence %d)", err, seq)
-	}
-	base := er.recs
-	recs := s.scratch.recs[:0]
-	for {
-		rec, ts, ok := er.next()
-		if !ok {
-			break
-		}
-		off := len(base) - len(er.recs) - len(rec)
-		recs = append(recs, Rec{Off: uint32(off), Len: uint32(len(rec) - 1), TS: ts})
 	}
 	s.scratch.recs = recs
 	return s.applyRecs(seq, base, recs, keep), nil
@@ -191,7 +183,7 @@ func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (in
 // applyScratch is memory reused by applyRecs; only the WAL writer goroutine
 // (or, before it starts, recovery) calls applyRecs, so it needs no lock.
 type applyScratch struct {
-	recs  []Rec
+	recs  []record.Rec
 	days  []int64 // distinct days of the entry, in order of first appearance
 	which []int32 // per record: index into days
 	count []int32
@@ -202,7 +194,7 @@ type applyScratch struct {
 // newline included) to the day buffers, one day at a time so that each
 // day's share of the entry lands in its buffer at once. It returns the bytes
 // added. keep filters days during replay (nil: all).
-func (s *Store) applyRecs(seq uint64, buf []byte, recs []Rec, keep func(day int64) bool) int64 {
+func (s *Store) applyRecs(seq uint64, buf []byte, recs []record.Rec, keep func(day int64) bool) int64 {
 	sc := &s.scratch
 	sc.days, sc.which = sc.days[:0], sc.which[:0]
 	last := int32(-1)

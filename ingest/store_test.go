@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/record"
+
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -35,12 +37,12 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 			day := func(d int) int64 { return time.Date(2026, 11, 1+d, 12, 0, 0, 0, time.UTC).UnixNano() }
 			want := map[int64]map[uint64]int{} // day -> seq -> records
 			for seq := uint64(1); seq <= 40; seq++ {
-				b := &Batch{}
+				b := &record.Batch{}
 				for j := 0; j < int(seq%7)+1; j++ {
 					ts := day(j % 3) // records of one entry alternate between days
 					off := len(b.Buf)
 					b.Buf = fmt.Appendf(b.Buf, `{"ts":%d,"seq":%d,"j":%d}`, ts, seq, j)
-					b.Recs = append(b.Recs, Rec{Off: uint32(off), Len: uint32(len(b.Buf) - off), TS: ts})
+					b.Recs = append(b.Recs, record.Rec{Off: uint32(off), Len: uint32(len(b.Buf) - off), TS: ts})
 					b.Buf = append(b.Buf, '\n')
 					dn := segment.DayOf(ts)
 					if want[dn] == nil {
@@ -108,8 +110,8 @@ func TestDurableWatermark(t *testing.T) {
 	st := testStore(t, 1<<20)
 	add := func(seq uint64, d int) {
 		ts := time.Date(2026, 11, 1+d, 0, 0, 0, 0, time.UTC).UnixNano()
-		b := &Batch{Buf: fmt.Appendf(nil, `{"ts":%d}`+"\n", ts)}
-		b.Recs = []Rec{{Off: 0, Len: uint32(len(b.Buf) - 1), TS: ts}}
+		b := &record.Batch{Buf: fmt.Appendf(nil, `{"ts":%d}`+"\n", ts)}
+		b.Recs = []record.Rec{{Off: 0, Len: uint32(len(b.Buf) - 1), TS: ts}}
 		st.applyRecs(seq, b.Buf, b.Recs, nil)
 	}
 	add(1, 0)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/record"
 )
 
 // logLines makes n log records shaped like ingest-bench's "logs" workload
@@ -33,7 +33,7 @@ func benchConfig(workers int) Config {
 		Metrics:         []string{"duration_ms", "bytes"},
 		Distinct:        []string{"host", "path"},
 		TimestampFields: []string{"timestamp", "ts"},
-		ParseTimestamp:  ingest.ParseTimestamp, // what the daemon wires in
+		ParseTimestamp:  record.ParseTimestamp, // what the daemon wires in
 		Workers:         workers,
 	}
 }

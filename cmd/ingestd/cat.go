@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -54,7 +54,7 @@ func runCat(args []string) int {
 	}
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	defer out.Flush()
-	check := ingest.RecordCheck(cfg.Rules())
+	check := record.Check(cfg.Rules())
 	for _, d := range days {
 		start, end := d.Start.UnixNano(), d.Start.Add(24*time.Hour).UnixNano()
 		if (hi != 0 && start >= hi) || (lo != 0 && end <= lo) {

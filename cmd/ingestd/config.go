@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/scrub"
 	"github.com/ingestd/ingestd/segment"
@@ -136,7 +137,7 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 	}
 	return report.Config{Dimensions: c.Report.Dimensions, Metrics: c.Report.Metrics, Distinct: c.Report.Distinct,
 		TopN: c.Report.TopN, TopCap: c.Report.TopCapacity, TimestampFields: c.Records.TimestampFields,
-		ParseTimestamp: ingest.ParseTimestamp, Workers: workers}
+		ParseTimestamp: record.ParseTimestamp, Workers: workers}
 }
 
 // loadConfig reads the embedded defaults, then path (if any) over them, with

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/record"
 )
 
 // rejectedLine is one line of a rejected-lines file.
@@ -160,7 +161,7 @@ func readRejected(path string, fn func(rejectedLine, []byte) error) (complete bo
 	}
 	defer zr.Close()
 	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 64<<10), 4*ingest.MaxBadLine+1<<20)
+	sc.Buffer(make([]byte, 64<<10), 4*record.MaxBadLine+1<<20)
 	for sc.Scan() {
 		var r rejectedLine
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {

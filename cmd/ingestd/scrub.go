@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/scrub"
 )
 
@@ -22,7 +23,7 @@ func startScrub(cfg *fileConfig, m *ingest.Metrics, log *slog.Logger) (*scrub.Sc
 		listers = append(listers, shippedObjects{src})
 	}
 	sc, err := scrub.New(scrub.Config{Interval: cfg.Scrub.Interval, Rate: int64(cfg.Scrub.Rate),
-		Check: ingest.RecordCheck(cfg.Rules()), Log: log}, listers...)
+		Check: record.Check(cfg.Rules()), Log: log}, listers...)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/ingestd/ingestd/internal/dirlock"
+	"github.com/ingestd/ingestd/record"
 
-	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/wal"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -22,7 +22,7 @@ func runVerify(args []string) int {
 	if code >= 0 {
 		return code
 	}
-	check := ingest.RecordCheck(cfg.Rules())
+	check := record.Check(cfg.Rules())
 	var rep segment.VerifyReport
 	var err error
 	if *source != "" {

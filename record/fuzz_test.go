@@ -1,8 +1,9 @@
-package ingest
+package record
 
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func asSyntax(err error, se **SyntaxError) bool { return errors.As(err, se) }
@@ -67,5 +68,5 @@ func FuzzTimestamp(f *testing.F) {
 }
 
 func parseStd(s string) (interface{ UnixNano() int64 }, error) {
-	return timeParse(s)
+	return time.Parse(time.RFC3339Nano, s)
 }

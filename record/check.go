@@ -1,16 +1,12 @@
-package ingest
+package record
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/ingestd/ingestd/segment"
-)
-
-// RecordCheck returns a segment.RecordCheck that validates a stored line
+// Check returns a check (a segment.RecordCheck) that validates a stored line
 // under rules (strict JSON object, UTF-8, depth) and returns its timestamp.
 // Stored records always carry a timestamp field (intake adds one when
 // missing), so a line without one is a problem.
-func RecordCheck(rules Rules) segment.RecordCheck {
+func Check(rules Rules) func(line []byte) (int64, error) {
 	p := NewParser(rules)
 	return func(line []byte) (int64, error) {
 		s := &p.sc

@@ -1,5 +1,0 @@
-package ingest
-
-import "time"
-
-func timeParse(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
