@@ -233,11 +233,10 @@ func (k *Keys) Len() int {
 
 // preCommit journals the keys of a WAL batch (see Keys). It runs on the WAL
 // writer goroutine, before the batch is written.
-func (k *Keys) preCommit(first uint64, metas []any) error {
+func (k *Keys) preCommit(first uint64, metas []*reqState) error {
 	k.buf = k.buf[:0]
 	now := time.Now().UnixNano()
-	for i, m := range metas {
-		st, _ := m.(*reqState)
+	for i, st := range metas {
 		if st == nil || st.key == "" {
 			continue
 		}

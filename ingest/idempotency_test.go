@@ -15,7 +15,7 @@ func TestKeysJournal(t *testing.T) {
 	}
 	mk := func(key, resp string) *reqState { return &reqState{key: key, resp: []byte(resp)} }
 	// seq 1..3 journaled; the WAL will only reach 2 (3 never committed).
-	if err := k.preCommit(1, []any{mk("a", `{"accepted":1}`), &reqState{}, mk("c", `{"accepted":3}`)}); err != nil {
+	if err := k.preCommit(1, []*reqState{mk("a", `{"accepted":1}`), &reqState{}, mk("c", `{"accepted":3}`)}); err != nil {
 		t.Fatal(err)
 	}
 	k.Close()
@@ -84,7 +84,7 @@ func TestKeyReusedWithAnotherRequest(t *testing.T) {
 	if _, replay, err := k.Begin("d", 42, now); replay || err != nil {
 		t.Fatalf("first: %v %v", replay, err)
 	}
-	if err := k.preCommit(1, []any{&reqState{key: "d", digest: 42, resp: []byte(`{"accepted":2}`)}, &reqState{key: "old", resp: []byte(`{"accepted":5}`)}}); err != nil {
+	if err := k.preCommit(1, []*reqState{&reqState{key: "d", digest: 42, resp: []byte(`{"accepted":2}`)}, &reqState{key: "old", resp: []byte(`{"accepted":5}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	k.Finish("d", []byte(`{"accepted":2}`), true)

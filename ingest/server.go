@@ -39,7 +39,7 @@ type Server struct {
 	log   *slog.Logger
 	m     *Metrics
 	store *Store
-	wal   atomic.Pointer[wal.WAL] // set once recovery has opened it
+	wal   atomic.Pointer[wal.WAL[*reqState]] // set once recovery has opened it
 	keys  *Keys                   // set by Recover before the WAL writer starts
 	http  *fasthttp.Server
 	dec   decoders
@@ -154,11 +154,11 @@ func (s *Server) Recover() error {
 		return err
 	}
 	mode, _ := wal.ParseSyncMode(s.cfg.WAL.Fsync)
-	w, tail, err := wal.Open(wal.Options{
+	w, tail, err := wal.Open(wal.Options[*reqState]{
 		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.WAL.FsyncInterval,
 		FileSize: int64(s.cfg.WAL.FileSize), NoCompress: !s.cfg.WAL.Compress,
 		OnCommit: s.commit, OnSync: s.m.walFsync.observe,
-		PreCommit: func(first uint64, metas []any) error { return s.keys.preCommit(first, metas) },
+		PreCommit: func(first uint64, metas []*reqState) error { return s.keys.preCommit(first, metas) },
 	})
 	if err != nil {
 		return s.startupErr(err)
@@ -210,8 +210,8 @@ func (s *Server) startupErr(err error) error {
 
 // commit is the WAL's OnCommit: it runs on the WAL writer goroutine, in
 // sequence order, and moves the request's records into the day buffers.
-func (s *Server) commit(seq uint64, meta any) {
-	b := &meta.(*reqState).batch
+func (s *Server) commit(seq uint64, st *reqState) {
+	b := &st.batch
 	s.store.applyRecs(seq, b.Buf, b.Recs, nil)
 }
 

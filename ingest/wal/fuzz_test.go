@@ -10,7 +10,7 @@ import (
 // walFile returns the bytes of a real WAL file holding n entries.
 func walFile(f *testing.F, n int, compress bool) []byte {
 	dir := f.TempDir()
-	w, _, err := Open(Options{Dir: dir, NoCompress: !compress, Sync: SyncNever})
+	w, _, err := Open(Options[string]{Dir: dir, NoCompress: !compress, Sync: SyncNever})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func walFile(f *testing.F, n int, compress bool) []byte {
 		f.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
-		if _, err := w.Append([]byte(`{"ts":1,"n":`+string(rune('0'+i%10))+`}`), nil); err != nil {
+		if _, err := w.Append([]byte(`{"ts":1,"n":`+string(rune('0'+i%10))+`}`), ""); err != nil {
 			f.Fatal(err)
 		}
 	}

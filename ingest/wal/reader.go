@@ -14,7 +14,7 @@ import (
 
 // Replay calls fn for every entry in the log, oldest first, with its
 // decompressed payload (valid until fn returns). Call before Start.
-func (w *WAL) Replay(fn func(seq uint64, payload []byte) error) error {
+func (w *WAL[M]) Replay(fn func(seq uint64, payload []byte) error) error {
 	w.mu.Lock()
 	files := append([]file(nil), w.files...)
 	w.mu.Unlock()

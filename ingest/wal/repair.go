@@ -23,7 +23,7 @@ type RepairAction struct {
 func Repair(dir string) ([]RepairAction, error) {
 	var out []RepairAction
 	for i := 0; i < 10000; i++ {
-		w, _, err := Open(Options{Dir: dir})
+		w, _, err := Open(Options[struct{}]{Dir: dir})
 		if err == nil {
 			err = w.Replay(func(uint64, []byte) error { return nil })
 		}

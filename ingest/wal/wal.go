@@ -39,8 +39,11 @@ func ParseSyncMode(s string) (SyncMode, error) {
 	return "", fmt.Errorf("wal: unknown fsync mode %q (want always, interval or never)", s)
 }
 
-// Options configure a WAL. Zero values mean the defaults.
-type Options struct {
+// Options configure a WAL whose entries carry a meta of type M: what the
+// consumer needs at commit about each entry (for ingest, the request). The
+// log stores only the payload bytes; metas live in memory until commit.
+// Zero values mean the defaults.
+type Options[M any] struct {
 	Dir        string
 	Sync       SyncMode      // default SyncAlways
 	Interval   time.Duration // SyncInterval period; default 100ms
@@ -48,12 +51,12 @@ type Options struct {
 	NoCompress bool          // store payloads as they are
 	// OnCommit is called by the writer goroutine for every entry, in
 	// sequence order, once it is committed and before its Append returns.
-	OnCommit func(seq uint64, meta any)
+	OnCommit func(seq uint64, meta M)
 	// PreCommit, when set, is called by the writer goroutine with the
 	// sequence of the batch's first entry and every entry's meta, before the
 	// batch is written; an error fails the whole batch. What it makes
 	// durable first is durable whenever the entries are.
-	PreCommit func(first uint64, metas []any) error
+	PreCommit func(first uint64, metas []M) error
 	// OnSync, when set, observes every fdatasync's duration.
 	OnSync func(time.Duration)
 }
@@ -92,18 +95,19 @@ type file struct {
 	path  string
 }
 
-type request struct {
+type request[M any] struct {
 	payload []byte // framed entry body is built by the writer
 	flags   byte
-	meta    any
+	meta    M
 	seq     uint64
 	err     error
 	done    chan struct{}
 }
 
-// WAL is an open write-ahead log. Append is safe for concurrent use.
-type WAL struct {
-	opts Options
+// WAL is an open write-ahead log of entries with metas of type M. Append
+// is safe for concurrent use.
+type WAL[M any] struct {
+	opts Options[M]
 
 	mu    sync.Mutex // guards files
 	files []file     // oldest first; the last is the active file
@@ -115,10 +119,10 @@ type WAL struct {
 	fileLast uint64 // sequence of the last entry in the newest file at Open (its first-1 when empty)
 	last     uint64 // sequence of the last entry written
 	err      error  // sticky write/sync failure (read under errMu by others)
-	metas    []any  // PreCommit scratch, owned by the writer goroutine
+	metas    []M    // PreCommit scratch, owned by the writer goroutine
 
 	errMu   sync.Mutex
-	reqs    chan *request
+	reqs    chan *request[M]
 	stop    chan struct{}
 	stopped chan struct{}
 	started bool
@@ -128,7 +132,7 @@ type WAL struct {
 // Open opens the log in opts.Dir (creating it), cuts a torn tail off the
 // newest file and positions the log after its last entry. Older files are
 // checked when Replay reads them.
-func Open(opts Options) (*WAL, TailReport, error) {
+func Open[M any](opts Options[M]) (*WAL[M], TailReport, error) {
 	var rep TailReport
 	if opts.Sync == "" {
 		opts.Sync = SyncAlways
@@ -143,7 +147,7 @@ func Open(opts Options) (*WAL, TailReport, error) {
 	if err := fsutil.MkdirDurable(opts.Dir); err != nil {
 		return nil, rep, fmt.Errorf("wal: mkdir %s: %w", opts.Dir, err)
 	}
-	w := &WAL{opts: opts, next: 1, fileLast: 0, reqs: make(chan *request, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
+	w := &WAL[M]{opts: opts, next: 1, fileLast: 0, reqs: make(chan *request[M], 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
 	files, err := listFiles(opts.Dir)
 	if err != nil {
 		return nil, rep, err
@@ -223,12 +227,12 @@ func fileName(dir string, first uint64) string {
 }
 
 // LastSeq returns the sequence of the last entry in the log (0 if none).
-func (w *WAL) LastSeq() uint64 { return w.next - 1 }
+func (w *WAL[M]) LastSeq() uint64 { return w.next - 1 }
 
 // SetNext raises the next sequence to at least seq (the daemon passes one
 // more than the highest sequence its segments hold, in case the log was
 // emptied). Call before Start.
-func (w *WAL) SetNext(seq uint64) {
+func (w *WAL[M]) SetNext(seq uint64) {
 	if seq > w.next {
 		w.next = seq
 		w.last = seq - 1
@@ -236,7 +240,7 @@ func (w *WAL) SetNext(seq uint64) {
 }
 
 // Start opens the active file for appending and starts the writer.
-func (w *WAL) Start() error {
+func (w *WAL[M]) Start() error {
 	if w.started {
 		return errors.New("wal: started twice")
 	}
@@ -262,7 +266,7 @@ func (w *WAL) Start() error {
 }
 
 // create makes a new active file named first and syncs the directory.
-func (w *WAL) create(first uint64) error {
+func (w *WAL[M]) create(first uint64) error {
 	p := fileName(w.opts.Dir, first)
 	failpoint.Hit("wal.create.openfile")
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
@@ -286,13 +290,13 @@ func (w *WAL) create(first uint64) error {
 // Append commits one entry and returns its sequence once it is committed
 // per the sync mode. The caller's payload is compressed (unless NoCompress)
 // before it is handed to the writer, and is not retained.
-func (w *WAL) Append(payload []byte, meta any) (uint64, error) {
+func (w *WAL[M]) Append(payload []byte, meta M) (uint64, error) {
 	if len(payload) > maxEntry-bodyHdr {
 		return 0, fmt.Errorf("wal: entry of %d bytes too large", len(payload))
 	}
-	r, _ := w.pool.Get().(*request)
+	r, _ := w.pool.Get().(*request[M])
 	if r == nil {
-		r = &request{done: make(chan struct{}, 1)}
+		r = &request[M]{done: make(chan struct{}, 1)}
 	}
 	if w.opts.NoCompress {
 		r.payload, r.flags = append(r.payload[:0], payload...), 0
@@ -307,29 +311,30 @@ func (w *WAL) Append(payload []byte, meta any) (uint64, error) {
 	}
 	<-r.done
 	seq, err := r.seq, r.err
-	r.meta = nil
+	var zero M
+	r.meta = zero
 	w.pool.Put(r)
 	return seq, err
 }
 
 // Err returns the sticky failure, if any.
-func (w *WAL) Err() error {
+func (w *WAL[M]) Err() error {
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
 	return w.err
 }
 
-func (w *WAL) setErr(err error) {
+func (w *WAL[M]) setErr(err error) {
 	w.errMu.Lock()
 	w.err = err
 	w.errMu.Unlock()
 }
 
 // run is the writer goroutine: group commit.
-func (w *WAL) run() {
+func (w *WAL[M]) run() {
 	defer close(w.stopped)
 	var (
-		batch []*request
+		batch []*request[M]
 		buf   []byte
 		dirty bool
 	)
@@ -340,7 +345,7 @@ func (w *WAL) run() {
 		tick = t.C
 	}
 	for {
-		var r *request
+		var r *request[M]
 		select {
 		case r = <-w.reqs:
 		case <-tick:
@@ -388,7 +393,7 @@ func (w *WAL) run() {
 
 // commit writes a batch with one write (and one fdatasync in SyncAlways),
 // then applies and answers each entry in order.
-func (w *WAL) commit(batch []*request, buf []byte) []byte {
+func (w *WAL[M]) commit(batch []*request[M], buf []byte) []byte {
 	fail := func(err error) []byte {
 		for _, r := range batch {
 			r.err = err
@@ -464,7 +469,7 @@ var fdatasync = func(f *os.File) error {
 // dirty pages and marked them clean, so a second fsync could "succeed"
 // without the data. The error is sticky (setErr); the daemon stops
 // acknowledging and a restart recovers from what is really on disk.
-func (w *WAL) fsync() error {
+func (w *WAL[M]) fsync() error {
 	t := time.Now()
 	err := fdatasync(w.f)
 	if w.opts.OnSync != nil {
@@ -476,7 +481,7 @@ func (w *WAL) fsync() error {
 	return nil
 }
 
-func (w *WAL) rotate(first uint64) error {
+func (w *WAL[M]) rotate(first uint64) error {
 	if w.opts.Sync != SyncNever {
 		if err := w.fsync(); err != nil {
 			return err
@@ -490,7 +495,7 @@ func (w *WAL) rotate(first uint64) error {
 
 // Release says every entry up to and including seq is durable elsewhere;
 // files holding only such entries are deleted (never the active one).
-func (w *WAL) Release(seq uint64) error {
+func (w *WAL[M]) Release(seq uint64) error {
 	w.mu.Lock()
 	var drop []file
 	for len(w.files) > 1 && w.files[1].first-1 <= seq {
@@ -512,7 +517,7 @@ func (w *WAL) Release(seq uint64) error {
 }
 
 // Files returns how many log files exist.
-func (w *WAL) Files() int {
+func (w *WAL[M]) Files() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.files)
@@ -520,7 +525,7 @@ func (w *WAL) Files() int {
 
 // Close stops the writer after the queued entries and syncs. Appends after
 // Close fail with ErrClosed.
-func (w *WAL) Close() error {
+func (w *WAL[M]) Close() error {
 	if !w.started {
 		return nil
 	}
@@ -538,7 +543,7 @@ func (w *WAL) Close() error {
 // next sequence: the caller has made every entry durable elsewhere. The new
 // file is created and the directory synced before the old files go, so the
 // next sequence is never forgotten.
-func (w *WAL) Empty() error {
+func (w *WAL[M]) Empty() error {
 	w.mu.Lock()
 	old := append([]file(nil), w.files...)
 	w.mu.Unlock()

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func openT(t *testing.T, dir string, o Options) *WAL {
+func openT(t *testing.T, dir string, o Options[string]) *WAL[string] {
 	t.Helper()
 	o.Dir = dir
 	w, _, err := Open(o)
@@ -20,7 +20,7 @@ func openT(t *testing.T, dir string, o Options) *WAL {
 	return w
 }
 
-func replayAll(t *testing.T, w *WAL) map[uint64]string {
+func replayAll(t *testing.T, w *WAL[string]) map[uint64]string {
 	t.Helper()
 	got := map[uint64]string{}
 	if err := w.Replay(func(seq uint64, p []byte) error { got[seq] = string(p); return nil }); err != nil {
@@ -35,8 +35,8 @@ func TestGroupCommitOrderAndReplay(t *testing.T) {
 			dir := t.TempDir()
 			var mu sync.Mutex
 			var order []uint64
-			metas := map[uint64]any{}
-			w := openT(t, dir, Options{Sync: mode, FileSize: 4096, OnCommit: func(seq uint64, meta any) {
+			metas := map[uint64]string{}
+			w := openT(t, dir, Options[string]{Sync: mode, FileSize: 4096, OnCommit: func(seq uint64, meta string) {
 				mu.Lock()
 				order = append(order, seq)
 				metas[seq] = meta
@@ -75,7 +75,7 @@ func TestGroupCommitOrderAndReplay(t *testing.T) {
 			if w.Files() < 2 {
 				t.Fatalf("no rotation: %d files", w.Files())
 			}
-			w2 := openT(t, dir, Options{})
+			w2 := openT(t, dir, Options[string]{})
 			got := replayAll(t, w2)
 			n := 0
 			for s := range seqs {
@@ -93,14 +93,14 @@ func TestGroupCommitOrderAndReplay(t *testing.T) {
 	}
 }
 
-func writeN(t *testing.T, dir string, n int, o Options) {
+func writeN(t *testing.T, dir string, n int, o Options[string]) {
 	t.Helper()
 	w := openT(t, dir, o)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
-		if _, err := w.Append([]byte(fmt.Sprintf("entry %d", i)), nil); err != nil {
+		if _, err := w.Append([]byte(fmt.Sprintf("entry %d", i)), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,11 +130,11 @@ func TestTornTailIsCut(t *testing.T) {
 	for name, damage := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeN(t, dir, 10, Options{NoCompress: true})
+			writeN(t, dir, 10, Options[string]{NoCompress: true})
 			p := onlyFile(t, dir)
 			st, _ := os.Stat(p)
 			damage(p, st.Size())
-			w, rep, err := Open(Options{Dir: dir})
+			w, rep, err := Open(Options[string]{Dir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,11 +148,11 @@ func TestTornTailIsCut(t *testing.T) {
 			if err := w.Start(); err != nil {
 				t.Fatal(err)
 			}
-			if seq, err := w.Append([]byte("after"), nil); err != nil || seq != uint64(want+1) {
+			if seq, err := w.Append([]byte("after"), ""); err != nil || seq != uint64(want+1) {
 				t.Fatalf("append after repair: %d %v", seq, err)
 			}
 			w.Close()
-			w2 := openT(t, dir, Options{})
+			w2 := openT(t, dir, Options[string]{})
 			got := replayAll(t, w2)
 			if len(got) != want+1 || got[uint64(want+1)] != "after" {
 				t.Fatalf("replay %v", got)
@@ -163,12 +163,12 @@ func TestTornTailIsCut(t *testing.T) {
 
 func TestMidLogCorruption(t *testing.T) {
 	dir := t.TempDir()
-	writeN(t, dir, 10, Options{NoCompress: true})
+	writeN(t, dir, 10, Options[string]{NoCompress: true})
 	p := onlyFile(t, dir)
 	f, _ := os.OpenFile(p, os.O_WRONLY, 0)
 	f.WriteAt([]byte{0xff}, 30) // inside entry 2
 	f.Close()
-	_, _, err := Open(Options{Dir: dir})
+	_, _, err := Open(Options[string]{Dir: dir})
 	var ce *CorruptionError
 	if !errors.As(err, &ce) || ce.Path != p || ce.Offset == 0 {
 		t.Fatalf("want corruption, got %v", err)
@@ -177,10 +177,10 @@ func TestMidLogCorruption(t *testing.T) {
 
 func TestReleaseAndEmpty(t *testing.T) {
 	dir := t.TempDir()
-	w := openT(t, dir, Options{FileSize: 200, NoCompress: true})
+	w := openT(t, dir, Options[string]{FileSize: 200, NoCompress: true})
 	w.Start()
 	for i := 0; i < 40; i++ {
-		if _, err := w.Append(bytes.Repeat([]byte("y"), 50), nil); err != nil {
+		if _, err := w.Append(bytes.Repeat([]byte("y"), 50), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -193,7 +193,7 @@ func TestReleaseAndEmpty(t *testing.T) {
 		t.Fatalf("release removed nothing: %d -> %d", before, after)
 	}
 	w.Close()
-	w2 := openT(t, dir, Options{})
+	w2 := openT(t, dir, Options[string]{})
 	got := replayAll(t, w2)
 	for s := uint64(21); s <= 40; s++ {
 		if _, ok := got[s]; !ok {
@@ -203,12 +203,12 @@ func TestReleaseAndEmpty(t *testing.T) {
 	if err := w2.Empty(); err != nil {
 		t.Fatal(err)
 	}
-	w3 := openT(t, dir, Options{})
+	w3 := openT(t, dir, Options[string]{})
 	if len(replayAll(t, w3)) != 0 || w3.LastSeq() != 40 {
 		t.Fatalf("after Empty: last %d", w3.LastSeq())
 	}
 	w3.Start()
-	if seq, _ := w3.Append([]byte("z"), nil); seq != 41 {
+	if seq, _ := w3.Append([]byte("z"), ""); seq != 41 {
 		t.Fatalf("sequence after Empty: %d", seq)
 	}
 	w3.Close()
@@ -222,15 +222,15 @@ func appendTo(p string, b []byte) {
 
 func TestSetNextJumpStartsNewFile(t *testing.T) {
 	dir := t.TempDir()
-	writeN(t, dir, 5, Options{})
-	w := openT(t, dir, Options{})
+	writeN(t, dir, 5, Options[string]{})
+	w := openT(t, dir, Options[string]{})
 	w.SetNext(100)
 	w.Start()
-	if seq, err := w.Append([]byte("j"), nil); err != nil || seq != 100 {
+	if seq, err := w.Append([]byte("j"), ""); err != nil || seq != 100 {
 		t.Fatalf("%d %v", seq, err)
 	}
 	w.Close()
-	got := replayAll(t, openT(t, dir, Options{}))
+	got := replayAll(t, openT(t, dir, Options[string]{}))
 	if len(got) != 6 || got[100] != "j" || got[5] != "entry 5" {
 		t.Fatalf("replay after jump: %v", got)
 	}
@@ -240,16 +240,16 @@ func TestSetNextJumpStartsNewFile(t *testing.T) {
 // ENOSPC) and is sticky.
 func TestFailureIsStickyAndKeepsCause(t *testing.T) {
 	dir := t.TempDir()
-	w := openT(t, dir, Options{PreCommit: func(uint64, []any) error { return nil }})
+	w := openT(t, dir, Options[string]{PreCommit: func(uint64, []string) error { return nil }})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.f.Close() // the next write fails: the fd is gone
-	_, err := w.Append([]byte("x"), nil)
+	_, err := w.Append([]byte("x"), "")
 	if !errors.Is(err, ErrFailed) || !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("want ErrFailed wrapping the cause, got %v", err)
 	}
-	if _, err2 := w.Append([]byte("y"), nil); !errors.Is(err2, ErrFailed) {
+	if _, err2 := w.Append([]byte("y"), ""); !errors.Is(err2, ErrFailed) {
 		t.Fatalf("not sticky: %v", err2)
 	}
 }
@@ -269,21 +269,21 @@ func TestFailedFsyncIsNeverRetried(t *testing.T) {
 		return orig(f)
 	}
 	defer func() { fdatasync = orig }()
-	w := openT(t, dir, Options{})
+	w := openT(t, dir, Options[string]{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Append([]byte("acked"), nil); err != nil {
+	if _, err := w.Append([]byte("acked"), ""); err != nil {
 		t.Fatal(err)
 	}
 	failing.Store(true)
-	if _, err := w.Append([]byte("not acked"), nil); !errors.Is(err, ErrFailed) {
+	if _, err := w.Append([]byte("not acked"), ""); !errors.Is(err, ErrFailed) {
 		t.Fatalf("want ErrFailed, got %v", err)
 	}
 	n := calls.Load()
 	failing.Store(false) // the device "recovers": still no retry on this file
 	for i := 0; i < 3; i++ {
-		if _, err := w.Append([]byte("later"), nil); !errors.Is(err, ErrFailed) {
+		if _, err := w.Append([]byte("later"), ""); !errors.Is(err, ErrFailed) {
 			t.Fatalf("append after a failed fsync: %v", err)
 		}
 	}
@@ -292,7 +292,7 @@ func TestFailedFsyncIsNeverRetried(t *testing.T) {
 	}
 	w.Close()
 	// Restart: the acknowledged entry is there; the failed one is whole or absent.
-	w2 := openT(t, dir, Options{})
+	w2 := openT(t, dir, Options[string]{})
 	got := replayAll(t, w2)
 	if got[1] != "acked" {
 		t.Fatalf("after restart: %v", got)
