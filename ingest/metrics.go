@@ -88,7 +88,23 @@ func (m *Metrics) code(path string, c int) {
 	v.Add(1)
 }
 
+// Code counts one answer of an endpoint (a fixed set of labels) by status.
+func (m *Metrics) Code(endpoint string, status int) { m.code(endpoint, status) }
+
+// ObserveAck records one write request's time from receipt to answer.
+func (m *Metrics) ObserveAck(d time.Duration) { m.ack.observe(d) }
+
+// AddBody counts one request body: its bytes as received and decoded.
+func (m *Metrics) AddBody(wire, decoded int) {
+	m.wireBytesIn.Add(int64(wire))
+	m.bytesIn.Add(int64(decoded))
+}
+
 func (m *Metrics) reject(reason string, n int) { m.add(m.rejected, reason, n) }
+
+// RejectRequest counts a whole request refused with 400 for reason (one of
+// record.Reasons).
+func (m *Metrics) RejectRequest(reason string) { m.rejectRequest(reason) }
 
 func (m *Metrics) rejectRequest(reason string) { m.add(m.rejectedReqs, reason, 1) }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
+	"github.com/ingestd/ingestd/internal/jsonx"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -80,16 +81,16 @@ func (r *rejectedStore) add(producer string, now time.Time, b *record.Batch) {
 		l := append(r.line[:0], `{"time":"`...)
 		l = append(l, ts...)
 		l = append(l, `","producer":`...)
-		l = appendJSONString(l, producer)
+		l = jsonx.AppendString(l, producer)
 		l = append(l, `,"reason":"`...)
 		l = append(l, bl.Reason...)
 		l = append(l, `","error":`...)
-		l = appendJSONString(l, bl.Err)
+		l = jsonx.AppendString(l, bl.Err)
 		l = append(l, `,"line_no":`...)
 		l = strconv.AppendInt(l, int64(bl.Line), 10)
 		if utf8.Valid(raw) {
 			l = append(l, `,"line":`...)
-			l = appendJSONString(l, string(raw))
+			l = jsonx.AppendString(l, string(raw))
 		} else {
 			l = append(l, `,"line_base64":"`...)
 			l = base64.StdEncoding.AppendEncode(l, raw)

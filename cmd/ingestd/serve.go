@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/httpapi"
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/report"
@@ -174,8 +175,9 @@ func runServe(args []string) int {
 			reloadOnHUP(log, cfg, own, srv, certs)
 		}
 	}()
+	api := httpapi.New(srv, log)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- api.Serve(ln) }()
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -230,7 +232,7 @@ func runServe(args []string) int {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), *stopTimeout)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := api.Shutdown(ctx); err != nil {
 		log.Error("stop incomplete", "err", err)
 		return 1
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"github.com/elastic/go-elasticsearch/v8/typedapi/types"
 )
 
 // storedByField maps a field's value to how many stored records have it.
@@ -327,4 +329,73 @@ func esResult(t *testing.T, what string, code int, res *esapi.Response, err erro
 		t.Fatalf("%s: %d %s", what, res.StatusCode, b)
 	}
 	return string(b)
+}
+
+// The official Go client surfaces ingestd's refusals as Elasticsearch errors
+// (types.ElasticsearchError: the status, the exception type and the reason)
+// for 401, 413, 429, 503 and 507, and a Loki client reads Loki's plain-text
+// error.
+func TestElasticsearchClientSeesElasticsearchErrors(t *testing.T) {
+	ctx := context.Background()
+	want := func(t *testing.T, what string, err error, status int, typ, reason string) {
+		t.Helper()
+		var ee *types.ElasticsearchError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s: %v (%T), want an ElasticsearchError", what, err, err)
+		}
+		got := ""
+		if ee.ErrorCause.Reason != nil {
+			got = *ee.ErrorCause.Reason
+		}
+		if ee.Status != status || ee.ErrorCause.Type != typ || !strings.Contains(got, reason) {
+			t.Fatalf("%s: status %d type %q reason %q, want %d %q with %q", what, ee.Status, ee.ErrorCause.Type, got, status, typ, reason)
+		}
+	}
+	doc := func(i int, pad int) io.Reader {
+		return strings.NewReader(fmt.Sprintf(`{"@timestamp":"2026-11-03T10:00:%02dZ","i":%d,"pad":"%s"}`, i%60, i, strings.Repeat("x", pad)))
+	}
+	client := func(t *testing.T, d *daemon, key string) *elasticsearch.TypedClient {
+		c, err := elasticsearch.NewTypedClient(elasticsearch.Config{Addresses: []string{d.url}, APIKey: key, DisableRetry: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	// 401, 413, 429 and 503 from one daemon: a slow producer, small bodies,
+	// and buffers that fill because blocks are old only after an hour.
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: fast, token: fast-token-0123456789}, {name: slow, token: slow-token-0123456789, rate_limit: 1}]\n"+
+		"http:\n  max_body: 4KiB\nbuffers:\n  max_bytes: 8KiB\nsegments:\n  block_size: 4KiB\n  block_age: 1h\nreport:\n  schedule: \"off\"\n")
+	_, err := client(t, d, "wrong-token-0123456789").Index("app").Raw(doc(0, 10)).Do(ctx)
+	want(t, "a wrong token", err, 401, "security_exception", "missing authentication credentials")
+	fast := client(t, d, "fast-token-0123456789")
+	_, err = fast.Index("app").Raw(doc(1, 5000)).Do(ctx)
+	want(t, "a document over http.max_body", err, 413, "content_too_long_exception", "over the limit of 4096 bytes")
+	slow := client(t, d, "slow-token-0123456789")
+	if _, err := slow.Index("app").Raw(doc(2, 10)).Do(ctx); err != nil {
+		t.Fatalf("the slow producer's first document: %v", err)
+	}
+	var last error
+	for i := 0; i < 5 && last == nil; i++ {
+		_, last = slow.Index("app").Raw(doc(3+i, 10)).Do(ctx)
+	}
+	want(t, "over the producer's rate limit", last, 429, "es_rejected_execution_exception", "rate limit of producer slow")
+	last = nil
+	for i := 0; i < 20 && last == nil; i++ {
+		_, last = fast.Index("app").Raw(doc(10+i, 3000)).Do(ctx)
+	}
+	want(t, "buffers full", last, 503, "es_rejected_execution_exception", "buffers full")
+	d.stop()
+
+	// 507: under disk.min_free.
+	d = startDaemon(t, t.TempDir(), "disk:\n  min_free: 1000000TiB\nreport:\n  schedule: \"off\"\n")
+	_, err = client(t, d, "").Index("app").Raw(doc(0, 10)).Do(ctx)
+	want(t, "a full disk", err, 507, "cluster_block_exception", "disk nearly full")
+	// Loki's own shape: plain text.
+	r := d.post(t, "/loki/api/v1/push", []byte(`{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}`), map[string]string{"Content-Type": "application/json"})
+	if r.code != 507 || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/plain") || !strings.HasPrefix(r.body, "loki push: disk nearly full") {
+		t.Fatalf("loki push on a full disk: %d %q %q", r.code, r.hdr.Get("Content-Type"), r.body)
+	}
+	d.stop()
 }

@@ -1,0 +1,197 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/record"
+	"github.com/ingestd/ingestd/segment"
+)
+
+// The path of one write through the core, the same for every protocol:
+//
+//	w, err := core.Begin(authorization)      // token, storage health, disk, readiness
+//	... the HTTP layer reads and decodes the body under its limits ...
+//	replay, err := w.Key(key, uri, body)       // only with an Idempotency-Key
+//	recs, err := adapter.Records(w.Scratch(), body); w.KeepScratch(recs)
+//	res, err := w.Commit(recs, options)        // record rules, rate limit, budget, WAL group commit
+//	reply := adapter.Answer(res) or adapter.Error(err)
+//	w.Done(reply was a success)
+//
+// Commit returns once every accepted record is durable per wal.fsync, with
+// the request's key journaled in the same commit.
+
+// Write is one write request in progress. Get it from Begin and end it with
+// Done; what its Result points into is valid until Done.
+type Write struct {
+	s     *Server
+	prod  *producer
+	st    *reqState
+	start time.Time // the receive time given to records without a timestamp
+}
+
+// Begin authorizes a write (auth is the Authorization header's value) and
+// checks that intake is open: storage healthy, disk above disk.min_free,
+// recovery done, not stopping.
+func (s *Server) Begin(auth []byte) (*Write, *intake.Error) {
+	prod := s.prods.Load().find(auth)
+	if prod == nil {
+		return nil, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}
+	}
+	if err := s.failure(); err != nil {
+		return nil, s.storageErr(err)
+	}
+	if s.m.diskLow.Load() {
+		return nil, &intake.Error{Status: 507, Code: intake.CodeDiskFull,
+			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree)}
+	}
+	if !s.ready.Load() {
+		msg := "recovering; not accepting yet"
+		if s.closing.Load() {
+			msg = "shutting down"
+		}
+		return nil, &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: msg, RetryAfter: s.retry}
+	}
+	st := s.batches.Get().(*reqState)
+	st.key, st.digest, st.resp = "", 0, st.resp[:0]
+	return &Write{s: s, prod: prod, st: st, start: time.Now()}, nil
+}
+
+// Authorized reports whether auth (an Authorization header value) names a
+// producer, for the calls that store nothing.
+func (s *Server) Authorized(auth []byte) bool { return s.prods.Load().find(auth) != nil }
+
+// Scratch is a buffer, owned by the write, for the records an adapter
+// translates from its envelope.
+func (w *Write) Scratch() []byte { return w.st.recs[:0] }
+
+// KeepScratch gives the (maybe grown) scratch buffer back to the write, so
+// that its memory is pooled with it.
+func (w *Write) KeepScratch(b []byte) { w.st.recs = b[:0] }
+
+// Key applies an Idempotency-Key: a key seen before with the same request
+// returns its first answer (store nothing and send it); with another
+// request, a 422. uri and the decoded body identify the request.
+func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *intake.Error) {
+	if !validKey(key) {
+		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: errKeyFormat.Error()}
+	}
+	k, digest := string(key), requestDigest(uri, body)
+	answer, replayed, err := w.s.keys.Begin(k, digest, time.Now())
+	if err != nil {
+		return nil, &intake.Error{Status: 422, Code: intake.CodeKeyReused, Message: err.Error()}
+	}
+	if replayed {
+		return answer, nil
+	}
+	w.st.key, w.st.digest = k, digest
+	return nil, nil
+}
+
+// Commit parses records (NDJSON, a JSON array or one object) under the
+// record rules and stores the accepted ones durably: the producer's rate
+// limit, the buffer budget, then one WAL entry in the next group commit.
+func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *intake.Error) {
+	s, st := w.s, w.st
+	b := &st.batch
+	b.Reset()
+	p := s.parsers.Get().(*record.Parser)
+	re := p.Parse(records, w.start, opt.Skip, b)
+	s.parsers.Put(p)
+	if re != nil {
+		s.m.rejectRequest(re.Reason)
+		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: re.Msg, Line: re.Line, Reason: re.Reason}
+	}
+	for i, n := range b.ByReason {
+		if n > 0 {
+			s.m.reject(record.Reasons[i], n)
+		}
+	}
+	if len(b.Buf) > segment.MaxBlockRaw {
+		return nil, &intake.Error{Status: 413, Code: intake.CodeTooLarge,
+			Message: fmt.Sprintf("request stores %d bytes (compacted, with added timestamps), over the limit of %d", len(b.Buf), segment.MaxBlockRaw)}
+	}
+	res := &intake.Result{Accepted: len(b.Recs), Rejected: b.Rejected, Errors: b.Errs, Bad: b.Bad}
+	if st.key != "" && opt.Answer != nil {
+		// Made before the WAL append: journaled in the same group commit.
+		st.resp = append(st.resp[:0], opt.Answer(res)...)
+	}
+	prod := w.prod
+	if len(b.Recs) > 0 {
+		if prod.limit != nil {
+			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
+				prod.limited.Add(1)
+				return nil, &intake.Error{Status: 429, Code: intake.CodeRateLimited,
+					Message: "rate limit of producer " + prod.name + " reached; retry later", RetryAfter: int(wait/time.Second) + 1}
+			}
+		}
+		n := int64(len(b.Buf))
+		if !s.store.Admit(n) {
+			return nil, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: "buffers full; retry later", RetryAfter: s.retry}
+		}
+		st.payload = record.AppendEntry(st.payload[:0], b)
+		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
+			s.store.Unadmit(n)
+			return nil, s.storageErr(err)
+		}
+		s.m.recordsIn.Add(int64(len(b.Recs)))
+		prod.records.Add(int64(len(b.Recs)))
+	}
+	prod.requests.Add(1)
+	if r := s.rejected.Load(); r != nil && opt.KeepBad && len(b.Bad) > 0 {
+		r.add(prod.name, time.Now(), b)
+	}
+	return res, nil
+}
+
+// Done ends the write. ok says the client was answered with success, which
+// an Idempotency-Key remembers (otherwise the key is released for a retry).
+func (w *Write) Done(ok bool) {
+	if w.st.key != "" {
+		w.s.keys.Finish(w.st.key, w.st.resp, ok)
+	}
+	w.s.batches.Put(w.st)
+	w.st = nil
+}
+
+// storageErr maps a failed write to 507 when the disk is out of space and
+// 503 otherwise.
+func (s *Server) storageErr(err error) *intake.Error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &intake.Error{Status: 507, Code: intake.CodeDiskFull, Message: "disk full: " + err.Error()}
+	}
+	return &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: "storage failure: " + err.Error(), RetryAfter: s.retry}
+}
+
+// Readiness is what /readyz reports: "ready", or why intake is closed
+// ("disk_low", "failed" with the error, "stopping", "recovering").
+func (s *Server) Readiness() (state string, err error) {
+	failure := s.failure()
+	switch {
+	case s.ready.Load() && failure == nil && s.m.diskLow.Load():
+		return "disk_low", nil
+	case s.ready.Load() && failure == nil:
+		return "ready", nil
+	case failure != nil:
+		return "failed", failure
+	case s.closing.Load():
+		return "stopping", nil
+	}
+	return "recovering", nil
+}
+
+// requestDigest fingerprints a request for its Idempotency-Key: path and
+// query, then the decoded body (so the same records sent with another
+// compression are the same request). Never 0, which means "none".
+func requestDigest(uri, body []byte) uint64 {
+	d := xxhash.New()
+	d.Write(uri)
+	d.Write([]byte{0})
+	d.Write(body)
+	return max(d.Sum64(), 1)
+}

@@ -1,0 +1,459 @@
+// Package httpapi is ingestd's HTTP layer: the fasthttp server with every
+// limit a client controls (headers, body, connections, time), body
+// decoding, the one route table, health and metrics endpoints, and the
+// skeleton every write runs (core.Begin → read and decode the body →
+// adapter.Records → Write.Commit → the adapter's answer). Protocol adapters
+// (package ingest/adapter/...) and the core (package ingest) know nothing of
+// HTTP; only this package imports fasthttp.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/adapter/es"
+	"github.com/ingestd/ingestd/ingest/adapter/loki"
+	"github.com/ingestd/ingestd/ingest/adapter/native"
+	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/internal/jsonx"
+)
+
+// Server serves the HTTP API in front of an intake core.
+type Server struct {
+	core *ingest.Server
+	cfg  *ingest.Config
+	m    *ingest.Metrics
+	log  *slog.Logger
+	http *fasthttp.Server
+	dec  decoders
+}
+
+// New prepares the HTTP server for core (not listening yet).
+func New(core *ingest.Server, log *slog.Logger) *Server {
+	cfg := core.Config()
+	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log}
+	h.dec.budget = &byteBudget{max: int64(cfg.Buffers.MaxRequest)}
+	h.http = &fasthttp.Server{
+		Handler:      h.handle,
+		ErrorHandler: h.errorHandler,
+		Name:         "ingestd",
+		// Streaming: fasthttp reads bodies up to MaxRequestBodySize ahead and
+		// hands larger ones over as a stream, with no limit of its own; the
+		// handler enforces http.max_body (readBody).
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           int(cfg.HTTP.MaxBody),
+		ExpectHandler:                h.expect,
+		ReadBufferSize:               int(cfg.HTTP.MaxHeader),
+		Concurrency:                  cfg.HTTP.MaxConnections,
+		MaxConnsPerIP:                cfg.HTTP.MaxConnsPerIP,
+		ReadTimeout:                  cfg.HTTP.ReadTimeout,
+		WriteTimeout:                 cfg.HTTP.WriteTimeout,
+		IdleTimeout:                  cfg.HTTP.IdleTimeout,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return h
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug(fmt.Sprintf(format, args...)) }
+
+// Serve answers HTTP on ln until Shutdown.
+func (h *Server) Serve(ln net.Listener) error { return h.http.Serve(ln) }
+
+// Shutdown turns new writes away, stops accepting connections, answers the
+// requests in flight, then shuts the core down (flush, seal, empty the WAL).
+func (h *Server) Shutdown(ctx context.Context) error {
+	h.core.Closing()
+	if err := h.http.ShutdownWithContext(ctx); err != nil {
+		h.log.Warn("http shutdown", "err", err)
+	}
+	return h.core.Shutdown(ctx)
+}
+
+// route is one entry of the route table.
+type route struct {
+	endpoint string // metrics label, from a fixed set
+	write    bool   // stores records: an Expect: 100-continue checks the token first
+	serve    func(h *Server, ctx *fasthttp.RequestCtx, es es.Call)
+}
+
+// routes is the route table of the fixed paths; Elasticsearch's paths are
+// classified by es.Route.
+var routes = map[string]route{
+	"/v1/ingest":        {"/v1/ingest", true, (*Server).ingest},
+	"/loki/api/v1/push": {"/loki/api/v1/push", true, (*Server).lokiPush},
+	"/healthz":          {"/healthz", false, (*Server).healthz},
+	"/readyz":           {"/readyz", false, (*Server).readyz},
+	"/metrics":          {"/metrics", false, (*Server).metrics},
+}
+
+// lookup finds the request's route; ok is false for an unknown path.
+func lookup(ctx *fasthttp.RequestCtx) (r route, call es.Call, ok bool) {
+	path := string(ctx.Path())
+	if r, ok := routes[path]; ok {
+		return r, call, true
+	}
+	call = es.Route(string(ctx.Method()), path)
+	switch call.Kind {
+	case es.None:
+		return route{endpoint: "other"}, call, false
+	case es.Bulk, es.Doc:
+		return route{"/_bulk", true, (*Server).elasticsearch}, call, true
+	}
+	return route{"/_es", false, (*Server).elasticsearch}, call, true
+}
+
+func (h *Server) handle(ctx *fasthttp.RequestCtx) {
+	r, call, ok := lookup(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("panic in handler", "panic", p, "path", string(ctx.Path()))
+			h.reply(ctx, r.endpoint, native.Error(&intake.Error{Status: 500, Message: "internal error"}))
+		}
+	}()
+	if !ok {
+		h.reply(ctx, r.endpoint, native.Error(&intake.Error{Status: 404, Message: "not found"}))
+		return
+	}
+	r.serve(h, ctx, call)
+}
+
+// reply writes an adapter's reply and counts it.
+func (h *Server) reply(ctx *fasthttp.RequestCtx, endpoint string, r intake.Reply) {
+	ctx.SetStatusCode(r.Status)
+	for i := 0; i+1 < len(r.Header); i += 2 {
+		ctx.Response.Header.Add(r.Header[i], r.Header[i+1])
+	}
+	if r.ContentType != "" {
+		ctx.SetContentType(r.ContentType)
+	}
+	ctx.SetBody(r.Body)
+	h.m.Code(endpoint, r.Status)
+}
+
+// isGet answers 405 to a method other than GET and HEAD.
+func (h *Server) isGet(ctx *fasthttp.RequestCtx, endpoint string) bool {
+	if ctx.IsGet() || ctx.IsHead() {
+		return true
+	}
+	r := native.Error(&intake.Error{Status: 405, Message: "method not allowed; use GET"})
+	r.Header = append(r.Header, "Allow", "GET")
+	h.reply(ctx, endpoint, r)
+	return false
+}
+
+// get answers a read-only endpoint.
+func (h *Server) get(ctx *fasthttp.RequestCtx, endpoint string, code int, body string) {
+	if h.isGet(ctx, endpoint) {
+		h.reply(ctx, endpoint, intake.Reply{Status: code, ContentType: "application/json", Body: []byte(body)})
+	}
+}
+
+func (h *Server) healthz(ctx *fasthttp.RequestCtx, _ es.Call) {
+	h.get(ctx, "/healthz", 200, `{"status":"ok"}`)
+}
+
+func (h *Server) readyz(ctx *fasthttp.RequestCtx, _ es.Call) {
+	switch state, err := h.core.Readiness(); {
+	case state == "ready":
+		h.get(ctx, "/readyz", 200, `{"status":"ready"}`)
+	case err != nil:
+		h.get(ctx, "/readyz", 503, `{"status":"failed","error":`+string(jsonx.AppendString(nil, err.Error()))+`}`)
+	default:
+		h.get(ctx, "/readyz", 503, `{"status":"`+state+`"}`)
+	}
+}
+
+func (h *Server) metrics(ctx *fasthttp.RequestCtx, _ es.Call) {
+	if !h.isGet(ctx, "/metrics") {
+		return
+	}
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	h.m.Write(ctx)
+	h.m.Code("/metrics", 200)
+}
+
+// errorHandler answers what fasthttp rejects before the handler runs.
+func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	e := &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "malformed HTTP request"}
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes", h.cfg.HTTP.MaxBody)}
+	case errors.As(err, &small):
+		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes", h.cfg.HTTP.MaxHeader)}
+	case errors.As(err, &ne) && ne.Timeout():
+		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
+	}
+	r, call, _ := lookup(ctx)
+	h.reply(ctx, r.endpoint, render(call, e))
+}
+
+// render shapes a refusal for the protocol of call's path.
+func render(call es.Call, e *intake.Error) intake.Reply {
+	if call.Kind != es.None {
+		return es.Error(e)
+	}
+	return native.Error(e)
+}
+
+// expect answers "Expect: 100-continue" before the client sends its body:
+// a declared length over the limit gets 413 and a missing token 401 at once,
+// with the same error body as after the body was read.
+func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
+	r, call, _ := lookup(ctx)
+	if cl := ctx.Request.Header.ContentLength(); cl > int(h.cfg.HTTP.MaxBody) {
+		h.reply(ctx, r.endpoint, render(call, h.tooLarge("")))
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	if r.write && !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
+		h.reply(ctx, r.endpoint, render(call, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
+		return fasthttp.StatusUnauthorized
+	}
+	return fasthttp.StatusContinue
+}
+
+func (h *Server) tooLarge(after string) *intake.Error {
+	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s", h.cfg.HTTP.MaxBody, after)}
+}
+
+// maxDrain is how much of an over-limit body is read and discarded before
+// the 413 is sent and the connection closed: closing a socket with unread
+// data makes the kernel reset it, and the client would lose the answer.
+const (
+	maxDrain     = 4 << 20
+	maxDrainTime = 2 * time.Second
+)
+
+// readBody reads the request body into a pooled buffer (release with
+// h.dec.put), refusing more than http.max_body bytes.
+func (h *Server) readBody(ctx *fasthttp.RequestCtx) ([]byte, *[]byte, error) {
+	limit := int(h.cfg.HTTP.MaxBody)
+	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+		h.drain(ctx)
+		return nil, nil, errTooLarge
+	}
+	r := ctx.RequestBodyStream()
+	if r == nil {
+		b := ctx.Request.Body()
+		if len(b) > limit {
+			return nil, nil, errTooLarge
+		}
+		return b, nil, nil
+	}
+	b, bp, err := h.dec.readAll(r, limit, "body")
+	if errors.Is(err, errTooLarge) {
+		h.drain(ctx)
+	}
+	return b, bp, err
+}
+
+func (h *Server) drain(ctx *fasthttp.RequestCtx) {
+	if r := ctx.RequestBodyStream(); r != nil {
+		// Bounded in time as well: the connection closes after this answer.
+		ctx.Conn().SetReadDeadline(time.Now().Add(maxDrainTime))
+		io.CopyN(io.Discard, r, maxDrain)
+	}
+	ctx.SetConnectionClose()
+}
+
+// body reads and decodes the request body under the limits. release
+// returns the buffers (also after an error).
+func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ *intake.Error) {
+	wire, wp, err := h.readBody(ctx)
+	if err != nil {
+		h.dec.put(wp)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return nil, func() {}, h.tooLarge("")
+		case errors.Is(err, errBusy):
+			h.drain(ctx)
+			return nil, func() {}, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
+		}
+		return nil, func() {}, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "reading request body: " + err.Error()}
+	}
+	body, bp, err := h.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(h.cfg.HTTP.MaxBody))
+	release = func() { h.dec.put(bp); h.dec.put(wp) }
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, release, h.tooLarge(" after decompression")
+	case errors.Is(err, errUnsupported):
+		return nil, release, &intake.Error{Status: 415, Code: intake.CodeUnsupported, Message: err.Error()}
+	case errors.Is(err, errBusy):
+		return nil, release, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
+	case err != nil:
+		return nil, release, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: err.Error()}
+	}
+	h.m.AddBody(len(wire), len(body))
+	return body, release, nil
+}
+
+// begin runs the steps every write shares before its records: the core's
+// Begin (token, storage, disk, readiness), then the body. On an error
+// nothing is held.
+func (h *Server) begin(ctx *fasthttp.RequestCtx) (*ingest.Write, []byte, func(), *intake.Error) {
+	w, e := h.core.Begin(ctx.Request.Header.Peek("Authorization"))
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	body, release, e := h.body(ctx)
+	if e != nil {
+		release()
+		w.Done(false)
+		return nil, nil, nil, e
+	}
+	return w, body, release, nil
+}
+
+// ingest is POST /v1/ingest: the body is the records.
+func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
+	start := time.Now()
+	defer func() { h.m.ObserveAck(time.Since(start)) }()
+	const ep = "/v1/ingest"
+	if !ctx.IsPost() {
+		r := native.Error(&intake.Error{Status: 405, Message: "method not allowed; use POST"})
+		r.Header = append(r.Header, "Allow", "POST")
+		h.reply(ctx, ep, r)
+		return
+	}
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, native.Error(e))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	if key := ctx.Request.Header.Peek("Idempotency-Key"); key != nil {
+		answer, e := w.Key(key, ctx.RequestURI(), body)
+		if e != nil {
+			h.reply(ctx, ep, native.Error(e))
+			return
+		}
+		if answer != nil {
+			r := native.Answer(answer)
+			r.Header = []string{"Idempotency-Replayed", "true"}
+			h.reply(ctx, ep, r)
+			return
+		}
+	}
+	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
+	var answer []byte
+	res, e := w.Commit(body, native.Options(skip, func(res *intake.Result) []byte {
+		answer = native.AppendAnswer(answer[:0], res, skip)
+		return answer
+	}))
+	if e != nil {
+		h.reply(ctx, ep, native.Error(e))
+		return
+	}
+	if answer == nil {
+		answer = native.AppendAnswer(nil, res, skip)
+	}
+	ok = true
+	h.reply(ctx, ep, native.Answer(answer))
+}
+
+// refused counts a request an adapter refused for a malformed envelope
+// (the core counts the ones it refuses).
+func (h *Server) refused(e *intake.Error) {
+	if e.Reason != "" {
+		h.m.RejectRequest(e.Reason)
+	}
+}
+
+// elasticsearch serves the Elasticsearch API. A secured Elasticsearch
+// answers nothing without credentials; nor does ingestd once tokens are
+// configured (health and readiness endpoints stay open).
+func (h *Server) elasticsearch(ctx *fasthttp.RequestCtx, call es.Call) {
+	ep := "/_es"
+	if call.Writes() {
+		ep = "/_bulk"
+		start := time.Now()
+		defer func() { h.m.ObserveAck(time.Since(start)) }()
+	}
+	if !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
+		h.reply(ctx, ep, es.Unauthorized(call.Path))
+		return
+	}
+	if !call.Writes() {
+		h.reply(ctx, ep, es.Static(call, ctx.LocalAddr().String()))
+		return
+	}
+	ew := es.NewWrite(call)
+	if e := ew.Check(); e != nil {
+		h.reply(ctx, ep, es.Error(e))
+		return
+	}
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, es.Error(e))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	recs, e := ew.Records(w.Scratch(), body)
+	w.KeepScratch(recs)
+	if e != nil {
+		h.refused(e)
+		h.reply(ctx, ep, es.Error(e))
+		return
+	}
+	res, e := w.Commit(recs, es.Options)
+	if e != nil {
+		h.reply(ctx, ep, es.Error(e))
+		return
+	}
+	ok = true
+	h.reply(ctx, ep, ew.Answer(res))
+}
+
+// lokiPush is POST /loki/api/v1/push with Loki's JSON body.
+func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
+	start := time.Now()
+	defer func() { h.m.ObserveAck(time.Since(start)) }()
+	const ep = "/loki/api/v1/push"
+	if e := loki.Check(string(ctx.Method()), string(ctx.Request.Header.ContentType())); e != nil {
+		r := loki.Error(e)
+		if e.Status == 405 {
+			r.Header = append(r.Header, "Allow", "POST")
+		}
+		h.reply(ctx, ep, r)
+		return
+	}
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, loki.Error(e))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	recs, e := loki.Records(w.Scratch(), body, h.cfg.Loki.MergeJSONLines)
+	w.KeepScratch(recs)
+	if e != nil {
+		h.refused(e)
+		h.reply(ctx, ep, loki.Error(e))
+		return
+	}
+	res, e := w.Commit(recs, loki.Options)
+	if e != nil {
+		h.reply(ctx, ep, loki.Error(e))
+		return
+	}
+	ok = true
+	h.reply(ctx, ep, loki.Answer(res))
+}

@@ -1,0 +1,202 @@
+// Package jsonx holds the JSON cursors the protocol adapters share: a small
+// lexer over one document for request envelopes, and the string writer.
+package jsonx
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// Lexer is a small cursor over one JSON document, for the shipper
+// endpoints' envelopes (bulk action lines, Loki push bodies). It neither
+// allocates per value nor uses reflection; records themselves still go
+// through the strict Parser.
+type Lexer struct {
+	B   []byte // the document
+	I   int    // the cursor
+	Err error  // the first error; every call after it does nothing
+}
+
+// ErrMalformed is the lexer's error for a document that is not JSON.
+var ErrMalformed = errors.New("malformed JSON")
+
+// WS skips white space.
+func (l *Lexer) WS() {
+	for l.I < len(l.B) && (l.B[l.I] == ' ' || l.B[l.I] == '\t' || l.B[l.I] == '\n' || l.B[l.I] == '\r') {
+		l.I++
+	}
+}
+
+// Peek returns the next non-space byte, or 0 at the end.
+func (l *Lexer) Peek() byte {
+	l.WS()
+	if l.I >= len(l.B) {
+		return 0
+	}
+	return l.B[l.I]
+}
+
+// Expect consumes byte c after white space, or fails.
+func (l *Lexer) Expect(c byte) bool {
+	if l.Err != nil {
+		return false
+	}
+	if l.Peek() != c {
+		l.Err = ErrMalformed
+		return false
+	}
+	l.I++
+	return true
+}
+
+// Str reads a JSON string and returns its raw bytes, quotes included.
+func (l *Lexer) Str() []byte {
+	if l.Err != nil || l.Peek() != '"' {
+		l.Err = ErrMalformed
+		return nil
+	}
+	start := l.I
+	l.I++
+	for l.I < len(l.B) {
+		switch l.B[l.I] {
+		case '"':
+			l.I++
+			return l.B[start:l.I]
+		case '\\':
+			l.I += 2
+		default:
+			l.I++
+		}
+	}
+	l.Err = ErrMalformed
+	return nil
+}
+
+// Value skips any JSON value and returns its raw bytes.
+func (l *Lexer) Value() []byte {
+	if l.Err != nil {
+		return nil
+	}
+	c := l.Peek()
+	start := l.I
+	switch c {
+	case '"':
+		return l.Str()
+	case '{', '[':
+		depth := 0
+		for l.I < len(l.B) {
+			switch l.B[l.I] {
+			case '"':
+				if l.Str() == nil {
+					return nil
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					l.I++
+					return l.B[start:l.I]
+				}
+			}
+			l.I++
+		}
+	case 0:
+	default:
+		for l.I < len(l.B) {
+			switch l.B[l.I] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return l.B[start:l.I]
+			}
+			l.I++
+		}
+		return l.B[start:l.I]
+	}
+	l.Err = ErrMalformed
+	return nil
+}
+
+// Object calls fn for each key of an object; fn must consume the value.
+func (l *Lexer) Object(fn func(key []byte)) {
+	if !l.Expect('{') {
+		return
+	}
+	if l.Peek() == '}' {
+		l.I++
+		return
+	}
+	for l.Err == nil {
+		k := l.Str()
+		if !l.Expect(':') {
+			return
+		}
+		fn(k)
+		switch l.Peek() {
+		case ',':
+			l.I++
+		case '}':
+			l.I++
+			return
+		default:
+			l.Err = ErrMalformed
+		}
+	}
+}
+
+// Array calls fn for each element; fn must consume it.
+func (l *Lexer) Array(fn func(i int)) {
+	if !l.Expect('[') {
+		return
+	}
+	if l.Peek() == ']' {
+		l.I++
+		return
+	}
+	for n := 0; l.Err == nil; n++ {
+		fn(n)
+		switch l.Peek() {
+		case ',':
+			l.I++
+		case ']':
+			l.I++
+			return
+		default:
+			l.Err = ErrMalformed
+		}
+	}
+}
+
+// Unquote decodes a raw JSON string (quotes included); false when raw is
+// not one.
+func Unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' { // rare: let encoding/json apply JSON's escapes
+			var s string
+			err := json.Unmarshal(raw, &s)
+			return s, err == nil
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// AppendString appends s as a JSON string literal.
+func AppendString(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

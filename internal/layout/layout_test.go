@@ -1,0 +1,79 @@
+// Package layout holds the test of the import rules of docs/ARCHITECTURE.md:
+// dependencies point one way, and protocol adapters, the record contract and
+// the report engine never pull in the HTTP server, the WAL or the store.
+package layout
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/ingestd/ingestd/"
+
+// rules: a package (or a prefix ending in "/") and what may not be among
+// its dependencies, direct or not.
+var rules = []struct {
+	pkg       string
+	forbidden []string
+	why       string
+}{
+	{"record", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "segment", mod + "report"},
+		"the record contract is read by verify, cat, report and bench without the daemon"},
+	{"ingest/intake", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal"},
+		"the types between the core and the adapters are protocol- and storage-free"},
+	{"ingest/adapter/", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal", mod + "ingest/httpapi"},
+		"an adapter translates an envelope and an answer; it never sees HTTP, the WAL or the store"},
+	{"ingest", []string{"github.com/valyala/fasthttp", mod + "ingest/httpapi", mod + "ingest/adapter/es", mod + "ingest/adapter/loki", mod + "ingest/adapter/native"},
+		"the intake core knows no protocol"},
+	{"ingest/wal", []string{mod + "ingest", mod + "record"}, "the WAL carries bytes and typed metas of its user"},
+	{"report", []string{"github.com/valyala/fasthttp", mod + "ingest"}, "reports read files, not the daemon"},
+	{"segment", []string{mod + "ingest", mod + "record", mod + "report"}, "the segment format is the bottom layer"},
+}
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps=false", "-json", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	checked := map[string]bool{}
+	for _, r := range rules {
+		for _, p := range pkgs {
+			rel := strings.TrimPrefix(p.ImportPath, mod)
+			if rel != r.pkg && !(strings.HasSuffix(r.pkg, "/") && strings.HasPrefix(rel, r.pkg)) {
+				continue
+			}
+			checked[r.pkg] = true
+			for _, d := range p.Deps {
+				for _, f := range r.forbidden {
+					if d == f {
+						t.Errorf("%s depends on %s: %s", p.ImportPath, d, r.why)
+					}
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		if !checked[r.pkg] {
+			t.Errorf("no package matches rule %q", r.pkg)
+		}
+	}
+}
