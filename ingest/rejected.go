@@ -1,8 +1,12 @@
 package ingest
 
 import (
+	"bufio"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -246,4 +250,56 @@ func (r *rejectedStore) close() {
 	r.mu.Lock()
 	r.closeFile()
 	r.mu.Unlock()
+}
+
+// RejectedLine is one line of a rejected-lines file, as the store writes it
+// (see docs/FORMAT.md).
+type RejectedLine struct {
+	Time       string  `json:"time"`
+	Producer   string  `json:"producer"`
+	Reason     string  `json:"reason"`
+	Error      string  `json:"error"`
+	Line       *string `json:"line"`
+	LineBase64 string  `json:"line_base64"`
+	Truncated  bool    `json:"truncated"`
+}
+
+// ReadRejected calls fn for each entry of one rejected-lines file, with the
+// line as it was sent. complete is false when the
+// file ends in an unfinished frame (the daemon is still writing it).
+func ReadRejected(path string, fn func(RejectedLine, []byte) error) (complete bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return false, err
+	}
+	defer zr.Close()
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), 4*record.MaxBadLine+1<<20)
+	for sc.Scan() {
+		var r RejectedLine
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return false, fmt.Errorf("bad entry: %w", err)
+		}
+		var raw []byte
+		if r.Line != nil {
+			raw = []byte(*r.Line)
+		} else if raw, err = base64.StdEncoding.DecodeString(r.LineBase64); err != nil {
+			return false, fmt.Errorf("bad entry: %w", err)
+		}
+		if err := fn(r, raw); err != nil {
+			return false, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
+			return false, nil // an open frame at the end
+		}
+		return false, err
+	}
+	return true, nil
 }

@@ -258,3 +258,6 @@ func ReadManifest(p string) ([]string, error) {
 	defer r.Close()
 	return r.Manifest()
 }
+
+// Forever is a time after every day: the end of a range that means all days.
+var Forever = time.Unix(1<<40, 0)

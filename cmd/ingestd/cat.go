@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/segment"
@@ -30,7 +31,7 @@ func runCat(args []string) int {
 		noteLiveOwner("cat", cfg.DataDir)
 	}
 	if *source != "" {
-		s3, err := openSource(ctx, *source, &cfg)
+		s3, err := ship.OpenSource(ctx, *source, cfg.shipConfig())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 			return 1
@@ -47,7 +48,7 @@ func runCat(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd cat: --to:", err)
 		return 2
 	}
-	days, err := src.Days(ctx, time.Time{}, allDays)
+	days, err := src.Days(ctx, time.Time{}, segment.Forever)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd cat:", err)
 		return 1

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/scrub"
@@ -261,4 +262,12 @@ func prepare(name, synopsis string, args []string, extra func(*flag.FlagSet)) (c
 		return cfg, 2
 	}
 	return cfg, -1
+}
+
+// shipConfig is the shipper's configuration: the storage section.
+func (c *fileConfig) shipConfig() ship.Config {
+	st := c.Storage
+	return ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
+		Bucket: st.Bucket, Prefix: st.Prefix, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Node: c.node(),
+		DeleteAfter: st.DeleteAfter, Interval: st.Interval, WaitPartials: c.Report.Partials}
 }

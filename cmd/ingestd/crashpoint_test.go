@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/report"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ingestd/ingestd/report"
 
 	"github.com/ingestd/ingestd/internal/failpoint/scan"
 	"github.com/ingestd/ingestd/internal/powercut"

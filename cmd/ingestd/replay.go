@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,22 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/ingestd/ingestd/ingest"
-	"github.com/ingestd/ingestd/record"
 )
-
-// rejectedLine is one line of a rejected-lines file.
-type rejectedLine struct {
-	Time       string  `json:"time"`
-	Producer   string  `json:"producer"`
-	Reason     string  `json:"reason"`
-	Error      string  `json:"error"`
-	Line       *string `json:"line"`
-	LineBase64 string  `json:"line_base64"`
-	Truncated  bool    `json:"truncated"`
-}
 
 func runReplayRejected(args []string) int {
 	fs := newFlagSet("replay-rejected", "replay-rejected [--data-dir DIR] (--print | --url URL [--token T]) [--remove]")
@@ -73,7 +58,7 @@ func runReplayRejected(args []string) int {
 	}
 	var done []string
 	for _, f := range files {
-		complete, err := readRejected(f, func(r rejectedLine, raw []byte) error {
+		complete, err := ingest.ReadRejected(f, func(r ingest.RejectedLine, raw []byte) error {
 			lines++
 			if r.Truncated {
 				truncated++ // cut when kept: replaying it would store a wrong record
@@ -134,7 +119,7 @@ func rejectedByReason(dataDir string, from, to time.Time) (map[string]int64, err
 	files, _ := filepath.Glob(filepath.Join(ingest.RejectedDir(dataDir), "rejected-*.ndjson.zst"))
 	counts := map[string]int64{}
 	for _, f := range files {
-		_, err := readRejected(f, func(r rejectedLine, _ []byte) error {
+		_, err := ingest.ReadRejected(f, func(r ingest.RejectedLine, _ []byte) error {
 			if t, err := time.Parse(time.RFC3339Nano, r.Time); err == nil && !t.Before(from) && t.Before(to) {
 				counts[r.Reason]++
 			}
@@ -145,45 +130,6 @@ func rejectedByReason(dataDir string, from, to time.Time) (map[string]int64, err
 		}
 	}
 	return counts, nil
-}
-
-// readRejected calls fn for each line of one file. complete is false when the
-// file ends in an unfinished frame (the daemon is still writing it).
-func readRejected(path string, fn func(rejectedLine, []byte) error) (complete bool, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return false, err
-	}
-	defer zr.Close()
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 64<<10), 4*record.MaxBadLine+1<<20)
-	for sc.Scan() {
-		var r rejectedLine
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return false, fmt.Errorf("bad entry: %w", err)
-		}
-		var raw []byte
-		if r.Line != nil {
-			raw = []byte(*r.Line)
-		} else if raw, err = base64.StdEncoding.DecodeString(r.LineBase64); err != nil {
-			return false, fmt.Errorf("bad entry: %w", err)
-		}
-		if err := fn(r, raw); err != nil {
-			return false, err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
-			return false, nil // an open frame at the end
-		}
-		return false, err
-	}
-	return true, nil
 }
 
 func postLines(url, token string, body []byte) (accepted, rejected int, err error) {

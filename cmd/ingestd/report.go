@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/report"
 )
 
@@ -66,7 +67,7 @@ func runReport(args []string) int {
 			fmt.Fprintln(os.Stderr, "ingestd report: with --source, give --out")
 			return 2
 		}
-		s3, err := openSource(ctx, *source, &cfg)
+		s3, err := ship.OpenSource(ctx, *source, cfg.shipConfig())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd report:", err)
 			return 1

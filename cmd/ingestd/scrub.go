@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/scrub"
 )
@@ -16,11 +16,11 @@ import (
 func startScrub(cfg *fileConfig, m *ingest.Metrics, log *slog.Logger) (*scrub.Scrubber, error) {
 	listers := []scrub.Lister{scrub.LocalFiles{DataDir: cfg.DataDir}}
 	if st := cfg.Storage; st.Endpoint != "" && cfg.Scrub.Shipped {
-		src, err := openSource(context.Background(), "s3://"+st.Bucket+"/"+st.Prefix, cfg)
+		src, err := ship.OpenSource(context.Background(), "s3://"+st.Bucket+"/"+st.Prefix, cfg.shipConfig())
 		if err != nil {
 			return nil, err
 		}
-		listers = append(listers, shippedObjects{src})
+		listers = append(listers, src.Objects())
 	}
 	sc, err := scrub.New(scrub.Config{Interval: cfg.Scrub.Interval, Rate: int64(cfg.Scrub.Rate),
 		Check: record.Check(cfg.Rules()), Log: log}, listers...)
@@ -40,36 +40,4 @@ func startScrub(cfg *fileConfig, m *ingest.Metrics, log *slog.Logger) (*scrub.Sc
 	sc.Start()
 	log.Info("scrub: verifying sealed files in the background", "interval", cfg.Scrub.Interval, "rate", int64(cfg.Scrub.Rate), "shipped", len(listers) > 1)
 	return sc, nil
-}
-
-// shippedObjects lists every segment object in the bucket for the scrub;
-// each is read in 8 MiB windows, like verify --source.
-type shippedObjects struct{ s *s3Source }
-
-var _ scrub.Lister = shippedObjects{}
-
-// List implements scrub.Lister.
-func (o shippedObjects) List(ctx context.Context) ([]scrub.Target, error) {
-	days, err := o.s.Days(ctx, time.Time{}, allDays)
-	if err != nil {
-		return nil, err
-	}
-	var out []scrub.Target
-	for _, d := range days {
-		in, err := o.s.Inputs(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range in {
-			key := o.s.Path(d, f.Name)
-			out = append(out, scrub.Target{Name: o.s.url(key), Day: d.Start, Size: f.Size, Open: func() (io.ReaderAt, func(), error) {
-				ra, err := o.s.readerAt(key)
-				if err != nil {
-					return nil, nil, err
-				}
-				return &windowReader{ra: ra, size: ra.size, window: 8 << 20}, func() {}, nil
-			}})
-		}
-	}
-	return out, nil
 }

@@ -87,9 +87,7 @@ func runServe(args []string) int {
 	}
 	var shipper *ship.Shipper
 	if st := cfg.Storage; st.Endpoint != "" {
-		shipper, err = ship.New(cfg.DataDir, ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
-			Bucket: st.Bucket, Prefix: st.Prefix, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Node: cfg.node(),
-			DeleteAfter: st.DeleteAfter, Interval: st.Interval, WaitPartials: cfg.Report.Partials}, log)
+		shipper, err = ship.New(cfg.DataDir, cfg.shipConfig(), log)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd:", err)
 			return 2

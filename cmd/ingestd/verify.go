@@ -10,6 +10,7 @@ import (
 	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/record"
 
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/ingest/wal"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -26,12 +27,12 @@ func runVerify(args []string) int {
 	var rep segment.VerifyReport
 	var err error
 	if *source != "" {
-		s3, err := openSource(context.Background(), *source, &cfg)
+		s3, err := ship.OpenSource(context.Background(), *source, cfg.shipConfig())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 			return 1
 		}
-		rep, err = s3.verify(context.Background(), check)
+		rep, err = s3.Verify(context.Background(), check)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 			return 1

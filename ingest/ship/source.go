@@ -1,4 +1,4 @@
-package main
+package ship
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/scrub"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -22,18 +22,15 @@ import (
 // to hide a round trip to the store behind the decoders.
 const s3Prefetch = 16
 
-// allDays is the end of the time range that cat and verify read: every day.
-var allDays = time.Unix(1<<40, 0)
-
 // maxPartialObject bounds the partial objects read into memory.
 const maxPartialObject = 256 << 20
 
-// s3Source reads every node's segment files and partials under
+// Source reads every node's segment files and partials under
 // s3://bucket/prefix without copying them: the index of each file is read by
 // a ranged GET of its tail, then its blocks by ranged GETs, many at once. It
 // implements report.Source; a day's Dir is its key prefix
 // "<prefix>/dt=YYYY-MM-DD".
-type s3Source struct {
+type Source struct {
 	ctx    context.Context
 	c      *minio.Client
 	bucket string
@@ -44,23 +41,21 @@ type s3Source struct {
 	listing map[string][]minio.ObjectInfo // a day's objects, listed once
 }
 
-// openSource connects to the store named by an s3://bucket/prefix URL, with
-// the endpoint and credentials of the config's storage section.
-func openSource(ctx context.Context, src string, cfg *fileConfig) (*s3Source, error) {
+// OpenSource connects to the store named by an s3://bucket/prefix URL, with
+// the endpoint and credentials of st (Bucket and Prefix are not used).
+func OpenSource(ctx context.Context, src string, st Config) (*Source, error) {
 	u, err := url.Parse(src)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
 		return nil, fmt.Errorf("--source %q: want s3://bucket/prefix", src)
 	}
-	st := cfg.Storage
 	if st.Endpoint == "" {
 		return nil, fmt.Errorf("--source %s: set storage.endpoint (and credentials) in the config", src)
 	}
-	c, err := ship.Client(ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
-		AccessKey: st.AccessKey, SecretKey: st.SecretKey})
+	c, err := Client(st)
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", src, err)
 	}
-	s := &s3Source{ctx: ctx, c: c, bucket: u.Host, prefix: strings.Trim(u.Path, "/"),
+	s := &Source{ctx: ctx, c: c, bucket: u.Host, prefix: strings.Trim(u.Path, "/"),
 		sizes: map[string]int64{}, listing: map[string][]minio.ObjectInfo{}}
 	ok, err := c.BucketExists(ctx, s.bucket)
 	if err != nil {
@@ -72,7 +67,7 @@ func openSource(ctx context.Context, src string, cfg *fileConfig) (*s3Source, er
 	return s, nil
 }
 
-func (s *s3Source) key(rel string) string {
+func (s *Source) key(rel string) string {
 	if s.prefix == "" {
 		return rel
 	}
@@ -80,7 +75,7 @@ func (s *s3Source) key(rel string) string {
 }
 
 // list returns the objects (or, with recursive unset, the folders) under p.
-func (s *s3Source) list(ctx context.Context, p string, recursive bool) ([]minio.ObjectInfo, error) {
+func (s *Source) list(ctx context.Context, p string, recursive bool) ([]minio.ObjectInfo, error) {
 	var out []minio.ObjectInfo
 	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: p, Recursive: recursive}) {
 		if o.Err != nil {
@@ -92,7 +87,7 @@ func (s *s3Source) list(ctx context.Context, p string, recursive bool) ([]minio.
 }
 
 // Days implements report.Source.
-func (s *s3Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, error) {
+func (s *Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, error) {
 	objs, err := s.list(ctx, s.key("dt="), false)
 	if err != nil {
 		return nil, err
@@ -112,7 +107,7 @@ func (s *s3Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day,
 
 // dayObjects lists the objects directly under a day's prefix, once per run:
 // the files and the partials come from the same listing.
-func (s *s3Source) dayObjects(ctx context.Context, day segment.Day) ([]minio.ObjectInfo, error) {
+func (s *Source) dayObjects(ctx context.Context, day segment.Day) ([]minio.ObjectInfo, error) {
 	s.mu.Lock()
 	objs, ok := s.listing[day.Dir]
 	s.mu.Unlock()
@@ -138,7 +133,7 @@ func (s *s3Source) dayObjects(ctx context.Context, day segment.Day) ([]minio.Obj
 // Inputs implements report.Source: the day's sealed objects minus parts a
 // compacted object's manifest replaces (a compacted file shipped, the
 // removal of the parts' objects not yet done).
-func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, error) {
+func (s *Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, error) {
 	objs, err := s.dayObjects(ctx, day)
 	if err != nil {
 		return nil, err
@@ -164,7 +159,7 @@ func (s *s3Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input,
 }
 
 // Partials implements report.Source.
-func (s *s3Source) Partials(ctx context.Context, day segment.Day) (map[string][]byte, error) {
+func (s *Source) Partials(ctx context.Context, day segment.Day) (map[string][]byte, error) {
 	objs, err := s.dayObjects(ctx, day)
 	if err != nil {
 		return nil, err
@@ -193,10 +188,10 @@ func (s *s3Source) Partials(ctx context.Context, day segment.Day) (map[string][]
 }
 
 // Path implements report.Source.
-func (s *s3Source) Path(day segment.Day, name string) string { return day.Dir + "/" + name }
+func (s *Source) Path(day segment.Day, name string) string { return day.Dir + "/" + name }
 
 // Open implements report.Source: a reader whose every ReadAt is a ranged GET.
-func (s *s3Source) Open(key string) (*segment.FileReader, error) {
+func (s *Source) Open(key string) (*segment.FileReader, error) {
 	ra, err := s.readerAt(key)
 	if err != nil {
 		return nil, err
@@ -204,9 +199,9 @@ func (s *s3Source) Open(key string) (*segment.FileReader, error) {
 	return segment.NewReader(s.url(key), ra, ra.size, nil), nil
 }
 
-func (s *s3Source) url(key string) string { return "s3://" + s.bucket + "/" + key }
+func (s *Source) url(key string) string { return "s3://" + s.bucket + "/" + key }
 
-func (s *s3Source) readerAt(key string) (*rangeReader, error) {
+func (s *Source) readerAt(key string) (*rangeReader, error) {
 	s.mu.Lock()
 	size, ok := s.sizes[key]
 	s.mu.Unlock()
@@ -220,11 +215,11 @@ func (s *s3Source) readerAt(key string) (*rangeReader, error) {
 	return &rangeReader{s: s, key: key, size: size}, nil
 }
 
-// verify checks every segment object of every day, each read front to back
+// Verify checks every segment object of every day, each read front to back
 // in windows of 8 MiB (the same listing the scrub walks).
-func (s *s3Source) verify(ctx context.Context, check segment.RecordCheck) (segment.VerifyReport, error) {
+func (s *Source) Verify(ctx context.Context, check segment.RecordCheck) (segment.VerifyReport, error) {
 	var rep segment.VerifyReport
-	targets, err := shippedObjects{s}.List(ctx)
+	targets, err := s.Objects().List(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -239,12 +234,12 @@ func (s *s3Source) verify(ctx context.Context, check segment.RecordCheck) (segme
 }
 
 // Prefetch implements report.Source.
-func (s *s3Source) Prefetch() int { return s3Prefetch }
+func (s *Source) Prefetch() int { return s3Prefetch }
 
 // rangeReader reads an object by ranged GETs; concurrent ReadAt calls are
 // independent requests.
 type rangeReader struct {
-	s    *s3Source
+	s    *Source
 	key  string
 	size int64
 }
@@ -320,4 +315,39 @@ func (w *windowReader) ReadAt(p []byte, off int64) (int, error) {
 		return c, io.EOF
 	}
 	return c, nil
+}
+
+// shippedObjects lists every segment object in the bucket for the scrub;
+// each is read in 8 MiB windows, like verify --source.
+type shippedObjects struct{ s *Source }
+
+// Objects lists every shipped segment object for the scrub.
+func (s *Source) Objects() scrub.Lister { return shippedObjects{s} }
+
+var _ scrub.Lister = shippedObjects{}
+
+// List implements scrub.Lister.
+func (o shippedObjects) List(ctx context.Context) ([]scrub.Target, error) {
+	days, err := o.s.Days(ctx, time.Time{}, segment.Forever)
+	if err != nil {
+		return nil, err
+	}
+	var out []scrub.Target
+	for _, d := range days {
+		in, err := o.s.Inputs(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range in {
+			key := o.s.Path(d, f.Name)
+			out = append(out, scrub.Target{Name: o.s.url(key), Day: d.Start, Size: f.Size, Open: func() (io.ReaderAt, func(), error) {
+				ra, err := o.s.readerAt(key)
+				if err != nil {
+					return nil, nil, err
+				}
+				return &windowReader{ra: ra, size: ra.size, window: 8 << 20}, func() {}, nil
+			}})
+		}
+	}
+	return out, nil
 }
