@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+var writeGolden = flag.Bool("golden.write", false, "write testdata/golden/v1 anew from a running daemon (then commit it: it is frozen)")
+
+// goldenDir is a data directory written by ingestd 0.1 with a file of every
+// on-disk format (docs/FORMAT.md): a compacted segment file and its daily
+// report partial, an open part, WAL entries (compressed) that no segment
+// holds yet, an idempotency journal and a rejected-lines file. It is
+// frozen: a change that cannot read it fails TestGoldenV1.
+func goldenDir() string { return filepath.Join(repoRoot(), "testdata", "golden", "v1") }
+
+const goldenKey = "golden-key-1"
+
+// goldenRecords are what the golden data directory holds, as sent.
+func goldenRecords() (sealed, walOnly []string) {
+	for i := 0; i < 40; i++ {
+		sealed = append(sealed, fmt.Sprintf(`{"ts":"2026-10-01T%02d:%02d:00Z","level":"%s","service":"svc-%d","duration_ms":%d,"user":{"id":%d}}`,
+			i%24, i, []string{"info", "warn", "error"}[i%3], i%4, 10+i*7, 1000+i))
+	}
+	for i := 0; i < 25; i++ {
+		walOnly = append(walOnly, fmt.Sprintf(`{"ts":"2026-10-02T10:%02d:00.%03dZ","msg":"wal %d","n":%d}`, i, i*37, i, i*i))
+	}
+	return sealed, walOnly
+}
+
+const goldenConfig = "node_id: golden\nidempotency:\n  window: 87600h\nreport:\n  schedule: \"off\"\n"
+
+// TestWriteGoldenV1 writes the golden data directory, with -golden.write.
+func TestWriteGoldenV1(t *testing.T) {
+	if !*writeGolden {
+		t.Skip("the golden v1 data directory is frozen; -golden.write rewrites it")
+	}
+	dir := goldenDir()
+	os.RemoveAll(dir)
+	sealed, walOnly := goldenRecords()
+	// A finished day: sealed, compacted, with its partial.
+	d := startDaemon(t, dir, goldenConfig+"segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 200ms\n")
+	if r := d.post(t, "/v1/ingest", []byte(strings.Join(sealed, "\n")), nil); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	waitFor(t, "the day's partial", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "segments", "dt=2026-10-01", "golden.partial.json"))
+		return err == nil
+	})
+	d.stop()
+	// A day in the WAL only, with a key, and rejected lines; then kill -9.
+	d = startDaemon(t, dir, goldenConfig+"segments:\n  block_age: 1h\n  seal_idle: 1h\n")
+	if r := d.post(t, "/v1/ingest?invalid=skip", []byte(strings.Join(walOnly[:20], "\n")+"\nnot json\n[1]\n"), map[string]string{"Idempotency-Key": goldenKey}); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	if r := d.post(t, "/v1/ingest", []byte(strings.Join(walOnly[20:], "\n")), nil); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	time.Sleep(1500 * time.Millisecond) // the rejected lines' frame is closed
+	d.kill()
+	os.Remove(filepath.Join(dir, ".lock"))
+	t.Logf("wrote %s", dir)
+}
+
+// TestGoldenV1 reads the frozen v1 data directory with today's code through
+// the CLI and the daemon: verify, cat, the report from the stored partial,
+// the rejected lines, WAL replay, and the idempotency journal.
+func TestGoldenV1(t *testing.T) {
+	if _, err := os.Stat(goldenDir()); err != nil {
+		t.Fatalf("golden data directory missing: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	copyTree(t, goldenDir(), dir)
+	sealed, walOnly := goldenRecords()
+
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 || !strings.Contains(out, "0 problems") {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	out, code := runCLI(t, "cat", "--data-dir", dir, "--from", "2026-10-01", "--to", "2026-10-02")
+	if got := strings.Fields(out); code != 0 || strings.Join(got, "\n") != strings.Join(sealed, "\n") {
+		t.Fatalf("cat of the sealed day: exit %d\n%s", code, out)
+	}
+	rep := t.TempDir()
+	cfgFile := filepath.Join(rep, "ingestd.yaml")
+	if err := os.WriteFile(cfgFile, []byte(goldenConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runCLI(t, "report", "--config", cfgFile, "--month", "2026-10", "--data-dir", dir, "--out", rep, "--no-partials")
+	if code != 0 || !strings.Contains(out, "40 records over 1 day (1 from daily partials, 0 scanned)") {
+		t.Fatalf("report from the v1 partial: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "replay-rejected", "--data-dir", dir, "--list")
+	var reasons []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct{ Reason, Producer string }
+		if json.Unmarshal([]byte(l), &e) == nil && e.Reason != "" {
+			reasons = append(reasons, e.Producer+"/"+e.Reason)
+		}
+	}
+	sort.Strings(reasons)
+	if code != 0 || strings.Join(reasons, " ") != "anonymous/invalid_json anonymous/not_object" {
+		t.Fatalf("rejected lines: exit %d %v\n%s", code, reasons, out)
+	}
+
+	d := startDaemon(t, dir, goldenConfig)
+	// The journal holds the key's first answer: the same request replays it.
+	r := d.post(t, "/v1/ingest?invalid=skip", []byte(strings.Join(walOnly[:20], "\n")+"\nnot json\n[1]\n"), map[string]string{"Idempotency-Key": goldenKey})
+	if r.code != 200 || r.hdr.Get("Idempotency-Replayed") != "true" || !strings.HasPrefix(r.body, `{"accepted":20,"rejected":2,`) {
+		t.Fatalf("replay of the journaled key: %d %v %s", r.code, r.hdr, r.body)
+	}
+	d.stop()
+	// The WAL's entries were replayed into the segments, once.
+	got := allStored(t, dir)
+	want := append(append([]string(nil), sealed...), walOnly...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after recovery the segments hold %d records, want the %d sent:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+}
+
+// copyTree copies a directory tree (files 0600, folders 0700).
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if e.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
