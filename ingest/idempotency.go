@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
@@ -266,7 +265,7 @@ func (k *Keys) preCommit(first uint64, metas []*reqState) error {
 	}
 	if k.sync {
 		failpoint.Hit("ingest.preCommit.fdatasync")
-		if err := syscall.Fdatasync(int(k.f.Fd())); err != nil {
+		if err := fsutil.Fdatasync(k.f); err != nil {
 			return fmt.Errorf("idempotency: sync journal: %w", err)
 		}
 	}

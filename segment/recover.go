@@ -30,7 +30,7 @@ func OpenAppend(path string) (*Writer, Recovery, error) {
 	if !strings.HasSuffix(path, SuffixOpen) {
 		return nil, rec, fmt.Errorf("segment: open %s: name must end in %s", path, SuffixOpen)
 	}
-	f, err := openFile(path, os.O_RDWR)
+	f, err := OpenOS(path, os.O_RDWR)
 	if err != nil {
 		return nil, rec, fmt.Errorf("segment: open %s: %w", path, err)
 	}

@@ -375,18 +375,15 @@ func TestShortWriteIsStickyAndCut(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "segments", "dt=2026-11-03")
 	os.MkdirAll(dir, 0o755)
 	enc := newEnc(t, LevelFastest)
-	old := openFile
-	defer func() { openFile = old }()
 	var ff *faultFile
-	openFile = func(p string, flag int) (File, error) {
-		f, err := old(p, flag)
+	w, err := CreateWith(filepath.Join(dir, PartName("n1", 1)), func(p string, flag int) (File, error) {
+		f, err := OpenOS(p, flag)
 		if err != nil {
 			return nil, err
 		}
 		ff = &faultFile{File: f, budget: 3000}
 		return ff, nil
-	}
-	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +404,6 @@ func TestShortWriteIsStickyAndCut(t *testing.T) {
 		t.Fatal("sync after failed write succeeded")
 	}
 	w.Close()
-	openFile = old
 	_, rec, err := OpenAppend(w.Path())
 	if err != nil || rec.Blocks != okBlocks || rec.Cut != 0 {
 		t.Fatalf("recovery %+v err %v, want %d whole blocks, nothing to cut", rec, err, okBlocks)
@@ -417,13 +413,10 @@ func TestShortWriteIsStickyAndCut(t *testing.T) {
 func TestFailedSyncIsSticky(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "segments", "dt=2026-11-03")
 	os.MkdirAll(dir, 0o755)
-	old := openFile
-	defer func() { openFile = old }()
-	openFile = func(p string, flag int) (File, error) {
-		f, err := old(p, flag)
+	w, err := CreateWith(filepath.Join(dir, PartName("n1", 1)), func(p string, flag int) (File, error) {
+		f, err := OpenOS(p, flag)
 		return &faultFile{File: f, budget: -1, failSync: true}, err
-	}
-	w, err := Create(filepath.Join(dir, PartName("n1", 1)))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,19 +50,26 @@ type Writer struct {
 	err     error        // sticky
 }
 
-// openFile is the hook tests replace to wrap files.
-var openFile = func(path string, flag int) (File, error) {
+// Opener opens a segment file; tests pass one that wraps files to inject
+// faults (per writer, so such tests can run in parallel).
+type Opener func(path string, flag int) (File, error)
+
+// OpenOS is the Opener of real files (mode 0600).
+func OpenOS(path string, flag int) (File, error) {
 	return os.OpenFile(path, flag, 0o600)
 }
 
 // Create creates a new open part at path, which must end in SuffixOpen and
 // must not exist, and fsyncs its folder: the WAL is released on the part's
 // blocks once they are synced, so its name must be durable before that.
-func Create(path string) (*Writer, error) {
+func Create(path string) (*Writer, error) { return CreateWith(path, OpenOS) }
+
+// CreateWith is Create with the file opened by open.
+func CreateWith(path string, open Opener) (*Writer, error) {
 	if !strings.HasSuffix(path, SuffixOpen) {
 		return nil, fmt.Errorf("segment: create %s: name must end in %s", path, SuffixOpen)
 	}
-	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
+	f, err := open(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return nil, fmt.Errorf("segment: create %s: %w", path, err)
 	}

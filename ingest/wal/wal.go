@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
@@ -59,6 +58,9 @@ type Options[M any] struct {
 	PreCommit func(first uint64, metas []M) error
 	// OnSync, when set, observes every fdatasync's duration.
 	OnSync func(time.Duration)
+	// Fdatasync, when set, replaces the sync call (tests inject failures
+	// through it, per WAL, so they can run in parallel).
+	Fdatasync func(*os.File) error
 }
 
 const (
@@ -458,10 +460,10 @@ func (w *WAL[M]) commit(batch []*request[M], buf []byte) []byte {
 	return buf
 }
 
-// fdatasync is the sync call, replaced by tests to inject failures.
-var fdatasync = func(f *os.File) error {
+// fdatasync is the sync call unless Options.Fdatasync replaces it.
+func fdatasync(f *os.File) error {
 	failpoint.Hit("wal.fdatasync")
-	return syscall.Fdatasync(int(f.Fd()))
+	return fsutil.Fdatasync(f)
 }
 
 // fsync makes the current file's writes durable. A failure is never retried
@@ -471,7 +473,11 @@ var fdatasync = func(f *os.File) error {
 // acknowledging and a restart recovers from what is really on disk.
 func (w *WAL[M]) fsync() error {
 	t := time.Now()
-	err := fdatasync(w.f)
+	sync := fdatasync
+	if w.opts.Fdatasync != nil {
+		sync = w.opts.Fdatasync
+	}
+	err := sync(w.f)
 	if w.opts.OnSync != nil {
 		w.opts.OnSync(time.Since(t))
 	}

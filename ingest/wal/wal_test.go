@@ -260,16 +260,13 @@ func TestFailedFsyncIsNeverRetried(t *testing.T) {
 	dir := t.TempDir()
 	var calls atomic.Int32
 	var failing atomic.Bool
-	orig := fdatasync
-	fdatasync = func(f *os.File) error {
+	w := openT(t, dir, Options[string]{Fdatasync: func(f *os.File) error {
 		calls.Add(1)
 		if failing.Load() {
 			return errors.New("EIO (injected)")
 		}
-		return orig(f)
-	}
-	defer func() { fdatasync = orig }()
-	w := openT(t, dir, Options[string]{})
+		return fdatasync(f)
+	}})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 )
@@ -145,4 +146,12 @@ func CopyDurable(src, dst string) error {
 	}
 	failpoint.Hit("fsutil.CopyDurable.renamedurable")
 	return RenameDurable(tmp, dst)
+}
+
+// Fdatasync makes f's written data durable (fdatasync(2)): what the WAL and
+// the idempotency journal call at every group commit. A failure must not be
+// retried on the same file (see wal.WAL.fsync).
+func Fdatasync(f *os.File) error {
+	failpoint.Hit("fsutil.Fdatasync.sync")
+	return syscall.Fdatasync(int(f.Fd()))
 }

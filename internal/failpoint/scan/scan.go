@@ -48,6 +48,7 @@ var durableFuncs = map[string]bool{
 	"github.com/ingestd/ingestd/internal/fsutil.WriteFileDurable": true,
 	"github.com/ingestd/ingestd/internal/fsutil.MkdirDurable":     true,
 	"github.com/ingestd/ingestd/internal/fsutil.CopyDurable":      true,
+	"github.com/ingestd/ingestd/internal/fsutil.Fdatasync":        true,
 }
 
 // fileTypes are the file types whose writing methods are durable calls:
