@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ingestd/ingestd/ingest/store"
 	"github.com/ingestd/ingestd/record"
 )
 
@@ -18,32 +19,28 @@ type Metrics struct {
 	codesMu sync.Mutex // guards codes' map shape; values are atomic
 	codes   map[codeKey]*atomic.Int64
 
-	recordsIn        atomic.Int64
-	bytesIn          atomic.Int64 // decompressed body bytes
-	wireBytesIn      atomic.Int64
-	rejectedMu       sync.Mutex
-	rejected         map[string]*atomic.Int64 // records skipped with ?invalid=skip, by reason
-	rejectedReqs     map[string]*atomic.Int64 // whole requests refused with 400, by reason
-	framesWritten    atomic.Int64
-	rawBytesWritten  atomic.Int64
-	compBytesWritten atomic.Int64
-	recoverySeconds  atomic.Uint64 // float64 bits
-	walFsync         *histogram
-	ack              *histogram
-	buffered         func() int64
-	walFiles         func() int
-	producers        func() []*producer
-	retentionDays    atomic.Int64
-	retentionBytes   atomic.Int64
-	diskFree         atomic.Int64
-	diskLow          atomic.Bool
-	failed           atomic.Bool
-	rejectedStored   atomic.Int64
-	rejectedLost     atomic.Int64
-	rejectedCapped   atomic.Int64
-	rejectedDisk     atomic.Int64
-	extraMu          sync.Mutex
-	extra            []extraGauge
+	recordsIn       atomic.Int64
+	bytesIn         atomic.Int64 // decompressed body bytes
+	wireBytesIn     atomic.Int64
+	rejectedMu      sync.Mutex
+	rejected        map[string]*atomic.Int64 // records skipped with ?invalid=skip, by reason
+	rejectedReqs    map[string]*atomic.Int64 // whole requests refused with 400, by reason
+	store           *store.Counters          // set by New
+	recoverySeconds atomic.Uint64            // float64 bits
+	walFsync        *histogram
+	ack             *histogram
+	buffered        func() int64
+	walFiles        func() int
+	producers       func() []*producer
+	diskFree        atomic.Int64
+	diskLow         atomic.Bool
+	failed          atomic.Bool
+	rejectedStored  atomic.Int64
+	rejectedLost    atomic.Int64
+	rejectedCapped  atomic.Int64
+	rejectedDisk    atomic.Int64
+	extraMu         sync.Mutex
+	extra           []extraGauge
 }
 
 type extraGauge struct {
@@ -219,12 +216,12 @@ func (m *Metrics) Write(w io.Writer) {
 		}
 	}
 	m.rejectedMu.Unlock()
-	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", m.framesWritten.Load())
-	counter("ingestd_segment_raw_bytes_written_total", "NDJSON bytes written to segments (before compression).", m.rawBytesWritten.Load())
-	counter("ingestd_segment_bytes_written_total", "Compressed bytes written to segments.", m.compBytesWritten.Load())
+	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", m.store.FramesWritten.Load())
+	counter("ingestd_segment_raw_bytes_written_total", "NDJSON bytes written to segments (before compression).", m.store.RawBytesWritten.Load())
+	counter("ingestd_segment_bytes_written_total", "Compressed bytes written to segments.", m.store.CompBytesWritten.Load())
 	ratio := 0.0
-	if c := m.compBytesWritten.Load(); c > 0 {
-		ratio = float64(m.rawBytesWritten.Load()) / float64(c)
+	if c := m.store.CompBytesWritten.Load(); c > 0 {
+		ratio = float64(m.store.RawBytesWritten.Load()) / float64(c)
 	}
 	gauge("ingestd_compression_ratio", "Raw over compressed bytes written to segments.", ratio)
 	if m.buffered != nil {
@@ -237,8 +234,8 @@ func (m *Metrics) Write(w io.Writer) {
 	counter("ingestd_rejected_lines_lost_total", "Rejected lines that could not be written to <data-dir>/rejected (see the log).", m.rejectedLost.Load())
 	counter("ingestd_rejected_capped_bytes_total", "Bytes of old rejected-line files deleted to stay under rejected.max_bytes.", m.rejectedCapped.Load())
 	gauge("ingestd_rejected_bytes", "Bytes in <data-dir>/rejected.", float64(m.rejectedDisk.Load()))
-	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", m.retentionDays.Load())
-	counter("ingestd_retention_deleted_bytes_total", "Segment bytes deleted by retention.", m.retentionBytes.Load())
+	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", m.store.RetentionDays.Load())
+	counter("ingestd_retention_deleted_bytes_total", "Segment bytes deleted by retention.", m.store.RetentionBytes.Load())
 	gauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", float64(m.diskFree.Load()))
 	low := 0.0
 	if m.diskLow.Load() {

@@ -18,6 +18,7 @@ import (
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 
+	"github.com/ingestd/ingestd/ingest/store"
 	"github.com/ingestd/ingestd/ingest/wal"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -33,7 +34,7 @@ type Server struct {
 	rules record.Rules
 	log   *slog.Logger
 	m     *Metrics
-	store *Store
+	store *store.Store
 	wal   atomic.Pointer[wal.WAL[*reqState]] // set once recovery has opened it
 	keys  *Keys                              // set by Recover before the WAL writer starts
 
@@ -60,7 +61,7 @@ type reqState struct {
 // OnDayDone registers fn to be told of each finished day whose files are
 // final (compacted), e.g. to compute its report partial. fn must not block.
 // Call it before Recover.
-func (s *Server) OnDayDone(fn func(dir string)) { s.store.cfg.DayDone = fn }
+func (s *Server) OnDayDone(fn func(dir string)) { s.store.OnDayDone(fn) }
 
 // New validates cfg and prepares a server; nothing is read from disk yet.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
@@ -76,15 +77,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.m.producers = func() []*producer { return s.prods.Load().list }
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
-	st, err := NewStore(StoreConfig{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
+	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
 		SealGrace: cfg.Segments.SealGrace, SealIdle: cfg.Segments.SealIdle, Level: lvl, CompactLevel: clvl,
 		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes),
-		RetainDays: cfg.Retention.MaxDays, RetainBytes: int64(cfg.Retention.MaxBytes)}, log, s.m)
+		RetainDays: cfg.Retention.MaxDays, RetainBytes: int64(cfg.Retention.MaxBytes)}, log)
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
 	s.m.buffered = st.Buffered
+	s.m.store = st.Counters()
 	s.m.walFiles = func() int { // /metrics answers during recovery too
 		if w := s.wal.Load(); w != nil {
 			return w.Files()
@@ -139,7 +141,7 @@ func (s *Server) Recover() error {
 		s.log.Warn("cut torn tail of WAL", "file", tail.Path, "offset", tail.Offset, "bytes", tail.Cut, "reason", tail.Reason)
 	}
 	var replayed int
-	replay := s.store.replay(rep.HighWater)
+	replay := s.store.Replayer(rep.HighWater)
 	if err := w.Replay(func(seq uint64, p []byte) error { replayed++; return replay(seq, p) }); err != nil {
 		return s.startupErr(err)
 	}
@@ -147,9 +149,7 @@ func (s *Server) Recover() error {
 	// Everything up to here is in the segments or was just replayed into
 	// the buffers: the durable watermark starts at the log's end, not at 0
 	// (else a start without traffic could not empty the log on stop).
-	if last := w.LastSeq(); last > s.store.lastApplied.Load() {
-		s.store.lastApplied.Store(last)
-	}
+	s.store.AppliedAtLeast(w.LastSeq())
 	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.Idempotency.Window, s.cfg.Idempotency.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
 	if err != nil {
 		return err
@@ -159,9 +159,9 @@ func (s *Server) Recover() error {
 		return err
 	}
 	s.wal.Store(w)
-	s.store.wal = w
+	s.store.SetWAL(w)
 	s.store.Start()
-	s.store.release()
+	s.store.ReleaseWAL()
 	d := time.Since(t0)
 	s.m.recoverySeconds.Store(math.Float64bits(d.Seconds()))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
@@ -171,6 +171,10 @@ func (s *Server) Recover() error {
 	s.ready.Store(true)
 	return nil
 }
+
+// StartupError stops the daemon's start: corruption that is not a torn
+// tail (in the WAL or the segments), with the command that repairs it.
+type StartupError = store.StartupError
 
 func (s *Server) startupErr(err error) error {
 	var ce *wal.CorruptionError
@@ -184,7 +188,7 @@ func (s *Server) startupErr(err error) error {
 // sequence order, and moves the request's records into the day buffers.
 func (s *Server) commit(seq uint64, st *reqState) {
 	b := &st.batch
-	s.store.applyRecs(seq, b.Buf, b.Recs, nil)
+	s.store.Apply(seq, b.Buf, b.Recs)
 }
 
 // Closing turns intake away (503 "shutting down") before the HTTP layer
@@ -213,7 +217,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if walErr != nil {
 		return walErr
 	}
-	if d, last := s.store.durable(), w.LastSeq(); d < last {
+	if d, last := s.store.Durable(), w.LastSeq(); d < last {
 		return fmt.Errorf("ingest: BUG: after flushing, segments hold up to %d of %d; WAL kept", d, last)
 	}
 	return w.Empty()

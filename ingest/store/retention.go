@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"fmt"
@@ -72,8 +72,8 @@ func (s *Store) applyRetention(now time.Time) {
 		os.RemoveAll(trash)
 		s.forget(num)
 		total -= sizes[i]
-		s.m.retentionDays.Add(1)
-		s.m.retentionBytes.Add(sizes[i])
+		s.m.RetentionDays.Add(1)
+		s.m.RetentionBytes.Add(sizes[i])
 		s.log.Info("retention: deleted day", "day", d.Start.Format(time.DateOnly), "bytes", sizes[i], "reason", reason)
 	}
 }

@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"os"
@@ -57,8 +57,8 @@ func TestRetentionByAgeAndBytes(t *testing.T) {
 	if got := dayNames(t, data); got != "10-23 10-28 11-17 11-22 11-25 11-26 11-27" {
 		t.Fatalf("after max_days 30: %s", got)
 	}
-	if st.m.retentionDays.Load() != 2 || st.m.retentionBytes.Load() == 0 {
-		t.Fatalf("metrics: %d days, %d bytes", st.m.retentionDays.Load(), st.m.retentionBytes.Load())
+	if st.m.RetentionDays.Load() != 2 || st.m.RetentionBytes.Load() == 0 {
+		t.Fatalf("metrics: %d days, %d bytes", st.m.RetentionDays.Load(), st.m.RetentionBytes.Load())
 	}
 	// A byte cap removes the oldest deletable days until under it; today and
 	// yesterday stay even when over.

@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 
 func testStore(t *testing.T, blockSize int) *Store {
 	t.Helper()
-	st, err := NewStore(StoreConfig{DataDir: t.TempDir(), BlockSize: blockSize, BlockAge: time.Hour, SealGrace: time.Hour,
+	st, err := New(Config{DataDir: t.TempDir(), BlockSize: blockSize, BlockAge: time.Hour, SealGrace: time.Hour,
 		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelBetter, FlushWorkers: 1, MaxBuffered: 1 << 30},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), NewMetrics())
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +142,9 @@ func TestDurableWatermark(t *testing.T) {
 // skipped, not logged as a failed compaction (TestCrashPoints found that).
 func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	var logs strings.Builder
-	st, err := NewStore(StoreConfig{DataDir: t.TempDir(), BlockSize: 1 << 20, BlockAge: time.Hour, SealGrace: time.Hour,
+	st, err := New(Config{DataDir: t.TempDir(), BlockSize: 1 << 20, BlockAge: time.Hour, SealGrace: time.Hour,
 		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelFastest, FlushWorkers: 1, MaxBuffered: 1 << 30},
-		slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), NewMetrics())
+		slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"github.com/ingestd/ingestd/segment"
 )
 
-// StoreConfig configures the per-day buffers and segment rolling.
-type StoreConfig struct {
+// Config configures the per-day buffers and segment rolling.
+type Config struct {
 	DataDir      string
 	Node         string        // node id in the names of new files; "" for none
 	BlockSize    int           // raw bytes that make a block full (4 MiB)
@@ -39,8 +39,9 @@ type StoreConfig struct {
 	DayDone func(dir string)
 }
 
-// walReleaser is what the store needs of the WAL.
-type walReleaser interface {
+// Releaser is what the store needs of the WAL: to drop the entries up to a
+// sequence once the segments hold them durably.
+type Releaser interface {
 	Release(seq uint64) error
 }
 
@@ -48,12 +49,12 @@ type walReleaser interface {
 // full or old buffers into segment blocks on a bounded worker pool, seals
 // and compacts days that are over, and tells the WAL what it may drop.
 type Store struct {
-	cfg  StoreConfig
+	cfg  Config
 	enc  *segment.Encoder // intake level, shared by the workers
 	cenc *segment.Encoder // compaction level
 	log  *slog.Logger
-	m    *Metrics
-	wal  walReleaser // set before Start
+	m    *Counters
+	wal  Releaser // set before Start
 
 	mu   sync.Mutex // guards days
 	days map[int64]*dayState
@@ -118,8 +119,20 @@ type mark struct {
 	minTS, maxTS int64
 }
 
-// NewStore returns a store; call Recover, then Start.
-func NewStore(cfg StoreConfig, log *slog.Logger, m *Metrics) (*Store, error) {
+// Counters are what the store counts, read by the daemon's metrics.
+type Counters struct {
+	FramesWritten    atomic.Int64 // segment blocks written
+	RawBytesWritten  atomic.Int64 // their records' bytes
+	CompBytesWritten atomic.Int64 // their compressed bytes
+	RetentionDays    atomic.Int64 // days deleted by retention
+	RetentionBytes   atomic.Int64 // bytes deleted by retention
+}
+
+// Counters returns the store's counters.
+func (s *Store) Counters() *Counters { return s.m }
+
+// New prepares a store over cfg.DataDir; nothing is read until Recover.
+func New(cfg Config, log *slog.Logger) (*Store, error) {
 	enc, err := segment.NewEncoder(cfg.Level)
 	if err != nil {
 		return nil, err
@@ -128,7 +141,7 @@ func NewStore(cfg StoreConfig, log *slog.Logger, m *Metrics) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, enc: enc, cenc: cenc, log: log, m: m, days: map[int64]*dayState{},
+	return &Store{cfg: cfg, enc: enc, cenc: cenc, log: log, m: &Counters{}, days: map[int64]*dayState{},
 		kick: make(chan struct{}, 1), compact: make(chan int64, 1024), stop: make(chan struct{})}, nil
 }
 
@@ -467,9 +480,9 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 		}
 		if err == nil {
 			if err = d.w.Append(*c.out); err == nil {
-				s.m.framesWritten.Add(1)
-				s.m.rawBytesWritten.Add(int64(c.end - c.start))
-				s.m.compBytesWritten.Add(int64(len(*c.out)))
+				s.m.FramesWritten.Add(1)
+				s.m.RawBytesWritten.Add(int64(c.end - c.start))
+				s.m.CompBytesWritten.Add(int64(len(*c.out)))
 			}
 		}
 		if cap(*c.out) <= 2*s.cfg.BlockSize {
@@ -762,3 +775,37 @@ func (s *Store) replay(hw map[int64]uint64) func(seq uint64, payload []byte) err
 		return nil
 	}
 }
+
+// Apply adds one committed request's records (buf, with recs locating each)
+// to the day buffers. The WAL writer calls it in sequence order, through the
+// core's commit hook.
+func (s *Store) Apply(seq uint64, buf []byte, recs []record.Rec) { s.applyRecs(seq, buf, recs, nil) }
+
+// Replayer returns the WAL replay function of recovery: it applies each
+// entry's records whose day's segments do not already hold it (hw is
+// Recovery's high-water mark per day).
+func (s *Store) Replayer(hw map[int64]uint64) func(seq uint64, payload []byte) error {
+	return s.replay(hw)
+}
+
+// AppliedAtLeast raises the sequence the buffers hold up to (recovery: the
+// log's end, whose records the segments or the replay hold).
+func (s *Store) AppliedAtLeast(seq uint64) {
+	if seq > s.lastApplied.Load() {
+		s.lastApplied.Store(seq)
+	}
+}
+
+// Durable is the highest WAL sequence all of whose records are in fsynced
+// segment blocks.
+func (s *Store) Durable() uint64 { return s.durable() }
+
+// SetWAL gives the store the log it releases; call before Start.
+func (s *Store) SetWAL(w Releaser) { s.wal = w }
+
+// ReleaseWAL drops the log entries the segments hold durably.
+func (s *Store) ReleaseWAL() { s.release() }
+
+// OnDayDone registers fn to be told of each finished day whose files are
+// final (compacted); fn must not block. Call before Recover.
+func (s *Store) OnDayDone(fn func(dir string)) { s.cfg.DayDone = fn }
