@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
 // Rules are the record rules of DESIGN section 4. The zero value is not
@@ -190,7 +192,7 @@ func NewParser(r Rules) *Parser {
 func (p *Parser) Parse(body []byte, now time.Time, skip bool, b *Batch) *RequestError {
 	p.now, p.nowTS, p.skip, p.b = now, now.UnixNano(), skip, b
 	p.nowStr = p.nowStr[:0]
-	i := skipWS(body, 0)
+	i := jsonx.SkipWS(body, 0)
 	if i == len(body) {
 		return nil
 	}
@@ -198,13 +200,6 @@ func (p *Parser) Parse(body []byte, now time.Time, skip bool, b *Batch) *Request
 		return p.parseArray(body, i)
 	}
 	return p.parseLines(body)
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
 }
 
 // reject handles a bad record: an error for the request, or a count and a
@@ -293,9 +288,9 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 }
 
 func (p *Parser) parseArray(body []byte, i int) *RequestError {
-	i = skipWS(body, i+1)
+	i = jsonx.SkipWS(body, i+1)
 	if i < len(body) && body[i] == ']' {
-		if j := skipWS(body, i+1); j != len(body) {
+		if j := jsonx.SkipWS(body, i+1); j != len(body) {
 			return &RequestError{Msg: "unexpected data after the JSON array", Reason: ReasonInvalidJSON}
 		}
 		return nil
@@ -311,15 +306,15 @@ func (p *Parser) parseArray(body []byte, i int) *RequestError {
 				return re
 			}
 		}
-		i = skipWS(body, end)
+		i = jsonx.SkipWS(body, end)
 		if i >= len(body) {
 			return &RequestError{Line: k, Msg: "unexpected end of JSON array", Reason: ReasonInvalidJSON}
 		}
 		switch body[i] {
 		case ',':
-			i = skipWS(body, i+1)
+			i = jsonx.SkipWS(body, i+1)
 		case ']':
-			if j := skipWS(body, i+1); j != len(body) {
+			if j := jsonx.SkipWS(body, i+1); j != len(body) {
 				return &RequestError{Line: k, Msg: "unexpected data after the JSON array", Reason: ReasonInvalidJSON}
 			}
 			return nil
@@ -342,7 +337,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 		line++
 		l := body[start:end]
 		next := end + 1
-		if i := skipWS(l, 0); i < len(l) {
+		if i := jsonx.SkipWS(l, 0); i < len(l) {
 			if len(l) > p.rules.MaxRecord+p.rules.MaxRecord/2+1024 {
 				if re := p.reject(line, l, tooLargeError{fmt.Errorf("line of %d bytes is over the limit", len(l))}); re != nil {
 					return re
@@ -354,7 +349,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 			mark, nrecs := len(p.b.Buf), len(p.b.Recs)
 			e, err := p.one(l, i)
 			var se *SyntaxError
-			if (err == nil || !errors.As(err, &se)) && skipWS(l, e) != len(l) {
+			if (err == nil || !errors.As(err, &se)) && jsonx.SkipWS(l, e) != len(l) {
 				// trailing data makes the line invalid JSON, whatever else
 				// was wrong with the record before it
 				p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
@@ -385,7 +380,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 // object starts.
 func (p *Parser) parseStream(body []byte, from, line int) (handled bool, re *RequestError) {
 	mark, nrecs := len(p.b.Buf), len(p.b.Recs)
-	i := skipWS(body, from)
+	i := jsonx.SkipWS(body, from)
 	for n := 0; i < len(body); n++ {
 		line += bytes.Count(body[from:i], []byte{'\n'})
 		from = i
@@ -403,7 +398,7 @@ func (p *Parser) parseStream(body []byte, from, line int) (handled bool, re *Req
 				return true, re
 			}
 		}
-		i = skipWS(body, end)
+		i = jsonx.SkipWS(body, end)
 	}
 	return true, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
@@ -180,12 +182,12 @@ func checkAgainstStdlib(t *testing.T, d []byte) {
 	p := NewParser(DefaultRules())
 	b := &Batch{}
 	p.b, p.now, p.nowTS = b, testNow, testNow.UnixNano()
-	_, err := p.one(d, skipWS(d, 0))
+	_, err := p.one(d, jsonx.SkipWS(d, 0))
 	var se *SyntaxError
 	gotValid := err == nil || (!asSyntax(err, &se) && !errors.Is(err, errNotObject))
 	end := p.sc.pos
 	wantValid := json.Valid(d) && utf8.Valid(d) && len(bytes.TrimSpace(d)) > 0 && bytes.TrimSpace(d)[0] == '{' && iJSON(d)
-	if (err == nil || !asSyntax(err, &se)) && skipWS(d, end) != len(d) {
+	if (err == nil || !asSyntax(err, &se)) && jsonx.SkipWS(d, end) != len(d) {
 		gotValid = false // trailing data, whatever else was wrong with the record
 	}
 	if gotValid != wantValid {

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -307,13 +308,13 @@ func (w *worker) record(line []byte, day int64) {
 	}
 	w.tsRank, w.tsVal, w.pos = len(w.cfg.TimestampFields), nil, 0
 	w.serial++
-	i := skipWS(line, 0)
+	i := jsonx.SkipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		w.agg.Quality.BadLines++
 		return
 	}
 	end, ok := w.object(line, i, 0, 0)
-	if !ok || skipWS(line, end) != len(line) {
+	if !ok || jsonx.SkipWS(line, end) != len(line) {
 		w.agg.Quality.BadLines++
 		return
 	}

@@ -21,11 +21,7 @@ type Lexer struct {
 var ErrMalformed = errors.New("malformed JSON")
 
 // WS skips white space.
-func (l *Lexer) WS() {
-	for l.I < len(l.B) && (l.B[l.I] == ' ' || l.B[l.I] == '\t' || l.B[l.I] == '\n' || l.B[l.I] == '\r') {
-		l.I++
-	}
-}
+func (l *Lexer) WS() { l.I = SkipWS(l.B, l.I) }
 
 // Peek returns the next non-space byte, or 0 at the end.
 func (l *Lexer) Peek() byte {
@@ -55,21 +51,7 @@ func (l *Lexer) Str() []byte {
 		l.Err = ErrMalformed
 		return nil
 	}
-	start := l.I
-	l.I++
-	for l.I < len(l.B) {
-		switch l.B[l.I] {
-		case '"':
-			l.I++
-			return l.B[start:l.I]
-		case '\\':
-			l.I += 2
-		default:
-			l.I++
-		}
-	}
-	l.Err = ErrMalformed
-	return nil
+	return l.take(StringEnd(l.B, l.I))
 }
 
 // Value skips any JSON value and returns its raw bytes.
@@ -77,44 +59,19 @@ func (l *Lexer) Value() []byte {
 	if l.Err != nil {
 		return nil
 	}
-	c := l.Peek()
-	start := l.I
-	switch c {
-	case '"':
-		return l.Str()
-	case '{', '[':
-		depth := 0
-		for l.I < len(l.B) {
-			switch l.B[l.I] {
-			case '"':
-				if l.Str() == nil {
-					return nil
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					l.I++
-					return l.B[start:l.I]
-				}
-			}
-			l.I++
-		}
-	case 0:
-	default:
-		for l.I < len(l.B) {
-			switch l.B[l.I] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return l.B[start:l.I]
-			}
-			l.I++
-		}
-		return l.B[start:l.I]
+	l.WS()
+	return l.take(ValueEnd(l.B, l.I))
+}
+
+// take returns the bytes up to end (-1: malformed) and moves past them.
+func (l *Lexer) take(end int) []byte {
+	if end < 0 {
+		l.Err = ErrMalformed
+		return nil
 	}
-	l.Err = ErrMalformed
-	return nil
+	v := l.B[l.I:end]
+	l.I = end
+	return v
 }
 
 // Object calls fn for each key of an object; fn must consume the value.
