@@ -139,7 +139,7 @@ func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *int
 			s.store.Unadmit(n)
 			return nil, s.storageErr(err)
 		}
-		s.m.recordsIn.Add(int64(len(b.Recs)))
+		s.m.recordsIn.Add(float64(len(b.Recs)))
 		prod.records.Add(int64(len(b.Recs)))
 	}
 	prod.requests.Add(1)

@@ -74,7 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
 	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
-	s.m.producers = func() []*producer { return s.prods.Load().list }
+	s.m.reg.MustRegister(newProducerCollector(func() []*producer { return s.prods.Load().list }))
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
 	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
@@ -85,14 +85,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	s.m.buffered = st.Buffered
-	s.m.store = st.Counters()
-	s.m.walFiles = func() int { // /metrics answers during recovery too
+	s.m.registerStore(st, func() int { // /metrics answers during recovery too
 		if w := s.wal.Load(); w != nil {
 			return w.Files()
 		}
 		return 0
-	}
+	})
 	s.parsers.New = func() any { return record.NewParser(s.rules) }
 	s.batches.New = func() any { return &reqState{} }
 	return s, nil
@@ -131,7 +129,7 @@ func (s *Server) Recover() error {
 	w, tail, err := wal.Open(wal.Options[*reqState]{
 		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.WAL.FsyncInterval,
 		FileSize: int64(s.cfg.WAL.FileSize), NoCompress: !s.cfg.WAL.Compress,
-		OnCommit: s.commit, OnSync: s.m.walFsync.observe,
+		OnCommit: s.commit, OnSync: s.m.observeFsync,
 		PreCommit: func(first uint64, metas []*reqState) error { return s.keys.preCommit(first, metas) },
 	})
 	if err != nil {

@@ -342,7 +342,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`ingestd_http_requests_total{path="/v1/ingest",code="200"} 2`, `ingestd_http_requests_total{path="/v1/ingest",code="400"} 1`,
+		`ingestd_http_requests_total{code="200",path="/v1/ingest"} 2`, `ingestd_http_requests_total{code="400",path="/v1/ingest"} 1`, // labels in the library's (sorted) order
 		"ingestd_records_in_total 3", `ingestd_requests_rejected_total{reason="timestamp"} 1`,
 		`ingestd_records_rejected_total{reason="not_object"} 1`, `ingestd_records_rejected_total{reason="timestamp"} 1`,
 		`ingestd_records_rejected_total{reason="invalid_json"} 1`, "ingestd_wal_fsync_duration_seconds_count",

@@ -14,8 +14,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/ingestd/ingestd/ingest"
@@ -34,12 +36,25 @@ type Server struct {
 	log  *slog.Logger
 	http *fasthttp.Server
 	dec  decoders
+
+	// The HTTP layer's metrics, in the core's registry.
+	requests    *prometheus.CounterVec // by endpoint (a fixed set) and status
+	ack         prometheus.Histogram
+	bytesIn     prometheus.Counter
+	wireBytesIn prometheus.Counter
 }
 
 // New prepares the HTTP server for core (not listening yet).
 func New(core *ingest.Server, log *slog.Logger) *Server {
 	cfg := core.Config()
-	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log}
+	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_http_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"path", "code"}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_ack_latency_seconds", Help: "Time from request received to answer, for ingest requests.",
+			Buckets: ingest.LatencyBuckets}),
+		bytesIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_bytes_in_total", Help: "Request body bytes after decompression."}),
+		wireBytesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_wire_bytes_in_total", Help: "Request body bytes as received."}),
+	}
+	h.m.Registry().MustRegister(h.requests, h.ack, h.bytesIn, h.wireBytesIn)
 	h.dec.budget = &byteBudget{max: int64(cfg.Buffers.MaxRequest)}
 	h.http = &fasthttp.Server{
 		Handler:      h.handle,
@@ -139,7 +154,7 @@ func (h *Server) reply(ctx *fasthttp.RequestCtx, endpoint string, r intake.Reply
 		ctx.SetContentType(r.ContentType)
 	}
 	ctx.SetBody(r.Body)
-	h.m.Code(endpoint, r.Status)
+	h.requests.WithLabelValues(endpoint, strconv.Itoa(r.Status)).Inc()
 }
 
 // isGet answers 405 to a method other than GET and HEAD.
@@ -180,8 +195,10 @@ func (h *Server) metrics(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return
 	}
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	h.m.Write(ctx)
-	h.m.Code("/metrics", 200)
+	if err := h.m.Write(ctx); err != nil {
+		h.log.Warn("metrics", "err", err)
+	}
+	h.requests.WithLabelValues("/metrics", "200").Inc()
 }
 
 // errorHandler answers what fasthttp rejects before the handler runs.
@@ -296,7 +313,8 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 	case err != nil:
 		return nil, release, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: err.Error()}
 	}
-	h.m.AddBody(len(wire), len(body))
+	h.wireBytesIn.Add(float64(len(wire)))
+	h.bytesIn.Add(float64(len(body)))
 	return body, release, nil
 }
 
@@ -320,7 +338,7 @@ func (h *Server) begin(ctx *fasthttp.RequestCtx) (*ingest.Write, []byte, func(),
 // ingest is POST /v1/ingest: the body is the records.
 func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 	start := time.Now()
-	defer func() { h.m.ObserveAck(time.Since(start)) }()
+	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	const ep = "/v1/ingest"
 	if !ctx.IsPost() {
 		r := native.Error(&intake.Error{Status: 405, Message: "method not allowed; use POST"})
@@ -382,7 +400,7 @@ func (h *Server) elasticsearch(ctx *fasthttp.RequestCtx, call es.Call) {
 	if call.Writes() {
 		ep = "/_bulk"
 		start := time.Now()
-		defer func() { h.m.ObserveAck(time.Since(start)) }()
+		defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	}
 	if !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
 		h.reply(ctx, ep, es.Unauthorized(call.Path))
@@ -424,7 +442,7 @@ func (h *Server) elasticsearch(ctx *fasthttp.RequestCtx, call es.Call) {
 // lokiPush is POST /loki/api/v1/push with Loki's JSON body.
 func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 	start := time.Now()
-	defer func() { h.m.ObserveAck(time.Since(start)) }()
+	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	const ep = "/loki/api/v1/push"
 	if e := loki.Check(string(ctx.Method()), string(ctx.Request.Header.ContentType())); e != nil {
 		r := loki.Error(e)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ingestd/ingestd/record"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
@@ -809,3 +811,23 @@ func (s *Store) ReleaseWAL() { s.release() }
 // OnDayDone registers fn to be told of each finished day whose files are
 // final (compacted); fn must not block. Call before Recover.
 func (s *Store) OnDayDone(fn func(dir string)) { s.cfg.DayDone = fn }
+
+// RegisterMetrics registers the store's counters (segment bytes and frames
+// written, the compression ratio, retention) in reg.
+func (s *Store) RegisterMetrics(reg prometheus.Registerer) {
+	c := s.m
+	counter := func(name, help string, v *atomic.Int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
+	}
+	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", &c.FramesWritten)
+	counter("ingestd_segment_raw_bytes_written_total", "NDJSON bytes written to segments (before compression).", &c.RawBytesWritten)
+	counter("ingestd_segment_bytes_written_total", "Compressed bytes written to segments.", &c.CompBytesWritten)
+	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", &c.RetentionDays)
+	counter("ingestd_retention_deleted_bytes_total", "Segment bytes deleted by retention.", &c.RetentionBytes)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_compression_ratio", Help: "Raw over compressed bytes written to segments."}, func() float64 {
+		if n := c.CompBytesWritten.Load(); n > 0 {
+			return float64(c.RawBytesWritten.Load()) / float64(n)
+		}
+		return 0
+	}))
+}
