@@ -24,6 +24,7 @@ import (
 	"github.com/ingestd/ingestd/ingest/adapter/es"
 	"github.com/ingestd/ingestd/ingest/adapter/loki"
 	"github.com/ingestd/ingestd/ingest/adapter/native"
+	"github.com/ingestd/ingestd/ingest/adapter/otlp"
 	"github.com/ingestd/ingestd/ingest/intake"
 	"github.com/ingestd/ingestd/internal/jsonx"
 )
@@ -108,6 +109,7 @@ type route struct {
 var routes = map[string]route{
 	"/v1/ingest":        {"/v1/ingest", true, (*Server).ingest},
 	"/loki/api/v1/push": {"/loki/api/v1/push", true, (*Server).lokiPush},
+	"/v1/logs":          {"/v1/logs", true, (*Server).otlpLogs},
 	"/healthz":          {"/healthz", false, (*Server).healthz},
 	"/readyz":           {"/readyz", false, (*Server).readyz},
 	"/metrics":          {"/metrics", false, (*Server).metrics},
@@ -474,4 +476,41 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 	}
 	ok = true
 	h.reply(ctx, ep, loki.Answer(res))
+}
+
+// otlpLogs is POST /v1/logs: OTLP/HTTP logs, protobuf or JSON.
+func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
+	start := time.Now()
+	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
+	const ep = "/v1/logs"
+	enc, e := otlp.ContentType(string(ctx.Request.Header.ContentType()))
+	if e == nil && !ctx.IsPost() {
+		e = &intake.Error{Status: 405, Message: "method not allowed; use POST"}
+	}
+	if e != nil {
+		h.reply(ctx, ep, otlp.Error(e, enc))
+		return
+	}
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, otlp.Error(e, enc))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	recs, e := otlp.Records(w.Scratch(), body, enc)
+	w.KeepScratch(recs)
+	if e != nil {
+		h.refused(e)
+		h.reply(ctx, ep, otlp.Error(e, enc))
+		return
+	}
+	res, e := w.Commit(recs, otlp.Options)
+	if e != nil {
+		h.reply(ctx, ep, otlp.Error(e, enc))
+		return
+	}
+	ok = true
+	h.reply(ctx, ep, otlp.Answer(res, enc))
 }
