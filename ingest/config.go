@@ -66,6 +66,7 @@ type Config struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Rejected  RejectedConfig  `yaml:"rejected"`
 	Loki      LokiConfig      `yaml:"loki"`
+	OTLP      OTLPConfig      `yaml:"otlp"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -142,6 +143,15 @@ type DiskConfig struct {
 // LokiConfig shapes records from the Loki push endpoint.
 type LokiConfig struct {
 	MergeJSONLines bool `yaml:"merge_json_lines"` // a line that is a JSON object: its fields go into the record
+}
+
+// OTLPConfig is OTLP/HTTP's own listener.
+type OTLPConfig struct {
+	// Listen, when set (OTLP clients default to :4318), is a second
+	// listener answering the same API as http's (POST /v1/logs among it),
+	// with the same TLS, tokens and limits. "" = off: /v1/logs is on the
+	// main listener only.
+	Listen string `yaml:"listen"`
 }
 
 // RejectedConfig bounds the store of lines rejected with ?invalid=skip.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,14 @@ type otlpStored struct {
 func TestOTLPGoSDKExporter(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d := startDaemon(t, dir, "auth:\n  tokens: [{name: otel-app, token: otel-token-0123456789}]\nreport:\n  schedule: \"off\"\n")
-	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(d.url+"/v1/logs"), otlploghttp.WithCompression(otlploghttp.GzipCompression),
+	// The SDK sends to the second listener (otlp.listen), as a client
+	// configured for OTLP's port would.
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: otel-app, token: otel-token-0123456789}]\notlp:\n  listen: 127.0.0.1:0\nreport:\n  schedule: \"off\"\n")
+	m := regexp.MustCompile(`msg="listening for OTLP/HTTP" addr=(\S+)`).FindStringSubmatch(d.log.String())
+	if m == nil {
+		t.Fatalf("no OTLP listener in the log:\n%s", d.log)
+	}
+	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL("http://"+m[1]+"/v1/logs"), otlploghttp.WithCompression(otlploghttp.GzipCompression),
 		otlploghttp.WithHeaders(map[string]string{"Authorization": "Bearer otel-token-0123456789"}),
 		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
 	if err != nil {

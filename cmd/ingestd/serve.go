@@ -47,6 +47,11 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)
 		return 2
 	}
+	if len(tokens) == 0 && cfg.OTLP.Listen != "" && !isLoopback(cfg.OTLP.Listen) && !*open {
+		fmt.Fprintf(os.Stderr, "ingestd: refusing to accept writes from the network without tokens on otlp.listen %s.\n"+
+			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.OTLP.Listen)
+		return 2
+	}
 	if len(tokens) == 0 && !isLoopback(cfg.Listen) && !*open {
 		fmt.Fprintf(os.Stderr, "ingestd: no auth tokens are configured, so listening on %s would let anyone who can reach it write.\n"+
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.Listen)
@@ -174,8 +179,20 @@ func runServe(args []string) int {
 		}
 	}()
 	api := httpapi.New(srv, log)
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- api.Serve(ln) }()
+	if cfg.OTLP.Listen != "" {
+		oln, err := net.Listen("tcp", cfg.OTLP.Listen)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd: otlp.listen:", err)
+			return 1
+		}
+		if certs != nil {
+			oln = certs.listener(oln)
+		}
+		log.Info("listening for OTLP/HTTP", "addr", oln.Addr().String(), "tls", certs != nil)
+		go func() { serveErr <- api.Serve(oln) }()
+	}
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
