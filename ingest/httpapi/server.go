@@ -446,7 +446,7 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 	start := time.Now()
 	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	const ep = "/loki/api/v1/push"
-	if e := loki.Check(string(ctx.Method()), string(ctx.Request.Header.ContentType())); e != nil {
+	if e := loki.Check(string(ctx.Method())); e != nil {
 		r := loki.Error(e)
 		if e.Status == 405 {
 			r.Header = append(r.Header, "Allow", "POST")
@@ -462,7 +462,12 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 	defer release()
 	ok := false
 	defer func() { w.Done(ok) }()
-	recs, e := loki.Records(w.Scratch(), body, h.cfg.Loki.MergeJSONLines)
+	var recs []byte
+	if loki.IsProtobuf(string(ctx.Request.Header.ContentType())) {
+		recs, e = loki.RecordsProto(w.Scratch(), body, h.cfg.Loki.MergeJSONLines, int(h.cfg.HTTP.MaxBody))
+	} else {
+		recs, e = loki.Records(w.Scratch(), body, h.cfg.Loki.MergeJSONLines)
+	}
 	w.KeepScratch(recs)
 	if e != nil {
 		h.refused(e)

@@ -1,5 +1,7 @@
-// Package loki is the adapter for Loki's JSON push API
-// (POST /loki/api/v1/push):
+// Package loki is the adapter for Loki's push API (POST /loki/api/v1/push),
+// in protobuf (what Promtail, Grafana Alloy and most clients send: a
+// snappy-compressed PushRequest, decoded with Loki's own Apache-2.0 push
+// types, github.com/grafana/loki/pkg/push, not the AGPL main module) or JSON:
 //
 //	{"streams":[{"stream":{"label":"value",...},"values":[["<unix ns>","<line>"(,{metadata})],...]}]}
 //
@@ -18,6 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/snappy"
+
 	"github.com/ingestd/ingestd/ingest/intake"
 	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/record"
@@ -26,16 +31,121 @@ import (
 // Options are the core's options for a push: one bad entry refuses it.
 var Options = intake.Options{}
 
-// Check refuses what this adapter cannot read before the body is: another
-// method, or a protobuf body.
-func Check(method, contentType string) *intake.Error {
+// Check refuses another method than POST.
+func Check(method string) *intake.Error {
 	if method != "POST" {
 		return &intake.Error{Status: 405, Message: "method not allowed; use POST"}
 	}
-	if strings.HasPrefix(contentType, "application/x-protobuf") {
-		return &intake.Error{Status: 415, Code: intake.CodeUnsupported, Message: "ingestd takes Loki's JSON push format; configure the client for JSON (application/json)"}
-	}
 	return nil
+}
+
+// IsProtobuf reports whether a Content-Type names the protobuf push format.
+func IsProtobuf(contentType string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "application/x-protobuf")
+}
+
+// RecordsProto appends the entries of a snappy-compressed protobuf
+// PushRequest to dst as records, shaped as the JSON push's. maxDecoded
+// bounds the decompressed size.
+func RecordsProto(dst, body []byte, merge bool, maxDecoded int) ([]byte, *intake.Error) {
+	bad := func(msg string) *intake.Error {
+		return &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: msg}
+	}
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return dst, bad("snappy: " + err.Error())
+	}
+	if n > maxDecoded {
+		return dst, &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: "push request over the limit of " + strconv.Itoa(maxDecoded) + " bytes after decompression"}
+	}
+	raw, err := snappy.Decode(nil, body)
+	if err != nil {
+		return dst, bad("snappy: " + err.Error())
+	}
+	var req push.PushRequest
+	if err := req.Unmarshal(raw); err != nil {
+		return dst, bad("cannot decode the PushRequest: " + err.Error())
+	}
+	var labels, meta, ts, line []byte
+	for si := range req.Streams {
+		st := &req.Streams[si]
+		var ok bool
+		if labels, ok = appendLabelSet(labels[:0], st.Labels); !ok {
+			return dst, bad("stream " + strconv.Itoa(si+1) + ": labels " + strconv.Quote(st.Labels) + " are not a label set like {job=\"app\"}")
+		}
+		for ei := range st.Entries {
+			e := &st.Entries[ei]
+			ts = append(ts[:0], '"')
+			ts = strconv.AppendInt(ts, e.Timestamp.UnixNano(), 10)
+			ts = append(ts, '"')
+			line = jsonx.AppendString(line[:0], e.Line)
+			meta = meta[:0]
+			if len(e.StructuredMetadata) > 0 {
+				meta = append(meta, '{')
+				for i, l := range e.StructuredMetadata {
+					if i > 0 {
+						meta = append(meta, ',')
+					}
+					meta = jsonx.AppendString(meta, l.Name)
+					meta = append(meta, ':')
+					meta = jsonx.AppendString(meta, l.Value)
+				}
+				meta = append(meta, '}')
+			}
+			dst = appendRecord(dst, ts, line, labels, meta, merge)
+		}
+	}
+	return dst, nil
+}
+
+// appendLabelSet appends a Prometheus label set ({a="1", b="x\"y"}) as a
+// JSON object; false when s is not one.
+func appendLabelSet(dst []byte, s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return dst, false
+	}
+	s = strings.TrimSpace(s[1 : len(s)-1])
+	dst = append(dst, '{')
+	for first := true; s != ""; first = false {
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return dst, false
+		}
+		name := strings.TrimSpace(s[:eq])
+		s = strings.TrimSpace(s[eq+1:])
+		if name == "" || s == "" || s[0] != '"' {
+			return dst, false
+		}
+		end := 1
+		for end < len(s) && s[end] != '"' {
+			if s[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(s) {
+			return dst, false
+		}
+		value, err := strconv.Unquote(s[:end+1])
+		if err != nil {
+			return dst, false
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = jsonx.AppendString(dst, name)
+		dst = append(dst, ':')
+		dst = jsonx.AppendString(dst, value)
+		s = strings.TrimSpace(s[end+1:])
+		if s != "" {
+			if s[0] != ',' {
+				return dst, false
+			}
+			s = strings.TrimSpace(s[1:])
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // Records appends the push body's entries to dst as records.
