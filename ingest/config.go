@@ -67,6 +67,7 @@ type Config struct {
 	Rejected  RejectedConfig  `yaml:"rejected"`
 	Loki      LokiConfig      `yaml:"loki"`
 	OTLP      OTLPConfig      `yaml:"otlp"`
+	Syslog    SyslogConfig    `yaml:"syslog"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 }
@@ -154,6 +155,17 @@ type OTLPConfig struct {
 	Listen string `yaml:"listen"`
 }
 
+// SyslogConfig is the optional syslog intake (RFC 5424 and RFC 3164, over
+// TCP with octet-counting or newline framing, and over UDP).
+type SyslogConfig struct {
+	ListenTCP      string        `yaml:"listen_tcp"`      // e.g. "0.0.0.0:6514"; "" = off
+	ListenUDP      string        `yaml:"listen_udp"`      // e.g. "0.0.0.0:514"; "" = off
+	Token          string        `yaml:"token"`           // with auth tokens: the token whose producer syslog writes as (its name and rate limit)
+	MaxMessage     ByteSize      `yaml:"max_message"`     // one message; a TCP connection sending a longer one is closed
+	MaxConnections int           `yaml:"max_connections"` // TCP connections at once; more are closed at once
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`    // a TCP connection silent this long is closed
+}
+
 // RejectedConfig bounds the store of lines rejected with ?invalid=skip.
 type RejectedConfig struct {
 	Keep     bool     `yaml:"keep"`      // keep rejected lines in <data_dir>/rejected
@@ -197,6 +209,7 @@ func DefaultConfig() Config {
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
 		Disk:        DiskConfig{MinFree: 1 << 30},
 		Rejected:    RejectedConfig{Keep: true, MaxBytes: 1 << 30},
+		Syslog:      SyslogConfig{MaxMessage: 64 << 10, MaxConnections: 256, IdleTimeout: 5 * time.Minute},
 	}
 }
 
@@ -229,6 +242,9 @@ func (c *Config) Validate() error {
 		check(c.HTTP.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.HTTP.MaxConnsPerIP, "want ≥ 0"),
 		check(c.HTTP.ReadTimeout > 0 && c.HTTP.WriteTimeout > 0 && c.HTTP.IdleTimeout > 0, "http.*_timeout", c.HTTP.ReadTimeout, "want > 0"),
 		check(c.HTTP.RetryAfter >= time.Second, "http.retry_after", c.HTTP.RetryAfter, "want ≥ 1s"),
+		check(c.Syslog.MaxMessage >= 480 && c.Syslog.MaxMessage <= 16<<20, "syslog.max_message", c.Syslog.MaxMessage, "want 480B..16MiB (RFC 5424 receivers take at least 480 bytes)"),
+		check(c.Syslog.MaxConnections >= 1, "syslog.max_connections", c.Syslog.MaxConnections, "want ≥ 1"),
+		check(c.Syslog.IdleTimeout > 0, "syslog.idle_timeout", c.Syslog.IdleTimeout, "want > 0"),
 		check(c.Idempotency.Window > 0, "idempotency.window", c.Idempotency.Window, "want > 0"),
 		check(c.Idempotency.MaxKeys > 0, "idempotency.max_keys", c.Idempotency.MaxKeys, "want > 0"),
 		check(c.WAL.FsyncInterval > 0, "wal.fsync_interval", c.WAL.FsyncInterval, "want > 0"),

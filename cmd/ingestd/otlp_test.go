@@ -195,9 +195,13 @@ func TestOTLPJSONAndErrors(t *testing.T) {
 	if r := post("application/json", []byte(`{"resourceLogs":[{`)); r.code != 400 || !strings.Contains(r.body, `"code":3`) {
 		t.Fatalf("truncated JSON: %d %s", r.code, r.body)
 	}
+	// Over http.max_body: refused before the body is sent (Expect:
+	// 100-continue, as the Collector's HTTP client does for large bodies).
 	big := bytes.Repeat([]byte("x"), 65<<20)
-	if r := post("application/x-protobuf", big); r.code != 413 {
+	if r := d.post(t, "/v1/logs", big, map[string]string{"Content-Type": "application/x-protobuf", "Expect": "100-continue"}); r.code != 413 {
 		t.Fatalf("oversized: %d %.200s", r.code, r.body)
+	} else if c, m := status([]byte(r.body)); c != 8 || !strings.Contains(m, "over the limit") {
+		t.Fatalf("oversized: status %d %q", c, m)
 	}
 	d.stop()
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/httpapi"
 	"github.com/ingestd/ingestd/ingest/ship"
+	"github.com/ingestd/ingestd/ingest/syslogd"
 	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/segment"
@@ -213,6 +214,14 @@ func runServe(args []string) int {
 		log.Info("signal during recovery; exiting (nothing acknowledged is lost: the WAL replays next start)", "signal", s.String())
 		return 1
 	}
+	var sys *syslogd.Server
+	if cfg.Syslog.ListenTCP != "" || cfg.Syslog.ListenUDP != "" {
+		sys = syslogd.New(srv, cfg.Syslog, log)
+		if err := sys.Listen(); err != nil {
+			log.Error("syslog: cannot listen", "err", err)
+			return 1
+		}
+	}
 	if sched != nil {
 		sched.Start()
 		defer sched.Stop()
@@ -245,6 +254,9 @@ func runServe(args []string) int {
 		log.Warn("second signal: exiting now; the WAL keeps every acknowledged record", "signal", s.String())
 		os.Exit(1)
 	}()
+	if sys != nil {
+		sys.Close() // what the connections had parsed is committed first
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *stopTimeout)
 	defer cancel()
 	if err := api.Shutdown(ctx); err != nil {

@@ -217,13 +217,20 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
 	}
 	r, call, _ := lookup(ctx)
-	h.reply(ctx, r.endpoint, render(call, e))
+	h.reply(ctx, r.endpoint, render(ctx, r, call, e))
 }
 
-// render shapes a refusal for the protocol of call's path.
-func render(call es.Call, e *intake.Error) intake.Reply {
-	if call.Kind != es.None {
+// render shapes a refusal made before a handler ran (Expect: 100-continue,
+// fasthttp's own errors) for the protocol of the request's path.
+func render(ctx *fasthttp.RequestCtx, r route, call es.Call, e *intake.Error) intake.Reply {
+	switch {
+	case call.Kind != es.None:
 		return es.Error(e)
+	case r.endpoint == "/v1/logs":
+		enc, _ := otlp.ContentType(string(ctx.Request.Header.ContentType()))
+		return otlp.Error(e, enc)
+	case r.endpoint == "/loki/api/v1/push":
+		return loki.Error(e)
 	}
 	return native.Error(e)
 }
@@ -234,11 +241,11 @@ func render(call es.Call, e *intake.Error) intake.Reply {
 func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 	r, call, _ := lookup(ctx)
 	if cl := ctx.Request.Header.ContentLength(); cl > int(h.cfg.HTTP.MaxBody) {
-		h.reply(ctx, r.endpoint, render(call, h.tooLarge("")))
+		h.reply(ctx, r.endpoint, render(ctx, r, call, h.tooLarge("")))
 		return fasthttp.StatusRequestEntityTooLarge
 	}
 	if r.write && !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
-		h.reply(ctx, r.endpoint, render(call, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
+		h.reply(ctx, r.endpoint, render(ctx, r, call, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
 		return fasthttp.StatusUnauthorized
 	}
 	return fasthttp.StatusContinue

@@ -26,7 +26,7 @@ var rules = []struct {
 		"the types between the core and the adapters are protocol- and storage-free"},
 	{"ingest/adapter/", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal", mod + "ingest/store", mod + "ingest/httpapi"},
 		"an adapter translates an envelope and an answer; it never sees HTTP, the WAL or the store"},
-	{"ingest", []string{"github.com/valyala/fasthttp", mod + "ingest/httpapi", mod + "ingest/adapter/es", mod + "ingest/adapter/loki", mod + "ingest/adapter/native"},
+	{"ingest", []string{"github.com/valyala/fasthttp", mod + "ingest/httpapi", mod + "ingest/syslogd", mod + "ingest/adapter/syslog", mod + "ingest/adapter/otlp", mod + "ingest/adapter/es", mod + "ingest/adapter/loki", mod + "ingest/adapter/native"},
 		"the intake core knows no protocol"},
 	{"ingest/wal", []string{mod + "ingest", mod + "record", mod + "ingest/store"}, "the WAL carries bytes and typed metas of its user"},
 	{"ingest/store", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal", mod + "ingest/httpapi"},

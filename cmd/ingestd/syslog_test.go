@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syslogAddrs starts a daemon with both syslog listeners on free ports and
+// returns it with the TCP and UDP addresses from its log.
+func syslogDaemon(t *testing.T, dir, extra string) (d *daemon, tcp, udp string) {
+	t.Helper()
+	d = startDaemon(t, dir, "syslog:\n  listen_tcp: 127.0.0.1:0\n  listen_udp: 127.0.0.1:0\n"+extra+"report:\n  schedule: \"off\"\n")
+	for _, tr := range []string{"tcp", "udp"} {
+		m := regexp.MustCompile(`msg="listening for syslog" transport=` + tr + ` addr=(\S+)`).FindStringSubmatch(d.log.String())
+		if m == nil {
+			t.Fatalf("no syslog %s listener in the log:\n%s", tr, d.log)
+		}
+		if tr == "tcp" {
+			tcp = m[1]
+		} else {
+			udp = m[1]
+		}
+	}
+	return d, tcp, udp
+}
+
+type syslogStored struct {
+	Timestamp      string                       `json:"timestamp"`
+	Hostname       string                       `json:"hostname"`
+	AppName        string                       `json:"app_name"`
+	ProcID         string                       `json:"proc_id"`
+	MsgID          string                       `json:"msg_id"`
+	Facility       *int                         `json:"facility"`
+	Severity       *int                         `json:"severity"`
+	StructuredData map[string]map[string]string `json:"structured_data"`
+	Message        string                       `json:"message"`
+	RemoteAddr     string                       `json:"remote_addr"`
+}
+
+// util-linux logger, unmodified, sends RFC 5424 and RFC 3164 over TCP (with
+// newline and octet-counting framing) and UDP; every message is stored once
+// with its fields.
+func TestSyslogFromLogger(t *testing.T) {
+	loggerBin, err := exec.LookPath("logger")
+	if err != nil {
+		t.Skip("logger (util-linux) not installed; apt-get install bsdutils")
+	}
+	dir := t.TempDir()
+	d, tcp, udp := syslogDaemon(t, dir, "")
+	send := func(addr string, args ...string) {
+		t.Helper()
+		host, port, _ := net.SplitHostPort(addr)
+		out, err := exec.Command(loggerBin, append([]string{"-n", host, "-P", port}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logger %v: %v\n%s", args, err, out)
+		}
+	}
+	type sent struct {
+		id, format, transport string
+	}
+	var all []sent
+	for i := 0; i < 5; i++ {
+		for _, c := range []struct{ transport, addr, format string }{
+			{"tcp", tcp, "--rfc5424"}, {"tcp", tcp, "--rfc3164"}, {"udp", udp, "--rfc5424"}, {"udp", udp, "--rfc3164"},
+		} {
+			id := fmt.Sprintf("%s-%s-%d", c.transport, strings.TrimPrefix(c.format, "--"), i)
+			args := []string{"--" + c.transport, c.format, "-t", "ingest-app", "-p", "local3.warning", "--id=4242"}
+			if c.format == "--rfc5424" {
+				args = append(args, "--sd-id", "origin@32473", "--sd-param", `sw="ingestd test"`, "--msgid", "MSG7")
+			}
+			if c.transport == "tcp" && i%2 == 1 {
+				args = append(args, "--octet-count")
+			}
+			send(c.addr, append(args, "hello é "+id)...)
+			all = append(all, sent{id, c.format, c.transport})
+		}
+	}
+	// UDP is best effort: wait until its datagrams are in, then stop.
+	time.Sleep(300 * time.Millisecond)
+	d.stop()
+	got := map[string]syslogStored{}
+	for _, line := range allStored(t, dir) {
+		var s syslogStored
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		id := strings.TrimPrefix(s.Message, "hello é ")
+		if _, dup := got[id]; dup {
+			t.Fatalf("%s stored twice", id)
+		}
+		got[id] = s
+	}
+	now := time.Now().UTC()
+	for _, m := range all {
+		s, ok := got[m.id]
+		if !ok {
+			t.Errorf("%s not stored (%d stored)", m.id, len(got))
+			continue
+		}
+		ts, err := time.Parse(time.RFC3339Nano, s.Timestamp)
+		if err != nil || ts.Sub(now) > time.Minute || now.Sub(ts) > 10*time.Minute {
+			t.Errorf("%s: timestamp %q, want about now", m.id, s.Timestamp)
+		}
+		if s.AppName != "ingest-app" || s.ProcID != "4242" || s.Facility == nil || *s.Facility != 19 || s.Severity == nil || *s.Severity != 4 ||
+			s.Hostname == "" || !strings.HasPrefix(s.RemoteAddr, "127.0.0.1:") {
+			t.Errorf("%s: %+v", m.id, s)
+		}
+		if m.format == "--rfc5424" && (s.MsgID != "MSG7" || s.StructuredData["origin@32473"]["sw"] != "ingestd test") {
+			t.Errorf("%s: msgid %q sd %v", m.id, s.MsgID, s.StructuredData)
+		}
+	}
+}
+
+// A TCP message over syslog.max_message closes its connection and stores
+// nothing of it; messages before it on the connection are stored; a
+// connection that does not start with a frame is closed and counted.
+func TestSyslogLimits(t *testing.T) {
+	dir := t.TempDir()
+	d, tcp, _ := syslogDaemon(t, dir, "  max_message: 1KiB\n")
+	c, err := net.Dial("tcp", tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "<14>1 2026-11-03T10:00:00Z host app - - - before the long one\n")
+	time.Sleep(100 * time.Millisecond)
+	fmt.Fprintf(c, "<14>1 2026-11-03T10:00:01Z host app - - - %s\n", strings.Repeat("x", 4096))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection stayed open after an over-long message")
+	}
+	c.Close()
+	c, _ = net.Dial("tcp", tcp)
+	fmt.Fprintf(c, "this is not syslog\n<14>1 2026-11-03T10:00:02Z host app - - - lost with its connection\n")
+	c.Close()
+	c, _ = net.Dial("tcp", tcp)
+	fmt.Fprintf(c, "<14>1 2026-11-03T10:00:02Z host app - - - after\n")
+	c.Close()
+	time.Sleep(200 * time.Millisecond)
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m strings.Builder
+	b := make([]byte, 1<<16)
+	for {
+		n, err := resp.Body.Read(b)
+		m.Write(b[:n])
+		if err != nil {
+			break
+		}
+	}
+	resp.Body.Close()
+	d.stop()
+	var msgs []string
+	for _, l := range allStored(t, dir) {
+		var s syslogStored
+		json.Unmarshal([]byte(l), &s)
+		msgs = append(msgs, s.Message)
+	}
+	if strings.Join(msgs, "|") != "before the long one|after" && strings.Join(msgs, "|") != "after|before the long one" {
+		t.Fatalf("stored %q", msgs)
+	}
+	for _, want := range []string{`ingestd_syslog_dropped_total{reason="too_large",transport="tcp"} 1`, `ingestd_syslog_invalid_total{transport="tcp"} 1`} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -1,0 +1,320 @@
+// Package syslogd is the syslog transport: TCP and UDP listeners in front of
+// the intake core. Syslog has no acknowledgement, so the guarantee is what
+// the transport allows:
+//
+//   - TCP: the messages parsed from what was read are committed (durable per
+//     wal.fsync) before anything more is read from the connection. A crash
+//     loses at most the bytes the kernel had received and not yet handed
+//     over; while the core refuses (buffers full, disk full) the connection
+//     is not read, so the sender is held back by TCP, not dropped.
+//   - UDP: best effort. Datagrams are batched for a few milliseconds and
+//     committed; those the core refuses, or the kernel drops, are lost and
+//     counted.
+//
+// Per connection: messages over syslog.max_message close it, as does
+// syslog.idle_timeout of silence or a stream that does not start with a
+// frame; more than syslog.max_connections are closed at once. Text between
+// frames that is not a message is skipped by the parser.
+package syslogd
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gosyslog "github.com/leodido/go-syslog/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/adapter/syslog"
+	"github.com/ingestd/ingestd/ingest/intake"
+)
+
+// maxBatch is how many record bytes a connection gathers before it commits
+// without waiting to run out of input.
+const maxBatch = 1 << 20
+
+// Server runs the syslog listeners of one core.
+type Server struct {
+	core *ingest.Server
+	cfg  ingest.SyslogConfig
+	log  *slog.Logger
+	auth []byte
+
+	mu     sync.Mutex
+	lns    []io.Closer
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	nconns atomic.Int64
+
+	messages *prometheus.CounterVec // by transport
+	invalid  *prometheus.CounterVec // messages the parser refused, by transport
+	dropped  *prometheus.CounterVec // by transport and reason
+}
+
+// New prepares the listeners of cfg (none when both addresses are empty).
+func New(core *ingest.Server, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
+	s := &Server{core: core, cfg: cfg, log: log, conns: map[net.Conn]struct{}{},
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_messages_total", Help: "Syslog messages stored, by transport."}, []string{"transport"}),
+		invalid:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_invalid_total", Help: "Syslog messages the parser refused (not stored), by transport."}, []string{"transport"}),
+		dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_dropped_total", Help: "Syslog messages or connections given up, by transport and reason."}, []string{"transport", "reason"}),
+	}
+	if cfg.Token != "" {
+		s.auth = []byte("Bearer " + cfg.Token)
+	}
+	reg := core.Metrics().Registry()
+	reg.MustRegister(s.messages, s.invalid, s.dropped)
+	core.Metrics().AddGauge("ingestd_syslog_connections", "Syslog TCP connections open.", func() float64 { return float64(s.nconns.Load()) })
+	return s
+}
+
+// Listen opens the configured listeners and serves them in the background.
+func (s *Server) Listen() error {
+	if s.cfg.ListenTCP != "" {
+		ln, err := net.Listen("tcp", s.cfg.ListenTCP)
+		if err != nil {
+			return err
+		}
+		s.track(ln)
+		s.log.Info("listening for syslog", "transport", "tcp", "addr", ln.Addr().String())
+		s.wg.Add(1)
+		go s.acceptTCP(ln)
+	}
+	if s.cfg.ListenUDP != "" {
+		pc, err := net.ListenPacket("udp", s.cfg.ListenUDP)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		s.track(pc)
+		s.log.Info("listening for syslog", "transport", "udp", "addr", pc.LocalAddr().String())
+		s.wg.Add(1)
+		go s.serveUDP(pc)
+	}
+	return nil
+}
+
+func (s *Server) track(c io.Closer) {
+	s.mu.Lock()
+	s.lns = append(s.lns, c)
+	s.mu.Unlock()
+}
+
+// Close stops the listeners and connections; what each had parsed is
+// committed first. Call it before the core shuts down.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for _, c := range s.lns {
+		c.Close()
+	}
+	for c := range s.conns {
+		c.SetReadDeadline(time.Now()) // the reader returns; its batch is committed
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) acceptTCP(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		if s.nconns.Load() >= int64(s.cfg.MaxConnections) {
+			s.dropped.WithLabelValues("tcp", "max_connections").Inc()
+			c.Close()
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.nconns.Add(1)
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveTCP(c)
+	}
+}
+
+// batch gathers one connection's (or one UDP window's) records.
+type batch struct {
+	s         *Server
+	transport string
+	recs      []byte
+	n         int
+}
+
+// commit stores the batch. With retry (TCP) a refusal the core expects to
+// pass (429, 503, 507) is retried, holding the sender back, until the
+// server closes; otherwise the batch is dropped and counted.
+func (b *batch) commit(retry bool) {
+	for b.n > 0 {
+		e := b.s.commitOnce(b.recs)
+		if e == nil {
+			b.s.messages.WithLabelValues(b.transport).Add(float64(b.n))
+			break
+		}
+		transient := e.Status == 429 || e.Status == 503 || e.Status == 507
+		if !retry || !transient || b.s.isClosed() {
+			b.s.log.Warn("syslog: messages not stored", "transport", b.transport, "messages", b.n, "status", e.Status, "err", e.Message)
+			b.s.dropped.WithLabelValues(b.transport, e.Code).Add(float64(b.n))
+			break
+		}
+		wait := time.Duration(max(e.RetryAfter, 1)) * time.Second
+		time.Sleep(min(wait, time.Second))
+	}
+	b.recs, b.n = b.recs[:0], 0
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) commitOnce(recs []byte) *intake.Error {
+	w, e := s.core.Begin(s.auth)
+	if e != nil {
+		return e
+	}
+	_, e = w.Commit(recs, syslog.Options)
+	w.Done(e == nil)
+	return e
+}
+
+// commitReader commits the connection's batch before every read from the
+// socket: whatever was parsed from the bytes read so far is durable before
+// more are read.
+type commitReader struct {
+	c     net.Conn
+	b     *batch
+	idle  time.Duration
+	limit int // bytes allowed since the last newline (newline framing)
+	run   int
+	lines bool
+	err   error
+}
+
+var errTooLong = errors.New("syslog message over syslog.max_message")
+
+func (r *commitReader) Read(p []byte) (int, error) {
+	r.b.commit(true)
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.b.s.isClosed() {
+		return 0, io.EOF
+	}
+	r.c.SetReadDeadline(time.Now().Add(r.idle))
+	n, err := r.c.Read(p)
+	if r.lines { // newline framing has no length: bound the message here
+		for _, c := range p[:n] {
+			if c == '\n' {
+				r.run = 0
+			} else if r.run++; r.run > r.limit {
+				r.err = errTooLong
+				return 0, errTooLong
+			}
+		}
+	}
+	return n, err
+}
+
+func (s *Server) serveTCP(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.nconns.Add(-1)
+		c.Close()
+	}()
+	remote := c.RemoteAddr().String()
+	b := &batch{s: s, transport: "tcp"}
+	cr := &commitReader{c: c, b: b, idle: s.cfg.IdleTimeout, limit: int(s.cfg.MaxMessage)}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	first, err := br.Peek(1)
+	if err != nil {
+		return
+	}
+	if first[0] != '<' && (first[0] < '1' || first[0] > '9') {
+		// Neither framing: not syslog (the parser would skip to the first '<').
+		s.invalid.WithLabelValues("tcp").Inc()
+		s.log.Warn("syslog: closed a connection that does not start with a syslog frame ('<' or an octet count)", "remote", remote)
+		return
+	}
+	cr.lines = first[0] == '<'
+	p := syslog.NewStreamParser(first[0], int(s.cfg.MaxMessage), func(res *gosyslog.Result) {
+		if res.Message == nil || res.Error != nil && !res.Message.Valid() {
+			s.invalid.WithLabelValues("tcp").Inc()
+			return
+		}
+		b.recs = syslog.AppendRecord(b.recs, res.Message, remote, time.Now())
+		b.n++
+		if len(b.recs) >= maxBatch {
+			b.commit(true)
+		}
+	})
+	p.Parse(br)
+	b.commit(true)
+	if errors.Is(cr.err, errTooLong) {
+		s.dropped.WithLabelValues("tcp", "too_large").Inc()
+		s.log.Warn("syslog: closed a connection sending a message over syslog.max_message", "remote", remote, "max_message", int64(s.cfg.MaxMessage))
+	}
+}
+
+// udpWindow is how long datagrams are gathered into one commit.
+const udpWindow = 5 * time.Millisecond
+
+func (s *Server) serveUDP(pc net.PacketConn) {
+	defer s.wg.Done()
+	buf := make([]byte, int(s.cfg.MaxMessage)+1)
+	m := syslog.NewMachine()
+	b := &batch{s: s, transport: "udp"}
+	for {
+		if b.n > 0 {
+			pc.SetReadDeadline(time.Now().Add(udpWindow))
+		} else {
+			pc.SetReadDeadline(time.Time{})
+		}
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				b.commit(false)
+				continue
+			}
+			b.commit(false)
+			return // closed
+		}
+		if n > int(s.cfg.MaxMessage) {
+			s.dropped.WithLabelValues("udp", "too_large").Inc()
+			continue
+		}
+		msg, err := m.Parse(buf[:n])
+		if msg == nil || err != nil && !msg.Valid() {
+			s.invalid.WithLabelValues("udp").Inc()
+			continue
+		}
+		b.recs = syslog.AppendRecord(b.recs, msg, addr.String(), time.Now())
+		b.n++
+		if len(b.recs) >= maxBatch {
+			b.commit(false)
+		}
+	}
+}
