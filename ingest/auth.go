@@ -59,7 +59,7 @@ func newProducers(ts []Token, old *producers) *producers {
 
 // find returns the producer whose token is in the Authorization header, or
 // nil. Shippers send it as "Bearer <token>", as an Elasticsearch API key
-// ("ApiKey <token>"), or as basic auth with the token as the password. Every
+// ("ApiKey <token>"), as a Splunk HEC token ("Splunk <token>"), or as basic auth with the token as the password. Every
 // configured token is compared, in constant time, whatever matches.
 func (p *producers) find(header []byte) *producer {
 	if p.anon != nil {
@@ -68,7 +68,7 @@ func (p *producers) find(header []byte) *producer {
 	var tok []byte
 	scheme, rest, _ := bytes.Cut(header, []byte(" "))
 	switch {
-	case bytes.EqualFold(scheme, []byte("Bearer")), bytes.EqualFold(scheme, []byte("ApiKey")):
+	case bytes.EqualFold(scheme, []byte("Bearer")), bytes.EqualFold(scheme, []byte("ApiKey")), bytes.EqualFold(scheme, []byte("Splunk")):
 		tok = rest
 	case bytes.EqualFold(scheme, []byte("Basic")):
 		dec, err := base64.StdEncoding.DecodeString(string(rest))

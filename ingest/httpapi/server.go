@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/adapter/es"
+	"github.com/ingestd/ingestd/ingest/adapter/hec"
 	"github.com/ingestd/ingestd/ingest/adapter/loki"
 	"github.com/ingestd/ingestd/ingest/adapter/native"
 	"github.com/ingestd/ingestd/ingest/adapter/otlp"
@@ -110,9 +112,19 @@ var routes = map[string]route{
 	"/v1/ingest":        {"/v1/ingest", true, (*Server).ingest},
 	"/loki/api/v1/push": {"/loki/api/v1/push", true, (*Server).lokiPush},
 	"/v1/logs":          {"/v1/logs", true, (*Server).otlpLogs},
-	"/healthz":          {"/healthz", false, (*Server).healthz},
-	"/readyz":           {"/readyz", false, (*Server).readyz},
-	"/metrics":          {"/metrics", false, (*Server).metrics},
+
+	"/services/collector":            {"/services/collector", true, (*Server).hecEvents},
+	"/services/collector/event":      {"/services/collector", true, (*Server).hecEvents},
+	"/services/collector/event/1.0":  {"/services/collector", true, (*Server).hecEvents},
+	"/services/collector/raw":        {"/services/collector/raw", true, (*Server).hecRaw},
+	"/services/collector/raw/1.0":    {"/services/collector/raw", true, (*Server).hecRaw},
+	"/services/collector/health":     {"/services/collector/health", false, (*Server).hecHealth},
+	"/services/collector/health/1.0": {"/services/collector/health", false, (*Server).hecHealth},
+	"/services/collector/ack":        {"/services/collector/ack", false, (*Server).hecAck},
+	"/services/collector/ack/1.0":    {"/services/collector/ack", false, (*Server).hecAck},
+	"/healthz":                       {"/healthz", false, (*Server).healthz},
+	"/readyz":                        {"/readyz", false, (*Server).readyz},
+	"/metrics":                       {"/metrics", false, (*Server).metrics},
 }
 
 // lookup finds the request's route; ok is false for an unknown path.
@@ -231,6 +243,8 @@ func render(ctx *fasthttp.RequestCtx, r route, call es.Call, e *intake.Error) in
 		return otlp.Error(e, enc)
 	case r.endpoint == "/loki/api/v1/push":
 		return loki.Error(e)
+	case strings.HasPrefix(r.endpoint, "/services/collector"):
+		return hec.Error(e, len(ctx.Request.Header.Peek("Authorization")) > 0)
 	}
 	return native.Error(e)
 }
@@ -525,4 +539,77 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 	}
 	ok = true
 	h.reply(ctx, ep, otlp.Answer(res, enc))
+}
+
+// hecEvents is Splunk HEC's event endpoint.
+func (h *Server) hecEvents(ctx *fasthttp.RequestCtx, _ es.Call) {
+	h.hecWrite(ctx, "/services/collector", hec.Events)
+}
+
+// hecRaw is Splunk HEC's raw endpoint: lines, metadata from the query.
+func (h *Server) hecRaw(ctx *fasthttp.RequestCtx, _ es.Call) {
+	q := ctx.QueryArgs()
+	m := hec.Meta{Host: string(q.Peek("host")), Source: string(q.Peek("source")), Sourcetype: string(q.Peek("sourcetype")), Index: string(q.Peek("index"))}
+	h.hecWrite(ctx, "/services/collector/raw", func(dst, body []byte) ([]byte, *intake.Error) { return hec.Raw(dst, body, m) })
+}
+
+func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst, body []byte) ([]byte, *intake.Error)) {
+	start := time.Now()
+	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
+	hasAuth := len(ctx.Request.Header.Peek("Authorization")) > 0
+	if !ctx.IsPost() {
+		h.reply(ctx, ep, hec.Error(&intake.Error{Status: 405, Message: "use POST"}, hasAuth))
+		return
+	}
+	channel := string(ctx.Request.Header.Peek("X-Splunk-Request-Channel"))
+	if channel == "" {
+		channel = string(ctx.QueryArgs().Peek("channel"))
+	}
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, hec.Error(e, hasAuth))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	recs, e := records(w.Scratch(), body)
+	w.KeepScratch(recs)
+	if e != nil {
+		h.refused(e)
+		h.reply(ctx, ep, hec.Error(e, hasAuth))
+		return
+	}
+	if _, e = w.Commit(recs, hec.Options); e != nil {
+		h.reply(ctx, ep, hec.Error(e, hasAuth))
+		return
+	}
+	ok = true
+	h.reply(ctx, ep, hec.Answer(channel))
+}
+
+func (h *Server) hecHealth(ctx *fasthttp.RequestCtx, _ es.Call) {
+	if h.isGet(ctx, "/services/collector/health") {
+		if state, _ := h.core.Readiness(); state != "ready" {
+			h.reply(ctx, "/services/collector/health", intake.Reply{Status: 503, ContentType: "application/json", Body: []byte(`{"text":"HEC is unhealthy, queues are full","code":18}`)})
+			return
+		}
+		h.reply(ctx, "/services/collector/health", hec.Health())
+	}
+}
+
+func (h *Server) hecAck(ctx *fasthttp.RequestCtx, _ es.Call) {
+	const ep = "/services/collector/ack"
+	hasAuth := len(ctx.Request.Header.Peek("Authorization")) > 0
+	if !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
+		h.reply(ctx, ep, hec.Error(&intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "token"}, hasAuth))
+		return
+	}
+	body, release, e := h.body(ctx)
+	defer release()
+	if e != nil {
+		h.reply(ctx, ep, hec.Error(e, hasAuth))
+		return
+	}
+	h.reply(ctx, ep, hec.Ack(body))
 }

@@ -127,7 +127,7 @@ func (l *Lexer) Array(fn func(i int)) {
 // Unquote decodes a raw JSON string (quotes included); false when raw is
 // not one.
 func Unquote(raw []byte) (string, bool) {
-	if len(raw) < 2 {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
 	}
 	for _, c := range raw[1 : len(raw)-1] {

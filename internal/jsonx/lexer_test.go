@@ -57,3 +57,18 @@ func TestAppendString(t *testing.T) {
 		}
 	}
 }
+
+// Unquote takes only a JSON string: a number or literal is not one (it used
+// to be cut at both ends, so a Loki timestamp sent as a number lost digits).
+func TestUnquote(t *testing.T) {
+	for raw, want := range map[string]string{`"abc"`: "abc", `""`: "", `"a\"b"`: `a"b`, `"\u00e9"`: "é"} {
+		if got, ok := Unquote([]byte(raw)); !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{`1793700001`, `true`, `null`, `"open`, `x"`, `{}`} {
+		if got, ok := Unquote([]byte(raw)); ok {
+			t.Errorf("%s: %q, want not a string", raw, got)
+		}
+	}
+}

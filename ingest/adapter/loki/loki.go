@@ -212,7 +212,8 @@ func Error(e *intake.Error) intake.Reply {
 }
 
 // appendRecord appends one record for a Loki entry. A timestamp that is not
-// a string of digits is kept as it is, so the parser refuses the entry.
+// a string of digits is kept as it is: the record rules read a number as an
+// epoch and refuse anything else.
 func appendRecord(dst, ts, line, labels, meta []byte, merge bool) []byte {
 	dst = append(dst, `{"timestamp":`...)
 	if ns, ok := jsonx.Unquote(ts); ok {
@@ -223,6 +224,8 @@ func appendRecord(dst, ts, line, labels, meta []byte, merge bool) []byte {
 		} else {
 			dst = append(dst, ts...)
 		}
+	} else if len(ts) > 0 { // not a string: kept, for the record rules to read or refuse
+		dst = append(dst, ts...)
 	} else {
 		dst = append(dst, "null"...)
 	}

@@ -50,3 +50,17 @@ func FuzzRecordsProto(f *testing.F) {
 		}
 	})
 }
+
+// A timestamp sent as a number (Loki wants a string) is kept as the number,
+// which the record rules read as epoch nanoseconds; it used to lose a digit
+// at each end.
+func TestNumericTimestampKept(t *testing.T) {
+	out, e := Records(nil, []byte(`{"streams":[{"stream":{"a":"b"},"values":[[1793700000123456789,"x"],["1793700000123456789","y"]]}]}`), false)
+	if e != nil {
+		t.Fatal(e)
+	}
+	want := `{"timestamp":1793700000123456789,"labels":{"a":"b"},"line":"x"}` + "\n" + `{"timestamp":"2026-11-03T10:00:00.123456789Z","labels":{"a":"b"},"line":"y"}` + "\n"
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
