@@ -1,0 +1,58 @@
+package otlp
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/internal/sample"
+)
+
+// otlpSample is the benchmarks' 1000 log records (internal/sample) as one
+// ExportLogsServiceRequest: each record's fields become attributes, its
+// msg the body.
+func otlpSample(tb testing.TB) []byte {
+	logs := plog.NewLogs()
+	lrs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for _, line := range bytes.Split(bytes.TrimSpace(sample.Logs(1000)), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			tb.Fatal(err)
+		}
+		lr := lrs.AppendEmpty()
+		lr.SetTimestamp(pcommon.Timestamp(1793700000e9))
+		lr.Body().SetStr(m["msg"].(string))
+		delete(m, "msg")
+		delete(m, "timestamp")
+		if err := lr.Attributes().FromRaw(m); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b, err := plogotlp.NewExportRequestFromLogs(logs).MarshalProto()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// BenchmarkRecords measures the adapter on one core: protobuf decoding by
+// pdata and the mapping to JSON records (the core's record parse comes on
+// top, as for /v1/ingest: record.BenchmarkParse).
+func BenchmarkRecords(b *testing.B) {
+	body := otlpSample(b)
+	var dst []byte
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var e *intake.Error
+		if dst, e = Records(dst[:0], body, Protobuf); e != nil {
+			b.Fatal(e)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}
