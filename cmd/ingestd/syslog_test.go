@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -170,5 +173,65 @@ func TestSyslogLimits(t *testing.T) {
 		if !strings.Contains(m.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// rsyslog, unmodified, tails a file (imfile) and forwards it with omfwd over
+// TCP (RFC 5424, octet-counted framing); every line is stored once.
+func TestSyslogFromRsyslog(t *testing.T) {
+	rsyslogd, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		t.Skip("rsyslogd not installed (apt-get install rsyslog); .ci/run installs it")
+	}
+	dir, work := t.TempDir(), t.TempDir()
+	d, tcp, _ := syslogDaemon(t, dir, "")
+	host, port, _ := net.SplitHostPort(tcp)
+	logFile := filepath.Join(work, "app.log")
+	var lines strings.Builder
+	const n = 200
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&lines, "rsyslog line %d with \"quotes\" and é\n", i)
+	}
+	if err := os.WriteFile(logFile, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(work, "rsyslog.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q)
+module(load="imfile" mode="polling" PollingInterval="1")
+input(type="imfile" File=%q Tag="tailed-app" Facility="local4" Severity="notice")
+action(type="omfwd" target=%q port=%q protocol="tcp" template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted")
+`, work, logFile, host, port)), 0o600)
+	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(work, "rsyslogd.pid"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "rsyslog's messages in the daemon", func() bool {
+		resp, err := d.client.Get(d.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), fmt.Sprintf(`ingestd_syslog_messages_total{transport="tcp"} %d`, n))
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	d.stop()
+	seen := map[string]bool{}
+	for _, l := range allStored(t, dir) {
+		var s syslogStored
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatal(err)
+		}
+		if seen[s.Message] || !strings.HasPrefix(s.Message, "rsyslog line ") || s.AppName != "tailed-app" || s.Facility == nil || *s.Facility != 20 || s.Severity == nil || *s.Severity != 5 {
+			t.Fatalf("stored %s (rsyslogd said: %s)", l, out.String())
+		}
+		seen[s.Message] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("stored %d lines, want %d", len(seen), n)
 	}
 }
