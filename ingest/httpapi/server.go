@@ -407,6 +407,42 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 	h.reply(ctx, ep, native.Answer(answer))
 }
 
+// adapted is what the write skeleton needs of one request's adapter.
+type adapted struct {
+	records func(dst, body []byte) ([]byte, *intake.Error) // the envelope's records, appended to dst
+	options intake.Options
+	answer  func(*intake.Result) intake.Reply
+	refuse  func(*intake.Error) intake.Reply
+}
+
+// write runs the steps every translated write shares: Begin and the body,
+// the adapter's records (in the write's pooled scratch), Commit, and the
+// adapter's answer or refusal.
+func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
+	w, body, release, e := h.begin(ctx)
+	if e != nil {
+		h.reply(ctx, ep, a.refuse(e))
+		return
+	}
+	defer release()
+	ok := false
+	defer func() { w.Done(ok) }()
+	recs, e := a.records(w.Scratch(), body)
+	w.KeepScratch(recs)
+	if e != nil {
+		h.refused(e)
+		h.reply(ctx, ep, a.refuse(e))
+		return
+	}
+	res, e := w.Commit(recs, a.options)
+	if e != nil {
+		h.reply(ctx, ep, a.refuse(e))
+		return
+	}
+	ok = true
+	h.reply(ctx, ep, a.answer(res))
+}
+
 // refused counts a request an adapter refused for a malformed envelope
 // (the core counts the ones it refuses).
 func (h *Server) refused(e *intake.Error) {
@@ -438,28 +474,7 @@ func (h *Server) elasticsearch(ctx *fasthttp.RequestCtx, call es.Call) {
 		h.reply(ctx, ep, es.Error(e))
 		return
 	}
-	w, body, release, e := h.begin(ctx)
-	if e != nil {
-		h.reply(ctx, ep, es.Error(e))
-		return
-	}
-	defer release()
-	ok := false
-	defer func() { w.Done(ok) }()
-	recs, e := ew.Records(w.Scratch(), body)
-	w.KeepScratch(recs)
-	if e != nil {
-		h.refused(e)
-		h.reply(ctx, ep, es.Error(e))
-		return
-	}
-	res, e := w.Commit(recs, es.Options)
-	if e != nil {
-		h.reply(ctx, ep, es.Error(e))
-		return
-	}
-	ok = true
-	h.reply(ctx, ep, ew.Answer(res))
+	h.write(ctx, ep, adapted{records: ew.Records, options: es.Options, answer: ew.Answer, refuse: es.Error})
 }
 
 // lokiPush is POST /loki/api/v1/push with Loki's JSON body.
@@ -475,33 +490,14 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, r)
 		return
 	}
-	w, body, release, e := h.begin(ctx)
-	if e != nil {
-		h.reply(ctx, ep, loki.Error(e))
-		return
-	}
-	defer release()
-	ok := false
-	defer func() { w.Done(ok) }()
-	var recs []byte
+	merge := h.cfg.Loki.MergeJSONLines
+	records := func(dst, body []byte) ([]byte, *intake.Error) { return loki.Records(dst, body, merge) }
 	if loki.IsProtobuf(string(ctx.Request.Header.ContentType())) {
-		recs, e = loki.RecordsProto(w.Scratch(), body, h.cfg.Loki.MergeJSONLines, int(h.cfg.HTTP.MaxBody))
-	} else {
-		recs, e = loki.Records(w.Scratch(), body, h.cfg.Loki.MergeJSONLines)
+		records = func(dst, body []byte) ([]byte, *intake.Error) {
+			return loki.RecordsProto(dst, body, merge, int(h.cfg.HTTP.MaxBody))
+		}
 	}
-	w.KeepScratch(recs)
-	if e != nil {
-		h.refused(e)
-		h.reply(ctx, ep, loki.Error(e))
-		return
-	}
-	res, e := w.Commit(recs, loki.Options)
-	if e != nil {
-		h.reply(ctx, ep, loki.Error(e))
-		return
-	}
-	ok = true
-	h.reply(ctx, ep, loki.Answer(res))
+	h.write(ctx, ep, adapted{records: records, options: loki.Options, answer: loki.Answer, refuse: loki.Error})
 }
 
 // otlpLogs is POST /v1/logs: OTLP/HTTP logs, protobuf or JSON.
@@ -517,28 +513,12 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, otlp.Error(e, enc))
 		return
 	}
-	w, body, release, e := h.begin(ctx)
-	if e != nil {
-		h.reply(ctx, ep, otlp.Error(e, enc))
-		return
-	}
-	defer release()
-	ok := false
-	defer func() { w.Done(ok) }()
-	recs, e := otlp.Records(w.Scratch(), body, enc)
-	w.KeepScratch(recs)
-	if e != nil {
-		h.refused(e)
-		h.reply(ctx, ep, otlp.Error(e, enc))
-		return
-	}
-	res, e := w.Commit(recs, otlp.Options)
-	if e != nil {
-		h.reply(ctx, ep, otlp.Error(e, enc))
-		return
-	}
-	ok = true
-	h.reply(ctx, ep, otlp.Answer(res, enc))
+	h.write(ctx, ep, adapted{
+		records: func(dst, body []byte) ([]byte, *intake.Error) { return otlp.Records(dst, body, enc) },
+		options: otlp.Options,
+		answer:  func(res *intake.Result) intake.Reply { return otlp.Answer(res, enc) },
+		refuse:  func(e *intake.Error) intake.Reply { return otlp.Error(e, enc) },
+	})
 }
 
 // hecEvents is Splunk HEC's event endpoint.
@@ -565,27 +545,10 @@ func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst,
 	if channel == "" {
 		channel = string(ctx.QueryArgs().Peek("channel"))
 	}
-	w, body, release, e := h.begin(ctx)
-	if e != nil {
-		h.reply(ctx, ep, hec.Error(e, hasAuth))
-		return
-	}
-	defer release()
-	ok := false
-	defer func() { w.Done(ok) }()
-	recs, e := records(w.Scratch(), body)
-	w.KeepScratch(recs)
-	if e != nil {
-		h.refused(e)
-		h.reply(ctx, ep, hec.Error(e, hasAuth))
-		return
-	}
-	if _, e = w.Commit(recs, hec.Options); e != nil {
-		h.reply(ctx, ep, hec.Error(e, hasAuth))
-		return
-	}
-	ok = true
-	h.reply(ctx, ep, hec.Answer(channel))
+	h.write(ctx, ep, adapted{records: records, options: hec.Options,
+		answer: func(*intake.Result) intake.Reply { return hec.Answer(channel) },
+		refuse: func(e *intake.Error) intake.Reply { return hec.Error(e, hasAuth) },
+	})
 }
 
 func (h *Server) hecHealth(ctx *fasthttp.RequestCtx, _ es.Call) {
