@@ -157,3 +157,15 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	return append(dst, '"')
 }
+
+// AppendKey appends the member name name (plain: no escaping needed) and its
+// colon to the object being built in dst, after a comma unless it is the
+// object's first member (dst ends in '{').
+func AppendKey(dst []byte, name string) []byte {
+	if len(dst) > 0 && dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	return append(dst, '"', ':')
+}

@@ -107,14 +107,7 @@ func appendTime(dst []byte, ts pcommon.Timestamp) []byte {
 // appendRecord appends one LogRecord as a JSON object and a newline.
 func appendRecord(dst []byte, lr plog.LogRecord, res pcommon.Map, scope pcommon.InstrumentationScope) []byte {
 	dst = append(dst, '{')
-	field := func(name string) {
-		if dst[len(dst)-1] != '{' {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-	}
+	field := func(name string) { dst = jsonx.AppendKey(dst, name) }
 	ts := lr.Timestamp()
 	if ts == 0 {
 		ts = lr.ObservedTimestamp()

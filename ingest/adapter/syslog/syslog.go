@@ -66,14 +66,7 @@ func AppendRecord(dst []byte, m gosyslog.Message, remote string, now time.Time) 
 		return dst
 	}
 	dst = append(dst, '{')
-	field := func(name string) {
-		if dst[len(dst)-1] != '{' {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-	}
+	field := func(name string) { dst = jsonx.AppendKey(dst, name) }
 	str := func(name string, v *string) {
 		if v != nil && *v != "" {
 			field(name)
