@@ -514,7 +514,9 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return
 	}
 	h.write(ctx, ep, adapted{
-		records: func(dst, body []byte) ([]byte, *intake.Error) { return otlp.Records(dst, body, enc) },
+		records: func(dst, body []byte) ([]byte, *intake.Error) {
+			return otlp.Records(dst, body, enc, int(h.cfg.HTTP.MaxBody))
+		},
 		options: otlp.Options,
 		answer:  func(res *intake.Result) intake.Reply { return otlp.Answer(res, enc) },
 		refuse:  func(e *intake.Error) intake.Reply { return otlp.Error(e, enc) },

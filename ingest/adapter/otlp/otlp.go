@@ -70,19 +70,34 @@ func strconvQuote(s string) string {
 }
 
 // Records decodes an export request and appends one record per LogRecord
-// to dst.
-func Records(dst, body []byte, enc Encoding) ([]byte, *intake.Error) {
+// to dst. Protobuf is decoded straight from the wire (wire.go); JSON, with
+// its quirks, by pdata. max bounds the records' bytes (413 beyond; 0 = no
+// bound): every record repeats its resource and scope, so a small body can
+// ask for much more.
+func Records(dst, body []byte, enc Encoding, max int) ([]byte, *intake.Error) {
+	if enc == Protobuf {
+		out, err := RecordsProto(dst, body, max)
+		if err != nil {
+			return out, decodeError(err, max)
+		}
+		return out, nil
+	}
 	req := plogotlp.NewExportRequest()
-	var err error
-	if enc == JSON {
-		err = req.UnmarshalJSON(body)
-	} else {
-		err = req.UnmarshalProto(body)
+	if err := req.UnmarshalJSON(body); err != nil {
+		return dst, decodeError(err, max)
 	}
+	out, err := appendLogs(dst, req.Logs(), max)
 	if err != nil {
-		return dst, &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "OTLP: cannot decode the ExportLogsServiceRequest: " + err.Error()}
+		return out, decodeError(err, max)
 	}
-	rls := req.Logs().ResourceLogs()
+	return out, nil
+}
+
+// appendLogs appends one record per LogRecord of logs decoded by pdata:
+// the mapping the protobuf decoder (wire.go) must equal byte for byte.
+func appendLogs(dst []byte, logs plog.Logs, max int) ([]byte, error) {
+	start := len(dst)
+	rls := logs.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		res := rl.Resource().Attributes()
@@ -92,10 +107,22 @@ func Records(dst, body []byte, enc Encoding) ([]byte, *intake.Error) {
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				dst = appendRecord(dst, lrs.At(k), res, sl.Scope())
+				if max > 0 && len(dst)-start > max {
+					return dst[:start], errTooLarge
+				}
 			}
 		}
 	}
 	return dst, nil
+}
+
+// decodeError is the refusal of a body that does not decode.
+func decodeError(err error, max int) *intake.Error {
+	if err == errTooLarge {
+		return &intake.Error{Status: 413, Code: intake.CodeTooLarge,
+			Message: "OTLP: the log records, as JSON with their resource and scope, exceed " + strconv.Itoa(max) + " bytes; send fewer per request"}
+	}
+	return &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "OTLP: cannot decode the ExportLogsServiceRequest: " + err.Error()}
 }
 
 func appendTime(dst []byte, ts pcommon.Timestamp) []byte {
