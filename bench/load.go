@@ -92,7 +92,10 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 	}
 	res.ZstdMBPerS = zstdReference(probe.Sample(16 << 20))
 
-	uri := strings.TrimRight(cfg.URL, "/") + "/v1/ingest"
+	uri, ctype := strings.TrimRight(cfg.URL, "/")+"/v1/ingest", "application/x-ndjson"
+	if w.OTLP() {
+		uri, ctype = strings.TrimRight(cfg.URL, "/")+"/v1/logs", "application/x-protobuf"
+	}
 	if w.Invalid > 0 {
 		uri += "?invalid=skip"
 	}
@@ -204,7 +207,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				req.Reset()
 				req.SetRequestURI(uri)
 				req.Header.SetMethod("POST")
-				req.Header.SetContentType("application/x-ndjson")
+				req.Header.SetContentType(ctype)
 				if w.Compression != "none" {
 					req.Header.Set("Content-Encoding", w.Compression)
 				}
@@ -220,7 +223,9 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				status, accepted := "error", int64(-1)
 				if err == nil {
 					status = strconv.Itoa(resp.StatusCode())
-					if resp.StatusCode() == 200 {
+					if resp.StatusCode() == 200 && w.OTLP() {
+						accepted = otlpAccepted(resp.Body(), int64(w.Batch))
+					} else if resp.StatusCode() == 200 {
 						accepted = parseAccepted(resp.Body())
 					}
 				}

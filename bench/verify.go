@@ -95,7 +95,9 @@ func Verify(ctx context.Context, dataDir string, ackLog io.Reader) (*VerifyResul
 	if err != nil {
 		return nil, err
 	}
-	prefix := []byte(`{"id":"`)
+	// A record starts with its id; OTLP's stored records have it first
+	// among their attributes.
+	prefix, otlpKey := []byte(`{"id":"`), []byte(`"attributes":{"id":"`)
 	for _, d := range days {
 		sealed, open, err := segment.DayFiles(d.Dir)
 		if err != nil {
@@ -107,15 +109,23 @@ func Verify(ctx context.Context, dataDir string, ackLog io.Reader) (*VerifyResul
 				line := raw[:i]
 				raw = raw[i+1:]
 				v.RecordsStored++
-				if !bytes.HasPrefix(line, prefix) || len(line) < len(prefix)+idWidth+1 || line[len(prefix)+idWidth] != '"' {
+				at := -1 // where the id's digits start
+				if w.OTLP() {
+					if k := bytes.Index(line, otlpKey); k >= 0 {
+						at = k + len(otlpKey)
+					}
+				} else if bytes.HasPrefix(line, prefix) {
+					at = len(prefix)
+				}
+				if at < 0 || len(line) < at+idWidth+1 || line[at+idWidth] != '"' {
 					v.Unexpected++
 					v.problem("%s: a record not written by ingest-bench: %.60s", file, line)
 					continue
 				}
-				id, err := strconv.ParseInt(string(line[len(prefix):len(prefix)+idWidth]), 10, 64)
+				id, err := strconv.ParseInt(string(line[at:at+idWidth]), 10, 64)
 				if err != nil || id >= nIDs {
 					v.Unexpected++
-					v.problem("%s: record id %s was never sent", file, line[len(prefix):len(prefix)+idWidth])
+					v.problem("%s: record id %s was never sent", file, line[at:at+idWidth])
 					continue
 				}
 				if counts[id] < 255 {

@@ -23,6 +23,14 @@ const (
 	ShapeMixed   = "mixed"   // the four above in turn
 )
 
+// Protocols a workload can speak: the native NDJSON API, or OTLP/HTTP logs
+// in protobuf with the same records (each record's fields become the
+// LogRecord's attributes, in order; its timestamp the time_unix_nano).
+const (
+	ProtocolNative = "native" // POST /v1/ingest
+	ProtocolOTLP   = "otlp"   // POST /v1/logs, application/x-protobuf
+)
+
 // Nominal record sizes, for the tests and the docs.
 var Nominal = map[string]int{ShapeLogs: 280, ShapeEvents: 600, ShapeMetrics: 120, ShapeWide: 2048}
 
@@ -43,7 +51,12 @@ type Workload struct {
 	// days before it (past, sealed days — for shipping and report tests).
 	Until   time.Time `json:",omitzero"`
 	Invalid float64   // fraction of records replaced by invalid JSON (sent with ?invalid=skip)
+	// Protocol is ProtocolNative ("" too) or ProtocolOTLP.
+	Protocol string `json:",omitempty"`
 }
+
+// OTLP reports whether the workload speaks OTLP.
+func (w Workload) OTLP() bool { return w.Protocol == ProtocolOTLP }
 
 // Validate checks the workload.
 func (w Workload) Validate() error {
@@ -60,6 +73,10 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: days %d (want 1..365)", w.Days)
 	case w.Invalid < 0 || w.Invalid >= 1:
 		return fmt.Errorf("bench: invalid fraction %g (want 0 ≤ f < 1)", w.Invalid)
+	case w.Protocol != "" && w.Protocol != ProtocolNative && w.Protocol != ProtocolOTLP:
+		return fmt.Errorf("bench: protocol %q (native or otlp)", w.Protocol)
+	case w.OTLP() && (w.Invalid > 0 || w.Form != "ndjson"):
+		return fmt.Errorf("bench: protocol otlp sends protobuf: no --invalid, no --form array")
 	}
 	return nil
 }
@@ -80,6 +97,7 @@ type Generator struct {
 	now     time.Time
 	tmpl    [][]byte // per template: a whole body with id placeholders
 	idOffs  [][]int  // per template: offset of each record's id digits
+	ndjson  [][]byte // with OTLP: the same records as NDJSON (Sample)
 	invalid [][]bool
 	zenc    *zstd.Encoder
 	buf     bytes.Buffer
@@ -142,6 +160,13 @@ func NewGenerator(w Workload, now time.Time) (*Generator, error) {
 		if w.Form == "array" {
 			b = append(b, ']')
 		}
+		if w.OTLP() {
+			g.ndjson = append(g.ndjson, b)
+			var err error
+			if b, offs, err = otlpTemplate(b, w.Batch); err != nil {
+				return nil, err
+			}
+		}
 		g.tmpl = append(g.tmpl, b)
 		g.idOffs = append(g.idOffs, offs)
 		g.invalid = append(g.invalid, inv)
@@ -184,10 +209,13 @@ func (g *Generator) Request(i int64) Request {
 // Sample returns n bytes' worth of generated NDJSON for the reference
 // compression measurement.
 func (g *Generator) Sample(n int) []byte {
+	src := g.tmpl
+	if g.w.OTLP() {
+		src = g.ndjson
+	}
 	var out []byte
 	for i := int64(0); len(out) < n; i++ {
-		t := int(i % nTemplates)
-		out = append(out, g.tmpl[t]...)
+		out = append(out, src[int(i%nTemplates)]...)
 	}
 	return out
 }

@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&w.Shape, "shape", bench.ShapeLogs, "record `shape`: logs (≈280 B), events (≈600 B, nested), metrics (≈120 B), wide (≈2 KB, 60+ fields), mixed")
 	fs.IntVar(&w.Batch, "batch", 1000, "records per request")
 	fs.StringVar(&w.Form, "form", "ndjson", "body `form`: ndjson or array")
+	fs.StringVar(&w.Protocol, "protocol", bench.ProtocolNative, "`protocol`: native (POST /v1/ingest, NDJSON) or otlp (POST /v1/logs, OTLP protobuf: the same records, their fields as attributes)")
 	fs.StringVar(&w.Compression, "compression", "none", "request body `encoding`: none, gzip or zstd")
 	fs.IntVar(&w.Days, "days", 1, "spread timestamps over today and the days before, this many days in all")
 	until := fs.String("until", "", "timestamps end at this `date` (YYYY-MM-DD, midnight UTC) instead of now: past days, which seal and ship at once")
@@ -214,7 +215,11 @@ func writeJSON(path string, v any) error {
 
 func printTable(w io.Writer, r *bench.Result) {
 	row := func(k, format string, v ...any) { fmt.Fprintf(w, "%-28s "+format+"\n", append([]any{k}, v...)...) }
-	row("workload", "%s ×%d %s %s, %d day(s), invalid %.2g", r.Workload.Shape, r.Workload.Batch, r.Workload.Form, r.Workload.Compression, r.Workload.Days, r.Workload.Invalid)
+	form := r.Workload.Form
+	if r.Workload.OTLP() {
+		form = "OTLP protobuf"
+	}
+	row("workload", "%s ×%d %s %s, %d day(s), invalid %.2g", r.Workload.Shape, r.Workload.Batch, form, r.Workload.Compression, r.Workload.Days, r.Workload.Invalid)
 	if r.Mode == "open" {
 		row("mode", "open loop at %.0f records/s, %d conns", r.TargetRate, r.Conns)
 	} else {
