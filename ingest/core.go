@@ -15,13 +15,17 @@ import (
 
 // The path of one write through the core, the same for every protocol:
 //
-//	w, err := core.Begin(authorization)      // token, storage health, disk, readiness
+//	w, err := core.Begin(authorization, "otlp") // token, storage health, disk, readiness
 //	... the HTTP layer reads and decodes the body under its limits ...
 //	replay, err := w.Key(key, uri, body)       // only with an Idempotency-Key
 //	recs, err := adapter.Records(w.Scratch(), body); w.KeepScratch(recs)
 //	res, err := w.Commit(recs, options)        // record rules, rate limit, budget, WAL group commit
 //	reply := adapter.Answer(res) or adapter.Error(err)
 //	w.Done(reply was a success)
+//
+// A refusal outside the core (a body over the limit, an envelope that does
+// not decode) is told with w.Refuse(err) before Done, so that the
+// per-protocol metrics count every write by its outcome.
 //
 // Commit returns once every accepted record is durable per wal.fsync, with
 // the request's key journaled in the same commit.
@@ -33,21 +37,36 @@ type Write struct {
 	prod  *producer
 	st    *reqState
 	start time.Time // the receive time given to records without a timestamp
+	proto string    // the protocol, for the metrics
+	code  string    // the outcome so far: "", or an intake.Code*, or "replayed"
 }
 
 // Begin authorizes a write (auth is the Authorization header's value) and
 // checks that intake is open: storage healthy, disk above disk.min_free,
-// recovery done, not stopping.
-func (s *Server) Begin(auth []byte) (*Write, *intake.Error) {
+// recovery done, not stopping. protocol names the adapter in the metrics
+// (native, elasticsearch, loki, otlp, hec, syslog).
+func (s *Server) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
 	prod := s.prods.Load().find(auth)
 	if prod == nil {
+		s.m.protoRequest(protocol, "", intake.CodeUnauthorized)
 		return nil, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}
 	}
+	if e := s.open(); e != nil {
+		s.m.protoRequest(protocol, prod.name, e.Code)
+		return nil, e
+	}
+	st := s.batches.Get().(*reqState)
+	st.key, st.digest, st.resp = "", 0, st.resp[:0]
+	return &Write{s: s, prod: prod, st: st, start: time.Now(), proto: protocol}, nil
+}
+
+// open says why intake is closed, or nil.
+func (s *Server) open() *intake.Error {
 	if err := s.failure(); err != nil {
-		return nil, s.storageErr(err)
+		return s.storageErr(err)
 	}
 	if s.m.diskLow.Load() {
-		return nil, &intake.Error{Status: 507, Code: intake.CodeDiskFull,
+		return &intake.Error{Status: 507, Code: intake.CodeDiskFull,
 			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree)}
 	}
 	if !s.ready.Load() {
@@ -55,12 +74,14 @@ func (s *Server) Begin(auth []byte) (*Write, *intake.Error) {
 		if s.closing.Load() {
 			msg = "shutting down"
 		}
-		return nil, &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: msg, RetryAfter: s.retry}
+		return &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: msg, RetryAfter: s.retry}
 	}
-	st := s.batches.Get().(*reqState)
-	st.key, st.digest, st.resp = "", 0, st.resp[:0]
-	return &Write{s: s, prod: prod, st: st, start: time.Now()}, nil
+	return nil
 }
+
+// Refuse tells the write's outcome when it is refused outside the core (a
+// body over the limit, an envelope that does not decode); Done counts it.
+func (w *Write) Refuse(e *intake.Error) { w.code = e.Code }
 
 // Authorized reports whether auth (an Authorization header value) names a
 // producer, for the calls that store nothing.
@@ -79,14 +100,17 @@ func (w *Write) KeepScratch(b []byte) { w.st.recs = b[:0] }
 // request, a 422. uri and the decoded body identify the request.
 func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *intake.Error) {
 	if !validKey(key) {
+		w.code = intake.CodeInvalid
 		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: errKeyFormat.Error()}
 	}
 	k, digest := string(key), requestDigest(uri, body)
 	answer, replayed, err := w.s.keys.Begin(k, digest, time.Now())
 	if err != nil {
+		w.code = intake.CodeKeyReused
 		return nil, &intake.Error{Status: 422, Code: intake.CodeKeyReused, Message: err.Error()}
 	}
 	if replayed {
+		w.code = "replayed"
 		return answer, nil
 	}
 	w.st.key, w.st.digest = k, digest
@@ -97,6 +121,17 @@ func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *intake.Error) {
 // record rules and stores the accepted ones durably: the producer's rate
 // limit, the buffer budget, then one WAL entry in the next group commit.
 func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *intake.Error) {
+	res, e := w.commit(records, opt)
+	if e != nil {
+		w.code = e.Code
+		return nil, e
+	}
+	w.code = "ok"
+	w.s.m.protoRecords(w.proto, w.prod.name, res.Accepted, res.Rejected)
+	return res, nil
+}
+
+func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *intake.Error) {
 	s, st := w.s, w.st
 	b := &st.batch
 	b.Reset()
@@ -152,6 +187,14 @@ func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *int
 // Done ends the write. ok says the client was answered with success, which
 // an Idempotency-Key remembers (otherwise the key is released for a retry).
 func (w *Write) Done(ok bool) {
+	code := w.code
+	switch {
+	case code == "" && ok:
+		code = "ok"
+	case code == "" || (code == "ok" && !ok):
+		code = "refused" // the answer could not be sent, or no reason was told
+	}
+	w.s.m.protoRequest(w.proto, w.prod.name, code)
 	if w.st.key != "" {
 		w.s.keys.Finish(w.st.key, w.st.resp, ok)
 	}

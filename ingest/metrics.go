@@ -27,6 +27,11 @@ type Metrics struct {
 	rejectedReqs *prometheus.CounterVec // whole requests refused with 400, by reason
 	walFsync     prometheus.Histogram
 
+	// Per protocol and producer: every write by outcome, and its records.
+	protoRequests *prometheus.CounterVec
+	protoStored   *prometheus.CounterVec
+	protoRejected *prometheus.CounterVec
+
 	// State read at scrape time.
 	recoverySeconds atomic.Uint64 // float64 bits
 	diskFree        atomic.Int64
@@ -54,6 +59,16 @@ func NewMetrics() *Metrics {
 		m.rejectedReqs.WithLabelValues(r)
 	}
 	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_wal_fsync_duration_seconds", Help: "Duration of WAL fdatasync calls.", Buckets: LatencyBuckets})
+	m.protoRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_requests_total",
+		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, refused)."},
+		[]string{"protocol", "producer", "outcome"})
+	m.protoStored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_records_total",
+		Help: "Records stored (acknowledged), by protocol and producer."}, []string{"protocol", "producer"})
+	m.protoRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_records_rejected_total",
+		Help: "Records refused inside stored requests (partial success, ?invalid=skip), by protocol and producer; kept in <data-dir>/rejected."}, []string{"protocol", "producer"})
+	f(m.protoRequests)
+	f(m.protoStored)
+	f(m.protoRejected)
 	f(m.recordsIn)
 	f(m.rejected)
 	f(m.rejectedReqs)
@@ -108,6 +123,40 @@ func (m *Metrics) RejectRequest(reason string) { m.rejectRequest(reason) }
 func (m *Metrics) rejectRequest(reason string) { m.rejectedReqs.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) observeFsync(d time.Duration) { m.walFsync.Observe(d.Seconds()) }
+
+// protoRequest counts one write of protocol by producer ("" when the token
+// was not known) with its outcome.
+func (m *Metrics) protoRequest(protocol, producer, outcome string) {
+	if producer == "" {
+		producer = "unknown"
+	}
+	m.protoRequests.WithLabelValues(protocol, producer, outcome).Inc()
+}
+
+// Protocols are the adapters' names in the per-protocol metrics.
+var Protocols = []string{"native", "elasticsearch", "loki", "otlp", "hec", "syslog"}
+
+// protoSeries makes every producer's per-protocol series exist at 0, so
+// that rates and alerts see a producer before its first write.
+func (m *Metrics) protoSeries(prods []*producer) {
+	for _, p := range prods {
+		for _, proto := range Protocols {
+			m.protoRequests.WithLabelValues(proto, p.name, "ok")
+			m.protoStored.WithLabelValues(proto, p.name)
+			m.protoRejected.WithLabelValues(proto, p.name)
+		}
+	}
+}
+
+// protoRecords counts a stored write's records.
+func (m *Metrics) protoRecords(protocol, producer string, stored, rejected int) {
+	if stored > 0 {
+		m.protoStored.WithLabelValues(protocol, producer).Add(float64(stored))
+	}
+	if rejected > 0 {
+		m.protoRejected.WithLabelValues(protocol, producer).Add(float64(rejected))
+	}
+}
 
 // producerCollector exports the per-producer counters; the set of
 // producers changes when the token file is reloaded.

@@ -74,6 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
 	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
+	s.m.protoSeries(s.prods.Load().list)
 	s.m.reg.MustRegister(newProducerCollector(func() []*producer { return s.prods.Load().list }))
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
@@ -240,6 +241,7 @@ func (s *Server) SetTokens(ts []Token) error {
 		return fmt.Errorf("ingest: tokens%w", err)
 	}
 	s.prods.Store(newProducers(ts, s.prods.Load()))
+	s.m.protoSeries(s.prods.Load().list)
 	return nil
 }
 

@@ -23,7 +23,8 @@ var metricRe = regexp.MustCompile(`ingestd_[a-z_]+`)
 
 // The alert rules and the dashboard only use metrics the daemon exports.
 func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
-	d := startDaemon(t, t.TempDir(), "scrub:\n  interval: 1h\n") // the scrub's gauges exist only when it runs
+	// The scrub's gauges exist only when it runs, the syslog counters with a listener.
+	d := startDaemon(t, t.TempDir(), "scrub:\n  interval: 1h\nsyslog:\n  listen_udp: 127.0.0.1:0\n")
 	resp, err := d.client.Get(d.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -344,14 +344,15 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 // begin runs the steps every write shares before its records: the core's
 // Begin (token, storage, disk, readiness), then the body. On an error
 // nothing is held.
-func (h *Server) begin(ctx *fasthttp.RequestCtx) (*ingest.Write, []byte, func(), *intake.Error) {
-	w, e := h.core.Begin(ctx.Request.Header.Peek("Authorization"))
+func (h *Server) begin(ctx *fasthttp.RequestCtx, protocol string) (*ingest.Write, []byte, func(), *intake.Error) {
+	w, e := h.core.Begin(ctx.Request.Header.Peek("Authorization"), protocol)
 	if e != nil {
 		return nil, nil, nil, e
 	}
 	body, release, e := h.body(ctx)
 	if e != nil {
 		release()
+		w.Refuse(e)
 		w.Done(false)
 		return nil, nil, nil, e
 	}
@@ -369,7 +370,7 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, r)
 		return
 	}
-	w, body, release, e := h.begin(ctx)
+	w, body, release, e := h.begin(ctx, "native")
 	if e != nil {
 		h.reply(ctx, ep, native.Error(e))
 		return
@@ -409,17 +410,18 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 
 // adapted is what the write skeleton needs of one request's adapter.
 type adapted struct {
-	records func(dst, body []byte) ([]byte, *intake.Error) // the envelope's records, appended to dst
-	options intake.Options
-	answer  func(*intake.Result) intake.Reply
-	refuse  func(*intake.Error) intake.Reply
+	protocol string                                         // its name in the metrics
+	records  func(dst, body []byte) ([]byte, *intake.Error) // the envelope's records, appended to dst
+	options  intake.Options
+	answer   func(*intake.Result) intake.Reply
+	refuse   func(*intake.Error) intake.Reply
 }
 
 // write runs the steps every translated write shares: Begin and the body,
 // the adapter's records (in the write's pooled scratch), Commit, and the
 // adapter's answer or refusal.
 func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
-	w, body, release, e := h.begin(ctx)
+	w, body, release, e := h.begin(ctx, a.protocol)
 	if e != nil {
 		h.reply(ctx, ep, a.refuse(e))
 		return
@@ -430,6 +432,7 @@ func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
 	recs, e := a.records(w.Scratch(), body)
 	w.KeepScratch(recs)
 	if e != nil {
+		w.Refuse(e)
 		h.refused(e)
 		h.reply(ctx, ep, a.refuse(e))
 		return
@@ -474,7 +477,7 @@ func (h *Server) elasticsearch(ctx *fasthttp.RequestCtx, call es.Call) {
 		h.reply(ctx, ep, es.Error(e))
 		return
 	}
-	h.write(ctx, ep, adapted{records: ew.Records, options: es.Options, answer: ew.Answer, refuse: es.Error})
+	h.write(ctx, ep, adapted{protocol: "elasticsearch", records: ew.Records, options: es.Options, answer: ew.Answer, refuse: es.Error})
 }
 
 // lokiPush is POST /loki/api/v1/push with Loki's JSON body.
@@ -497,7 +500,7 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 			return loki.RecordsProto(dst, body, merge, int(h.cfg.HTTP.MaxBody))
 		}
 	}
-	h.write(ctx, ep, adapted{records: records, options: loki.Options, answer: loki.Answer, refuse: loki.Error})
+	h.write(ctx, ep, adapted{protocol: "loki", records: records, options: loki.Options, answer: loki.Answer, refuse: loki.Error})
 }
 
 // otlpLogs is POST /v1/logs: OTLP/HTTP logs, protobuf or JSON.
@@ -514,6 +517,7 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return
 	}
 	h.write(ctx, ep, adapted{
+		protocol: "otlp",
 		records: func(dst, body []byte) ([]byte, *intake.Error) {
 			return otlp.Records(dst, body, enc, int(h.cfg.HTTP.MaxBody))
 		},
@@ -547,7 +551,7 @@ func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst,
 	if channel == "" {
 		channel = string(ctx.QueryArgs().Peek("channel"))
 	}
-	h.write(ctx, ep, adapted{records: records, options: hec.Options,
+	h.write(ctx, ep, adapted{protocol: "hec", records: records, options: hec.Options,
 		answer: func(*intake.Result) intake.Reply { return hec.Answer(channel) },
 		refuse: func(e *intake.Error) intake.Reply { return hec.Error(e, hasAuth) },
 	})

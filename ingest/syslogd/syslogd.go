@@ -70,6 +70,14 @@ func New(core *ingest.Server, cfg ingest.SyslogConfig, log *slog.Logger) *Server
 	}
 	reg := core.Metrics().Registry()
 	reg.MustRegister(s.messages, s.invalid, s.dropped)
+	// The series of each configured transport exist at 0 from the start.
+	for tr, addr := range map[string]string{"tcp": cfg.ListenTCP, "udp": cfg.ListenUDP} {
+		if addr != "" {
+			s.messages.WithLabelValues(tr)
+			s.invalid.WithLabelValues(tr)
+			s.dropped.WithLabelValues(tr, "too_large")
+		}
+	}
 	core.Metrics().AddGauge("ingestd_syslog_connections", "Syslog TCP connections open.", func() float64 { return float64(s.nconns.Load()) })
 	return s
 }
@@ -188,7 +196,7 @@ func (s *Server) isClosed() bool {
 }
 
 func (s *Server) commitOnce(recs []byte) *intake.Error {
-	w, e := s.core.Begin(s.auth)
+	w, e := s.core.Begin(s.auth, "syslog")
 	if e != nil {
 		return e
 	}

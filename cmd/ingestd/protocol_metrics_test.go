@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+// scrape returns the daemon's metrics as "name{labels}" → value.
+func scrape(t *testing.T, d *daemon) map[string]float64 {
+	t.Helper()
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		v, err := strconv.ParseFloat(l[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q", l)
+		}
+		out[l[:i]] = v
+	}
+	return out
+}
+
+// Every write counts once in ingestd_protocol_requests_total under its
+// protocol, producer and outcome, and its records under the protocol and
+// producer: native, Elasticsearch, Loki, OTLP, HEC and syslog alike.
+func TestProtocolMetrics(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: app, token: app-token-0123456789}, {name: shipper, token: shipper-token-0123456789}]\n"+
+		"syslog:\n  listen_tcp: 127.0.0.1:0\n  token: shipper-token-0123456789\nreport:\n  schedule: \"off\"\n")
+	app := map[string]string{"Authorization": "Bearer app-token-0123456789"}
+	ship := func(ct string) map[string]string {
+		return map[string]string{"Authorization": "Bearer shipper-token-0123456789", "Content-Type": ct}
+	}
+	before := scrape(t, d)
+	for _, p := range []string{"native", "elasticsearch", "loki", "otlp", "hec", "syslog"} {
+		if _, ok := before[`ingestd_protocol_requests_total{outcome="ok",producer="app",protocol="`+p+`"}`]; !ok {
+			t.Fatalf("no %s series for producer app before any write", p)
+		}
+	}
+	expect := func(code int, r reply) {
+		t.Helper()
+		if r.code != code {
+			t.Fatalf("answer %d %s, want %d", r.code, r.body, code)
+		}
+	}
+	expect(200, d.post(t, "/v1/ingest", []byte("{\"a\":1}\n{\"a\":2}\n"), app))
+	expect(400, d.post(t, "/v1/ingest", []byte("{\"a\":1}\nnot json\n"), app))
+	expect(200, d.post(t, "/v1/ingest?invalid=skip", []byte("{\"a\":1}\nnot json\n"), app))
+	expect(200, d.post(t, "/_bulk", []byte("{\"create\":{}}\n{\"b\":1}\n{\"create\":{}}\n{\"b\":2}\n{\"create\":{}}\n{\"b\":3}\n"), ship("application/x-ndjson")))
+	expect(204, d.post(t, "/loki/api/v1/push", []byte(`{"streams":[{"stream":{"job":"x"},"values":[["1793700000000000000","l"]]}]}`), ship("application/json")))
+	expect(401, d.post(t, "/loki/api/v1/push", []byte(`{"streams":[]}`), map[string]string{"Authorization": "Bearer wrong-token-0123456789", "Content-Type": "application/json"}))
+	logs := plog.NewLogs()
+	lrs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for i := 0; i < 4; i++ {
+		lrs.AppendEmpty().Body().SetStr(fmt.Sprint("otlp ", i))
+	}
+	lrs.AppendEmpty().Body().SetStr("bad \xff")
+	pb, _ := plogotlp.NewExportRequestFromLogs(logs).MarshalProto()
+	expect(200, d.post(t, "/v1/logs", pb, ship("application/x-protobuf")))
+	expect(400, d.post(t, "/v1/logs", pb[:len(pb)-2], ship("application/x-protobuf")))
+	expect(200, d.post(t, "/services/collector/event", []byte(`{"event":"h1"}{"event":"h2"}`), map[string]string{"Authorization": "Splunk app-token-0123456789"}))
+	m := regexp.MustCompile(`msg="listening for syslog" transport=tcp addr=(\S+)`).FindStringSubmatch(d.log.String())
+	if m == nil {
+		t.Fatalf("no syslog listener:\n%s", d.log)
+	}
+	c, err := net.Dial("tcp", m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "<13>1 2026-11-03T10:00:00Z host app - - - one\n<13>1 2026-11-03T10:00:01Z host app - - - two\n")
+	c.Close()
+
+	want := map[string]float64{
+		`ingestd_protocol_requests_total{outcome="ok",producer="app",protocol="native"}`:             2,
+		`ingestd_protocol_requests_total{outcome="invalid",producer="app",protocol="native"}`:        1,
+		`ingestd_protocol_records_total{producer="app",protocol="native"}`:                           3,
+		`ingestd_protocol_records_rejected_total{producer="app",protocol="native"}`:                  1,
+		`ingestd_protocol_requests_total{outcome="ok",producer="shipper",protocol="elasticsearch"}`:  1,
+		`ingestd_protocol_records_total{producer="shipper",protocol="elasticsearch"}`:                3,
+		`ingestd_protocol_requests_total{outcome="ok",producer="shipper",protocol="loki"}`:           1,
+		`ingestd_protocol_requests_total{outcome="unauthorized",producer="unknown",protocol="loki"}`: 1,
+		`ingestd_protocol_requests_total{outcome="ok",producer="shipper",protocol="otlp"}`:           1,
+		`ingestd_protocol_requests_total{outcome="invalid",producer="shipper",protocol="otlp"}`:      1,
+		`ingestd_protocol_records_total{producer="shipper",protocol="otlp"}`:                         4,
+		`ingestd_protocol_records_rejected_total{producer="shipper",protocol="otlp"}`:                1,
+		`ingestd_protocol_records_total{producer="app",protocol="hec"}`:                              2,
+		`ingestd_protocol_records_total{producer="shipper",protocol="syslog"}`:                       2,
+		`ingestd_protocol_requests_total{outcome="ok",producer="app",protocol="elasticsearch"}`:      0,
+		`ingestd_protocol_records_rejected_total{producer="shipper",protocol="elasticsearch"}`:       0,
+	}
+	var got map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = scrape(t, d)
+		if got[`ingestd_protocol_records_total{producer="shipper",protocol="syslog"}`] == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (exported: %v), want %v", k, g, ok, v)
+		}
+	}
+	d.stop()
+}
