@@ -50,7 +50,6 @@ func TestOTLPWorkload(t *testing.T) {
 	}
 }
 
-
 // The accepted count of an OTLP answer: the batch less partial_success's
 // rejected records.
 func TestOTLPAccepted(t *testing.T) {
