@@ -743,6 +743,19 @@ func (d *decoder) keyValue(dst, b []byte, depth int) ([]byte, error) {
 	return dst, err
 }
 
+// wantAny checks the wire type of an AnyValue's value field.
+func wantAny(f *field) error {
+	switch f.num {
+	case fAnyString, fAnyArray, fAnyKvlist, fAnyBytes:
+		return want(f, wtLen)
+	case fAnyBool, fAnyInt, fAnyStrindex:
+		return want(f, wtVarint)
+	case fAnyDouble:
+		return want(f, wtI64)
+	}
+	return nil
+}
+
 // anyValue appends the AnyValue made of spans (one message's occurrences,
 // merged: the last value field wins) as JSON; nothing for an empty one.
 func (d *decoder) anyValue(dst []byte, spans [][]byte, depth int) ([]byte, error) {
@@ -764,21 +777,11 @@ func (d *decoder) anyValue(dst []byte, spans [][]byte, depth int) ([]byte, error
 			if !ok {
 				break
 			}
-			switch f.num {
-			case fAnyString, fAnyArray, fAnyKvlist, fAnyBytes:
-				if err := want(&f, wtLen); err != nil {
-					return dst, err
-				}
-			case fAnyBool, fAnyInt, fAnyStrindex:
-				if err := want(&f, wtVarint); err != nil {
-					return dst, err
-				}
-			case fAnyDouble:
-				if err := want(&f, wtI64); err != nil {
-					return dst, err
-				}
-			default:
+			if f.num < fAnyString || f.num > fAnyStrindex {
 				continue
+			}
+			if err := wantAny(&f); err != nil {
+				return dst, err
 			}
 			if last.num == fAnyArray || last.num == fAnyKvlist {
 				// Replaced: decode it for its errors only (a crafted
