@@ -156,10 +156,11 @@ type OTLPConfig struct {
 }
 
 // SyslogConfig is the optional syslog intake (RFC 5424 and RFC 3164, over
-// TCP with octet-counting or newline framing, and over UDP).
+// TCP or TLS with octet-counting or newline framing, and over UDP).
 type SyslogConfig struct {
 	ListenTCP      string        `yaml:"listen_tcp"`      // e.g. "0.0.0.0:6514"; "" = off
 	ListenUDP      string        `yaml:"listen_udp"`      // e.g. "0.0.0.0:514"; "" = off
+	ListenTLS      string        `yaml:"listen_tls"`      // RFC 5425 syslog over TLS (tls.cert_file), e.g. "0.0.0.0:6514"; "" = off
 	Token          string        `yaml:"token"`           // with auth tokens: the token whose producer syslog writes as (its name and rate limit)
 	MaxMessage     ByteSize      `yaml:"max_message"`     // one message; a TCP connection sending a longer one is closed
 	MaxConnections int           `yaml:"max_connections"` // TCP connections at once; more are closed at once

@@ -53,6 +53,10 @@ func runServe(args []string) int {
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.OTLP.Listen)
 		return 2
 	}
+	if cfg.Syslog.ListenTLS != "" && cfg.TLS.CertFile == "" {
+		fmt.Fprintln(os.Stderr, "ingestd: syslog.listen_tls needs a certificate: set tls.cert_file and tls.key_file")
+		return 2
+	}
 	if len(tokens) == 0 && !isLoopback(cfg.Listen) && !*open {
 		fmt.Fprintf(os.Stderr, "ingestd: no auth tokens are configured, so listening on %s would let anyone who can reach it write.\n"+
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.Listen)
@@ -215,9 +219,13 @@ func runServe(args []string) int {
 		return 1
 	}
 	var sys *syslogd.Server
-	if cfg.Syslog.ListenTCP != "" || cfg.Syslog.ListenUDP != "" {
+	if cfg.Syslog.ListenTCP != "" || cfg.Syslog.ListenUDP != "" || cfg.Syslog.ListenTLS != "" {
 		sys = syslogd.New(srv, cfg.Syslog, log)
-		if err := sys.Listen(); err != nil {
+		var wrap func(net.Listener) net.Listener
+		if certs != nil {
+			wrap = certs.listener
+		}
+		if err := sys.Listen(wrap); err != nil {
 			log.Error("syslog: cannot listen", "err", err)
 			return 1
 		}

@@ -71,7 +71,7 @@ func New(core *ingest.Server, cfg ingest.SyslogConfig, log *slog.Logger) *Server
 	reg := core.Metrics().Registry()
 	reg.MustRegister(s.messages, s.invalid, s.dropped)
 	// The series of each configured transport exist at 0 from the start.
-	for tr, addr := range map[string]string{"tcp": cfg.ListenTCP, "udp": cfg.ListenUDP} {
+	for tr, addr := range map[string]string{"tcp": cfg.ListenTCP, "udp": cfg.ListenUDP, "tls": cfg.ListenTLS} {
 		if addr != "" {
 			s.messages.WithLabelValues(tr)
 			s.invalid.WithLabelValues(tr)
@@ -83,16 +83,29 @@ func New(core *ingest.Server, cfg ingest.SyslogConfig, log *slog.Logger) *Server
 }
 
 // Listen opens the configured listeners and serves them in the background.
-func (s *Server) Listen() error {
-	if s.cfg.ListenTCP != "" {
-		ln, err := net.Listen("tcp", s.cfg.ListenTCP)
+// tls wraps the syslog.listen_tls listener (RFC 5425: syslog over TLS); it
+// may be nil when that listener is not configured.
+func (s *Server) Listen(tls func(net.Listener) net.Listener) error {
+	for _, l := range []struct{ transport, addr string }{{"tcp", s.cfg.ListenTCP}, {"tls", s.cfg.ListenTLS}} {
+		if l.addr == "" {
+			continue
+		}
+		if l.transport == "tls" && tls == nil {
+			s.Close()
+			return errors.New("syslog.listen_tls needs a certificate: set tls.cert_file and tls.key_file")
+		}
+		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
+			s.Close()
 			return err
 		}
+		if l.transport == "tls" {
+			ln = tls(ln)
+		}
 		s.track(ln)
-		s.log.Info("listening for syslog", "transport", "tcp", "addr", ln.Addr().String())
+		s.log.Info("listening for syslog", "transport", l.transport, "addr", ln.Addr().String())
 		s.wg.Add(1)
-		go s.acceptTCP(ln)
+		go s.acceptTCP(ln, l.transport)
 	}
 	if s.cfg.ListenUDP != "" {
 		pc, err := net.ListenPacket("udp", s.cfg.ListenUDP)
@@ -129,7 +142,9 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-func (s *Server) acceptTCP(ln net.Listener) {
+// acceptTCP serves a stream listener; transport ("tcp" or "tls") labels
+// its metrics.
+func (s *Server) acceptTCP(ln net.Listener, transport string) {
 	defer s.wg.Done()
 	for {
 		c, err := ln.Accept()
@@ -141,7 +156,7 @@ func (s *Server) acceptTCP(ln net.Listener) {
 			return // closed
 		}
 		if s.nconns.Load() >= int64(s.cfg.MaxConnections) {
-			s.dropped.WithLabelValues("tcp", "max_connections").Inc()
+			s.dropped.WithLabelValues(transport, "max_connections").Inc()
 			c.Close()
 			continue
 		}
@@ -155,7 +170,7 @@ func (s *Server) acceptTCP(ln net.Listener) {
 		s.nconns.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveTCP(c)
+		go s.serveTCP(c, transport)
 	}
 }
 
@@ -243,7 +258,7 @@ func (r *commitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Server) serveTCP(c net.Conn) {
+func (s *Server) serveTCP(c net.Conn, transport string) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -253,7 +268,7 @@ func (s *Server) serveTCP(c net.Conn) {
 		c.Close()
 	}()
 	remote := c.RemoteAddr().String()
-	b := &batch{s: s, transport: "tcp"}
+	b := &batch{s: s, transport: transport}
 	cr := &commitReader{c: c, b: b, idle: s.cfg.IdleTimeout, limit: int(s.cfg.MaxMessage)}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	first, err := br.Peek(1)
@@ -262,14 +277,14 @@ func (s *Server) serveTCP(c net.Conn) {
 	}
 	if first[0] != '<' && (first[0] < '1' || first[0] > '9') {
 		// Neither framing: not syslog (the parser would skip to the first '<').
-		s.invalid.WithLabelValues("tcp").Inc()
+		s.invalid.WithLabelValues(transport).Inc()
 		s.log.Warn("syslog: closed a connection that does not start with a syslog frame ('<' or an octet count)", "remote", remote)
 		return
 	}
 	cr.lines = first[0] == '<'
 	p := syslog.NewStreamParser(first[0], int(s.cfg.MaxMessage), func(res *gosyslog.Result) {
 		if res.Message == nil || res.Error != nil && !res.Message.Valid() {
-			s.invalid.WithLabelValues("tcp").Inc()
+			s.invalid.WithLabelValues(transport).Inc()
 			return
 		}
 		b.recs = syslog.AppendRecord(b.recs, res.Message, remote, time.Now())
@@ -281,7 +296,7 @@ func (s *Server) serveTCP(c net.Conn) {
 	p.Parse(br)
 	b.commit(true)
 	if errors.Is(cr.err, errTooLong) {
-		s.dropped.WithLabelValues("tcp", "too_large").Inc()
+		s.dropped.WithLabelValues(transport, "too_large").Inc()
 		s.log.Warn("syslog: closed a connection sending a message over syslog.max_message", "remote", remote, "max_message", int64(s.cfg.MaxMessage))
 	}
 }
