@@ -153,6 +153,10 @@ type OTLPConfig struct {
 	// with the same TLS, tokens and limits. "" = off: /v1/logs is on the
 	// main listener only.
 	Listen string `yaml:"listen"`
+	// Resource is how a log record's resource attributes are stored:
+	// "nested" (one "resource" object) or "flat" (top-level members named
+	// "resource.<key>", which SQL reads as plain columns).
+	Resource string `yaml:"resource"`
 }
 
 // SyslogConfig is the optional syslog intake (RFC 5424 and RFC 3164, over
@@ -211,6 +215,7 @@ func DefaultConfig() Config {
 		Disk:        DiskConfig{MinFree: 1 << 30},
 		Rejected:    RejectedConfig{Keep: true, MaxBytes: 1 << 30},
 		Syslog:      SyslogConfig{MaxMessage: 64 << 10, MaxConnections: 256, IdleTimeout: 5 * time.Minute},
+		OTLP:        OTLPConfig{Resource: "nested"},
 	}
 }
 
@@ -246,6 +251,7 @@ func (c *Config) Validate() error {
 		check(c.Syslog.MaxMessage >= 480 && c.Syslog.MaxMessage <= 16<<20, "syslog.max_message", c.Syslog.MaxMessage, "want 480B..16MiB (RFC 5424 receivers take at least 480 bytes)"),
 		check(c.Syslog.MaxConnections >= 1, "syslog.max_connections", c.Syslog.MaxConnections, "want ≥ 1"),
 		check(c.Syslog.IdleTimeout > 0, "syslog.idle_timeout", c.Syslog.IdleTimeout, "want > 0"),
+		check(c.OTLP.Resource == "nested" || c.OTLP.Resource == "flat", "otlp.resource", c.OTLP.Resource, "want nested or flat"),
 		check(c.Idempotency.Window > 0, "idempotency.window", c.Idempotency.Window, "want > 0"),
 		check(c.Idempotency.MaxKeys > 0, "idempotency.max_keys", c.Idempotency.MaxKeys, "want > 0"),
 		check(c.WAL.FsyncInterval > 0, "wal.fsync_interval", c.WAL.FsyncInterval, "want > 0"),

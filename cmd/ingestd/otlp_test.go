@@ -223,3 +223,38 @@ func TestOTLPJSONAndErrors(t *testing.T) {
 		t.Errorf("stored %d records, want 3:\n%s", len(lines), all)
 	}
 }
+
+// otlp.resource: flat stores the resource attributes as top-level
+// "resource.<key>" members, from protobuf and JSON bodies alike.
+func TestOTLPFlatResource(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "otlp:\n  resource: flat\nreport:\n  schedule: \"off\"\n")
+	logs := plog.NewLogs()
+	rl := logs.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "billing")
+	rl.Resource().Attributes().PutInt("replica", 2)
+	rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("from protobuf")
+	pb, _ := plogotlp.NewExportRequestFromLogs(logs).MarshalProto()
+	if r := d.post(t, "/v1/logs", pb, map[string]string{"Content-Type": "application/x-protobuf"}); r.code != 200 {
+		t.Fatalf("protobuf: %d %s", r.code, r.body)
+	}
+	rl.ScopeLogs().At(0).LogRecords().At(0).Body().SetStr("from JSON")
+	js, _ := plogotlp.NewExportRequestFromLogs(logs).MarshalJSON()
+	if r := d.post(t, "/v1/logs", js, map[string]string{"Content-Type": "application/json"}); r.code != 200 {
+		t.Fatalf("JSON: %d %s", r.code, r.body)
+	}
+	d.stop()
+	lines := allStored(t, dir)
+	if len(lines) != 2 {
+		t.Fatalf("stored %d records: %v", len(lines), lines)
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["resource.service.name"] != "billing" || m["resource.replica"] != 2.0 || m["resource"] != nil {
+			t.Fatalf("stored %s: want resource.service.name and resource.replica at the top", l)
+		}
+	}
+}

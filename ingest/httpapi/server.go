@@ -519,7 +519,7 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 	h.write(ctx, ep, adapted{
 		protocol: "otlp",
 		records: func(dst, body []byte) ([]byte, *intake.Error) {
-			return otlp.Records(dst, body, enc, int(h.cfg.HTTP.MaxBody))
+			return otlp.Records(dst, body, enc, otlp.Mapping{Max: int(h.cfg.HTTP.MaxBody), FlatResource: h.cfg.OTLP.Resource == "flat"})
 		},
 		options: otlp.Options,
 		answer:  func(res *intake.Result) intake.Reply { return otlp.Answer(res, enc) },

@@ -52,7 +52,7 @@ func BenchmarkRecords(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			var e *intake.Error
-			if dst, e = Records(dst[:0], body, Protobuf, 0); e != nil {
+			if dst, e = Records(dst[:0], body, Protobuf, Mapping{}); e != nil {
 				b.Fatal(e)
 			}
 		}
@@ -68,7 +68,7 @@ func BenchmarkRecords(b *testing.B) {
 				b.Fatal(err)
 			}
 			var err error
-			if dst, err = appendLogs(dst[:0], req.Logs(), 0); err != nil {
+			if dst, err = appendLogs(dst[:0], req.Logs(), Mapping{}); err != nil {
 				b.Fatal(err)
 			}
 		}

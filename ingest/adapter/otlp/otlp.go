@@ -69,33 +69,43 @@ func strconvQuote(s string) string {
 	return strconv.Quote(s)
 }
 
+// Mapping says how log records become stored records.
+type Mapping struct {
+	// Max bounds the records' bytes (413 beyond; 0 = no bound): every
+	// record repeats its resource and scope, so a small body can ask for
+	// much more.
+	Max int
+	// FlatResource stores the resource attributes as top-level members
+	// named "resource.<key>" (otlp.resource: flat) instead of one
+	// "resource" object (nested, the default).
+	FlatResource bool
+}
+
 // Records decodes an export request and appends one record per LogRecord
 // to dst. Protobuf is decoded straight from the wire (wire.go); JSON, with
-// its quirks, by pdata. max bounds the records' bytes (413 beyond; 0 = no
-// bound): every record repeats its resource and scope, so a small body can
-// ask for much more.
-func Records(dst, body []byte, enc Encoding, max int) ([]byte, *intake.Error) {
+// its quirks, by pdata.
+func Records(dst, body []byte, enc Encoding, m Mapping) ([]byte, *intake.Error) {
 	if enc == Protobuf {
-		out, err := RecordsProto(dst, body, max)
+		out, err := RecordsProto(dst, body, m)
 		if err != nil {
-			return out, decodeError(err, max)
+			return out, decodeError(err, m.Max)
 		}
 		return out, nil
 	}
 	req := plogotlp.NewExportRequest()
 	if err := req.UnmarshalJSON(body); err != nil {
-		return dst, decodeError(err, max)
+		return dst, decodeError(err, m.Max)
 	}
-	out, err := appendLogs(dst, req.Logs(), max)
+	out, err := appendLogs(dst, req.Logs(), m)
 	if err != nil {
-		return out, decodeError(err, max)
+		return out, decodeError(err, m.Max)
 	}
 	return out, nil
 }
 
 // appendLogs appends one record per LogRecord of logs decoded by pdata:
 // the mapping the protobuf decoder (wire.go) must equal byte for byte.
-func appendLogs(dst []byte, logs plog.Logs, max int) ([]byte, error) {
+func appendLogs(dst []byte, logs plog.Logs, m Mapping) ([]byte, error) {
 	start := len(dst)
 	rls := logs.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -106,8 +116,8 @@ func appendLogs(dst []byte, logs plog.Logs, max int) ([]byte, error) {
 			sl := sls.At(j)
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				dst = appendRecord(dst, lrs.At(k), res, sl.Scope())
-				if max > 0 && len(dst)-start > max {
+				dst = appendRecord(dst, lrs.At(k), res, sl.Scope(), m.FlatResource)
+				if m.Max > 0 && len(dst)-start > m.Max {
 					return dst[:start], errTooLarge
 				}
 			}
@@ -132,7 +142,7 @@ func appendTime(dst []byte, ts pcommon.Timestamp) []byte {
 }
 
 // appendRecord appends one LogRecord as a JSON object and a newline.
-func appendRecord(dst []byte, lr plog.LogRecord, res pcommon.Map, scope pcommon.InstrumentationScope) []byte {
+func appendRecord(dst []byte, lr plog.LogRecord, res pcommon.Map, scope pcommon.InstrumentationScope, flat bool) []byte {
 	dst = append(dst, '{')
 	field := func(name string) { dst = jsonx.AppendKey(dst, name) }
 	ts := lr.Timestamp()
@@ -163,7 +173,17 @@ func appendRecord(dst []byte, lr plog.LogRecord, res pcommon.Map, scope pcommon.
 		field("attributes")
 		dst = appendMap(dst, a)
 	}
-	if res.Len() > 0 {
+	if res.Len() > 0 && flat {
+		res.Range(func(k string, v pcommon.Value) bool {
+			if dst[len(dst)-1] != '{' {
+				dst = append(dst, ',')
+			}
+			dst = jsonx.AppendString(dst, "resource."+k)
+			dst = append(dst, ':')
+			dst = appendValue(dst, v)
+			return true
+		})
+	} else if res.Len() > 0 {
 		field("resource")
 		dst = appendMap(dst, res)
 	}

@@ -38,7 +38,7 @@ func FuzzRecords(f *testing.F) {
 		if js {
 			enc = JSON
 		}
-		out, e := Records(nil, body, enc, 0)
+		out, e := Records(nil, body, enc, Mapping{})
 		if e != nil {
 			if len(out) != 0 {
 				t.Fatalf("records %q with error %v", out, e)

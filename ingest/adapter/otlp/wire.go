@@ -246,6 +246,7 @@ func want(f *field, typ int8) error {
 // decoder holds one request's scratch, pooled.
 type decoder struct {
 	max      int      // refuse when the records pass this many bytes; 0 = no limit
+	flat     bool     // resource attributes as top-level "resource.<key>" members
 	start    int      // where the records begin in dst
 	resource []byte   // the current ResourceLogs' attributes as a JSON object, or empty
 	scope    []byte   // the current ScopeLogs' scope as a JSON object, or empty
@@ -259,12 +260,10 @@ type decoder struct {
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // RecordsProto decodes a protobuf ExportLogsServiceRequest and appends one
-// record per LogRecord to dst, refusing (413) when the records would pass
-// max bytes (0: no limit): a small request can name a large resource that
-// every record repeats.
-func RecordsProto(dst, body []byte, max int) ([]byte, error) {
+// record per LogRecord to dst, mapped as m says.
+func RecordsProto(dst, body []byte, m Mapping) ([]byte, error) {
 	d := decoders.Get().(*decoder)
-	d.max, d.start = max, len(dst)
+	d.max, d.flat, d.start = m.Max, m.FlatResource, len(dst)
 	start := len(dst)
 	out, err := d.request(dst, body)
 	d.resource, d.scope, d.vals = d.resource[:0], d.scope[:0], d.vals[:0]
@@ -355,8 +354,13 @@ func (d *decoder) resourceLogs(dst, b []byte) ([]byte, error) {
 }
 
 // resourceObject renders the attributes of a Resource's occurrences as one
-// JSON object (nothing when there are none), validating the rest.
+// JSON object, or with flat as "resource.<key>" members (nothing when there
+// are none), validating the rest.
 func (d *decoder) resourceObject(dst []byte, spans [][]byte) ([]byte, error) {
+	prefix := ""
+	if d.flat {
+		prefix = "resource."
+	}
 	n := 0
 	var f field
 	for _, s := range spans {
@@ -374,13 +378,13 @@ func (d *decoder) resourceObject(dst []byte, spans [][]byte) ([]byte, error) {
 				if err := want(&f, wtLen); err != nil {
 					return dst, err
 				}
-				if n == 0 {
+				if n == 0 && !d.flat {
 					dst = append(dst, '{')
-				} else {
+				} else if n > 0 {
 					dst = append(dst, ',')
 				}
 				n++
-				if dst, err = d.keyValue(dst, f.s, 0); err != nil {
+				if dst, err = d.keyValue(dst, f.s, prefix, 0); err != nil {
 					return dst, err
 				}
 			case fResourceDropped:
@@ -397,7 +401,7 @@ func (d *decoder) resourceObject(dst []byte, spans [][]byte) ([]byte, error) {
 			}
 		}
 	}
-	if n > 0 {
+	if n > 0 && !d.flat {
 		dst = append(dst, '}')
 	}
 	return dst, nil
@@ -503,7 +507,7 @@ func (d *decoder) scopeObject(dst []byte, spans [][]byte) ([]byte, error) {
 					attrs = append(attrs, ',')
 				}
 				n++
-				if attrs, err = d.keyValue(attrs, f.s, 0); err != nil {
+				if attrs, err = d.keyValue(attrs, f.s, "", 0); err != nil {
 					return dst, err
 				}
 			case fScopeDropped:
@@ -643,13 +647,18 @@ func (d *decoder) logRecord(dst, b []byte) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = d.keyValue(dst, a, 0); err != nil {
+			if dst, err = d.keyValue(dst, a, "", 0); err != nil {
 				return dst, err
 			}
 		}
 		dst = append(dst, '}')
 	}
-	if len(d.resource) > 0 {
+	if len(d.resource) > 0 && d.flat {
+		if dst[len(dst)-1] != '{' {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, d.resource...)
+	} else if len(d.resource) > 0 {
 		dst = jsonx.AppendKey(dst, "resource")
 		dst = append(dst, d.resource...)
 	}
@@ -691,8 +700,9 @@ func appendNanos(dst []byte, ns uint64) []byte {
 	return append(dst, '"')
 }
 
-// keyValue appends a KeyValue as "key":value (a missing value is null).
-func (d *decoder) keyValue(dst, b []byte, depth int) ([]byte, error) {
+// keyValue appends a KeyValue as "<prefix>key":value (a missing value is
+// null).
+func (d *decoder) keyValue(dst, b []byte, prefix string, depth int) ([]byte, error) {
 	if depth >= recursionLimit {
 		return dst, errDepth
 	}
@@ -730,8 +740,10 @@ func (d *decoder) keyValue(dst, b []byte, depth int) ([]byte, error) {
 			}
 		}
 	}
-	dst = appendString(dst, key)
-	dst = append(dst, ':')
+	dst = append(dst, '"')
+	dst = append(dst, prefix...)
+	dst = appendEscaped(dst, key)
+	dst = append(dst, '"', ':')
 	// The spans stay on d.vals (a stack: nested KeyValues push above them)
 	// until the value is rendered.
 	mark := len(dst)
@@ -892,18 +904,24 @@ func (d *decoder) kvlist(dst, b []byte, depth int) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		n++
-		if dst, err = d.keyValue(dst, f.s, depth); err != nil {
+		if dst, err = d.keyValue(dst, f.s, "", depth); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, '}'), nil
 }
 
-// appendString appends b as a JSON string literal; runs that need no
-// escaping are copied whole, eight bytes tested at a time.
+// appendString appends b as a JSON string literal.
 func appendString(dst, b []byte) []byte {
-	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, b)
+	return append(dst, '"')
+}
+
+// appendEscaped appends b escaped for a JSON string; runs that need no
+// escaping are copied whole, eight bytes tested at a time.
+func appendEscaped(dst, b []byte) []byte {
+	const hexd = "0123456789abcdef"
 	start, i := 0, 0
 	for {
 		for ; i+8 <= len(b) && !needsEscape(binary.LittleEndian.Uint64(b[i:])); i += 8 {
@@ -925,8 +943,7 @@ func appendString(dst, b []byte) []byte {
 		i++
 		start = i
 	}
-	dst = append(dst, b[start:]...)
-	return append(dst, '"')
+	return append(dst, b[start:]...)
 }
 
 // needsEscape reports whether one of x's bytes is a control character, a

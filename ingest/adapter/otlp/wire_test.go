@@ -15,20 +15,27 @@ import (
 )
 
 // viaPdata is the reference: pdata decodes the body, appendLogs maps it.
-func viaPdata(body []byte, max int) ([]byte, error) {
+func viaPdata(body []byte, m Mapping) ([]byte, error) {
 	req := plogotlp.NewExportRequest()
 	if err := req.UnmarshalProto(body); err != nil {
 		return nil, err
 	}
-	return appendLogs(nil, req.Logs(), max)
+	return appendLogs(nil, req.Logs(), m)
 }
 
 // checkSame fails when the wire decoder and pdata disagree on body: both
-// must refuse it, or both store the same bytes.
+// must refuse it, or both store the same bytes, under either resource
+// mapping.
 func checkSame(t *testing.T, body []byte) {
 	t.Helper()
-	want, werr := viaPdata(body, 0)
-	got, gerr := RecordsProto([]byte("prefix\n"), body, 0)
+	checkSameMapping(t, body, Mapping{})
+	checkSameMapping(t, body, Mapping{FlatResource: true})
+}
+
+func checkSameMapping(t *testing.T, body []byte, m Mapping) {
+	t.Helper()
+	want, werr := viaPdata(body, m)
+	got, gerr := RecordsProto([]byte("prefix\n"), body, m)
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("body %x: pdata error %v, wire decoder error %v", body, werr, gerr)
 	}
@@ -182,10 +189,10 @@ func TestAmplificationLimit(t *testing.T) {
 		recs = append(recs, ld(5, str(1, "r")))
 	}
 	body := wrap(big, nil, recs...)
-	if out, e := Records(nil, body, Protobuf, 1<<20); e == nil || e.Status != 413 || len(out) != 0 {
+	if out, e := Records(nil, body, Protobuf, Mapping{Max: 1 << 20}); e == nil || e.Status != 413 || len(out) != 0 {
 		t.Fatalf("protobuf: %v, %d bytes; want 413 and nothing", e, len(out))
 	}
-	if out, e := Records(nil, body, Protobuf, 4<<20); e != nil || bytes.Count(out, []byte("\n")) != 200 {
+	if out, e := Records(nil, body, Protobuf, Mapping{Max: 4 << 20}); e != nil || bytes.Count(out, []byte("\n")) != 200 {
 		t.Fatalf("under the limit: %v", e)
 	}
 	req := plogotlp.NewExportRequest()
@@ -193,7 +200,7 @@ func TestAmplificationLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	js, _ := req.MarshalJSON()
-	if _, e := Records(nil, js, JSON, 1<<20); e == nil || e.Status != 413 {
+	if _, e := Records(nil, js, JSON, Mapping{Max: 1 << 20}); e == nil || e.Status != 413 {
 		t.Fatalf("JSON: %v; want 413", e)
 	}
 }
@@ -218,5 +225,28 @@ func TestAppendString(t *testing.T) {
 				t.Fatalf("byte %#x at %d: %q, want %q", c, pos, got, want)
 			}
 		}
+	}
+}
+
+// otlp.resource: flat stores each resource attribute as a top-level
+// "resource.<key>" member, in place of the "resource" object.
+func TestFlatResource(t *testing.T) {
+	body := wrap(raw(ld(1, kv("service.name", str(1, "api"))), ld(1, kv("k8s \"pod\"", vi(3, 7)))), nil, ld(5, str(1, "hi")))
+	for _, c := range []struct {
+		m    Mapping
+		want string
+	}{
+		{Mapping{}, `{"body":"hi","resource":{"service.name":"api","k8s \"pod\"":7}}` + "\n"},
+		{Mapping{FlatResource: true}, `{"body":"hi","resource.service.name":"api","resource.k8s \"pod\"":7}` + "\n"},
+	} {
+		got, err := RecordsProto(nil, body, c.m)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%+v: %s %v, want %s", c.m, got, err, c.want)
+		}
+	}
+	// A record with nothing before the resource starts with it.
+	got, _ := RecordsProto(nil, wrap(ld(1, kv("a", str(1, "b"))), nil, nil), Mapping{FlatResource: true})
+	if string(got) != `{"resource.a":"b"}`+"\n" {
+		t.Errorf("flat resource first: %s", got)
 	}
 }
