@@ -111,6 +111,14 @@ func launchDaemon(t *testing.T, dataDir, yaml string, env []string) (*daemon, er
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, cmd: cmd, dir: dataDir, log: &syncBuffer{}, done: make(chan struct{}), client: http.DefaultClient}
+	t.Cleanup(func() { // a test that failed half-way leaves no daemon behind
+		select {
+		case <-d.done:
+		default:
+			cmd.Process.Kill()
+			<-d.done
+		}
+	})
 	scheme := "http://"
 	if strings.Contains(yaml, "cert_file:") {
 		scheme = "https://"
