@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,11 +76,7 @@ func TestProtocolMetrics(t *testing.T) {
 	expect(200, d.post(t, "/v1/logs", pb, ship("application/x-protobuf")))
 	expect(400, d.post(t, "/v1/logs", pb[:len(pb)-2], ship("application/x-protobuf")))
 	expect(200, d.post(t, "/services/collector/event", []byte(`{"event":"h1"}{"event":"h2"}`), map[string]string{"Authorization": "Splunk app-token-0123456789"}))
-	m := regexp.MustCompile(`msg="listening for syslog" transport=tcp addr=(\S+)`).FindStringSubmatch(d.log.String())
-	if m == nil {
-		t.Fatalf("no syslog listener:\n%s", d.log)
-	}
-	c, err := net.Dial("tcp", m[1])
+	c, err := net.Dial("tcp", listenerAddr(t, d, `msg="listening for syslog" transport=tcp addr=(\S+)`))
 	if err != nil {
 		t.Fatal(err)
 	}

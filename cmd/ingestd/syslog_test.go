@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,18 +18,21 @@ import (
 func syslogDaemon(t *testing.T, dir, extra string) (d *daemon, tcp, udp string) {
 	t.Helper()
 	d = startDaemon(t, dir, "syslog:\n  listen_tcp: 127.0.0.1:0\n  listen_udp: 127.0.0.1:0\n"+extra+"report:\n  schedule: \"off\"\n")
-	for _, tr := range []string{"tcp", "udp"} {
-		m := regexp.MustCompile(`msg="listening for syslog" transport=` + tr + ` addr=(\S+)`).FindStringSubmatch(d.log.String())
-		if m == nil {
-			t.Fatalf("no syslog %s listener in the log:\n%s", tr, d.log)
-		}
-		if tr == "tcp" {
-			tcp = m[1]
-		} else {
-			udp = m[1]
-		}
-	}
+	tcp = listenerAddr(t, d, `msg="listening for syslog" transport=tcp addr=(\S+)`)
+	udp = listenerAddr(t, d, `msg="listening for syslog" transport=udp addr=(\S+)`)
 	return d, tcp, udp
+}
+
+// listenerAddr waits for the log line of a listener that opens after
+// recovery (re has the address as its group) and returns the address.
+func listenerAddr(t *testing.T, d *daemon, re string) string {
+	t.Helper()
+	var m []string
+	waitFor(t, "the log line "+re, func() bool {
+		m = regexp.MustCompile(re).FindStringSubmatch(d.log.String())
+		return m != nil
+	})
+	return m[1]
 }
 
 type syslogStored struct {
@@ -183,55 +185,72 @@ func TestSyslogFromRsyslog(t *testing.T) {
 	if err != nil {
 		t.Skip("rsyslogd not installed (apt-get install rsyslog); .ci/run installs it")
 	}
-	dir, work := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	d, tcp, _ := syslogDaemon(t, dir, "")
 	host, port, _ := net.SplitHostPort(tcp)
+	rsyslogForward(t, d, rsyslogd, "rsyslog line", "tcp", fmt.Sprintf("target=%q port=%q", host, port), "")
+	d.stop()
+	checkRsyslogStored(t, dir, "rsyslog line", func(s syslogStored) bool {
+		return s.AppName == "tailed-app" && s.Facility != nil && *s.Facility == 20 && s.Severity != nil && *s.Severity == 5
+	})
+}
+
+// rsyslogN is the lines rsyslog forwards in a test.
+const rsyslogN = 200
+
+// rsyslogForward runs rsyslogd, unmodified: imfile tails a file of
+// rsyslogN lines starting with prefix, omfwd forwards them octet-counted
+// in RFC 5424 (to is omfwd's target and port, extra more of its
+// parameters; global more global() parameters), until the daemon counts
+// them under transport.
+func rsyslogForward(t *testing.T, d *daemon, rsyslogd, prefix, transport, to, global string) {
+	t.Helper()
+	work := t.TempDir()
 	logFile := filepath.Join(work, "app.log")
 	var lines strings.Builder
-	const n = 200
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&lines, "rsyslog line %d with \"quotes\" and é\n", i)
+	for i := 0; i < rsyslogN; i++ {
+		fmt.Fprintf(&lines, "%s %d with \"quotes\" and é\n", prefix, i)
 	}
 	if err := os.WriteFile(logFile, []byte(lines.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(work, "rsyslog.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q)
+	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q %s)
 module(load="imfile" mode="polling" PollingInterval="1")
 input(type="imfile" File=%q Tag="tailed-app" Facility="local4" Severity="notice")
-action(type="omfwd" target=%q port=%q protocol="tcp" template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted")
-`, work, logFile, host, port)), 0o600)
+action(type="omfwd" %s protocol="tcp" template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted")
+`, work, global, logFile, to)), 0o600)
 	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(work, "rsyslogd.pid"))
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	waitFor(t, "rsyslog's messages in the daemon", func() bool {
-		resp, err := d.client.Get(d.url + "/metrics")
-		if err != nil {
-			return false
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	series := fmt.Sprintf(`ingestd_syslog_messages_total{transport=%q}`, transport)
+	for deadline := time.Now().Add(30 * time.Second); scrape(t, d)[series] != rsyslogN; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("rsyslog's messages did not all arrive over %s; rsyslogd said: %s", transport, out.String())
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), fmt.Sprintf(`ingestd_syslog_messages_total{transport="tcp"} %d`, n))
-	})
-	cmd.Process.Kill()
-	cmd.Wait()
-	d.stop()
+	}
+}
+
+// checkRsyslogStored requires each of rsyslogForward's lines stored once,
+// with the fields ok checks.
+func checkRsyslogStored(t *testing.T, dir, prefix string, ok func(syslogStored) bool) {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, l := range allStored(t, dir) {
 		var s syslogStored
 		if err := json.Unmarshal([]byte(l), &s); err != nil {
 			t.Fatal(err)
 		}
-		if seen[s.Message] || !strings.HasPrefix(s.Message, "rsyslog line ") || s.AppName != "tailed-app" || s.Facility == nil || *s.Facility != 20 || s.Severity == nil || *s.Severity != 5 {
-			t.Fatalf("stored %s (rsyslogd said: %s)", l, out.String())
+		if seen[s.Message] || !strings.HasPrefix(s.Message, prefix+" ") || !ok(s) {
+			t.Fatalf("stored %s", l)
 		}
 		seen[s.Message] = true
 	}
-	if len(seen) != n {
-		t.Fatalf("stored %d lines, want %d", len(seen), n)
+	if len(seen) != rsyslogN {
+		t.Fatalf("stored %d lines, want %d", len(seen), rsyslogN)
 	}
 }

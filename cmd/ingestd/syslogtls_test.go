@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -59,11 +57,7 @@ func testCA(t *testing.T, dir string) (caFile string, pool *x509.CertPool, certF
 func syslogTLSDaemon(t *testing.T, dir, certFile, keyFile string) (*daemon, string) {
 	t.Helper()
 	d := startDaemon(t, dir, fmt.Sprintf("tls:\n  cert_file: %s\n  key_file: %s\nsyslog:\n  listen_tls: 127.0.0.1:0\nreport:\n  schedule: \"off\"\n", certFile, keyFile))
-	m := regexp.MustCompile(`msg="listening for syslog" transport=tls addr=(\S+)`).FindStringSubmatch(d.log.String())
-	if m == nil {
-		t.Fatalf("no syslog TLS listener in the log:\n%s", d.log)
-	}
-	return d, m[1]
+	return d, listenerAddr(t, d, `msg="listening for syslog" transport=tls addr=(\S+)`)
 }
 
 // Syslog over TLS (RFC 5425): a client that checks the daemon's
@@ -77,9 +71,9 @@ func TestSyslogTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 50
+	const n = rsyslogN
 	for i := 0; i < n; i++ {
-		msg := fmt.Sprintf("<165>1 2026-11-03T10:00:%02dZ host.example tlsapp 42 ID%d - tls message %d", i, i, i)
+		msg := fmt.Sprintf("<165>1 2026-11-03T10:%02d:%02dZ host.example tlsapp 42 ID%d - tls message %d", i/60, i%60, i, i)
 		fmt.Fprintf(c, "%d %s", len(msg), msg)
 	}
 	c.Close()
@@ -92,20 +86,9 @@ func TestSyslogTLS(t *testing.T) {
 		return scrape(t, d)[`ingestd_syslog_messages_total{transport="tls"}`] == n
 	})
 	d.stop()
-	seen := map[string]bool{}
-	for _, l := range allStored(t, dir) {
-		var s syslogStored
-		if err := json.Unmarshal([]byte(l), &s); err != nil {
-			t.Fatal(err)
-		}
-		if seen[s.Message] || !strings.HasPrefix(s.Message, "tls message ") || s.AppName != "tlsapp" || s.Hostname != "host.example" || *s.Facility != 20 || *s.Severity != 5 {
-			t.Fatalf("stored %s", l)
-		}
-		seen[s.Message] = true
-	}
-	if len(seen) != n {
-		t.Fatalf("stored %d messages, want %d", len(seen), n)
-	}
+	checkRsyslogStored(t, dir, "tls message", func(s syslogStored) bool {
+		return s.AppName == "tlsapp" && s.Hostname == "host.example" && *s.Facility == 20 && *s.Severity == 5
+	})
 	// listen_tls without a certificate stops the start with a message.
 	out, code := runCLI(t, "serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--config", writeConfig(t, "syslog:\n  listen_tls: 127.0.0.1:0\n"))
 	if code != 2 || !strings.Contains(out, "syslog.listen_tls needs a certificate") {
@@ -133,55 +116,15 @@ func TestSyslogTLSFromRsyslog(t *testing.T) {
 	if !globExists("/usr/lib/*/rsyslog/lmnsd_gtls.so") {
 		t.Skip("rsyslog's TLS driver not installed (apt-get install rsyslog-gnutls); .ci/run installs it")
 	}
-	dir, work := t.TempDir(), t.TempDir()
-	caFile, _, certFile, keyFile := testCA(t, work)
+	dir := t.TempDir()
+	caFile, _, certFile, keyFile := testCA(t, t.TempDir())
 	d, addr := syslogTLSDaemon(t, dir, certFile, keyFile)
 	_, port, _ := net.SplitHostPort(addr)
-	logFile := filepath.Join(work, "app.log")
-	var lines strings.Builder
-	const n = 200
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&lines, "rsyslog tls line %d with \"quotes\" and é\n", i)
-	}
-	if err := os.WriteFile(logFile, []byte(lines.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(work, "rsyslog.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q DefaultNetstreamDriverCAFile=%q)
-module(load="imfile" mode="polling" PollingInterval="1")
-input(type="imfile" File=%q Tag="tls-app" Facility="local4" Severity="notice")
-action(type="omfwd" target="localhost" port=%q protocol="tcp" template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted"
-       StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")
-`, work, caFile, logFile, port)), 0o600)
-	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(work, "rsyslogd.pid"))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	for deadline := time.Now().Add(30 * time.Second); scrape(t, d)[`ingestd_syslog_messages_total{transport="tls"}`] != n; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("rsyslog's messages did not arrive over TLS; rsyslogd said: %s", out.String())
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	rsyslogForward(t, d, rsyslogd, "rsyslog tls line", "tls",
+		fmt.Sprintf(`target="localhost" port=%q StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost"`, port),
+		fmt.Sprintf("DefaultNetstreamDriverCAFile=%q", caFile))
 	d.stop()
-	seen := map[string]bool{}
-	for _, l := range allStored(t, dir) {
-		var s syslogStored
-		if err := json.Unmarshal([]byte(l), &s); err != nil {
-			t.Fatal(err)
-		}
-		if seen[s.Message] || !strings.HasPrefix(s.Message, "rsyslog tls line ") || s.AppName != "tls-app" {
-			t.Fatalf("stored %s", l)
-		}
-		seen[s.Message] = true
-	}
-	if len(seen) != n {
-		t.Fatalf("stored %d lines, want %d", len(seen), n)
-	}
+	checkRsyslogStored(t, dir, "rsyslog tls line", func(s syslogStored) bool { return s.AppName == "tailed-app" })
 }
 
 func globExists(pattern string) bool { m, _ := filepath.Glob(pattern); return len(m) > 0 }

@@ -831,19 +831,26 @@ func (d *decoder) value(dst []byte, f *field, depth int) ([]byte, error) {
 		// A profiles dictionary index: no value in logs (pdata: empty).
 		return dst, nil
 	case fAnyArray:
-		return d.array(dst, f.s, depth)
+		return d.list(dst, f.s, depth, false)
 	case fAnyKvlist:
-		return d.kvlist(dst, f.s, depth)
+		return d.list(dst, f.s, depth, true)
 	}
 	return dst, nil // no value field: empty
 }
 
-func (d *decoder) array(dst, b []byte, depth int) ([]byte, error) {
+// list renders the repeated field 1 of an ArrayValue (kv false: [...],
+// each an AnyValue, an empty one null) or of a KeyValueList (kv true:
+// {...}, each a KeyValue).
+func (d *decoder) list(dst, b []byte, depth int, kv bool) ([]byte, error) {
 	if depth >= recursionLimit {
 		return dst, errDepth
 	}
 	depth++
-	dst = append(dst, '[')
+	open, close := byte('['), byte(']')
+	if kv {
+		open, close = '{', '}'
+	}
+	dst = append(dst, open)
 	m := msg{b: b}
 	var f field
 	n := 0
@@ -865,50 +872,20 @@ func (d *decoder) array(dst, b []byte, depth int) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		n++
-		mark := len(dst)
-		one := [1][]byte{f.s}
-		if dst, err = d.anyValue(dst, one[:], depth); err != nil {
-			return dst, err
+		if kv {
+			dst, err = d.keyValue(dst, f.s, "", depth)
+		} else {
+			mark := len(dst)
+			one := [1][]byte{f.s}
+			if dst, err = d.anyValue(dst, one[:], depth); len(dst) == mark {
+				dst = append(dst, "null"...)
+			}
 		}
-		if len(dst) == mark {
-			dst = append(dst, "null"...)
-		}
-	}
-	return append(dst, ']'), nil
-}
-
-func (d *decoder) kvlist(dst, b []byte, depth int) ([]byte, error) {
-	if depth >= recursionLimit {
-		return dst, errDepth
-	}
-	depth++
-	dst = append(dst, '{')
-	m := msg{b: b}
-	var f field
-	n := 0
-	for {
-		ok, err := m.next(&f)
 		if err != nil {
 			return dst, err
 		}
-		if !ok {
-			break
-		}
-		if f.num != 1 {
-			continue
-		}
-		if err := want(&f, wtLen); err != nil {
-			return dst, err
-		}
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
-		if dst, err = d.keyValue(dst, f.s, "", depth); err != nil {
-			return dst, err
-		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, close), nil
 }
 
 // appendString appends b as a JSON string literal.
