@@ -10,11 +10,14 @@ import (
 	"time"
 )
 
-// producer is one writer: a bearer token's owner, or "anonymous" when no
-// tokens are configured. Metrics are kept by its name, never by token.
+// producer is one token's owner, or "anonymous" when no tokens are
+// configured (and then may write and read). Metrics are kept by its name,
+// never by token.
 type producer struct {
 	name     string
 	token    []byte
+	write    bool         // may store records
+	read     bool         // may read reports
 	records  atomic.Int64 // stored
 	requests atomic.Int64 // answered 200
 	limited  atomic.Int64 // answered 429
@@ -36,7 +39,7 @@ func newProducers(ts []Token, old *producers) *producers {
 		}
 	}
 	for _, t := range ts {
-		q := &producer{name: t.Name, token: []byte(t.Token)}
+		q := &producer{name: t.Name, token: []byte(t.Token), write: t.CanWrite(), read: t.CanRead()}
 		if o := prev[t.Name]; o != nil { // counters survive a reload
 			q.records.Store(o.records.Load())
 			q.requests.Store(o.requests.Load())
@@ -48,7 +51,7 @@ func newProducers(ts []Token, old *producers) *producers {
 		p.list = append(p.list, q)
 	}
 	if len(p.list) == 0 {
-		p.anon = &producer{name: "anonymous"}
+		p.anon = &producer{name: "anonymous", write: true, read: true}
 		if old != nil && old.anon != nil {
 			p.anon = old.anon
 		}

@@ -195,7 +195,24 @@ type Token struct {
 	Name      string  `yaml:"name"`
 	Token     string  `yaml:"token"`
 	RateLimit float64 `yaml:"rate_limit"` // records/s this producer may store; 0 = no limit (429 beyond)
+	// Role is what the token may do: "write" (the default: send records,
+	// no access to stored data or reports), "read" (reports, no writes) or
+	// "both".
+	Role string `yaml:"role"`
 }
+
+// Roles a token may have.
+const (
+	RoleWrite = "write"
+	RoleRead  = "read"
+	RoleBoth  = "both"
+)
+
+// CanWrite reports whether the token may store records.
+func (t Token) CanWrite() bool { return t.Role != RoleRead }
+
+// CanRead reports whether the token may read stored data and reports.
+func (t Token) CanRead() bool { return t.Role == RoleRead || t.Role == RoleBoth }
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
@@ -309,15 +326,17 @@ func ValidateTokens(ts []Token) error {
 			return fmt.Errorf("[%d] (%s): the same token is given twice", i, t.Name)
 		case t.RateLimit < 0:
 			return fmt.Errorf("[%d] (%s): rate_limit %g: want ≥ 0", i, t.Name, t.RateLimit)
+		case t.Role != "" && t.Role != RoleWrite && t.Role != RoleRead && t.Role != RoleBoth:
+			return fmt.Errorf("[%d] (%s): role %q: want write, read or both", i, t.Name, t.Role)
 		}
 		names[t.Name], toks[t.Token] = true, true
 	}
 	return nil
 }
 
-// ParseTokenFile reads a token file: one producer a line, "name token" or
-// "name token records-per-second"; blank lines and lines starting with # are
-// skipped.
+// ParseTokenFile reads a token file: one token a line, "name token", then
+// optionally its records/s limit and its role (write, read or both), in
+// either order; blank lines and lines starting with # are skipped.
 func ParseTokenFile(b []byte) ([]Token, error) {
 	var out []Token
 	for i, line := range strings.Split(string(b), "\n") {
@@ -325,14 +344,19 @@ func ParseTokenFile(b []byte) ([]Token, error) {
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		if len(f) < 2 || len(f) > 3 {
-			return nil, fmt.Errorf("line %d: want \"name token [records/s]\"", i+1)
+		if len(f) < 2 || len(f) > 4 {
+			return nil, fmt.Errorf("line %d: want \"name token [records/s] [role]\"", i+1)
 		}
 		t := Token{Name: f[0], Token: f[1]}
-		if len(f) == 3 {
-			r, err := strconv.ParseFloat(f[2], 64)
+		for _, x := range f[2:] {
+			switch x {
+			case RoleWrite, RoleRead, RoleBoth:
+				t.Role = x
+				continue
+			}
+			r, err := strconv.ParseFloat(x, 64)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: rate %q: %w", i+1, f[2], err)
+				return nil, fmt.Errorf("line %d: %q: want a records/s limit or a role (write, read, both)", i+1, x)
 			}
 			t.RateLimit = r
 		}

@@ -51,6 +51,10 @@ func (s *Server) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
 		s.m.protoRequest(protocol, "", intake.CodeUnauthorized)
 		return nil, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}
 	}
+	if !prod.write {
+		s.m.protoRequest(protocol, prod.name, intake.CodeForbidden)
+		return nil, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "token " + prod.name + " has the role read: it may read reports, not write; use a token with the role write"}
+	}
 	if e := s.open(); e != nil {
 		s.m.protoRequest(protocol, prod.name, e.Code)
 		return nil, e
@@ -86,6 +90,17 @@ func (w *Write) Refuse(e *intake.Error) { w.code = e.Code }
 // Authorized reports whether auth (an Authorization header value) names a
 // producer, for the calls that store nothing.
 func (s *Server) Authorized(auth []byte) bool { return s.prods.Load().find(auth) != nil }
+
+// Access says what auth (an Authorization header value) may do: known is
+// false for a missing or unknown token; without tokens configured, anyone
+// may write and read.
+func (s *Server) Access(auth []byte) (known, write, read bool) {
+	p := s.prods.Load().find(auth)
+	if p == nil {
+		return false, false, false
+	}
+	return true, p.write, p.read
+}
 
 // Scratch is a buffer, owned by the write, for the records an adapter
 // translates from its envelope.

@@ -60,7 +60,7 @@ func NewMetrics() *Metrics {
 	}
 	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_wal_fsync_duration_seconds", Help: "Duration of WAL fdatasync calls.", Buckets: LatencyBuckets})
 	m.protoRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_requests_total",
-		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, refused)."},
+		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, forbidden, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, refused)."},
 		[]string{"protocol", "producer", "outcome"})
 	m.protoStored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_records_total",
 		Help: "Records stored (acknowledged), by protocol and producer."}, []string{"protocol", "producer"})

@@ -300,9 +300,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"short token":  "auth:\n  tokens: [{name: a, token: short}]\n",
 		"zero workers": "segments:\n  flush_workers: 0\n",
 		"otlp mapping": "otlp:\n  resource: flattened\n",
+		"bad role":     "auth:\n  tokens: [{name: a, token: 0123456789abcdefgh, role: admin}]\n",
 	}
 	want := map[string]string{"unknown key": "blok_size", "bad size": "lots", "bad fsync": "wal.fsync", "bad level": "segments.level",
-		"short token": "auth.tokens[0]", "zero workers": "segments.flush_workers", "otlp mapping": "otlp.resource"}
+		"short token": "auth.tokens[0]", "zero workers": "segments.flush_workers", "otlp mapping": "otlp.resource", "bad role": "role \"admin\""}
 	for name, yaml := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "c.yaml")

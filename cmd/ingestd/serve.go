@@ -53,6 +53,12 @@ func runServe(args []string) int {
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.\n", cfg.OTLP.Listen)
 		return 2
 	}
+	for _, t := range tokens {
+		if cfg.Syslog.Token != "" && t.Token == cfg.Syslog.Token && !t.CanWrite() {
+			fmt.Fprintf(os.Stderr, "ingestd: syslog.token is the token of %s, whose role is read: syslog writes, so it needs a token with the role write or both\n", t.Name)
+			return 2
+		}
+	}
 	if cfg.Syslog.ListenTLS != "" && cfg.TLS.CertFile == "" {
 		fmt.Fprintln(os.Stderr, "ingestd: syslog.listen_tls needs a certificate: set tls.cert_file and tls.key_file")
 		return 2
@@ -184,6 +190,7 @@ func runServe(args []string) int {
 		}
 	}()
 	api := httpapi.New(srv, log)
+	api.ServeReports(cfg.reportDir())
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- api.Serve(ln) }()
 	if cfg.OTLP.Listen != "" {

@@ -40,6 +40,8 @@ type Server struct {
 	http *fasthttp.Server
 	dec  decoders
 
+	reportsDir string // served under /reports/; "" = not served
+
 	// The HTTP layer's metrics, in the core's registry.
 	requests    *prometheus.CounterVec // by endpoint (a fixed set) and status
 	ack         prometheus.Histogram
@@ -132,6 +134,9 @@ func lookup(ctx *fasthttp.RequestCtx) (r route, call es.Call, ok bool) {
 	path := string(ctx.Path())
 	if r, ok := routes[path]; ok {
 		return r, call, true
+	}
+	if path == "/reports" || strings.HasPrefix(path, "/reports/") {
+		return route{"/reports", false, (*Server).reports}, call, true
 	}
 	call = es.Route(string(ctx.Method()), path)
 	switch call.Kind {
@@ -258,9 +263,16 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 		h.reply(ctx, r.endpoint, render(ctx, r, call, h.tooLarge("")))
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	if r.write && !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
+	if !r.write {
+		return fasthttp.StatusContinue
+	}
+	switch known, write, _ := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
+	case !known:
 		h.reply(ctx, r.endpoint, render(ctx, r, call, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
 		return fasthttp.StatusUnauthorized
+	case !write:
+		h.reply(ctx, r.endpoint, render(ctx, r, call, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "this token has the role read: it may not write"}))
+		return fasthttp.StatusForbidden
 	}
 	return fasthttp.StatusContinue
 }

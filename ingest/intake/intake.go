@@ -14,6 +14,7 @@ import (
 // protocol's error types. Stable: tests and clients match them.
 const (
 	CodeUnauthorized = "unauthorized"         // 401: no or an unknown token
+	CodeForbidden    = "forbidden"            // 403: the token's role does not allow it (a read-only token writing)
 	CodeInvalid      = "invalid"              // 400: a bad record, envelope or header
 	CodeTooLarge     = "too_large"            // 413: over a size limit
 	CodeUnsupported  = "unsupported_encoding" // 415: an unknown Content-Encoding or content type

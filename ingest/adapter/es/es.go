@@ -145,7 +145,7 @@ func errorType(e *intake.Error) string {
 	switch {
 	case e.Type != "":
 		return e.Type
-	case e.Code == intake.CodeUnauthorized:
+	case e.Code == intake.CodeUnauthorized || e.Code == intake.CodeForbidden:
 		return "security_exception"
 	case e.Code == intake.CodeTooLarge:
 		return "content_too_long_exception"

@@ -34,6 +34,7 @@ var Options = intake.Options{}
 // HEC's status codes.
 const (
 	codeSuccess      = 0
+	codeDisabled     = 1
 	codeTokenNeeded  = 2
 	codeInvalidToken = 4
 	codeNoData       = 5
@@ -109,6 +110,8 @@ func Error(e *intake.Error, hasAuth bool) intake.Reply {
 		r = reply(401, codeTokenNeeded, "Token is required", "")
 	case e.Code == intake.CodeUnauthorized:
 		r = reply(403, codeInvalidToken, "Invalid token", "")
+	case e.Code == intake.CodeForbidden: // a read-only token: HEC's "Token disabled"
+		r = reply(403, codeDisabled, "Token disabled", "")
 	case e.Status == 429 || e.Status == 503 || e.Status == 507:
 		r = reply(503, codeBusy, "Server is busy", "")
 		if e.RetryAfter == 0 {

@@ -323,6 +323,7 @@ func Answer(res *intake.Result, enc Encoding) intake.Reply {
 // gRPC status codes of google.rpc.Status.
 const (
 	codeInvalidArgument   = 3
+	codePermissionDenied  = 7
 	codeResourceExhausted = 8
 	codeInternal          = 13
 	codeUnavailable       = 14
@@ -337,6 +338,8 @@ func Error(e *intake.Error, enc Encoding) intake.Reply {
 	switch {
 	case e.Status == 401:
 		code = codeUnauthenticated
+	case e.Status == 403:
+		code = codePermissionDenied
 	case e.Status == 413 || e.Status == 429:
 		code = codeResourceExhausted
 	case e.Status == 503 || e.Status == 507:

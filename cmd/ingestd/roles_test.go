@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+const (
+	writerTok = "writer-token-0123456789"
+	readerTok = "reader-token-0123456789"
+	bothTok   = "both-token-0123456789ab"
+)
+
+// get sends a GET with an Authorization header (none when auth is "").
+func (d *daemon) get(t *testing.T, path, auth string) reply {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", d.url+path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	c := *d.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(b), resp.Header}
+}
+
+// monthWithReport writes October 2026 records through a daemon of dir, stops
+// it, and runs `ingestd report` into dir's report folder.
+func monthWithReport(t *testing.T, dir, cfg string, auth map[string]string) {
+	t.Helper()
+	d := startDaemon(t, dir, cfg)
+	var body bytes.Buffer
+	for i := 0; i < 300; i++ {
+		ts := time.Date(2026, 10, 3+i%3, i%24, i%60, 0, 0, time.UTC)
+		body.WriteString(`{"timestamp":"` + ts.Format(time.RFC3339) + `","level":"info","service":"svc"}` + "\n")
+	}
+	if r := d.post(t, "/v1/ingest", body.Bytes(), auth); r.code != 200 {
+		t.Fatalf("post: %d %s", r.code, r.body)
+	}
+	d.stop()
+	if out, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir); code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, out)
+	}
+}
+
+// Tokens have roles: a write token sends records and gets 403 on
+// /reports/; a read token reads reports and gets 403 on every intake
+// protocol, storing nothing; a token with both does both. Reports are
+// served from the report folder, and nothing outside it.
+func TestRolesAndServedReports(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "auth:\n  tokens: [{name: app, token: " + writerTok + "}, {name: analyst, token: " + readerTok + ", role: read}, {name: ops, token: " + bothTok + ", role: both}]\n" +
+		"report:\n  schedule: \"off\"\n"
+	monthWithReport(t, dir, cfg, map[string]string{"Authorization": "Bearer " + writerTok})
+	d := startDaemon(t, dir, cfg)
+	before := len(allStored(t, dir))
+
+	// Reading.
+	if r := d.get(t, "/reports/", ""); r.code != 401 || !strings.Contains(r.hdr.Get("WWW-Authenticate"), "Basic") {
+		t.Fatalf("reports without a token: %d %v", r.code, r.hdr)
+	}
+	if r := d.get(t, "/reports/", "Bearer "+writerTok); r.code != 403 || !strings.Contains(r.body, "role write") {
+		t.Fatalf("reports with a write token: %d %s", r.code, r.body)
+	}
+	for _, auth := range []string{"Bearer " + readerTok, "Bearer " + bothTok, "Basic " + basic("anyone", readerTok)} {
+		r := d.get(t, "/reports/", auth)
+		if r.code != 200 || !strings.Contains(r.body, `<a href="2026-10/">2026-10</a>`) || !strings.Contains(r.body, "300") {
+			t.Fatalf("index with %s: %d %s", auth, r.code, r.body)
+		}
+	}
+	r := d.get(t, "/reports/?format=json", "Bearer "+readerTok)
+	var idx struct {
+		Reports []struct {
+			Name    string
+			Records int64
+			Days    int
+			Files   []string
+		}
+	}
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &idx) != nil || len(idx.Reports) != 1 || idx.Reports[0].Records != 300 || idx.Reports[0].Days != 3 {
+		t.Fatalf("JSON index: %d %s", r.code, r.body)
+	}
+	if r := d.get(t, "/reports/2026-10", "Bearer "+readerTok); r.code != 302 || r.hdr.Get("Location") != "/reports/2026-10/" && !strings.HasSuffix(r.hdr.Get("Location"), "/reports/2026-10/") {
+		t.Fatalf("no slash: %d %v", r.code, r.hdr)
+	}
+	if r := d.get(t, "/reports/2026-10/", "Bearer "+readerTok); r.code != 200 || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "<html") {
+		t.Fatalf("report page: %d %q", r.code, r.hdr.Get("Content-Type"))
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "reports", "2026-10", "summary.json"))
+	if r := d.get(t, "/reports/2026-10/summary.json", "Bearer "+readerTok); r.code != 200 || r.body != string(want) || r.hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("summary.json: %d, %d bytes of %d", r.code, len(r.body), len(want))
+	}
+	if r := d.get(t, "/reports/2026-10/daily.parquet", "Bearer "+bothTok); r.code != 200 || !strings.HasPrefix(r.body, "PAR1") {
+		t.Fatalf("daily.parquet: %d %.20q", r.code, r.body)
+	}
+	for _, p := range []string{"/reports/2026-11/", "/reports/2026-10/nope.csv", "/reports/2026-10/..%2f..%2fwal", "/reports/..%2fwal/", "/reports/.lock", "/reports/2026-10/a/b"} {
+		if r := d.get(t, p, "Bearer "+readerTok); r.code != 404 {
+			t.Errorf("%s: %d %s, want 404", p, r.code, r.body)
+		}
+	}
+
+	// Writing with a read token: refused in each protocol's shape.
+	reader := func(ct string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + readerTok, "Content-Type": ct}
+	}
+	logs := plog.NewLogs()
+	logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("x")
+	pb, _ := plogotlp.NewExportRequestFromLogs(logs).MarshalProto()
+	for _, c := range []struct {
+		path, ct, body, want string
+	}{
+		{"/v1/ingest", "application/x-ndjson", `{"a":1}`, `"error":`},
+		{"/_bulk", "application/x-ndjson", "{\"create\":{}}\n{\"a\":1}\n", "security_exception"},
+		{"/loki/api/v1/push", "application/json", `{"streams":[{"stream":{"a":"b"},"values":[["1793700000000000000","l"]]}]}`, "loki push:"},
+		{"/v1/logs", "application/x-protobuf", string(pb), ""},
+		{"/services/collector/event", "application/json", `{"event":"e"}`, `"code":1`},
+	} {
+		r := d.post(t, c.path, []byte(c.body), reader(c.ct))
+		if r.code != 403 || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s with a read token: %d %s", c.path, r.code, r.body)
+		}
+	}
+	if r := d.post(t, "/v1/ingest", []byte(`{"b":1}`), map[string]string{"Authorization": "Bearer " + bothTok}); r.code != 200 {
+		t.Fatalf("write with the both token: %d %s", r.code, r.body)
+	}
+	m := scrape(t, d)
+	if m[`ingestd_protocol_requests_total{outcome="forbidden",producer="analyst",protocol="elasticsearch"}`] != 1 {
+		t.Errorf("the read token's refused bulk is not counted as forbidden")
+	}
+	d.stop()
+	if after := len(allStored(t, dir)); after != before+1 {
+		t.Fatalf("stored %d records, want %d (the read token's writes stored nothing)", after, before+1)
+	}
+}
+
+func basic(user, pass string) string {
+	return base64Std(user + ":" + pass)
+}
+
+// Without tokens (loopback only), the reports index and a report's page
+// open in a real headless browser: the screenshot holds the index's link
+// colour and the report's bar colour.
+func TestServedReportsInChromium(t *testing.T) {
+	chrome := ""
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			chrome = p
+			break
+		}
+	}
+	if chrome == "" {
+		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+	}
+	dir := t.TempDir()
+	cfg := "report:\n  schedule: \"off\"\n"
+	monthWithReport(t, dir, cfg, nil)
+	d := startDaemon(t, dir, cfg)
+	defer d.stop()
+	shot := func(path string) image.Image {
+		out := filepath.Join(t.TempDir(), "shot.png")
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+			"--user-data-dir="+t.TempDir(), "--window-size=1100,900", "--screenshot="+out, d.url+path)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("chromium: %v\n%s", err, b)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	if n := countColor(shot("/reports/"), 0x1a, 0x56, 0xb0); n < 50 {
+		t.Fatalf("the index shows %d pixels of its link colour: no links rendered", n)
+	}
+	if n := countColor(shot("/reports/2026-10/"), 0x25, 0x63, 0xeb); n < 500 {
+		t.Fatalf("the served report shows %d pixels of its bar colour: no chart rendered", n)
+	}
+}
+
+// countColor counts the pixels of rgb(r,g,b), ± 3 per channel.
+func countColor(img image.Image, r0, g0, b0 int) int {
+	n := 0
+	b := img.Bounds()
+	near := func(a uint32, b int) bool { d := int(a>>8) - b; return d >= -3 && d <= 3 }
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r, r0) && near(g, g0) && near(bl, b0) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

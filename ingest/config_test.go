@@ -1,0 +1,34 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+)
+
+// A token file line is "name token", then optionally a records/s limit and
+// a role, in either order.
+func TestParseTokenFile(t *testing.T) {
+	ts, err := ParseTokenFile([]byte("# producers\napp app-token-0123456789\nslow slow-token-0123456789 50\n" +
+		"analyst analyst-token-0123456789 read\nops ops-token-0123456789abc both 10\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Token{{"app", "app-token-0123456789", 0, ""}, {"slow", "slow-token-0123456789", 50, ""},
+		{"analyst", "analyst-token-0123456789", 0, "read"}, {"ops", "ops-token-0123456789abc", 10, "both"}}
+	if len(ts) != len(want) {
+		t.Fatalf("%d tokens: %+v", len(ts), ts)
+	}
+	for i := range want {
+		if ts[i] != want[i] {
+			t.Errorf("token %d: %+v, want %+v", i, ts[i], want[i])
+		}
+	}
+	if !ts[0].CanWrite() || ts[0].CanRead() || ts[2].CanWrite() || !ts[2].CanRead() || !ts[3].CanWrite() || !ts[3].CanRead() {
+		t.Error("roles: write is the default, read may not write, both may do both")
+	}
+	for _, bad := range []string{"a a-token-0123456789 admin", "a a-token-0123456789 1 read extra", "a"} {
+		if _, err := ParseTokenFile([]byte(bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: %v, want an error naming line 1", bad, err)
+		}
+	}
+}
