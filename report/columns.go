@@ -35,6 +35,40 @@ func (m *bitmap) add(valid bool) {
 
 func (m *bitmap) reset() { m.b, m.n, m.nulls = m.b[:0], 0, 0 }
 
+// at reports whether value i is valid.
+func (m *bitmap) at(i int) bool { return m.b[i>>3]&(1<<(i&7)) != 0 }
+
+// keep compacts the bitmap to the values where sel is true, in place.
+func (m *bitmap) keep(sel []bool) {
+	n, nulls := 0, 0
+	for i, ok := range sel {
+		if !ok {
+			continue
+		}
+		bit := byte(1) << (n & 7)
+		if m.at(i) {
+			m.b[n>>3] |= bit
+		} else {
+			m.b[n>>3] &^= bit
+			nulls++
+		}
+		n++
+	}
+	m.b, m.n, m.nulls = m.b[:(n+7)>>3], n, nulls
+}
+
+// keep compacts the values to those where sel is true, in place.
+func keep[T any](v []T, sel []bool) []T {
+	n := 0
+	for i, ok := range sel {
+		if ok {
+			v[n] = v[i]
+			n++
+		}
+	}
+	return v[:n]
+}
+
 // buffer returns the validity buffer, or nil when every value is valid.
 func (m *bitmap) buffer(own bool) *memory.Buffer {
 	if m.nulls == 0 {
@@ -75,6 +109,10 @@ type fixedCol[T int64 | float64] struct {
 func (c *fixedCol[T]) add(v T)  { c.vals = append(c.vals, v); c.valid.add(true) }
 func (c *fixedCol[T]) addNull() { c.vals = append(c.vals, 0); c.valid.add(false) }
 func (c *fixedCol[T]) reset()   { c.vals = c.vals[:0]; c.valid.reset() }
+func (c *fixedCol[T]) keep(sel []bool) {
+	c.vals = keep(c.vals, sel)
+	c.valid.keep(sel)
+}
 func (c *fixedCol[T]) array(dt arrow.DataType, own bool) arrow.Array {
 	return makeArray(dt, len(c.vals), []*memory.Buffer{c.valid.buffer(own), buf(asBytes(c.vals), own)}, c.valid.nulls)
 }
@@ -104,7 +142,27 @@ func (c *strCol) addNull() {
 }
 
 func (c *strCol) len() int { return max(len(c.offs)-1, 0) }
-func (c *strCol) reset()   { c.offs, c.data = c.offs[:0], c.data[:0]; c.valid.reset() }
+
+// keep compacts the column to the rows where sel is true, in place.
+func (c *strCol) keep(sel []bool) {
+	if len(c.offs) == 0 {
+		return
+	}
+	n, end := 0, int32(0)
+	for i, ok := range sel {
+		if !ok {
+			continue
+		}
+		from, to := c.offs[i], c.offs[i+1]
+		copy(c.data[end:], c.data[from:to])
+		end += to - from
+		n++
+		c.offs[n] = end
+	}
+	c.offs, c.data = c.offs[:n+1], c.data[:end]
+	c.valid.keep(sel)
+}
+func (c *strCol) reset() { c.offs, c.data = c.offs[:0], c.data[:0]; c.valid.reset() }
 func (c *strCol) array(own bool) arrow.Array {
 	if len(c.offs) == 0 {
 		c.offs = append(c.offs, 0)
@@ -134,6 +192,13 @@ func (c *dictCol) add(v []byte) {
 }
 
 func (c *dictCol) addNull() { c.indices = append(c.indices, 0); c.valid.add(false) }
+
+// keep compacts the rows to those where sel is true (the dictionary keeps
+// every value it has).
+func (c *dictCol) keep(sel []bool) {
+	c.indices = keep(c.indices, sel)
+	c.valid.keep(sel)
+}
 
 func (c *dictCol) reset() {
 	clear(c.index)

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	"github.com/ingestd/ingestd/report/filter"
 )
 
 // Config says what a report computes. Field names are paths: "user.id" is the
@@ -30,6 +32,10 @@ type Config struct {
 	BatchRows       int                         // rows per Arrow record batch (default 65536)
 	MaxFields       int                         // field-inventory paths kept per scan (default 1000)
 	MaxDepth        int                         // object nesting the inventory descends into (default 4)
+	// Where, when set, is a filter (package filter): only the records it
+	// matches are counted. The field inventory and the data-quality
+	// counters still cover every record read.
+	Where string
 }
 
 // Sketch parameters, part of every partial's fingerprint.
@@ -98,7 +104,15 @@ func (c Config) Validate() error {
 	if err := check("distinct", c.Distinct); err != nil {
 		return err
 	}
-	return check("metrics", c.Metrics)
+	if err := check("metrics", c.Metrics); err != nil {
+		return err
+	}
+	if c.Where != "" {
+		if _, err := filter.Parse(c.Where); err != nil {
+			return fmt.Errorf("report: where: %w", err)
+		}
+	}
+	return nil
 }
 
 // Fingerprint identifies everything that changes a partial: the fields, the
@@ -110,5 +124,9 @@ func (c Config) Fingerprint() string {
 	fmt.Fprintf(h, "v%d|dims=%q|metrics=%q|distinct=%q|topcap=%d|ts=%q|maxfields=%d|depth=%d|q=%g/%d|hll=%d",
 		formatVersion, c.Dimensions, c.Metrics, c.Distinct, c.TopCap, c.TimestampFields, c.MaxFields, c.MaxDepth,
 		quantileAccuracy, quantileBins, hllPrecision)
+	if c.Where != "" { // absent before filters existed: older partials stay fresh
+		e, _ := filter.Parse(c.Where)
+		fmt.Fprintf(h, "|where=%q", e)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -86,6 +86,10 @@ func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
 				c := w.cols[s.col]
 				c.val, c.set = b[i:end], true
 			}
+			if s.fcol >= 0 {
+				c := w.fcols[s.fcol]
+				c.val, c.set = b[i:end], true
+			}
 			if s.tsRank >= 0 && depth == 0 && s.tsRank < w.tsRank {
 				w.tsRank, w.tsVal = s.tsRank, b[i:end]
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/ingestd/ingestd/internal/jsonx"
+	"github.com/ingestd/ingestd/report/filter"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -155,6 +156,7 @@ type slot struct {
 	stat    *FieldStat
 	seen    uint64 // the worker's record serial that last counted this path
 	col     int    // typed column, or -1
+	fcol    int    // filter column, or -1
 	tsRank  int    // rank among the timestamp fields (top level only), or -1
 	nesting int    // 0 for a top-level field
 }
@@ -188,6 +190,15 @@ type worker struct {
 	counts []int64 // per dictionary index, reused
 	unq    []byte  // unquoting scratch
 	key    string  // pool
+
+	// With cfg.Where: the filter, its columns (each field's JSON values,
+	// by the filter's paths), and per row the block's day (for records
+	// without a timestamp) and whether it matched.
+	where  *filter.Program
+	fcols  []*column
+	rowDay []int64
+	sel    []bool
+	fdicts []*array.Dictionary
 }
 
 func newWorker(cfg *Config, raw bool) *worker {
@@ -208,6 +219,15 @@ func newWorker(cfg *Config, raw bool) *worker {
 	if raw {
 		w.raw = &strCol{}
 	}
+	if cfg.Where != "" {
+		e, _ := filter.Parse(cfg.Where) // validated with the config
+		w.where = filter.Compile(e)
+		for i, p := range w.where.Paths() {
+			w.fcols = append(w.fcols, &column{dict: &dictCol{index: map[string]int32{}}})
+			w.slotFor(p.Key()).fcol = i
+		}
+		w.fdicts = make([]*array.Dictionary, len(w.fcols))
+	}
 	for r, f := range cfg.TimestampFields {
 		if s := w.slotFor(f); s.tsRank < 0 && s.nesting == 0 {
 			s.tsRank = r
@@ -221,7 +241,7 @@ func (w *worker) slotFor(path string) *slot {
 	if s, ok := w.fields[path]; ok {
 		return s
 	}
-	s := &slot{path: path, col: -1, tsRank: -1, nesting: strings.Count(path, ".")}
+	s := &slot{path: path, col: -1, fcol: -1, tsRank: -1, nesting: strings.Count(path, ".")}
 	w.fields[path] = s
 	return s
 }
@@ -238,7 +258,7 @@ func (w *worker) lookup(depth int) *slot {
 	}
 	s := w.fields[string(w.path)]
 	if s == nil && len(w.fields) < w.cfg.MaxFields {
-		s = &slot{path: string(w.path), col: -1, tsRank: -1, nesting: depth}
+		s = &slot{path: string(w.path), col: -1, fcol: -1, tsRank: -1, nesting: depth}
 		w.fields[s.path] = s
 	}
 	if w.pos < len(w.order) {
@@ -306,6 +326,9 @@ func (w *worker) record(line []byte, day int64) {
 	for _, c := range w.cols {
 		c.set = false
 	}
+	for _, c := range w.fcols {
+		c.set = false
+	}
 	w.tsRank, w.tsVal, w.pos = len(w.cfg.TimestampFields), nil, 0
 	w.serial++
 	i := jsonx.SkipWS(line, 0)
@@ -318,14 +341,24 @@ func (w *worker) record(line []byte, day int64) {
 		w.agg.Quality.BadLines++
 		return
 	}
-	w.agg.Records++
 	w.rows++
-	if ns, err := w.parseTS(); err == nil {
+	ns, err := w.parseTS()
+	if err == nil {
 		w.ts.add(floorDiv(ns, 1000))
 	} else {
 		w.ts.addNull()
 		w.agg.Quality.NoTimestamp++
-		w.agg.day(day).Records++
+	}
+	if w.where == nil { // else counted once the batch is filtered
+		w.agg.Records++
+		if err != nil {
+			w.agg.day(day).Records++
+		}
+	} else {
+		w.rowDay = append(w.rowDay, day)
+		for _, c := range w.fcols {
+			c.addToken()
+		}
 	}
 	for _, c := range w.cols {
 		w.appendValue(c)
@@ -340,6 +373,24 @@ func (w *worker) parseTS() (int64, error) {
 		return 0, errNoTS
 	}
 	return w.cfg.ParseTimestamp(w.tsVal)
+}
+
+// Filter columns hold a field's JSON value as the record has it; objects
+// and arrays, which no comparison matches, as these placeholders.
+var objToken, arrToken = []byte("{}"), []byte("[]")
+
+// addToken appends this record's value to a filter column.
+func (c *column) addToken() {
+	switch {
+	case !c.set:
+		c.dict.addNull()
+	case c.val[0] == '{':
+		c.dict.add(objToken)
+	case c.val[0] == '[':
+		c.dict.add(arrToken)
+	default:
+		c.dict.add(c.val)
+	}
 }
 
 func (c *column) addNull() {
@@ -444,7 +495,11 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // flush cuts a record batch from the builders, aggregates it, hands it to
 // sink, releases it and resets the builders.
 func (w *worker) flush(sink func(arrow.Record) error) error {
+	if w.where != nil {
+		w.filter()
+	}
 	if w.rows == 0 {
+		w.reset()
 		return nil
 	}
 	own := sink != nil // a sink may keep arrays: give it its own memory
@@ -477,6 +532,57 @@ func (w *worker) flush(sink func(arrow.Record) error) error {
 	return err
 }
 
+// filter evaluates the filter over the batch's filter columns, counts the
+// matching records (by the block's day, for those without a timestamp) and
+// compacts every builder to them, so that the batch, its aggregation and
+// the sink see only matching rows.
+func (w *worker) filter() {
+	if w.rows == 0 {
+		return
+	}
+	for i, c := range w.fcols {
+		w.fdicts[i] = c.dict.array(false).(*array.Dictionary)
+	}
+	if cap(w.sel) < w.rows {
+		w.sel = make([]bool, w.rows)
+	}
+	sel := w.sel[:w.rows]
+	w.where.Eval(w.fdicts, w.rows, sel)
+	for i, d := range w.fdicts {
+		d.Release()
+		w.fdicts[i] = nil
+	}
+	n := 0
+	for i, ok := range sel {
+		if !ok {
+			continue
+		}
+		n++
+		if !w.ts.valid.at(i) {
+			w.agg.day(w.rowDay[i]).Records++
+		}
+	}
+	w.agg.Records += int64(n)
+	if n == w.rows {
+		return
+	}
+	w.rows = n
+	w.ts.keep(sel)
+	for _, c := range w.cols {
+		switch {
+		case c.f64 != nil:
+			c.f64.keep(sel)
+		case c.dict != nil:
+			c.dict.keep(sel)
+		default:
+			c.str.keep(sel)
+		}
+	}
+	if w.raw != nil {
+		w.raw.keep(sel)
+	}
+}
+
 // reset empties the builders.
 func (w *worker) reset() {
 	w.rows = 0
@@ -494,6 +600,10 @@ func (w *worker) reset() {
 	if w.raw != nil {
 		w.raw.reset()
 	}
+	for _, c := range w.fcols {
+		c.dict.reset()
+	}
+	w.rowDay = w.rowDay[:0]
 }
 
 // aggregate folds one record batch into the worker's aggregate, reading the
