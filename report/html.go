@@ -38,6 +38,7 @@ code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-
 </style></head><body>
 <h1>ingestd report — {{.S.Month}}</h1>
 <div class="muted">generated {{.S.Generated.Format "2006-01-02 15:04 MST"}} · {{.S.Sources.DaysFromPartials}} days from daily partials, {{.S.Sources.DaysScanned}} scanned</div>
+{{with index .S.Config "where"}}{{if .}}<p>Only the records matching <code>{{.}}</code> are counted (the field inventory and data quality cover every record read).</p>{{end}}{{end}}
 <div class="totals">
 <div>records<b>{{commas .S.Records}}</b></div>
 <div>days with data<b>{{len .S.Days}}</b></div>

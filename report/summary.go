@@ -101,7 +101,7 @@ func summarize(month time.Time, a *Agg, cfg Config) *Summary {
 		Days: []DaySummary{}, Top: map[string][]TopValue{}, TopExact: map[string]bool{}, Metrics: map[string]MetricSummary{},
 		Distinct: map[string]uint64{}, HourWeekday: a.Weekdays(), Fields: []FieldSummary{}, Quality: a.Quality,
 		Errors: map[string]float64{"quantile_relative": QuantileError, "distinct_standard": DistinctError},
-		Config: map[string]any{"dimensions": cfg.Dimensions, "metrics": cfg.Metrics, "distinct": cfg.Distinct, "top_n": cfg.TopN},
+		Config: map[string]any{"dimensions": cfg.Dimensions, "metrics": cfg.Metrics, "distinct": cfg.Distinct, "top_n": cfg.TopN, "where": cfg.Where},
 		hours:  map[string]*[24]int64{},
 	}
 	for _, d := range a.DayList() {

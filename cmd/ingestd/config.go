@@ -82,6 +82,7 @@ type reportConfig struct {
 	TopCapacity int      `yaml:"top_capacity"` // exact counting up to this many values, Space-Saving beyond
 	Partials    bool     `yaml:"partials"`     // compute a finished day's partial when it is compacted
 	Workers     int      `yaml:"workers"`      // cores used by reports inside serve
+	Where       string   `yaml:"where"`        // a filter: only matching records are counted ("" = all)
 }
 
 func defaultReportConfig() reportConfig {
@@ -138,7 +139,7 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 	}
 	return report.Config{Dimensions: c.Report.Dimensions, Metrics: c.Report.Metrics, Distinct: c.Report.Distinct,
 		TopN: c.Report.TopN, TopCap: c.Report.TopCapacity, TimestampFields: c.Records.TimestampFields,
-		ParseTimestamp: record.ParseTimestamp, Workers: workers}
+		ParseTimestamp: record.ParseTimestamp, Workers: workers, Where: c.Report.Where}
 }
 
 // loadConfig reads the embedded defaults, then path (if any) over them, with

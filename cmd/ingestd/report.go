@@ -16,10 +16,11 @@ import (
 
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/report"
+	"github.com/ingestd/ingestd/report/filter"
 )
 
 func runReport(args []string) int {
-	fs := newFlagSet("report", "report --month YYYY-MM [--config FILE] [--data-dir DIR] [--out DIR] [--export-records]")
+	fs := newFlagSet("report", "report --month YYYY-MM [--config FILE] [--data-dir DIR] [--out DIR] [--export-records] [--where EXPR]")
 	var cf commonFlags
 	cf.register(fs)
 	month := fs.String("month", "", "the `month` to report, YYYY-MM (required)")
@@ -29,6 +30,7 @@ func runReport(args []string) int {
 	rescan := fs.Bool("rescan", false, "ignore stored daily partials and read every record")
 	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
 	source := fs.String("source", "", "read the segments from object storage, `s3://bucket/prefix` (every node's files; endpoint and credentials from the config's storage section)")
+	whereExpr := fs.String("where", "", "count only the records matching this filter `expression` (README \"Filters\"), e.g. 'level == \"error\" and status >= 500'; needs --out, so the scheduled report is not replaced, and stores no partials")
 	dayDir := fs.String("day-dir", "", "instead of a month: compute and store the daily partial of this day `folder` (what serve runs as each day is compacted)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -80,6 +82,18 @@ func runReport(args []string) int {
 	}
 	rcfg := cfg.reportConfig(0)
 	rcfg.Workers = *workers // 0: every core (report.workers is for runs inside serve)
+	if *whereExpr != "" {
+		if *out == "" {
+			fmt.Fprintln(os.Stderr, "ingestd report: with --where, give --out: a filtered report must not replace the month's report")
+			return 2
+		}
+		if _, err := filter.Parse(*whereExpr); err != nil {
+			fmt.Fprintf(os.Stderr, "ingestd report: --where: %v\n  %s\n", err, *whereExpr)
+			return 2
+		}
+		rcfg.Where = *whereExpr
+		*noStore = true // the day partials stay those of the configured report
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	days, err := src.Days(ctx, report.MonthStart(m), report.MonthStart(m).AddDate(0, 1, 0))
 	if err != nil {

@@ -284,3 +284,55 @@ func TestReportCountsRejectedLines(t *testing.T) {
 		t.Errorf("%s: rejected_at_intake %v, want {}", prev, s.Rejected)
 	}
 }
+
+// ingestd report --where counts only the matching records, into another
+// folder, leaving the daily partials those of the configured report; a bad
+// filter names its position.
+func TestReportWhere(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n")
+	levels := postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3, 4}, 500)
+	d.stop()
+	partials, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-0*", "*.partial.json"))
+	before := map[string]string{}
+	for _, p := range partials {
+		b, _ := os.ReadFile(p)
+		before[p] = string(b)
+	}
+	text, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out, "--where", `level == "error" or service == "svc-1" and duration_ms >= 400`)
+	if code != 0 {
+		t.Fatalf("report --where: exit %d\n%s", code, text)
+	}
+	// The reference: the records postMonthRecords made, decided in Go.
+	names := []string{"info", "info", "info", "warn", "error"}
+	var want int64
+	for day := 0; day < 2; day++ {
+		for i := 0; i < 500; i++ {
+			if names[i%5] == "error" || (i%3 == 1 && i%1000 >= 400) {
+				want++
+			}
+		}
+	}
+	s := readSummaryFile(t, filepath.Join(out, "2026-10", "summary.json"))
+	if s.Records != want || s.Config["where"] != `level == "error" or service == "svc-1" and duration_ms >= 400` {
+		t.Fatalf("filtered report: %d records (where %v), want %d", s.Records, s.Config["where"], want)
+	}
+	if top := s.Top["level"]; len(top) == 0 || top[0].Value != "error" || top[0].Count != int64(levels["error"]) {
+		t.Fatalf("levels %+v: want every error (%d) first", top, levels["error"])
+	}
+	page, _ := os.ReadFile(filepath.Join(out, "2026-10", "report.html"))
+	if !strings.Contains(string(page), "Only the records matching") {
+		t.Error("the page does not say it is filtered")
+	}
+	for _, p := range partials {
+		if b, _ := os.ReadFile(p); string(b) != before[p] {
+			t.Errorf("%s changed: a filtered run stores no partials", p)
+		}
+	}
+	if text, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--where", `level == "error"`); code != 2 || !strings.Contains(text, "give --out") {
+		t.Errorf("--where without --out: exit %d\n%s", code, text)
+	}
+	if text, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out, "--where", `level == `); code != 2 || !strings.Contains(text, "at 10") {
+		t.Errorf("a bad filter: exit %d\n%s", code, text)
+	}
+}
