@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/ingestd/ingestd/report/filter"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// matches are counted. The field inventory and the data-quality
 	// counters still cover every record read.
 	Where string
+	// From and To, when set, count only the records whose timestamp lies
+	// in [From, To); records without a readable timestamp are left out.
+	From, To time.Time
 }
 
 // Sketch parameters, part of every partial's fingerprint.
@@ -115,6 +119,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ranged reports whether the config bounds the records' timestamps.
+func (c Config) ranged() bool { return !c.From.IsZero() || !c.To.IsZero() }
+
 // Fingerprint identifies everything that changes a partial: the fields, the
 // sketch parameters and the file format. A partial with another fingerprint
 // is stale.
@@ -127,6 +134,9 @@ func (c Config) Fingerprint() string {
 	if c.Where != "" { // absent before filters existed: older partials stay fresh
 		e, _ := filter.Parse(c.Where)
 		fmt.Fprintf(h, "|where=%q", e)
+	}
+	if c.ranged() {
+		fmt.Fprintf(h, "|range=%d/%d", c.From.UnixNano(), c.To.UnixNano())
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,6 +200,10 @@ type worker struct {
 	rowDay []int64
 	sel    []bool
 	fdicts []*array.Dictionary
+	// With cfg.From/To: the bounds in µs (To exclusive); filtering is set
+	// with either a filter or a range.
+	from, to  int64
+	filtering bool
 }
 
 func newWorker(cfg *Config, raw bool) *worker {
@@ -228,6 +233,14 @@ func newWorker(cfg *Config, raw bool) *worker {
 		}
 		w.fdicts = make([]*array.Dictionary, len(w.fcols))
 	}
+	w.from, w.to = math.MinInt64, math.MaxInt64
+	if !cfg.From.IsZero() {
+		w.from = cfg.From.UnixMicro()
+	}
+	if !cfg.To.IsZero() {
+		w.to = cfg.To.UnixMicro()
+	}
+	w.filtering = w.where != nil || cfg.ranged()
 	for r, f := range cfg.TimestampFields {
 		if s := w.slotFor(f); s.tsRank < 0 && s.nesting == 0 {
 			s.tsRank = r
@@ -349,7 +362,7 @@ func (w *worker) record(line []byte, day int64) {
 		w.ts.addNull()
 		w.agg.Quality.NoTimestamp++
 	}
-	if w.where == nil { // else counted once the batch is filtered
+	if !w.filtering { // else counted once the batch is filtered
 		w.agg.Records++
 		if err != nil {
 			w.agg.day(day).Records++
@@ -495,7 +508,7 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // flush cuts a record batch from the builders, aggregates it, hands it to
 // sink, releases it and resets the builders.
 func (w *worker) flush(sink func(arrow.Record) error) error {
-	if w.where != nil {
+	if w.filtering {
 		w.filter()
 	}
 	if w.rows == 0 {
@@ -547,10 +560,21 @@ func (w *worker) filter() {
 		w.sel = make([]bool, w.rows)
 	}
 	sel := w.sel[:w.rows]
-	w.where.Eval(w.fdicts, w.rows, sel)
+	if w.where != nil {
+		w.where.Eval(w.fdicts, w.rows, sel)
+	} else {
+		for i := range sel {
+			sel[i] = true
+		}
+	}
 	for i, d := range w.fdicts {
 		d.Release()
 		w.fdicts[i] = nil
+	}
+	if w.from != math.MinInt64 || w.to != math.MaxInt64 {
+		for i, v := range w.ts.vals {
+			sel[i] = sel[i] && w.ts.valid.at(i) && v >= w.from && v < w.to
+		}
 	}
 	n := 0
 	for i, ok := range sel {

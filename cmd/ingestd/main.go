@@ -26,6 +26,7 @@ Usage:
   ingestd cat     [--data-dir DIR] [--from T] [--to T]              print records as NDJSON
   ingestd repair  [--data-dir DIR]                                  move damaged data aside
   ingestd report  --month YYYY-MM [--out DIR] [--export-records]    write a month's report
+  ingestd query   --from T --to T [--where E] [--by P] [--stats S]  ask a question: records or a table
   ingestd replay-rejected (--print | --list | --url URL) [--remove]  lines rejected with ?invalid=skip
   ingestd version                                                   print the version
 
@@ -50,6 +51,8 @@ func main() {
 		code = runRepair(args)
 	case "report":
 		code = runReport(args)
+	case "query":
+		code = runQuery(args)
 	case "replay-rejected":
 		code = runReplayRejected(args)
 	case "version", "--version", "-version":

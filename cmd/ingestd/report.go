@@ -155,8 +155,9 @@ type progress struct {
 	last  time.Time
 	drawn bool
 	rec   int64
-	total int64
+	total int64 // 0: unknown (no bar, only the counts)
 	bytes int64
+	quiet bool // nothing unless on a terminal
 }
 
 func newProgress(w io.Writer, tty bool) *progress {
@@ -167,6 +168,9 @@ func (p *progress) Update(records, total, raw int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rec, p.total, p.bytes = records, total, raw
+	if p.quiet && !p.tty {
+		return
+	}
 	now := time.Now()
 	every := 5 * time.Second
 	if p.tty {
@@ -192,6 +196,11 @@ func (p *progress) draw(now time.Time) {
 		eta = fmt.Sprintf("%d:%02d", s/60, s%60)
 	} else if frac >= 1 {
 		eta = "0:00"
+	}
+	if p.tty && p.total == 0 {
+		fmt.Fprintf(p.w, "\r%s records read  %.0f MB/s ", humanCount(p.rec), mbs)
+		p.drawn = true
+		return
 	}
 	if p.tty {
 		const width = 30
