@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A/B throughput of two commits in one sitting, runs interleaved so that the
 # machine's drift hits both alike. Usage: bench/ab.sh BEFORE [AFTER] [RUNS]
-# (AFTER defaults to the work tree). Closed loop, fsync always, the logs
-# shape, 8 connections, 15 s after a 3 s warm-up; prints the median
-# records/s, p99 and records per daemon CPU-second of each.
+# (AFTER defaults to the work tree). Closed loop, fsync always, the shape
+# SHAPE (default logs: 16 template bodies; unique varies every value), 8
+# connections, 15 s after a 3 s warm-up; prints the median records/s, p99
+# and records per daemon CPU-second of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=$1; AFTER=${2:-}; RUNS=${3:-3}
@@ -25,7 +26,7 @@ for run in $(seq "$RUNS"); do
     D=$OUT/data-$v-$run
     "$OUT/ingestd-$v" serve --data-dir "$D" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
     PID=$!
-    "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --duration 15s --warmup 3s --conns 8 --pid $PID --quiet --out "$OUT/$v-$run.json" > /dev/null
+    "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "${SHAPE:-logs}" --duration 15s --warmup 3s --conns 8 --pid $PID --quiet --out "$OUT/$v-$run.json" > /dev/null
     kill -TERM $PID; wait $PID
     rm -rf "$D"
   done

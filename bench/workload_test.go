@@ -3,9 +3,12 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -111,5 +114,61 @@ func TestGeneratorUntilPutsRecordsInPastDays(t *testing.T) {
 	var back Workload
 	if err := json.Unmarshal(b, &back); err != nil || !back.Until.Equal(until) {
 		t.Fatalf("Until lost in the header: %s", b)
+	}
+}
+
+// The unique shape: request i always has the same bytes, record ids run on
+// from request to request, every record is a JSON object of ≈ 350 B, no
+// two records share a request_id, and the bytes compress like real logs
+// (4–5× under zstd's fastest level), not like 16 repeated bodies.
+func TestUniqueShape(t *testing.T) {
+	now := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
+	w := Workload{Seed: 9, Shape: ShapeUnique, Batch: 500, Form: "ndjson", Compression: "none", Days: 2}
+	g, err := NewGenerator(w, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g.Request(3).Body, g.Request(3).Body) {
+		t.Fatal("request 3 differs between calls")
+	}
+	seen := map[string]bool{}
+	var size int
+	for i := int64(0); i < 8; i++ {
+		lines := bytes.Split(bytes.TrimSuffix(g.Request(i).Body, []byte("\n")), []byte("\n"))
+		if len(lines) != 500 {
+			t.Fatalf("request %d: %d records", i, len(lines))
+		}
+		for j, l := range lines {
+			var r struct {
+				ID, Timestamp string
+				RequestID     string `json:"request_id"`
+			}
+			if err := json.Unmarshal(l, &r); err != nil {
+				t.Fatalf("record %s: %v", l, err)
+			}
+			if r.ID != fmt.Sprintf("%012d", i*500+int64(j)) || seen[r.RequestID] {
+				t.Fatalf("record %d of request %d: id %s, request_id %s (seen: %v)", j, i, r.ID, r.RequestID, seen[r.RequestID])
+			}
+			seen[r.RequestID] = true
+			ts, err := time.Parse(time.RFC3339Nano, r.Timestamp)
+			if err != nil || ts.After(now) || ts.Before(now.Add(-48*time.Hour)) {
+				t.Fatalf("timestamp %s", r.Timestamp)
+			}
+			size += len(l)
+		}
+	}
+	if avg := size / 4000; avg < 300 || avg > 400 {
+		t.Fatalf("records of %d B on average", avg)
+	}
+	sample := g.Sample(8 << 20)
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if r := float64(len(sample)) / float64(len(enc.EncodeAll(sample, nil))); r < 3.5 || r > 6 {
+		t.Fatalf("compresses %.1f×, want 3.5–6×", r)
+	}
+	for _, bad := range []Workload{{Seed: 1, Shape: ShapeUnique, Batch: 5, Form: "ndjson", Compression: "none", Days: 1, Invalid: 0.1},
+		{Seed: 1, Shape: ShapeUnique, Batch: 5, Form: "array", Compression: "none", Days: 1}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }
