@@ -170,7 +170,11 @@ func dayChart(month string, days []DaySummary) template.HTML {
 		for d := m; d.Before(m.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
 			dates = append(dates, d.Format(time.DateOnly))
 		}
-	} else { // not a month: the days with data
+	} else if from, to, ok := ParseRangeName(month); ok {
+		for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+			dates = append(dates, d.Format(time.DateOnly))
+		}
+	} else { // neither: the days with data
 		for _, d := range days {
 			dates = append(dates, d.Date)
 		}

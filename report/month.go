@@ -28,11 +28,14 @@ type Progress interface {
 
 // MonthOptions select and shape one monthly report.
 type MonthOptions struct {
-	DataDir       string    // holds segments/ (when Source is nil)
-	Source        Source    // where the days are read; nil means LocalSource{DataDir}
-	Node          string    // the name under which StorePartials writes (segment.ReportPartialName)
-	OutDir        string    // the report goes to OutDir/YYYY-MM
-	Month         time.Time // any instant of the month (UTC)
+	DataDir string    // holds segments/ (when Source is nil)
+	Source  Source    // where the days are read; nil means LocalSource{DataDir}
+	Node    string    // the name under which StorePartials writes (segment.ReportPartialName)
+	OutDir  string    // the report goes to OutDir/YYYY-MM (OutDir/<from>_to_<last day> for a range)
+	Month   time.Time // any instant of the month (UTC)
+	// From and To, when set, replace Month: the whole UTC days from From
+	// up to To (exclusive); daily partials serve them as they serve a month.
+	From, To      time.Time
 	Config        Config
 	ExportRecords bool // also write records.parquet with the typed columns and the raw record
 	StorePartials bool // write missing or stale daily partials beside the days (local sources only)
@@ -54,6 +57,45 @@ type MonthResult struct {
 	DaysScanned      int
 	ExportedRows     int64
 	Elapsed          time.Duration
+}
+
+// RangeName is the report folder of the whole days [from, to):
+// "2026-11-03_to_2026-11-09" (the last day included).
+func RangeName(from, to time.Time) string {
+	return from.UTC().Format(time.DateOnly) + "_to_" + to.UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+}
+
+// ParseRangeName reads a RangeName back into [from, to).
+func ParseRangeName(name string) (from, to time.Time, ok bool) {
+	a, b, found := strings.Cut(name, "_to_")
+	if !found {
+		return from, to, false
+	}
+	f, err1 := time.Parse(time.DateOnly, a)
+	l, err2 := time.Parse(time.DateOnly, b)
+	if err1 != nil || err2 != nil || l.Before(f) {
+		return from, to, false
+	}
+	return f, l.AddDate(0, 0, 1), true
+}
+
+// reportRange is the report's first instant, end (exclusive) and folder
+// name: the month, or the whole days From..To.
+func reportRange(opt MonthOptions) (start, end time.Time, name string, err error) {
+	if opt.From.IsZero() && opt.To.IsZero() {
+		start = MonthStart(opt.Month)
+		return start, start.AddDate(0, 1, 0), start.Format("2006-01"), nil
+	}
+	start, end = opt.From.UTC(), opt.To.UTC()
+	switch {
+	case !start.Equal(start.Truncate(24*time.Hour)) || !end.Equal(end.Truncate(24*time.Hour)):
+		return start, end, "", fmt.Errorf("report: a range is whole UTC days: %s to %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	case !end.After(start):
+		return start, end, "", fmt.Errorf("report: the range ends (%s) before it starts (%s)", end.Format(time.DateOnly), start.Format(time.DateOnly))
+	case end.Sub(start) > 366*24*time.Hour:
+		return start, end, "", fmt.Errorf("report: a range of at most 366 days")
+	}
+	return start, end, RangeName(start, end), nil
 }
 
 // MonthStart returns the first instant of t's month in UTC.
@@ -83,14 +125,16 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	month := MonthStart(opt.Month)
-	name := month.Format("2006-01")
+	month, end, name, err := reportRange(opt)
+	if err != nil {
+		return nil, err
+	}
 	src := opt.Source
 	if src == nil {
 		src = LocalSource{DataDir: opt.DataDir}
 	}
 	_, local := src.(LocalSource)
-	days, err := src.Days(ctx, month, month.AddDate(0, 1, 0))
+	days, err := src.Days(ctx, month, end)
 	if err != nil {
 		return nil, err
 	}
@@ -222,10 +266,11 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	}
 	res.Records = all.Records
 
-	s := summarize(month, all, cfg)
+	s := summarize(name, all, cfg)
+	s.From, s.To = month.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly)
 	s.Sources = Sources{DaysFromPartials: res.DaysFromPartials, DaysScanned: res.DaysScanned}
 	if opt.Rejected != nil {
-		if s.Rejected, err = opt.Rejected(month, month.AddDate(0, 1, 0)); err != nil {
+		if s.Rejected, err = opt.Rejected(month, end); err != nil {
 			return nil, fmt.Errorf("report: rejected lines: %w", err)
 		}
 	}

@@ -385,3 +385,50 @@ func TestPooledZstdCodec(t *testing.T) {
 		t.Fatalf("%d encoders for one level, want 1 kept and reused", len(pz.encs))
 	}
 }
+
+// A report of any whole-day range: its days only, from the partials a
+// month report stored, equal to a rescan, in a folder named for the range.
+func TestRangeReport(t *testing.T) {
+	data, out := t.TempDir(), t.TempDir()
+	e := genMonth(t, data, 5, 2000)
+	if _, err := RunMonth(context.Background(), monthOpts(data, out)); err != nil { // stores the partials
+		t.Fatal(err)
+	}
+	opts := monthOpts(data, out)
+	opts.From, opts.To = october.AddDate(0, 0, 1), october.AddDate(0, 0, 4)
+	res, err := RunMonth(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, d := range []string{"2026-10-02", "2026-10-03", "2026-10-04"} {
+		want += e.days[d]
+	}
+	if filepath.Base(res.Dir) != "2026-10-02_to_2026-10-04" || res.Days != 3 || res.DaysFromPartials != 3 || res.Records != want {
+		t.Fatalf("range report %+v, want 3 days from partials, %d records", res, want)
+	}
+	s := readSummary(t, res.Dir)
+	if s.From != "2026-10-02" || s.To != "2026-10-04" || s.Month != "2026-10-02_to_2026-10-04" || len(s.Days) != 3 {
+		t.Fatalf("summary %s..%s (%s), %d days", s.From, s.To, s.Month, len(s.Days))
+	}
+	opts.Rescan, opts.StorePartials, opts.OutDir = true, false, t.TempDir()
+	res2, err := RunMonth(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := readSummary(t, res2.Dir)
+	if res2.DaysScanned != 3 || s2.Records != s.Records || !reflect.DeepEqual(s2.Top, s.Top) || !reflect.DeepEqual(s2.Days, s.Days) {
+		t.Fatalf("the rescan differs: %d records, %+v", s2.Records, s2.Top)
+	}
+	from, to, ok := ParseRangeName(filepath.Base(res.Dir))
+	if !ok || !from.Equal(opts.From) || !to.Equal(opts.To) {
+		t.Fatalf("ParseRangeName: %v %v %v", from, to, ok)
+	}
+	for _, bad := range [][2]time.Time{{october.Add(time.Hour), october.AddDate(0, 0, 2)}, {october.AddDate(0, 0, 2), october}} {
+		o := monthOpts(data, out)
+		o.From, o.To = bad[0], bad[1]
+		if _, err := RunMonth(context.Background(), o); err == nil {
+			t.Errorf("range %v accepted", bad)
+		}
+	}
+}

@@ -18,7 +18,9 @@ import (
 
 // Summary is summary.json: the month's report as data.
 type Summary struct {
-	Month       string                   `json:"month"`
+	Month       string                   `json:"month"` // YYYY-MM, or a range's name (RangeName)
+	From        string                   `json:"from"`  // the first day
+	To          string                   `json:"to"`    // the last day (included)
 	Generated   time.Time                `json:"generated"`
 	Records     int64                    `json:"records"`
 	Days        []DaySummary             `json:"days"`
@@ -94,10 +96,11 @@ func typeNames(t uint8) []string {
 	return out
 }
 
-// summarize builds the month's summary from its merged aggregate.
-func summarize(month time.Time, a *Agg, cfg Config) *Summary {
+// summarize builds the summary of a month (or range) named name from its
+// merged aggregate.
+func summarize(name string, a *Agg, cfg Config) *Summary {
 	s := &Summary{
-		Month: month.Format("2006-01"), Generated: time.Now().UTC().Truncate(time.Second), Records: a.Records,
+		Month: name, Generated: time.Now().UTC().Truncate(time.Second), Records: a.Records,
 		Days: []DaySummary{}, Top: map[string][]TopValue{}, TopExact: map[string]bool{}, Metrics: map[string]MetricSummary{},
 		Distinct: map[string]uint64{}, HourWeekday: a.Weekdays(), Fields: []FieldSummary{}, Quality: a.Quality,
 		Errors: map[string]float64{"quantile_relative": QuantileError, "distinct_standard": DistinctError},

@@ -20,7 +20,7 @@ import (
 )
 
 func runReport(args []string) int {
-	fs := newFlagSet("report", "report --month YYYY-MM [--config FILE] [--data-dir DIR] [--out DIR] [--export-records] [--where EXPR]")
+	fs := newFlagSet("report", "report (--month YYYY-MM | --from DATE --to DATE) [--config FILE] [--data-dir DIR] [--out DIR] [--export-records] [--where EXPR]")
 	var cf commonFlags
 	cf.register(fs)
 	month := fs.String("month", "", "the `month` to report, YYYY-MM (required)")
@@ -31,6 +31,8 @@ func runReport(args []string) int {
 	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
 	source := fs.String("source", "", "read the segments from object storage, `s3://bucket/prefix` (every node's files; endpoint and credentials from the config's storage section)")
 	whereExpr := fs.String("where", "", "count only the records matching this filter `expression` (README \"Filters\"), e.g. 'level == \"error\" and status >= 500'; needs --out, so the scheduled report is not replaced, and stores no partials")
+	fromDay := fs.String("from", "", "instead of --month: the first `day` of a range, YYYY-MM-DD (daily partials serve it as they serve a month)")
+	toDay := fs.String("to", "", "with --from: the `day` the range ends before, YYYY-MM-DD (exclusive); the report goes to DIR/<from>_to_<last day>")
 	dayDir := fs.String("day-dir", "", "instead of a month: compute and store the daily partial of this day `folder` (what serve runs as each day is compacted)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -38,14 +40,30 @@ func runReport(args []string) int {
 	if *dayDir != "" {
 		return runDayPartial(&cf, *dayDir, *workers)
 	}
-	if *month == "" {
-		fmt.Fprintln(os.Stderr, "ingestd report: --month YYYY-MM is required")
+	var m, rangeFrom, rangeTo time.Time
+	var err error
+	switch {
+	case *month != "" && (*fromDay != "" || *toDay != ""):
+		fmt.Fprintln(os.Stderr, "ingestd report: give --month or --from/--to, not both")
 		return 2
-	}
-	m, err := time.Parse("2006-01", *month)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ingestd report: --month %q: want YYYY-MM\n", *month)
+	case *fromDay != "" || *toDay != "":
+		rangeFrom, err = time.Parse(time.DateOnly, *fromDay)
+		if err == nil {
+			rangeTo, err = time.Parse(time.DateOnly, *toDay)
+		}
+		if err != nil || !rangeTo.After(rangeFrom) {
+			fmt.Fprintf(os.Stderr, "ingestd report: --from %q --to %q: want two days YYYY-MM-DD, --to after --from (exclusive)\n", *fromDay, *toDay)
+			return 2
+		}
+		*month = report.RangeName(rangeFrom, rangeTo)
+	case *month == "":
+		fmt.Fprintln(os.Stderr, "ingestd report: --month YYYY-MM (or --from DAY --to DAY) is required")
 		return 2
+	default:
+		if m, err = time.Parse("2006-01", *month); err != nil {
+			fmt.Fprintf(os.Stderr, "ingestd report: --month %q: want YYYY-MM\n", *month)
+			return 2
+		}
 	}
 	if *workers < 0 {
 		fmt.Fprintln(os.Stderr, "ingestd report: --workers: want ≥ 0")
@@ -95,7 +113,11 @@ func runReport(args []string) int {
 		*noStore = true // the day partials stay those of the configured report
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	days, err := src.Days(ctx, report.MonthStart(m), report.MonthStart(m).AddDate(0, 1, 0))
+	first, end := report.MonthStart(m), report.MonthStart(m).AddDate(0, 1, 0)
+	if !rangeFrom.IsZero() {
+		first, end = rangeFrom, rangeTo
+	}
+	days, err := src.Days(ctx, first, end)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd report:", err)
 		return 1
@@ -104,7 +126,7 @@ func runReport(args []string) int {
 		fmt.Fprintf(os.Stderr, "ingestd report: warning: no day folders for %s under %s; the report will be empty\n", *month, where)
 	}
 	prog := newProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
-	opts := report.MonthOptions{Source: src, Node: cfg.node(), OutDir: outDir, Month: m, Config: rcfg,
+	opts := report.MonthOptions{Source: src, Node: cfg.node(), OutDir: outDir, Month: m, From: rangeFrom, To: rangeTo, Config: rcfg,
 		ExportRecords: *export, StorePartials: !*noStore, Rescan: *rescan, Progress: prog, Log: log}
 	if *source == "" {
 		opts.Rejected = func(from, to time.Time) (map[string]int64, error) { return rejectedByReason(cfg.DataDir, from, to) }

@@ -335,4 +335,17 @@ func TestReportWhere(t *testing.T) {
 	if text, code := runCLI(t, "report", "--month", "2026-10", "--data-dir", dir, "--out", out, "--where", `level == `); code != 2 || !strings.Contains(text, "at 10") {
 		t.Errorf("a bad filter: exit %d\n%s", code, text)
 	}
+	// Any range of whole days (daily partials serve it when the days have them: TestRangeReport).
+	text, code = runCLI(t, "report", "--from", "2026-10-04", "--to", "2026-10-05", "--data-dir", dir, "--out", out)
+	if code != 0 || !strings.Contains(text, "2026-10-04_to_2026-10-04: 500 records over 1 day (") {
+		t.Fatalf("report --from --to: exit %d\n%s", code, text)
+	}
+	if s := readSummaryFile(t, filepath.Join(out, "2026-10-04_to_2026-10-04", "summary.json")); s.From != "2026-10-04" || s.To != "2026-10-04" || s.Records != 500 {
+		t.Errorf("range summary %s..%s %d records", s.From, s.To, s.Records)
+	}
+	for _, bad := range [][]string{{"--from", "2026-10-04"}, {"--from", "2026-10-05", "--to", "2026-10-04"}, {"--month", "2026-10", "--from", "2026-10-04", "--to", "2026-10-05"}} {
+		if text, code := runCLI(t, append([]string{"report", "--data-dir", dir, "--out", out}, bad...)...); code != 2 {
+			t.Errorf("%v: exit %d\n%s", bad, code, text)
+		}
+	}
 }
