@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -476,4 +479,52 @@ func mustMarshal(t *testing.T, r push.PushRequest) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A real Loki client, unmodified: the winston-loki transport (npm, with
+// snappy) pushes protobuf compressed with snappy, as Promtail and Alloy do;
+// every line is stored once with its labels. A wrong token fails the push.
+func TestLokiProtobufFromWinstonLoki(t *testing.T) {
+	script := filepath.Join(repoRoot(), ".ci", "loki", "send.cjs")
+	for _, m := range []string{"winston-loki", "snappy", "winston"} {
+		if _, err := os.Stat(filepath.Join(repoRoot(), ".ci", "loki", "node_modules", m)); err != nil {
+			t.Skip("winston-loki not installed (npm install --prefix .ci/loki winston winston-loki@6.1.7 snappy); .ci/run installs it")
+		}
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed; needed to run winston-loki")
+	}
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "auth:\n  tokens: [{name: winston, token: loki-token-0123456789}]\nreport:\n  schedule: \"off\"\n")
+	if out, err := exec.Command(node, script, d.url, "loki-token-0123456789", "150").CombinedOutput(); err != nil {
+		t.Fatalf("winston-loki: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(node, script, d.url, "wrong-token-0123456789", "1").CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("a wrong token: %v\n%s", err, out)
+	}
+	m := scrape(t, d)
+	d.stop()
+	if m[`ingestd_protocol_records_total{producer="winston",protocol="loki"}`] != 150 {
+		t.Errorf("metrics: %v loki records", m[`ingestd_protocol_records_total{producer="winston",protocol="loki"}`])
+	}
+	seen := map[string]bool{}
+	for _, line := range allStored(t, dir) {
+		var rec struct {
+			Timestamp string            `json:"timestamp"`
+			Labels    map[string]string `json:"labels"`
+			Line      string            `json:"line"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, rec.Timestamp); err != nil || seen[rec.Line] || !strings.HasPrefix(rec.Line, "loki line ") ||
+			rec.Labels["job"] != "winston" || rec.Labels["env"] != "test" || (rec.Labels["level"] != "info" && rec.Labels["level"] != "warn") {
+			t.Fatalf("stored %s", line)
+		}
+		seen[rec.Line] = true
+	}
+	if len(seen) != 150 {
+		t.Fatalf("stored %d lines, want 150", len(seen))
+	}
 }
