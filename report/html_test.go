@@ -4,23 +4,15 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ingestd/ingestd/internal/browser"
 )
 
-func findChromium() string {
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+func findChromium() string { return browser.Find() }
 
 // screenshot renders an HTML file in headless Chromium, or skips.
 func screenshot(t *testing.T, page string) image.Image {
@@ -29,41 +21,14 @@ func screenshot(t *testing.T, page string) image.Image {
 	if chrome == "" {
 		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
 	}
-	shot := filepath.Join(t.TempDir(), "report.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-		"--user-data-dir="+t.TempDir(), "--window-size=1100,1400", "--screenshot="+shot, "file://"+page)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, b)
-	}
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
+	img, err := browser.Screenshot(chrome, "file://"+page, t.TempDir(), 1100, 1400)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return img
 }
 
-// pixels counts the pixels of the colour rgb(r,g,b), ± 3 per channel.
-func pixels(img image.Image, r0, g0, b0 uint32) int {
-	n := 0
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if near(r>>8, r0) && near(g>>8, g0) && near(bl>>8, b0) {
-				n++
-			}
-		}
-	}
-	return n
-}
+func pixels(img image.Image, r0, g0, b0 uint32) int { return browser.Pixels(img, r0, g0, b0) }
 
 // The report page opens in a real headless browser, and its charts render:
 // the screenshot holds the day chart's bar colour and the heatmap's busiest
@@ -149,5 +114,3 @@ func TestReportPageOneDaySparseHours(t *testing.T) {
 		t.Errorf("busiest shade in %d pixels, want the cell and its legend swatch", n)
 	}
 }
-
-func near(a, b uint32) bool { return a+3 >= b && b+3 >= a }

@@ -6,11 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image"
-	"image/png"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +16,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/ingestd/ingestd/internal/browser"
 )
 
 const (
@@ -161,13 +161,7 @@ func basic(user, pass string) string {
 // open in a real headless browser: the screenshot holds the index's link
 // colour and the report's bar colour.
 func TestServedReportsInChromium(t *testing.T) {
-	chrome := ""
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			chrome = p
-			break
-		}
-	}
+	chrome := browser.Find()
 	if chrome == "" {
 		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
 	}
@@ -177,48 +171,18 @@ func TestServedReportsInChromium(t *testing.T) {
 	d := startDaemon(t, dir, cfg)
 	defer d.stop()
 	shot := func(path string) image.Image {
-		out := filepath.Join(t.TempDir(), "shot.png")
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-			"--user-data-dir="+t.TempDir(), "--window-size=1100,900", "--screenshot="+out, d.url+path)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("chromium: %v\n%s", err, b)
-		}
-		f, err := os.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		img, err := png.Decode(f)
+		img, err := browser.Screenshot(chrome, d.url+path, t.TempDir(), 1100, 900)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return img
 	}
-	if n := countColor(shot("/reports/"), 0x1a, 0x56, 0xb0); n < 50 {
+	if n := browser.Pixels(shot("/reports/"), 0x1a, 0x56, 0xb0); n < 50 {
 		t.Fatalf("the index shows %d pixels of its link colour: no links rendered", n)
 	}
-	if n := countColor(shot("/reports/2026-10/"), 0x25, 0x63, 0xeb); n < 500 {
+	if n := browser.Pixels(shot("/reports/2026-10/"), 0x25, 0x63, 0xeb); n < 500 {
 		t.Fatalf("the served report shows %d pixels of its bar colour: no chart rendered", n)
 	}
-}
-
-// countColor counts the pixels of rgb(r,g,b), ± 3 per channel.
-func countColor(img image.Image, r0, g0, b0 int) int {
-	n := 0
-	b := img.Bounds()
-	near := func(a uint32, b int) bool { d := int(a>>8) - b; return d >= -3 && d <= 3 }
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if near(r, r0) && near(g, g0) && near(bl, b0) {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
