@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,12 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"commas": commas,
 	"fnum":   fnum,
 	"join":   func(s []string) string { return strings.Join(s, ", ") },
+	"pct": func(v *float64) string { // a change as a signed percentage
+		if *v > 0 {
+			return "+" + strconv.FormatFloat(*v*100, 'f', 1, 64) + " %"
+		}
+		return strconv.FormatFloat(*v*100, 'f', 1, 64) + " %"
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -45,6 +52,17 @@ code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-
 {{range $k, $v := .S.Distinct}}<div>distinct {{$k}}<b>≈ {{commas $v}}</b></div>{{end}}
 {{if .S.Rejected}}<div>rejected at intake<b>{{commas .RejectedTotal}}</b></div>{{end}}
 </div>
+{{with .S.Compared}}<h2 id="compared">Compared with {{.Previous}}</h2>
+<p>{{commas .Records}} records then{{if .Change}}; the change: {{pct .Change}}{{end}}.{{if .NewFields}} New fields: <code>{{join .NewFields}}</code>.{{end}}{{if .GoneFields}} Vanished fields: <code>{{join .GoneFields}}</code>.{{end}}</p>
+{{if .Top}}<div class="grid">{{range $dim, $list := .Top}}<div><table><tr><th>{{$dim}}: rose or fell most</th><th class="n">now</th><th class="n">before</th><th class="n">change</th></tr>
+{{range $list}}<tr><td>{{.Value}}</td><td class="n">{{commas .Now}}</td><td class="n">{{commas .Before}}</td><td class="n">{{if gt .Delta 0}}+{{end}}{{commas .Delta}}</td></tr>{{end}}
+</table></div>{{end}}</div>{{end}}
+{{range $dim, $vals := .NewValues}}<p>New {{$dim}} values: <code>{{join $vals}}</code></p>{{end}}
+{{if .Metrics}}<table><tr><th>metric</th><th class="n">p50 now</th><th class="n">p50 before</th><th class="n">p99 now</th><th class="n">p99 before</th></tr>
+{{range $m, $c := .Metrics}}<tr><td>{{$m}}</td><td class="n">{{fnum $c.P50}}</td><td class="n">{{fnum $c.P50Before}}</td><td class="n">{{fnum $c.P99}}</td><td class="n">{{fnum $c.P99Before}}</td></tr>{{end}}
+</table>{{end}}
+{{if .Approximate}}<div class="muted">Values beyond either period's top list (or estimated) count as 0 there.</div>{{end}}
+{{end}}
 <h2>Records per day</h2>
 {{.DayChart}}
 <h2>Records by hour (UTC) and weekday</h2>

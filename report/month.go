@@ -268,6 +268,10 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 
 	s := summarize(name, all, cfg)
 	s.From, s.To = month.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly)
+	if s.Compared, err = comparePrevious(opt.OutDir, s); err != nil {
+		log.Warn("report: cannot compare with the previous period", "err", err) // the report stands without it
+		s.Compared = nil
+	}
 	s.Sources = Sources{DaysFromPartials: res.DaysFromPartials, DaysScanned: res.DaysScanned}
 	if opt.Rejected != nil {
 		if s.Rejected, err = opt.Rejected(month, end); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -430,5 +431,67 @@ func TestRangeReport(t *testing.T) {
 		if _, err := RunMonth(context.Background(), o); err == nil {
 			t.Errorf("range %v accepted", bad)
 		}
+	}
+}
+
+// A report compares itself with the previous period's stored report:
+// records, the values that rose or fell most, quantiles, new and vanished
+// fields, new values; a range with the same number of days before it.
+func TestComparedWithPreviousPeriod(t *testing.T) {
+	data, out := t.TempDir(), t.TempDir()
+	nov := october.AddDate(0, 1, 0)
+	line := func(d time.Time, i int, level, extra string) []byte {
+		return []byte(fmt.Sprintf(`{"timestamp":"%s","level":"%s","service":"s","duration_ms":%d%s}`, d.Add(time.Duration(i)*time.Second).Format(time.RFC3339), level, i%100, extra))
+	}
+	var oct, novl [][]byte
+	for i := 0; i < 300; i++ {
+		oct = append(oct, line(october, i, []string{"info", "warn", "error"}[i%3], `,"old":1`))
+	}
+	for i := 0; i < 450; i++ {
+		novl = append(novl, line(nov, i, []string{"info", "info", "debug"}[i%3], `,"user":{"id":"u"}`))
+	}
+	writePart(t, data, october, 1, oct, 100, false)
+	writePart(t, data, nov, 2, novl, 100, false)
+	o := monthOpts(data, out)
+	if _, err := RunMonth(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if s := readSummary(t, filepath.Join(out, "2026-10")); s.Compared != nil {
+		t.Fatalf("October has no previous report, yet compared: %+v", s.Compared)
+	}
+	o.Month = nov
+	res, err := RunMonth(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readSummary(t, res.Dir).Compared
+	if c == nil || c.Previous != "2026-10" || c.Records != 300 || c.Change == nil || math.Abs(*c.Change-0.5) > 1e-9 {
+		t.Fatalf("compared %+v", c)
+	}
+	deltas := map[string]int64{}
+	for _, v := range c.Top["level"] {
+		deltas[v.Value] = v.Delta
+	}
+	// info 100 → 300, warn 100 → 0, error 100 → 0, debug 0 → 150.
+	if deltas["info"] != 200 || deltas["debug"] != 150 || deltas["warn"] != -100 || deltas["error"] != -100 || c.Top["level"][0].Value != "info" {
+		t.Fatalf("level changes %+v", c.Top["level"])
+	}
+	if strings.Join(c.NewValues["level"], ",") != "debug" || strings.Join(c.NewFields, ",") != "user,user.id" || strings.Join(c.GoneFields, ",") != "old" {
+		t.Fatalf("new values %v, new fields %v, vanished %v", c.NewValues, c.NewFields, c.GoneFields)
+	}
+	if m := c.Metrics["duration_ms"]; m.P50 == nil || m.P50Before == nil {
+		t.Fatalf("duration quantiles %+v", m)
+	}
+	page, _ := os.ReadFile(filepath.Join(res.Dir, "report.html"))
+	if !strings.Contains(string(page), "Compared with 2026-10") || !strings.Contains(string(page), "&#43;50.0 %") { // html/template writes + so
+		t.Fatal("the page does not show the comparison")
+	}
+	// A range: the same number of days just before it.
+	o.From, o.To = nov, nov.AddDate(0, 0, 1)
+	if _, err := RunMonth(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if name, _ := previousName("2026-11-01_to_2026-11-07"); name != "2026-10-25_to_2026-10-31" {
+		t.Fatalf("previous of a week: %s", name)
 	}
 }

@@ -35,6 +35,7 @@ type Summary struct {
 	Sources     Sources                  `json:"sources"`
 	Errors      map[string]float64       `json:"error_bounds"`
 	Config      map[string]any           `json:"config"`
+	Compared    *Comparison              `json:"compared"` // with the previous period, when its report is there; else null
 	hours       map[string]*[24]int64    // for hourly.parquet
 }
 
