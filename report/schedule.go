@@ -21,17 +21,106 @@ import (
 // reported by the schedule (YYYY-MM).
 const MarkerName = ".last-reported"
 
-// Scheduler runs the monthly report on a cron schedule inside the daemon:
-// each run reports the month before the one it fires in. A run missed while
-// the daemon was down happens at start. One report runs at a time; a run
-// still going when the next fires is skipped, and a panic in a run is
-// recovered and logged.
+// Period is what a schedule reports: the day, ISO week (Monday to Sunday)
+// or month before the one it fires in, all in UTC.
+type Period string
+
+// Periods.
+const (
+	Day   Period = "day"
+	Week  Period = "week"
+	Month Period = "month"
+)
+
+// ParsePeriod checks a period name.
+func ParsePeriod(s string) (Period, error) {
+	switch p := Period(s); p {
+	case Day, Week, Month:
+		return p, nil
+	}
+	return "", fmt.Errorf("report: period %q: want day, week or month", s)
+}
+
+// Start is the first instant of the period holding t.
+func (p Period) Start(t time.Time) time.Time {
+	t = t.UTC()
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	switch p {
+	case Week:
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)) // back to Monday
+	case Month:
+		return MonthStart(t)
+	}
+	return d
+}
+
+// Next is the start of the period after the one starting at start.
+func (p Period) Next(start time.Time) time.Time {
+	switch p {
+	case Week:
+		return start.AddDate(0, 0, 7)
+	case Month:
+		return start.AddDate(0, 1, 0)
+	}
+	return start.AddDate(0, 0, 1)
+}
+
+// Prev is the start of the period before the one starting at start.
+func (p Period) Prev(start time.Time) time.Time {
+	switch p {
+	case Week:
+		return start.AddDate(0, 0, -7)
+	case Month:
+		return start.AddDate(0, -1, 0)
+	}
+	return start.AddDate(0, 0, -1)
+}
+
+// Name is the report folder of the period starting at start: YYYY-MM for
+// a month, RangeName for a day or a week.
+func (p Period) Name(start time.Time) string {
+	if p == Month {
+		return start.Format("2006-01")
+	}
+	return RangeName(start, p.Next(start))
+}
+
+func (p Period) parse(name string) (time.Time, error) {
+	if p == Month {
+		return time.Parse("2006-01", name)
+	}
+	from, _, ok := ParseRangeName(name)
+	if !ok {
+		return time.Time{}, fmt.Errorf("not a %s: %q", p, name)
+	}
+	return from, nil
+}
+
+// adjective names the period in log lines: "monthly report written".
+func (p Period) adjective() string {
+	switch p {
+	case Week:
+		return "weekly"
+	case Month:
+		return "monthly"
+	}
+	return "daily"
+}
+
+// Scheduler runs a report on a cron schedule inside the daemon: each run
+// reports the period (by default the month) before the one it fires in. A
+// run missed while the daemon was down happens at start. One report runs
+// at a time; a run still going when the next fires is skipped, and a panic
+// in a run is recovered and logged. Each schedule keeps its own marker of
+// the last period reported, so no period is reported twice.
 type Scheduler struct {
 	sched  cron.Schedule
 	outDir string
-	run    func(ctx context.Context, month time.Time) error
+	run    func(ctx context.Context, start time.Time) error
 	log    *slog.Logger
 	now    func() time.Time
+	period Period
+	marker string // file in outDir holding the last period reported
 
 	c  *cron.Cron
 	mu sync.Mutex // one report at a time
@@ -60,7 +149,7 @@ func (s *Scheduler) SetFingerprint(f func(ctx context.Context, month time.Time) 
 	s.fingerprint = f
 }
 
-func inputsName(month time.Time) string { return "." + month.Format("2006-01") + ".inputs" }
+func (s *Scheduler) inputsName(start time.Time) string { return "." + s.period.Name(start) + ".inputs" }
 
 // ParseSchedule checks a cron spec (five fields, optional CRON_TZ= prefix).
 func ParseSchedule(spec string) (cron.Schedule, error) {
@@ -71,17 +160,50 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return s, nil
 }
 
-// NewScheduler prepares a schedule; run writes the report of a month.
+// NewScheduler prepares the monthly schedule; run writes the report of a
+// month (given its first instant).
 func NewScheduler(spec, outDir string, run func(ctx context.Context, month time.Time) error, log *slog.Logger) (*Scheduler, error) {
+	return NewPeriodScheduler("", Month, spec, outDir, run, log)
+}
+
+// NewPeriodScheduler prepares a named schedule of period p; run writes the
+// report of the period starting at its argument. The monthly schedule has
+// no name (its marker is MarkerName); a named one keeps MarkerName-<name>.
+func NewPeriodScheduler(name string, p Period, spec, outDir string, run func(ctx context.Context, start time.Time) error, log *slog.Logger) (*Scheduler, error) {
 	sched, err := ParseSchedule(spec)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := ParsePeriod(string(p)); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	marker := MarkerName
+	if name != "" {
+		marker += "-" + name
+		log = log.With("schedule", name)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{sched: sched, outDir: outDir, run: run, log: log, now: time.Now, ctx: ctx, cancel: cancel}, nil
+	return &Scheduler{sched: sched, outDir: outDir, run: run, log: log, now: time.Now, ctx: ctx, cancel: cancel, period: p, marker: marker}, nil
+}
+
+// lastReported returns the period in the schedule's marker, or the zero
+// time.
+func (s *Scheduler) lastReported() (time.Time, error) {
+	b, err := os.ReadFile(filepath.Join(s.outDir, s.marker))
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("report: %w", err)
+	}
+	t, err := s.period.parse(strings.TrimSpace(string(b)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("report: marker %s: %w", filepath.Join(s.outDir, s.marker), err)
+	}
+	return t, nil
 }
 
 // LastReported returns the month in the marker, or the zero time.
@@ -100,9 +222,9 @@ func LastReported(outDir string) (time.Time, error) {
 	return t, nil
 }
 
-// Due returns the month the schedule should have reported by now: the month
-// before the one of the schedule's latest firing at or before now (looking
-// back 62 days), or false when it did not fire in that time.
+// Due returns the period the schedule should have reported by now: the
+// period before the one of the schedule's latest firing at or before now
+// (looking back 62 days), or false when it did not fire in that time.
 func (s *Scheduler) Due(now time.Time) (time.Time, bool) {
 	var last time.Time
 	n := 0
@@ -116,24 +238,24 @@ func (s *Scheduler) Due(now time.Time) (time.Time, bool) {
 	if last.IsZero() {
 		return time.Time{}, false
 	}
-	return MonthStart(last).AddDate(0, -1, 0), true
+	return s.period.Prev(s.period.Start(last)), true
 }
 
 // Start runs a missed report now (in the background) and starts the cron.
 func (s *Scheduler) Start() {
 	if due, ok := s.Due(s.now()); ok {
-		last, err := LastReported(s.outDir)
+		last, err := s.lastReported()
 		if err != nil {
-			s.log.Warn("cannot read the last reported month; catching up", "err", err)
+			s.log.Warn("cannot read the last reported period; catching up", "err", err)
 		}
 		if last.Before(due) {
-			s.log.Info("monthly report missed while stopped: running it now", "month", due.Format("2006-01"))
+			s.log.Info(s.period.adjective()+" report missed while stopped: running it now", string(s.period), s.period.Name(due))
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
 				defer func() {
 					if r := recover(); r != nil {
-						s.log.Error("monthly report panicked", "panic", r)
+						s.log.Error(s.period.adjective()+" report panicked", "panic", r)
 					}
 				}()
 				s.report(due)
@@ -143,7 +265,7 @@ func (s *Scheduler) Start() {
 	logger := cronLogger{s.log}
 	s.c = cron.New(cron.WithParser(cronParser), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	s.c.Schedule(s.sched, cron.FuncJob(func() {
-		s.report(MonthStart(s.now()).AddDate(0, -1, 0))
+		s.report(s.period.Prev(s.period.Start(s.now())))
 	}))
 	if s.fingerprint != nil {
 		s.wg.Add(1)
@@ -156,34 +278,34 @@ func (s *Scheduler) Start() {
 	s.c.Start()
 }
 
-// report runs one month's report unless the marker says it is done, and
+// report runs one period's report unless the marker says it is done, and
 // moves the marker forward after success.
-func (s *Scheduler) report(month time.Time) {
+func (s *Scheduler) report(start time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx.Err() != nil {
 		return
 	}
-	if last, err := LastReported(s.outDir); err == nil && !last.Before(month) {
+	if last, err := s.lastReported(); err == nil && !last.Before(start) {
 		return
 	}
-	s.write(month, true)
+	s.write(start, true)
 }
 
-// recheck rewrites the last two reported months whose inputs changed, once
-// their report is a day old.
+// recheck rewrites the last two reported periods whose inputs changed,
+// once their report is a day old.
 func (s *Scheduler) recheck() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last, err := LastReported(s.outDir)
+	last, err := s.lastReported()
 	if err != nil || last.IsZero() {
 		return
 	}
-	for _, m := range []time.Time{last.AddDate(0, -1, 0), last} {
+	for _, m := range []time.Time{s.period.Prev(last), last} {
 		if s.ctx.Err() != nil {
 			return
 		}
-		p := filepath.Join(s.outDir, inputsName(m))
+		p := filepath.Join(s.outDir, s.inputsName(m))
 		b, err := os.ReadFile(p)
 		st, serr := os.Stat(p)
 		if err != nil || serr != nil || s.now().Sub(st.ModTime()) < rewriteAfter {
@@ -193,27 +315,27 @@ func (s *Scheduler) recheck() {
 		if err != nil || fp == strings.TrimSpace(string(b)) {
 			continue
 		}
-		s.log.Info("late data changed a reported month: writing its report again", "month", m.Format("2006-01"))
+		s.log.Info("late data changed a reported "+string(s.period)+": writing its report again", string(s.period), s.period.Name(m))
 		s.write(m, false)
 	}
 }
 
-// write runs month's report and records it: the marker (when mark) and the
-// month's inputs fingerprint. Called with s.mu held.
+// write runs a period's report and records it: the marker (when mark) and
+// the period's inputs fingerprint. Called with s.mu held.
 func (s *Scheduler) write(month time.Time, mark bool) {
 	t0 := time.Now()
-	name := month.Format("2006-01")
-	s.log.Info("monthly report started", "month", name)
+	name, adj, per := s.period.Name(month), s.period.adjective(), string(s.period)
+	s.log.Info(adj+" report started", per, name)
 	var fp string
 	if s.fingerprint != nil {
 		fp, _ = s.fingerprint(s.ctx, month) // before the run: data arriving meanwhile counts as a change
 	}
 	if err := s.run(s.ctx, month); err != nil {
 		if errors.Is(err, ErrNoData) {
-			s.log.Info("no data for the month yet; it is not marked reported, and records that arrive for it get a report at the next start or schedule", "month", name)
+			s.log.Info("no data for the "+per+" yet; it is not marked reported, and records that arrive for it get a report at the next start or schedule", per, name)
 			return
 		}
-		s.log.Error("monthly report failed; it runs again at the next start or schedule", "month", name, "err", err)
+		s.log.Error(adj+" report failed; it runs again at the next start or schedule", per, name, "err", err)
 		return
 	}
 	failpoint.Hit("report.write.mkdirdurable")
@@ -223,17 +345,17 @@ func (s *Scheduler) write(month time.Time, mark bool) {
 	}
 	if fp != "" {
 		failpoint.Hit("report.write.inputs")
-		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, inputsName(month)), []byte(fp+"\n")); err != nil {
+		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, s.inputsName(month)), []byte(fp+"\n")); err != nil {
 			s.log.Error("cannot record the month's inputs", "err", err)
 		}
 	}
 	if mark {
 		failpoint.Hit("report.write.marker")
-		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, MarkerName), []byte(name+"\n")); err != nil {
+		if err := fsutil.WriteFileDurable(filepath.Join(s.outDir, s.marker), []byte(name+"\n")); err != nil {
 			s.log.Error("cannot record the reported month", "err", err)
 		}
 	}
-	s.log.Info("monthly report written", "month", name, "seconds", time.Since(t0).Seconds())
+	s.log.Info(adj+" report written", per, name, "seconds", time.Since(t0).Seconds())
 }
 
 // Stop cancels a running report and waits for it.

@@ -197,3 +197,76 @@ func TestNoDataIsNotReported(t *testing.T) {
 		t.Fatalf("rewritten again without a change: %d runs", ran)
 	}
 }
+
+func TestPeriods(t *testing.T) {
+	at, _ := time.Parse(time.RFC3339, "2026-11-26T12:34:00Z") // a Thursday
+	for _, c := range []struct {
+		p               Period
+		start, prevName string
+	}{
+		{Day, "2026-11-26", "2026-11-25_to_2026-11-25"},
+		{Week, "2026-11-23", "2026-11-16_to_2026-11-22"},
+		{Month, "2026-11-01", "2026-10"},
+	} {
+		s := c.p.Start(at)
+		if s.Format(time.DateOnly) != c.start || c.p.Name(c.p.Prev(s)) != c.prevName {
+			t.Errorf("%s: start %s, previous %s", c.p, s.Format(time.DateOnly), c.p.Name(c.p.Prev(s)))
+		}
+		if back, err := c.p.parse(c.p.Name(s)); err != nil || !back.Equal(s) {
+			t.Errorf("%s: %s parses back to %v %v", c.p, c.p.Name(s), back, err)
+		}
+	}
+	if _, err := ParsePeriod("year"); err == nil {
+		t.Fatal("period year accepted")
+	}
+}
+
+// Named daily and weekly schedules: each reports the period before its
+// latest firing at start when it was missed, keeps its own marker, and
+// never runs twice for one period.
+func TestNamedSchedulesCatchUpOnce(t *testing.T) {
+	out := t.TempDir()
+	now, _ := time.Parse(time.RFC3339, "2026-11-26T12:00:00Z")
+	var mu sync.Mutex
+	ran := map[string][]string{}
+	start := func(name string, p Period, spec string) *Scheduler {
+		s, err := NewPeriodScheduler(name, p, spec, out, func(_ context.Context, from time.Time) error {
+			mu.Lock()
+			ran[name] = append(ran[name], p.Name(from))
+			mu.Unlock()
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.now = func() time.Time { return now }
+		s.Start()
+		return s
+	}
+	for round := 0; round < 2; round++ {
+		d := start("daily", Day, "CRON_TZ=UTC 0 1 * * *")
+		w := start("weekly", Week, "CRON_TZ=UTC 0 2 * * 1")
+		// Start's catch-up runs in the background: wait for the markers.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			_, e1 := os.Stat(filepath.Join(out, MarkerName+"-daily"))
+			_, e2 := os.Stat(filepath.Join(out, MarkerName+"-weekly"))
+			if e1 == nil && e2 == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the catch-up runs did not write their markers")
+			}
+		}
+		d.Stop()
+		w.Stop()
+	}
+	if got := ran["daily"]; len(got) != 1 || got[0] != "2026-11-25_to_2026-11-25" {
+		t.Errorf("daily runs %v, want yesterday once", got)
+	}
+	if got := ran["weekly"]; len(got) != 1 || got[0] != "2026-11-16_to_2026-11-22" {
+		t.Errorf("weekly runs %v, want the last ISO week once", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, MarkerName)); len(b) != 0 {
+		t.Errorf("the monthly marker was written: %q", b)
+	}
+}

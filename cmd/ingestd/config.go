@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -83,6 +84,16 @@ type reportConfig struct {
 	Partials    bool     `yaml:"partials"`     // compute a finished day's partial when it is compacted
 	Workers     int      `yaml:"workers"`      // cores used by reports inside serve
 	Where       string   `yaml:"where"`        // a filter: only matching records are counted ("" = all)
+	// Schedules are more reports, each of a day, an ISO week or a month,
+	// on its own cron with its own catch-up marker.
+	Schedules []scheduleConfig `yaml:"schedules"`
+}
+
+// scheduleConfig is one named report schedule.
+type scheduleConfig struct {
+	Name   string `yaml:"name"`   // names its marker (.last-reported-<name>) and log lines
+	Cron   string `yaml:"cron"`   // when it runs (5 fields, optional CRON_TZ=)
+	Period string `yaml:"period"` // day (yesterday), week (the last ISO week) or month (the last month)
 }
 
 func defaultReportConfig() reportConfig {
@@ -90,6 +101,8 @@ func defaultReportConfig() reportConfig {
 		Metrics: []string{"duration_ms", "bytes"}, Distinct: []string{"host", "user.id"}, TopN: 10, TopCapacity: 10000,
 		Partials: true, Workers: 1}
 }
+
+var scheduleName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // Validate checks every section.
 func (c *fileConfig) Validate() error {
@@ -107,6 +120,20 @@ func (c *fileConfig) Validate() error {
 	}
 	if r.Workers < 1 || r.Workers > 256 {
 		return fmt.Errorf("config: report.workers: %d (want 1..256)", r.Workers)
+	}
+	names := map[string]bool{}
+	for i, sc := range r.Schedules {
+		key := fmt.Sprintf("config: report.schedules[%d]", i)
+		if !scheduleName.MatchString(sc.Name) || names[sc.Name] {
+			return fmt.Errorf("%s: name %q: want a unique name of letters, digits, - and _", key, sc.Name)
+		}
+		names[sc.Name] = true
+		if _, err := report.ParseSchedule(sc.Cron); err != nil {
+			return fmt.Errorf("%s (%s): cron: %w", key, sc.Name, err)
+		}
+		if _, err := report.ParsePeriod(sc.Period); err != nil {
+			return fmt.Errorf("%s (%s): %w", key, sc.Name, err)
+		}
 	}
 	if c.Scrub.Interval < 0 || c.Scrub.Interval > 0 && c.Scrub.Rate < 1<<20 {
 		return fmt.Errorf("config: scrub: interval %v, rate %d (want interval ≥ 0, and rate ≥ 1MiB when on)", c.Scrub.Interval, c.Scrub.Rate)

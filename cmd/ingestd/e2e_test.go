@@ -301,9 +301,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"zero workers": "segments:\n  flush_workers: 0\n",
 		"otlp mapping": "otlp:\n  resource: flattened\n",
 		"bad role":     "auth:\n  tokens: [{name: a, token: 0123456789abcdefgh, role: admin}]\n",
+		"bad period":   "report:\n  schedules: [{name: d, cron: \"0 1 * * *\", period: year}]\n",
 	}
 	want := map[string]string{"unknown key": "blok_size", "bad size": "lots", "bad fsync": "wal.fsync", "bad level": "segments.level",
-		"short token": "auth.tokens[0]", "zero workers": "segments.flush_workers", "otlp mapping": "otlp.resource", "bad role": "role \"admin\""}
+		"short token": "auth.tokens[0]", "zero workers": "segments.flush_workers", "otlp mapping": "otlp.resource", "bad role": "role \"admin\"", "bad period": "report.schedules[0] (d): report: period \"year\""}
 	for name, yaml := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "c.yaml")

@@ -349,3 +349,52 @@ func TestReportWhere(t *testing.T) {
 		}
 	}
 }
+
+// report.schedules: a daily and a weekly report, caught up at start once
+// their periods have data, each in its own folder, and not run again at
+// the next start.
+func TestReportSchedulesDailyWeekly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "report:\n  schedule: \"off\"\n  schedules:\n    - {name: daily, cron: \"CRON_TZ=UTC 0 0 * * *\", period: day}\n    - {name: weekly, cron: \"CRON_TZ=UTC 0 0 * * 1\", period: week}\n"
+	now := time.Now().UTC()
+	yesterday := report.Day.Prev(report.Day.Start(now))
+	lastWeek := report.Week.Prev(report.Week.Start(now))
+	d := startDaemon(t, dir, cfg)
+	var body bytes.Buffer
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&body, `{"timestamp":"%s","n":%d}`+"\n", yesterday.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), i)
+		fmt.Fprintf(&body, `{"timestamp":"%s","n":%d}`+"\n", lastWeek.Add(time.Duration(i)*time.Hour).Format(time.RFC3339), i)
+	}
+	if r := d.post(t, "/v1/ingest", body.Bytes(), nil); r.code != 200 {
+		t.Fatalf("post: %d %s", r.code, r.body)
+	}
+	d.stop()
+	d = startDaemon(t, dir, cfg)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		l := d.log.String()
+		if strings.Contains(l, "daily report written") && strings.Contains(l, "weekly report written") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduled reports were not caught up:\n%s", l)
+		}
+	}
+	d.stop()
+	out := filepath.Join(dir, "reports")
+	dayName, weekName := report.Day.Name(yesterday), report.Week.Name(lastWeek)
+	daily := readSummaryFile(t, filepath.Join(out, dayName, "summary.json"))
+	weekly := readSummaryFile(t, filepath.Join(out, weekName, "summary.json"))
+	wantWeek := int64(30)
+	if !yesterday.Before(lastWeek) && yesterday.Before(report.Week.Next(lastWeek)) {
+		wantWeek = 60 // yesterday was in the last ISO week (today is a Monday)
+	}
+	if daily.Records != 30 || weekly.Records != wantWeek {
+		t.Fatalf("daily %s: %d records, weekly %s: %d, want 30 and %d", dayName, daily.Records, weekName, weekly.Records, wantWeek)
+	}
+	d = startDaemon(t, dir, cfg)
+	time.Sleep(500 * time.Millisecond)
+	d.stop()
+	if strings.Contains(d.log.String(), "report started") {
+		t.Fatalf("a reported period ran again:\n%s", d.log)
+	}
+}

@@ -128,9 +128,9 @@ func runServe(args []string) int {
 			}
 		})
 	}
-	var sched *report.Scheduler
+	var scheds []*report.Scheduler
+	outDir := cfg.reportDir()
 	if cfg.Report.Schedule != "off" {
-		outDir := cfg.reportDir()
 		srv.Metrics().AddGauge("ingestd_report_last_success_timestamp_seconds",
 			"When the scheduled monthly report last succeeded (0: never).", func() float64 {
 				st, err := os.Stat(filepath.Join(outDir, report.MarkerName))
@@ -139,28 +139,27 @@ func runServe(args []string) int {
 				}
 				return float64(st.ModTime().Unix())
 			})
-		sched, err = report.NewScheduler(cfg.Report.Schedule, outDir, func(ctx context.Context, month time.Time) error {
-			days, err := report.MonthDays(cfg.DataDir, month)
-			if err != nil {
-				return err
-			}
-			if len(days) == 0 {
-				return report.ErrNoData
-			}
-			out, err := runChild(ctx, log, append([]string{"report", "--month", month.Format("2006-01"), "--out", outDir,
-				"--workers", workers}, base...)...)
-			if err == nil {
-				log.Info("report", "result", strings.TrimSpace(out))
-			}
-			return err
-		}, log)
+		sched, err := report.NewScheduler(cfg.Report.Schedule, outDir, periodReport(cfg, log, report.Month, outDir, workers, base), log)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ingestd:", err)
 			return 2
 		}
 		sched.SetFingerprint(func(ctx context.Context, month time.Time) (string, error) {
-			return monthInputs(cfg.DataDir, month)
+			return rangeInputs(cfg.DataDir, month, report.Month.Next(month))
 		})
+		scheds = append(scheds, sched)
+	}
+	for _, sc := range cfg.Report.Schedules {
+		p, _ := report.ParsePeriod(sc.Period) // validated with the config
+		sched, err := report.NewPeriodScheduler(sc.Name, p, sc.Cron, outDir, periodReport(cfg, log, p, outDir, workers, base), log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd: report.schedules:", err)
+			return 2
+		}
+		sched.SetFingerprint(func(ctx context.Context, start time.Time) (string, error) {
+			return rangeInputs(cfg.DataDir, start, p.Next(start))
+		})
+		scheds = append(scheds, sched)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -237,7 +236,7 @@ func runServe(args []string) int {
 			return 1
 		}
 	}
-	if sched != nil {
+	for _, sched := range scheds {
 		sched.Start()
 		defer sched.Stop()
 	}
@@ -261,7 +260,7 @@ func runServe(args []string) int {
 	case s := <-sig:
 		log.Info("stopping: finishing in-flight requests, flushing and sealing", "signal", s.String())
 	}
-	if sched != nil {
+	for _, sched := range scheds {
 		sched.Stop() // a report being written is abandoned; it runs again at the next start
 	}
 	go func() {
@@ -318,10 +317,10 @@ func loadCfgWithListen(cf *commonFlags, listen string) (fileConfig, error) {
 	return cfg, cfg.Validate()
 }
 
-// monthInputs fingerprints a month's segment files (names and sizes, sealed
+// rangeInputs fingerprints the segment files of the days in [from, to) (names and sizes, sealed
 // and open): a new part or a compaction changes it.
-func monthInputs(dataDir string, month time.Time) (string, error) {
-	days, err := report.MonthDays(dataDir, month)
+func rangeInputs(dataDir string, from, to time.Time) (string, error) {
+	days, err := report.LocalSource{DataDir: dataDir}.Days(context.Background(), from, to)
 	if err != nil {
 		return "", err
 	}
@@ -338,4 +337,31 @@ func monthInputs(dataDir string, month time.Time) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// periodReport runs one scheduled report of period p, starting at its
+// argument, as a child process at low priority; a period without data is
+// report.ErrNoData (not marked reported).
+func periodReport(cfg fileConfig, log *slog.Logger, p report.Period, outDir, workers string, base []string) func(context.Context, time.Time) error {
+	return func(ctx context.Context, start time.Time) error {
+		end := p.Next(start)
+		days, err := report.LocalSource{DataDir: cfg.DataDir}.Days(ctx, start, end)
+		if err != nil {
+			return err
+		}
+		if len(days) == 0 {
+			return report.ErrNoData
+		}
+		args := []string{"report", "--out", outDir, "--workers", workers}
+		if p == report.Month {
+			args = append(args, "--month", start.Format("2006-01"))
+		} else {
+			args = append(args, "--from", start.Format(time.DateOnly), "--to", end.Format(time.DateOnly))
+		}
+		out, err := runChild(ctx, log, append(args, base...)...)
+		if err == nil {
+			log.Info("report", "result", strings.TrimSpace(out))
+		}
+		return err
+	}
 }
