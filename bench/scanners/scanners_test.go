@@ -50,41 +50,15 @@ var scanners = []struct {
 		}
 	}()},
 	{"gjson ValidBytes + utf8.Valid + GetBytes(timestamp)", func(b []byte) (int, bool) {
-		n := 0
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			line := b
-			if i >= 0 {
-				line, b = b[:i], b[i+1:]
-			} else {
-				b = nil
-			}
-			if !gjson.ValidBytes(line) || !utf8.Valid(line) || !gjson.GetBytes(line, "timestamp").Exists() {
-				return n, false
-			}
-			n++
-		}
-		return n, true
+		return eachLine(b, func(line []byte) bool {
+			return gjson.ValidBytes(line) && utf8.Valid(line) && gjson.GetBytes(line, "timestamp").Exists()
+		})
 	}},
 	{"sonic Valid + Get(timestamp)", func(b []byte) (int, bool) {
-		n := 0
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			line := b
-			if i >= 0 {
-				line, b = b[:i], b[i+1:]
-			} else {
-				b = nil
-			}
-			if !sonic.Valid(line) {
-				return n, false
-			}
-			if _, err := sonic.Get(line, "timestamp"); err != nil {
-				return n, false
-			}
-			n++
-		}
-		return n, true
+		return eachLine(b, func(line []byte) bool {
+			_, err := sonic.Get(line, "timestamp")
+			return sonic.Valid(line) && err == nil
+		})
 	}},
 	{"simdjson-go ParseND (whole body)", func() func([]byte) (int, bool) {
 		var pj *simdjson.ParsedJson
@@ -101,6 +75,25 @@ var scanners = []struct {
 			return n, true
 		}
 	}()},
+}
+
+// eachLine runs ok on every line of an NDJSON body, stopping at the first
+// refusal; it returns the lines accepted and whether all were.
+func eachLine(b []byte, ok func([]byte) bool) (int, bool) {
+	n := 0
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if !ok(line) {
+			return n, false
+		}
+		n++
+	}
+	return n, true
 }
 
 func BenchmarkScanners(b *testing.B) {
