@@ -99,7 +99,7 @@ type scheduleConfig struct {
 func defaultReportConfig() reportConfig {
 	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{"level", "service", "host", "status"},
 		Metrics: []string{"duration_ms", "bytes"}, Distinct: []string{"host", "user.id"}, TopN: 10, TopCapacity: 10000,
-		Partials: true, Workers: 1}
+		Partials: true, Workers: 1, Schedules: []scheduleConfig{}}
 }
 
 var scheduleName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
