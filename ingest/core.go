@@ -89,7 +89,7 @@ func (w *Write) Refuse(e *intake.Error) { w.code = e.Code }
 
 // Authorized reports whether auth (an Authorization header value) names a
 // producer, for the calls that store nothing.
-func (s *Server) Authorized(auth []byte) bool { return s.prods.Load().find(auth) != nil }
+func (s *Server) Authorized(auth []byte) bool { known, _, _ := s.Access(auth); return known }
 
 // Access says what auth (an Authorization header value) may do: known is
 // false for a missing or unknown token; without tokens configured, anyone

@@ -298,15 +298,8 @@ func groupBatch(rec arrow.Record, q Question, colIdx map[string]int) (map[string
 					g.metrics = append(g.metrics, newMetric())
 				}
 			}
-			byIdx[k] = g
-			gk := groupKey(g.vals)
-			if o := out[gk]; o != nil { // two indices, one value: cannot happen, but merge
-				o.merge(g)
-				g = o
-				byIdx[k] = o
-			} else {
-				out[gk] = g
-			}
+			byIdx[k] = g // a batch's dictionaries hold each value once: one index tuple per group
+			out[groupKey(g.vals)] = g
 			if len(out) > MaxGroups {
 				return nil, ErrTooManyGroups
 			}

@@ -49,18 +49,7 @@ func matches(e filter.Expr, line []byte) bool {
 	case filter.Not:
 		return !matches(e.X, line)
 	}
-	var p filter.Path
-	switch e := e.(type) {
-	case filter.Cmp:
-		p = e.Path
-	case filter.In:
-		p = e.Path
-	case filter.Match:
-		p = e.Path
-	case filter.Exists:
-		p = e.Path
-	}
-	v, ok := fieldToken(line, p.Key())
+	v, ok := fieldToken(line, filter.LeafPath(e).Key())
 	return ok && filter.Leaf(e, v)
 }
 

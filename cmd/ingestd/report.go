@@ -179,7 +179,7 @@ type progress struct {
 	rec   int64
 	total int64 // 0: unknown (no bar, only the counts)
 	bytes int64
-	quiet bool // nothing unless on a terminal
+	quiet bool // draw nothing (query, off a terminal)
 }
 
 func newProgress(w io.Writer, tty bool) *progress {
@@ -190,7 +190,7 @@ func (p *progress) Update(records, total, raw int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rec, p.total, p.bytes = records, total, raw
-	if p.quiet && !p.tty {
+	if p.quiet {
 		return
 	}
 	now := time.Now()

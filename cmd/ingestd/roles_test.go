@@ -154,7 +154,7 @@ func TestRolesAndServedReports(t *testing.T) {
 }
 
 func basic(user, pass string) string {
-	return base64Std(user + ":" + pass)
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 }
 
 // Without tokens (loopback only), the reports index and a report's page
@@ -184,5 +184,3 @@ func TestServedReportsInChromium(t *testing.T) {
 		t.Fatalf("the served report shows %d pixels of its bar colour: no chart rendered", n)
 	}
 }
-
-func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

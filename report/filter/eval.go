@@ -82,18 +82,7 @@ func (p *Program) eval(e Expr, cols []*array.Dictionary, n int) []bool {
 	}
 	out := p.get(n)
 	clear(out)
-	var path Path
-	switch e := e.(type) {
-	case Cmp:
-		path = e.Path
-	case In:
-		path = e.Path
-	case Match:
-		path = e.Path
-	case Exists:
-		path = e.Path
-	}
-	col := cols[p.col[path.Key()]]
+	col := cols[p.col[LeafPath(e).Key()]]
 	if col == nil {
 		return out
 	}

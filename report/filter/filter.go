@@ -201,6 +201,22 @@ func Parse(src string) (Expr, error) {
 	return e, nil
 }
 
+// LeafPath is the path a leaf (Cmp, In, Match, Exists) reads; nil for
+// And, Or and Not.
+func LeafPath(e Expr) Path {
+	switch e := e.(type) {
+	case Cmp:
+		return e.Path
+	case In:
+		return e.Path
+	case Match:
+		return e.Path
+	case Exists:
+		return e.Path
+	}
+	return nil
+}
+
 // Paths returns the paths e reads, by key, sorted and unique.
 func Paths(e Expr) []Path {
 	seen := map[string]Path{}
@@ -215,14 +231,9 @@ func Paths(e Expr) []Path {
 			walk(e.R)
 		case Not:
 			walk(e.X)
-		case Cmp:
-			seen[e.Path.Key()] = e.Path
-		case In:
-			seen[e.Path.Key()] = e.Path
-		case Match:
-			seen[e.Path.Key()] = e.Path
-		case Exists:
-			seen[e.Path.Key()] = e.Path
+		default:
+			p := LeafPath(e)
+			seen[p.Key()] = p
 		}
 	}
 	walk(e)

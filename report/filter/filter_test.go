@@ -165,18 +165,7 @@ func rowEval(e Expr, r map[string]string) bool {
 	case Not:
 		return !rowEval(e.X, r)
 	}
-	var key string
-	switch e := e.(type) {
-	case Cmp:
-		key = e.Path.Key()
-	case In:
-		key = e.Path.Key()
-	case Match:
-		key = e.Path.Key()
-	case Exists:
-		key = e.Path.Key()
-	}
-	v, ok := r[key]
+	v, ok := r[LeafPath(e).Key()]
 	return ok && v != "" && Leaf(e, []byte(v))
 }
 
