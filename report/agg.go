@@ -24,7 +24,9 @@ type Agg struct {
 	Metrics  map[string]*Metric             // by metric field
 	Distinct map[string]*hyperloglog.Sketch // by distinct field
 	Fields   map[string]*FieldStat          // by path
-	Quality  Quality
+	// Breakdowns are the configured breakdowns' group tables, by name.
+	Breakdowns map[string]*GroupTable
+	Quality    Quality
 }
 
 // DayCount counts one day's records, in total and per UTC hour.
@@ -80,6 +82,11 @@ func NewAgg(cfg Config) *Agg {
 		Distinct: map[string]*hyperloglog.Sketch{},
 		Fields:   map[string]*FieldStat{},
 		Quality:  Quality{TypeMismatch: map[string]int64{}},
+
+		Breakdowns: map[string]*GroupTable{},
+	}
+	for _, b := range cfg.Breakdowns {
+		a.Breakdowns[b.Name] = NewGroupTable(b)
 	}
 	for _, d := range cfg.Dimensions {
 		a.Top[d] = NewTopK(cfg.TopCap)
@@ -192,6 +199,14 @@ func (a *Agg) Merge(o *Agg) error {
 			return fmt.Errorf("report: merge distinct %s: %w", k, err)
 		}
 	}
+	for k, t := range o.Breakdowns {
+		if a.Breakdowns[k] == nil {
+			a.Breakdowns[k] = &GroupTable{Cap: t.Cap, Exact: true, groups: map[string]*groupStats{}, shape: t.shape}
+		}
+		if err := a.Breakdowns[k].Merge(t); err != nil {
+			return fmt.Errorf("report: merge breakdown %s: %w", k, err)
+		}
+	}
 	for p, f := range o.Fields {
 		x := a.Fields[p]
 		if x == nil {
@@ -246,6 +261,8 @@ type aggState struct {
 	Distinct map[string][]byte     `json:"distinct"`
 	Fields   map[string]*FieldStat `json:"fields"`
 	Quality  Quality               `json:"quality"`
+
+	Breakdowns map[string]*GroupTable `json:"breakdowns,omitempty"`
 }
 
 type metricJSON struct {
@@ -259,7 +276,7 @@ type metricJSON struct {
 // MarshalJSON serialises the aggregate, sketches included.
 func (a *Agg) MarshalJSON() ([]byte, error) {
 	s := aggState{Records: a.Records, Days: map[string]*DayCount{}, Top: map[string]topState{},
-		Metrics: map[string]metricJSON{}, Distinct: map[string][]byte{}, Fields: a.Fields, Quality: a.Quality}
+		Metrics: map[string]metricJSON{}, Distinct: map[string][]byte{}, Fields: a.Fields, Quality: a.Quality, Breakdowns: a.Breakdowns}
 	for d, c := range a.Days {
 		s.Days[dayName(d)] = c
 	}
@@ -267,12 +284,7 @@ func (a *Agg) MarshalJSON() ([]byte, error) {
 		s.Top[k] = t.state()
 	}
 	for k, m := range a.Metrics {
-		mj := metricJSON{Count: m.Count, Sum: m.Sum}
-		if m.Count > 0 {
-			mj.Min, mj.Max = m.Min, m.Max
-		}
-		m.sk.Encode(&mj.Sketch, false)
-		s.Metrics[k] = mj
+		s.Metrics[k] = encodeMetric(m)
 	}
 	for k, h := range a.Distinct {
 		b, err := h.MarshalBinary()
@@ -309,15 +321,15 @@ func (a *Agg) UnmarshalJSON(b []byte) error {
 		a.Top[k] = topFromState(t)
 	}
 	for k, mj := range s.Metrics {
-		sk, err := ddsketch.DecodeDDSketch(mj.Sketch, store.BufferedPaginatedStoreConstructor, nil)
+		m, err := decodeMetric(mj)
 		if err != nil {
 			return fmt.Errorf("report: decode metric %s: %w", k, err)
 		}
-		m := &Metric{Count: mj.Count, Min: mj.Min, Max: mj.Max, Sum: mj.Sum, sk: sk}
-		if m.Count == 0 {
-			m.Min, m.Max = math.Inf(1), math.Inf(-1)
-		}
 		a.Metrics[k] = m
+	}
+	a.Breakdowns = s.Breakdowns
+	if a.Breakdowns == nil {
+		a.Breakdowns = map[string]*GroupTable{}
 	}
 	for k, b := range s.Distinct {
 		h := newHLL()
@@ -327,6 +339,27 @@ func (a *Agg) UnmarshalJSON(b []byte) error {
 		a.Distinct[k] = h
 	}
 	return nil
+}
+
+func encodeMetric(m *Metric) metricJSON {
+	mj := metricJSON{Count: m.Count, Sum: m.Sum}
+	if m.Count > 0 {
+		mj.Min, mj.Max = m.Min, m.Max
+	}
+	m.sk.Encode(&mj.Sketch, false)
+	return mj
+}
+
+func decodeMetric(mj metricJSON) (*Metric, error) {
+	sk, err := ddsketch.DecodeDDSketch(mj.Sketch, store.BufferedPaginatedStoreConstructor, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := &Metric{Count: mj.Count, Min: mj.Min, Max: mj.Max, Sum: mj.Sum, sk: sk}
+	if m.Count == 0 {
+		m.Min, m.Max = math.Inf(1), math.Inf(-1)
+	}
+	return m, nil
 }
 
 func dayName(d int64) string { return time.Unix(d*86400, 0).UTC().Format(time.DateOnly) }

@@ -40,6 +40,8 @@ type Config struct {
 	// From and To, when set, count only the records whose timestamp lies
 	// in [From, To); records without a readable timestamp are left out.
 	From, To time.Time
+	// Breakdowns are named group-by tables computed beside the rest.
+	Breakdowns []Breakdown
 }
 
 // Sketch parameters, part of every partial's fingerprint.
@@ -116,6 +118,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("report: where: %w", err)
 		}
 	}
+	names := map[string]bool{}
+	for i, b := range c.Breakdowns {
+		if err := b.validate(); err != nil {
+			return fmt.Errorf("report: breakdowns[%d] (%s): %w", i, b.Name, err)
+		}
+		if names[b.Name] {
+			return fmt.Errorf("report: breakdowns[%d]: name %q used twice", i, b.Name)
+		}
+		names[b.Name] = true
+	}
 	return nil
 }
 
@@ -134,6 +146,9 @@ func (c Config) Fingerprint() string {
 	if c.Where != "" { // absent before filters existed: older partials stay fresh
 		e, _ := filter.Parse(c.Where)
 		fmt.Fprintf(h, "|where=%q", e)
+	}
+	for _, b := range c.Breakdowns { // absent before breakdowns existed
+		fmt.Fprintf(h, "|breakdown=%s", b.canonical())
 	}
 	if c.ranged() {
 		fmt.Fprintf(h, "|range=%d/%d", c.From.UnixNano(), c.To.UnixNano())

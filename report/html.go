@@ -21,6 +21,7 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"commas": commas,
 	"fnum":   fnum,
 	"join":   func(s []string) string { return strings.Join(s, ", ") },
+	"mul":    func(a, b float64) float64 { return a * b },
 	"pct": func(v *float64) string { // a change as a signed percentage
 		if *v > 0 {
 			return "+" + strconv.FormatFloat(*v*100, 'f', 1, 64) + " %"
@@ -41,6 +42,7 @@ table{border-collapse:collapse;margin:6px 0 12px}td,th{padding:3px 10px;text-ali
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:flex;flex-wrap:wrap;gap:28px}
 svg text{font:11px system-ui,sans-serif;fill:#475569}
 .hint{background:#fffbeb;border:1px solid #fcd34d;border-radius:6px;padding:8px 12px}
+h3{font-size:14px;margin:18px 0 2px}.bar{display:inline-block;height:10px;background:#93c5fd;margin-right:6px;vertical-align:middle}
 code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-radius:3px}
 </style></head><body>
 <h1>ingestd report — {{.S.Month}}</h1>
@@ -79,7 +81,13 @@ code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-
 {{range .Metrics}}<tr><td>{{.Name}}</td><td class="n">{{commas .M.Count}}</td><td class="n">{{fnum .M.Min}}</td><td class="n">{{fnum .M.Mean}}</td><td class="n">{{fnum .M.P50}}</td><td class="n">{{fnum .M.P90}}</td><td class="n">{{fnum .M.P99}}</td><td class="n">{{fnum .M.Max}}</td></tr>
 {{end}}</table>
 <div class="muted">Quantiles within {{.QErr}} % relative error (DDSketch); distinct counts within ≈ {{.DErr}} % (HyperLogLog standard error).</div>
-<h2>Field inventory</h2>
+{{if .Breakdowns}}<h2>Breakdowns</h2>
+{{range .Breakdowns}}<h3 id="breakdown-{{.Name}}">{{.Title}}</h3><div class="muted">{{.Note}} · all groups: <a href="breakdown-{{.Name}}.csv">CSV</a>, <a href="breakdown-{{.Name}}.parquet">Parquet</a></div>
+<table class="breakdown"><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td{{if .Num}} class="n"{{end}}>{{if .Spark}}{{.Spark}}{{else}}{{if gt .Bar 0.0}}<span class="bar" style="width:{{printf "%.0f" (mul .Bar 80)}}px"></span>{{end}}{{.Text}}{{end}}</td>{{end}}</tr>
+{{else}}<tr><td class="muted">no records matched</td></tr>{{end}}</table>
+{{if .More}}<div class="muted">and {{commas .More}} more groups (in the files)</div>{{end}}
+{{end}}{{end}}<h2>Field inventory</h2>
 <table><tr><th>path</th><th class="n">records</th><th>JSON types</th></tr>
 {{range .Fields}}<tr><td>{{.Path}}</td><td class="n">{{commas .Records}}</td><td>{{join .Types}}{{if gt (len .Types) 1}} <b>(drift)</b>{{end}}</td></tr>
 {{end}}</table>
@@ -137,6 +145,7 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 		RejectedKnown bool
 		RejectedTotal int64
 		RejectedRows  []htmlRejected
+		Breakdowns    []htmlBreakdown
 	}{S: s, DayChart: dayChart(s.Month, s.Days), Heatmap: heatmap(s.HourWeekday), Hint: configHint(s, cfg),
 		QErr: fmt.Sprint(QuantileError * 100), DErr: fmt.Sprintf("%.2g", DistinctError*100), RejectedKnown: s.Rejected != nil}
 	for r, n := range s.Rejected {
@@ -165,6 +174,7 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 	for _, m := range cfg.Metrics {
 		data.Metrics = append(data.Metrics, htmlMetric{Name: m, M: s.Metrics[m]})
 	}
+	data.Breakdowns = htmlBreakdowns(s)
 	data.Fields = s.Fields
 	if len(data.Fields) > 200 {
 		data.MoreFields = len(data.Fields) - 200

@@ -86,6 +86,10 @@ func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
 				c := w.cols[s.col]
 				c.val, c.set = b[i:end], true
 			}
+			if s.mcol >= 0 {
+				c := w.cols[s.mcol]
+				c.val, c.set = b[i:end], true
+			}
 			if s.fcol >= 0 {
 				c := w.fcols[s.fcol]
 				c.val, c.set = b[i:end], true

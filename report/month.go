@@ -287,6 +287,9 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	if err := writeTables(tmp, s, cfg); err != nil {
 		return nil, err
 	}
+	if err := writeBreakdowns(tmp, s); err != nil {
+		return nil, err
+	}
 	if err := writeHTMLFile(filepath.Join(tmp, "report.html"), s, cfg); err != nil {
 		return nil, err
 	}

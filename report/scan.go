@@ -33,13 +33,15 @@ type ScanOptions struct {
 }
 
 // Schema returns the Arrow schema of the record batches: the timestamp, one
-// dictionary-encoded string column per dimension or distinct field, one
-// float64 column per metric, and the record itself as JSON when raw is set.
+// dictionary-encoded string column per dimension, breakdown field or
+// distinct field, one float64 column per metric, and the record itself as
+// JSON when raw is set. A path wanted both as a string and as a number has
+// both columns, the number's named "<path>:number".
 func Schema(cfg Config, raw bool) *arrow.Schema {
 	cols := columnsOf(cfg)
 	fields := []arrow.Field{{Name: "timestamp", Type: tsType, Nullable: true}}
 	for _, c := range cols {
-		fields = append(fields, arrow.Field{Name: c.name, Type: c.typ(), Nullable: true})
+		fields = append(fields, arrow.Field{Name: c.column(), Type: c.typ(), Nullable: true})
 	}
 	if raw {
 		fields = append(fields, arrow.Field{Name: "record", Type: arrow.BinaryTypes.String})
@@ -52,15 +54,25 @@ var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, Valu
 type colSpec struct {
 	name     string
 	metric   bool
-	top      bool
-	distinct bool
+	top      bool // a dimension: top values
+	group    bool // a breakdown's by field or top(field): dictionary indices
+	distinct bool // a distinct-count field of the report (not of a breakdown)
+	shadow   bool // a metric whose path also has a string column
+}
+
+// column is the Arrow column name.
+func (c colSpec) column() string {
+	if c.shadow {
+		return c.name + ":number"
+	}
+	return c.name
 }
 
 func (c colSpec) typ() arrow.DataType {
 	switch {
 	case c.metric:
 		return arrow.PrimitiveTypes.Float64
-	case c.top:
+	case c.top || c.group:
 		return dictType
 	default: // distinct only: mostly unique values, a dictionary would not pay
 		return arrow.BinaryTypes.String
@@ -69,32 +81,64 @@ func (c colSpec) typ() arrow.DataType {
 
 var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 
+// colKey finds a column: a path as a string or as a number.
+type colKey struct {
+	name   string
+	metric bool
+}
+
 // columnsOf lists the typed columns: dimensions, then distinct fields that
-// are not dimensions, then metrics.
+// are not dimensions, then metrics, then what the breakdowns add.
 func columnsOf(cfg Config) []colSpec {
 	var cols []colSpec
-	idx := map[string]int{}
-	for _, d := range cfg.Dimensions {
-		if _, ok := idx[d]; !ok {
-			idx[d] = len(cols)
-			cols = append(cols, colSpec{name: d})
+	idx := map[colKey]int{}
+	add := func(name string, metric bool) *colSpec {
+		k := colKey{name, metric}
+		if _, ok := idx[k]; !ok {
+			idx[k] = len(cols)
+			cols = append(cols, colSpec{name: name, metric: metric})
 		}
-		cols[idx[d]].top = true
+		return &cols[idx[k]]
+	}
+	for _, d := range cfg.Dimensions {
+		add(d, false).top = true
 	}
 	for _, d := range cfg.Distinct {
-		if _, ok := idx[d]; !ok {
-			idx[d] = len(cols)
-			cols = append(cols, colSpec{name: d})
-		}
-		cols[idx[d]].distinct = true
+		add(d, false).distinct = true
 	}
 	for _, m := range cfg.Metrics {
-		if _, ok := idx[m]; !ok {
-			idx[m] = len(cols)
-			cols = append(cols, colSpec{name: m, metric: true})
+		add(m, true)
+	}
+	for _, b := range cfg.Breakdowns {
+		for _, p := range b.By {
+			add(p, false).group = true
+		}
+		for _, st := range b.Stats {
+			switch {
+			case st.metric():
+				add(st.Path, true)
+			case st.Fn == "distinct":
+				add(st.Path, false)
+			case st.Fn == "top":
+				add(st.Path, false).group = true
+			}
+		}
+	}
+	for i := range cols {
+		if c := &cols[i]; c.metric {
+			_, c.shadow = idx[colKey{c.name, false}]
 		}
 	}
 	return cols
+}
+
+// columnIndex maps each column to its position among the typed columns.
+func columnIndex(cols []colSpec) map[colKey]int {
+	m := make(map[colKey]int, len(cols))
+	for i, c := range cols {
+		m[colKey{c.name, c.metric}] = i
+	}
+	return m
 }
 
 // Scan reads every block of files with cfg.Workers parallel workers, each
@@ -156,7 +200,8 @@ type slot struct {
 	path    string
 	stat    *FieldStat
 	seen    uint64 // the worker's record serial that last counted this path
-	col     int    // typed column, or -1
+	col     int    // typed string column, or -1
+	mcol    int    // typed number column, or -1
 	fcol    int    // filter column, or -1
 	tsRank  int    // rank among the timestamp fields (top level only), or -1
 	nesting int    // 0 for a top-level field
@@ -192,14 +237,19 @@ type worker struct {
 	unq    []byte  // unquoting scratch
 	key    string  // pool
 
-	// With cfg.Where: the filter, its columns (each field's JSON values,
-	// by the filter's paths), and per row the block's day (for records
-	// without a timestamp) and whether it matched.
+	// The filters: cfg.Where (when set, progs[0]), then the breakdowns'
+	// where and rate filters; their columns (each field's JSON values, a
+	// column per path whatever reads it); per program and row whether it
+	// matched; and per row the block's day (for records without a
+	// timestamp) and whether it passes cfg.Where and the range.
 	where  *filter.Program
+	progs  []*program
 	fcols  []*column
+	masks  [][]bool
 	rowDay []int64
 	sel    []bool
-	fdicts []*array.Dictionary
+	// The breakdowns being computed.
+	bds []*bdRun
 	// With cfg.From/To: the bounds in µs (To exclusive); filtering is set
 	// with either a filter or a range.
 	from, to  int64
@@ -213,26 +263,25 @@ func newWorker(cfg *Config, raw bool) *worker {
 		switch {
 		case spec.metric:
 			c.f64 = &fixedCol[float64]{}
-		case spec.top:
+		case spec.top || spec.group:
 			c.dict = &dictCol{index: map[string]int32{}}
 		default:
 			c.str = &strCol{}
 		}
 		w.cols = append(w.cols, c)
-		w.slotFor(spec.name).col = i
+		if spec.metric {
+			w.slotFor(spec.name).mcol = i
+		} else {
+			w.slotFor(spec.name).col = i
+		}
 	}
 	if raw {
 		w.raw = &strCol{}
 	}
 	if cfg.Where != "" {
-		e, _ := filter.Parse(cfg.Where) // validated with the config
-		w.where = filter.Compile(e)
-		for i, p := range w.where.Paths() {
-			w.fcols = append(w.fcols, &column{dict: &dictCol{index: map[string]int32{}}})
-			w.slotFor(p.Key()).fcol = i
-		}
-		w.fdicts = make([]*array.Dictionary, len(w.fcols))
+		w.where = w.addProgram(cfg.Where).prog
 	}
+	w.addBreakdowns(cfg)
 	w.from, w.to = math.MinInt64, math.MaxInt64
 	if !cfg.From.IsZero() {
 		w.from = cfg.From.UnixMicro()
@@ -254,7 +303,7 @@ func (w *worker) slotFor(path string) *slot {
 	if s, ok := w.fields[path]; ok {
 		return s
 	}
-	s := &slot{path: path, col: -1, fcol: -1, tsRank: -1, nesting: strings.Count(path, ".")}
+	s := &slot{path: path, col: -1, mcol: -1, fcol: -1, tsRank: -1, nesting: strings.Count(path, ".")}
 	w.fields[path] = s
 	return s
 }
@@ -271,7 +320,7 @@ func (w *worker) lookup(depth int) *slot {
 	}
 	s := w.fields[string(w.path)]
 	if s == nil && len(w.fields) < w.cfg.MaxFields {
-		s = &slot{path: string(w.path), col: -1, fcol: -1, tsRank: -1, nesting: depth}
+		s = &slot{path: string(w.path), col: -1, mcol: -1, fcol: -1, tsRank: -1, nesting: depth}
 		w.fields[s.path] = s
 	}
 	if w.pos < len(w.order) {
@@ -369,9 +418,9 @@ func (w *worker) record(line []byte, day int64) {
 		}
 	} else {
 		w.rowDay = append(w.rowDay, day)
-		for _, c := range w.fcols {
-			c.addToken()
-		}
+	}
+	for _, c := range w.fcols {
+		c.addToken()
 	}
 	for _, c := range w.cols {
 		w.appendValue(c)
@@ -508,6 +557,9 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // flush cuts a record batch from the builders, aggregates it, hands it to
 // sink, releases it and resets the builders.
 func (w *worker) flush(sink func(arrow.Record) error) error {
+	if w.rows > 0 && len(w.progs) > 0 {
+		w.evalFilters()
+	}
 	if w.filtering {
 		w.filter()
 	}
@@ -553,23 +605,16 @@ func (w *worker) filter() {
 	if w.rows == 0 {
 		return
 	}
-	for i, c := range w.fcols {
-		w.fdicts[i] = c.dict.array(false).(*array.Dictionary)
-	}
 	if cap(w.sel) < w.rows {
 		w.sel = make([]bool, w.rows)
 	}
 	sel := w.sel[:w.rows]
 	if w.where != nil {
-		w.where.Eval(w.fdicts, w.rows, sel)
+		copy(sel, w.masks[0])
 	} else {
 		for i := range sel {
 			sel[i] = true
 		}
-	}
-	for i, d := range w.fdicts {
-		d.Release()
-		w.fdicts[i] = nil
 	}
 	if w.from != math.MinInt64 || w.to != math.MaxInt64 {
 		for i, v := range w.ts.vals {
@@ -604,6 +649,9 @@ func (w *worker) filter() {
 	}
 	if w.raw != nil {
 		w.raw.keep(sel)
+	}
+	for i, m := range w.masks {
+		w.masks[i] = keepBools(m, sel)
 	}
 }
 
@@ -649,20 +697,24 @@ func (w *worker) aggregate(rec arrow.Record) {
 		dc.Records++
 		dc.Hours[(sec-d*86400)/3600]++
 	}
+	w.aggregateBreakdowns(rec)
 	for ci, c := range w.cols {
 		arr := rec.Column(ci + 1)
 		switch {
 		case c.metric:
 			m := w.agg.Metrics[c.name]
+			if m == nil { // read by breakdowns only
+				continue
+			}
 			f := arr.(*array.Float64)
 			for i, v := range f.Float64Values() {
 				if f.IsValid(i) {
 					m.Add(v)
 				}
 			}
-		case c.top:
+		case c.dict != nil && (c.top || c.distinct):
 			w.aggregateDict(c, arr.(*array.Dictionary))
-		default:
+		case c.distinct:
 			s := arr.(*array.String)
 			hll := w.agg.Distinct[c.name]
 			for i := 0; i < s.Len(); i++ {
@@ -695,7 +747,9 @@ func (w *worker) aggregateDict(c *column, d *array.Dictionary) {
 			continue
 		}
 		v := dict.ValueBytes()[dict.ValueOffset(k):dict.ValueOffset(k+1)]
-		top.Add(v, cnt)
+		if top != nil {
+			top.Add(v, cnt)
+		}
 		if c.distinct {
 			hll.Insert(v)
 		}

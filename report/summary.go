@@ -36,6 +36,7 @@ type Summary struct {
 	Errors      map[string]float64       `json:"error_bounds"`
 	Config      map[string]any           `json:"config"`
 	Compared    *Comparison              `json:"compared"` // with the previous period, when its report is there; else null
+	Breakdowns  []*BreakdownTable        `json:"breakdowns"`
 	hours       map[string]*[24]int64    // for hourly.parquet
 }
 
@@ -106,7 +107,12 @@ func summarize(name string, a *Agg, cfg Config) *Summary {
 		Distinct: map[string]uint64{}, HourWeekday: a.Weekdays(), Fields: []FieldSummary{}, Quality: a.Quality,
 		Errors: map[string]float64{"quantile_relative": QuantileError, "distinct_standard": DistinctError},
 		Config: map[string]any{"dimensions": cfg.Dimensions, "metrics": cfg.Metrics, "distinct": cfg.Distinct, "top_n": cfg.TopN, "where": cfg.Where},
-		hours:  map[string]*[24]int64{},
+		hours:  map[string]*[24]int64{}, Breakdowns: []*BreakdownTable{},
+	}
+	for _, b := range cfg.Breakdowns {
+		if t := a.Breakdowns[b.Name]; t != nil {
+			s.Breakdowns = append(s.Breakdowns, t.Table(b))
+		}
 	}
 	for _, d := range a.DayList() {
 		c := a.Days[d]

@@ -87,6 +87,19 @@ type reportConfig struct {
 	// Schedules are more reports, each of a day, an ISO week or a month,
 	// on its own cron with its own catch-up marker.
 	Schedules []scheduleConfig `yaml:"schedules"`
+	// Breakdowns are named group-by tables in every report.
+	Breakdowns []breakdownConfig `yaml:"breakdowns"`
+}
+
+// breakdownConfig is one named breakdown (report.Breakdown).
+type breakdownConfig struct {
+	Name     string   `yaml:"name"`     // names its files: breakdown-<name>.csv and .parquet
+	By       []string `yaml:"by"`       // 0, 1 or 2 field paths
+	Time     string   `yaml:"time"`     // "", day or hour
+	Where    string   `yaml:"where"`    // a filter; "" = every record of the report
+	Stats    []string `yaml:"stats"`    // count, share, rate(filter), sum|min|max|mean|p50|p90|p99|distinct|top(field); empty = count, share
+	Capacity int      `yaml:"capacity"` // groups counted exactly (0 = 1000); Space-Saving beyond
+	Limit    int      `yaml:"limit"`    // groups shown on the page (0 = 20); the files hold all
 }
 
 // scheduleConfig is one named report schedule.
@@ -99,7 +112,7 @@ type scheduleConfig struct {
 func defaultReportConfig() reportConfig {
 	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{"level", "service", "host", "status"},
 		Metrics: []string{"duration_ms", "bytes"}, Distinct: []string{"host", "user.id"}, TopN: 10, TopCapacity: 10000,
-		Partials: true, Workers: 1, Schedules: []scheduleConfig{}}
+		Partials: true, Workers: 1, Schedules: []scheduleConfig{}, Breakdowns: []breakdownConfig{}}
 }
 
 var scheduleName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
@@ -135,6 +148,12 @@ func (c *fileConfig) Validate() error {
 			return fmt.Errorf("%s (%s): %w", key, sc.Name, err)
 		}
 	}
+	if _, err := c.breakdowns(); err != nil {
+		return err
+	}
+	if err := c.reportConfig(1).Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	if c.Scrub.Interval < 0 || c.Scrub.Interval > 0 && c.Scrub.Rate < 1<<20 {
 		return fmt.Errorf("config: scrub: interval %v, rate %d (want interval ≥ 0, and rate ≥ 1MiB when on)", c.Scrub.Interval, c.Scrub.Rate)
 	}
@@ -158,15 +177,36 @@ func (c *fileConfig) reportDir() string {
 	return filepath.Join(c.DataDir, "reports")
 }
 
+// breakdowns converts report.breakdowns, reading each statistic.
+func (c *fileConfig) breakdowns() ([]report.Breakdown, error) {
+	var out []report.Breakdown
+	for i, b := range c.Report.Breakdowns {
+		rb := report.Breakdown{Name: b.Name, By: b.By, Time: b.Time, Where: b.Where, Capacity: b.Capacity, Limit: b.Limit}
+		for _, s := range b.Stats {
+			st, err := report.ParseStat(s)
+			if err != nil {
+				return nil, fmt.Errorf("config: report.breakdowns[%d] (%s): %w", i, b.Name, err)
+			}
+			rb.Stats = append(rb.Stats, st)
+		}
+		if b.Capacity < 0 || b.Limit < 0 {
+			return nil, fmt.Errorf("config: report.breakdowns[%d] (%s): capacity and limit must not be negative", i, b.Name)
+		}
+		out = append(out, rb)
+	}
+	return out, nil
+}
+
 // reportConfig is what report needs, with timestamps read as intake reads
 // them. workers 0 means the configured report.workers.
 func (c *fileConfig) reportConfig(workers int) report.Config {
 	if workers == 0 {
 		workers = c.Report.Workers
 	}
+	bds, _ := c.breakdowns() // checked by Validate
 	return report.Config{Dimensions: c.Report.Dimensions, Metrics: c.Report.Metrics, Distinct: c.Report.Distinct,
 		TopN: c.Report.TopN, TopCap: c.Report.TopCapacity, TimestampFields: c.Records.TimestampFields,
-		ParseTimestamp: record.ParseTimestamp, Workers: workers, Where: c.Report.Where}
+		ParseTimestamp: record.ParseTimestamp, Workers: workers, Where: c.Report.Where, Breakdowns: bds}
 }
 
 // loadConfig reads the embedded defaults, then path (if any) over them, with
