@@ -70,9 +70,12 @@ func TestCrashPoints(t *testing.T) {
 	// deletes days while the daemon runs. The past day changes every
 	// round, so the previous round's day seals, compacts and gets its
 	// partial while the armed round runs.
+	// A breakdown, so that the report writes its files at the points too.
 	cfg := crashCfg + `
 retention:
   max_days: 30
+report:
+  breakdowns: [{name: ids, by: [id], stats: [count, "rate(exists(pad))"], capacity: 100}]
 `
 	// Compaction at the fastest level, so that it finishes within a round.
 	cfg = strings.Replace(cfg, "segments:\n", "segments:\n  compact_level: fastest\n", 1)

@@ -41,7 +41,7 @@ func runQuery(args []string) int {
 		to = fs.String("to", "", "`time` to stop before (exclusive; required)")
 		where = fs.String("where", "", "only records matching this filter `expression` (README \"Filters\")")
 		by = fs.String("by", "", "group by one or two comma-separated field `paths`")
-		stats = fs.String("stats", "", "comma-separated `statistics` per group: count, sum|min|max|mean|p50|p90|p99|distinct(field) (default count)")
+		stats = fs.String("stats", "", "comma-separated `statistics` per group: count, share, rate(filter), sum|min|max|mean|p50|p90|p99|distinct|top(field) (default count)")
 		format = fs.String("format", "", "`format`: table (default with --by/--stats), csv, json, ndjson (default for records)")
 		limit = fs.Int("limit", 0, "print at most `N` rows or records (0: all)")
 		source = fs.String("source", "", "read every node's segments from object storage, `s3://bucket/prefix`")

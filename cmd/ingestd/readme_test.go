@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,6 +155,12 @@ func TestREADMEExamples(t *testing.T) {
 				waitFor(t, "a sealed part of 2026-11-03", func() bool {
 					m, _ := filepath.Glob(filepath.Join(work, "data", "segments", "dt=2026-11-03", "*.ndjson.zst"))
 					return len(m) > 0
+				})
+			}
+			if strings.Contains(all, "breakdowns.yaml") {
+				waitFor(t, "the September records in their parts", func() bool {
+					out, _ := exec.Command(binPath, "cat", "--data-dir", filepath.Join(work, "data"), "--from", "2026-09-01", "--to", "2026-09-03").Output()
+					return bytes.Count(out, []byte("\n")) == 5
 				})
 			}
 			if strings.Contains(all, "replay-rejected") {
