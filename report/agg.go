@@ -48,6 +48,10 @@ type Metric struct {
 type FieldStat struct {
 	Records int64 `json:"records"`
 	Types   uint8 `json:"types"` // bit set of JSON types seen (see TypeNames)
+	// With Config.Auto, for a candidate path counted as strings: the
+	// values and their bytes (Choose's mean length).
+	Strings     int64 `json:"strings,omitempty"`
+	StringBytes int64 `json:"string_bytes,omitempty"`
 }
 
 // JSON value types, as bits of FieldStat.Types.
@@ -215,6 +219,8 @@ func (a *Agg) Merge(o *Agg) error {
 		}
 		x.Records += f.Records
 		x.Types |= f.Types
+		x.Strings += f.Strings
+		x.StringBytes += f.StringBytes
 	}
 	q := &a.Quality
 	q.BadLines += o.Quality.BadLines

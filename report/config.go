@@ -42,6 +42,9 @@ type Config struct {
 	From, To time.Time
 	// Breakdowns are named group-by tables computed beside the rest.
 	Breakdowns []Breakdown
+	// Auto, with no Dimensions, Metrics or Distinct, has the report choose
+	// them from the data (Agg.Choose).
+	Auto bool
 }
 
 // Sketch parameters, part of every partial's fingerprint.
@@ -104,6 +107,9 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
+	if c.Auto && len(c.Dimensions)+len(c.Metrics)+len(c.Distinct) > 0 {
+		return errors.New("report: a zero-config report (auto) names no dimensions, metrics or distinct fields")
+	}
 	if err := check("dimensions", c.Dimensions); err != nil {
 		return err
 	}
@@ -146,6 +152,9 @@ func (c Config) Fingerprint() string {
 	if c.Where != "" { // absent before filters existed: older partials stay fresh
 		e, _ := filter.Parse(c.Where)
 		fmt.Fprintf(h, "|where=%q", e)
+	}
+	if c.Auto { // absent before zero-config reports existed
+		fmt.Fprintf(h, "|auto=%d/%d", MaxAutoPaths, autoTopCap)
 	}
 	for _, b := range c.Breakdowns { // absent before breakdowns existed
 		fmt.Fprintf(h, "|breakdown=%s", b.canonical())

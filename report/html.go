@@ -71,6 +71,7 @@ code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-
 {{.Heatmap}}
 <h2>Top values</h2>
 {{if .Hint}}<p class="hint">{{.Hint}}</p>{{end}}
+{{with .S.Auto}}<p class="muted" id="auto">Chosen from the data, as the config names no fields (<code>report.dimensions</code>, <code>metrics</code>, <code>distinct</code>): {{$.AutoNote}}. Name fields there to choose others.</p>{{end}}
 <div class="grid">
 {{range .Dims}}<div><table><tr><th>{{.Name}}{{if not .Exact}} <span class="muted">(estimated)</span>{{end}}</th><th class="n">records</th><th class="n">share</th></tr>
 {{range .Values}}<tr><td>{{.Value}}</td><td class="n">{{commas .Count}}</td><td class="n">{{.Share}}</td></tr>{{else}}<tr><td colspan="3" class="muted">no values</td></tr>{{end}}
@@ -146,6 +147,7 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 		RejectedTotal int64
 		RejectedRows  []htmlRejected
 		Breakdowns    []htmlBreakdown
+		AutoNote      string
 	}{S: s, DayChart: dayChart(s.Month, s.Days), Heatmap: heatmap(s.HourWeekday), Hint: configHint(s, cfg),
 		QErr: fmt.Sprint(QuantileError * 100), DErr: fmt.Sprintf("%.2g", DistinctError*100), RejectedKnown: s.Rejected != nil}
 	for r, n := range s.Rejected {
@@ -175,6 +177,7 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 		data.Metrics = append(data.Metrics, htmlMetric{Name: m, M: s.Metrics[m]})
 	}
 	data.Breakdowns = htmlBreakdowns(s)
+	data.AutoNote = autoNote(cfg)
 	data.Fields = s.Fields
 	if len(data.Fields) > 200 {
 		data.MoreFields = len(data.Fields) - 200
@@ -310,7 +313,7 @@ func configHint(s *Summary, cfg Config) template.HTML {
 			noMetrics = append(noMetrics, m)
 		}
 	}
-	if s.Records == 0 || len(noDims)+len(noMetrics) == 0 {
+	if s.Records == 0 || len(noDims)+len(noMetrics) == 0 || cfg.Auto {
 		return ""
 	}
 	var strs, nums []string

@@ -86,6 +86,13 @@ func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
 				c := w.cols[s.col]
 				c.val, c.set = b[i:end], true
 			}
+			if w.cfg.Auto && !s.autoTried {
+				w.autoColumn(s, t)
+			}
+			if s.acol >= 0 {
+				c := w.autoCols[s.acol]
+				c.val, c.set = b[i:end], true
+			}
 			if s.mcol >= 0 {
 				c := w.cols[s.mcol]
 				c.val, c.set = b[i:end], true

@@ -266,6 +266,7 @@ func RunMonth(ctx context.Context, opt MonthOptions) (*MonthResult, error) {
 	}
 	res.Records = all.Records
 
+	cfg = cfg.chosen(all) // a zero-config report chooses its fields from the whole range
 	s := summarize(name, all, cfg)
 	s.From, s.To = month.Format(time.DateOnly), end.AddDate(0, 0, -1).Format(time.DateOnly)
 	if s.Compared, err = comparePrevious(opt.OutDir, s); err != nil {

@@ -205,6 +205,10 @@ type slot struct {
 	fcol    int    // filter column, or -1
 	tsRank  int    // rank among the timestamp fields (top level only), or -1
 	nesting int    // 0 for a top-level field
+	// With cfg.Auto: the path's candidate column, or -1; whether it was
+	// considered (at its first leaf value).
+	acol      int
+	autoTried bool
 }
 
 // column is one typed column being built.
@@ -250,6 +254,8 @@ type worker struct {
 	sel    []bool
 	// The breakdowns being computed.
 	bds []*bdRun
+	// With cfg.Auto, the candidate columns of a zero-config report.
+	autoCols []*column
 	// With cfg.From/To: the bounds in µs (To exclusive); filtering is set
 	// with either a filter or a range.
 	from, to  int64
@@ -303,7 +309,7 @@ func (w *worker) slotFor(path string) *slot {
 	if s, ok := w.fields[path]; ok {
 		return s
 	}
-	s := &slot{path: path, col: -1, mcol: -1, fcol: -1, tsRank: -1, nesting: strings.Count(path, ".")}
+	s := &slot{path: path, col: -1, mcol: -1, fcol: -1, acol: -1, tsRank: -1, nesting: strings.Count(path, ".")}
 	w.fields[path] = s
 	return s
 }
@@ -320,7 +326,7 @@ func (w *worker) lookup(depth int) *slot {
 	}
 	s := w.fields[string(w.path)]
 	if s == nil && len(w.fields) < w.cfg.MaxFields {
-		s = &slot{path: string(w.path), col: -1, mcol: -1, fcol: -1, tsRank: -1, nesting: depth}
+		s = &slot{path: string(w.path), col: -1, mcol: -1, fcol: -1, acol: -1, tsRank: -1, nesting: depth}
 		w.fields[s.path] = s
 	}
 	if w.pos < len(w.order) {
@@ -391,6 +397,9 @@ func (w *worker) record(line []byte, day int64) {
 	for _, c := range w.fcols {
 		c.set = false
 	}
+	for _, c := range w.autoCols {
+		c.set = false
+	}
 	w.tsRank, w.tsVal, w.pos = len(w.cfg.TimestampFields), nil, 0
 	w.serial++
 	i := jsonx.SkipWS(line, 0)
@@ -425,9 +434,43 @@ func (w *worker) record(line []byte, day int64) {
 	for _, c := range w.cols {
 		w.appendValue(c)
 	}
+	for _, c := range w.autoCols {
+		appendAuto(c)
+	}
 	if w.raw != nil {
 		w.raw.add(line)
 	}
+}
+
+// appendAuto appends this record's value to a candidate column: a number,
+// or a string's (unquoted) text, a boolean's or a number's JSON text; null
+// for anything else, uncounted (a candidate is no promise of a type).
+func appendAuto(c *column) {
+	v := c.val
+	if !c.set || v[0] == 'n' || v[0] == '{' || v[0] == '[' {
+		c.addNull()
+		return
+	}
+	if c.f64 != nil {
+		if f, ok := parseNumber(v); ok {
+			c.f64.add(f)
+		} else {
+			c.f64.addNull()
+		}
+		return
+	}
+	if v[0] == '"' {
+		v = v[1 : len(v)-1]
+		if bytes.IndexByte(v, '\\') >= 0 {
+			s, err := strconv.Unquote(string(c.val))
+			if err != nil {
+				c.addNull()
+				return
+			}
+			v = []byte(s)
+		}
+	}
+	c.dict.add(v)
 }
 
 func (w *worker) parseTS() (int64, error) {
@@ -588,6 +631,7 @@ func (w *worker) flush(sink func(arrow.Record) error) error {
 		a.Release()
 	}
 	w.aggregate(rec)
+	w.aggregateAuto()
 	var err error
 	if sink != nil {
 		err = sink(rec)
@@ -650,6 +694,13 @@ func (w *worker) filter() {
 	if w.raw != nil {
 		w.raw.keep(sel)
 	}
+	for _, c := range w.autoCols {
+		if c.f64 != nil {
+			c.f64.keep(sel)
+		} else {
+			c.dict.keep(sel)
+		}
+	}
 	for i, m := range w.masks {
 		w.masks[i] = keepBools(m, sel)
 	}
@@ -674,6 +725,13 @@ func (w *worker) reset() {
 	}
 	for _, c := range w.fcols {
 		c.dict.reset()
+	}
+	for _, c := range w.autoCols {
+		if c.f64 != nil {
+			c.f64.reset()
+		} else {
+			c.dict.reset()
+		}
 	}
 	w.rowDay = w.rowDay[:0]
 }

@@ -37,6 +37,7 @@ type Summary struct {
 	Config      map[string]any           `json:"config"`
 	Compared    *Comparison              `json:"compared"` // with the previous period, when its report is there; else null
 	Breakdowns  []*BreakdownTable        `json:"breakdowns"`
+	Auto        *Choice                  `json:"auto"` // the fields a zero-config report chose (dimensions, metrics and distinct not configured); else null
 	hours       map[string]*[24]int64    // for hourly.parquet
 }
 
@@ -108,6 +109,9 @@ func summarize(name string, a *Agg, cfg Config) *Summary {
 		Errors: map[string]float64{"quantile_relative": QuantileError, "distinct_standard": DistinctError},
 		Config: map[string]any{"dimensions": cfg.Dimensions, "metrics": cfg.Metrics, "distinct": cfg.Distinct, "top_n": cfg.TopN, "where": cfg.Where},
 		hours:  map[string]*[24]int64{}, Breakdowns: []*BreakdownTable{},
+	}
+	if cfg.Auto {
+		s.Auto = &Choice{Dimensions: cfg.Dimensions, Metrics: cfg.Metrics, Distinct: cfg.Distinct}
 	}
 	for _, b := range cfg.Breakdowns {
 		if t := a.Breakdowns[b.Name]; t != nil {

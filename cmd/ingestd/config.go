@@ -76,7 +76,7 @@ func (c *fileConfig) node() string {
 type reportConfig struct {
 	Schedule    string   `yaml:"schedule"`     // cron spec (5 fields, optional CRON_TZ=); "off" disables
 	Dir         string   `yaml:"dir"`          // "" = <data_dir>/reports
-	Dimensions  []string `yaml:"dimensions"`   // top-N values
+	Dimensions  []string `yaml:"dimensions"`   // top-N values (all three empty: chosen from the data)
 	Metrics     []string `yaml:"metrics"`      // numeric fields
 	Distinct    []string `yaml:"distinct"`     // distinct counts
 	TopN        int      `yaml:"top_n"`        // values listed per dimension
@@ -110,8 +110,8 @@ type scheduleConfig struct {
 }
 
 func defaultReportConfig() reportConfig {
-	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{"level", "service", "host", "status"},
-		Metrics: []string{"duration_ms", "bytes"}, Distinct: []string{"host", "user.id"}, TopN: 10, TopCapacity: 10000,
+	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{},
+		Metrics: []string{}, Distinct: []string{}, TopN: 10, TopCapacity: 10000,
 		Partials: true, Workers: 1, Schedules: []scheduleConfig{}, Breakdowns: []breakdownConfig{}}
 }
 
@@ -206,7 +206,8 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 	bds, _ := c.breakdowns() // checked by Validate
 	return report.Config{Dimensions: c.Report.Dimensions, Metrics: c.Report.Metrics, Distinct: c.Report.Distinct,
 		TopN: c.Report.TopN, TopCap: c.Report.TopCapacity, TimestampFields: c.Records.TimestampFields,
-		ParseTimestamp: record.ParseTimestamp, Workers: workers, Where: c.Report.Where, Breakdowns: bds}
+		ParseTimestamp: record.ParseTimestamp, Workers: workers, Where: c.Report.Where, Breakdowns: bds,
+		Auto: len(c.Report.Dimensions)+len(c.Report.Metrics)+len(c.Report.Distinct) == 0}
 }
 
 // loadConfig reads the embedded defaults, then path (if any) over them, with
