@@ -293,7 +293,7 @@ func (a *Agg) MarshalJSON() ([]byte, error) {
 		s.Metrics[k] = encodeMetric(m)
 	}
 	for k, h := range a.Distinct {
-		b, err := h.MarshalBinary()
+		b, err := encodeHLL(h)
 		if err != nil {
 			return nil, fmt.Errorf("report: encode distinct %s: %w", k, err)
 		}
@@ -357,7 +357,9 @@ func encodeMetric(m *Metric) metricJSON {
 }
 
 func decodeMetric(mj metricJSON) (*Metric, error) {
-	sk, err := ddsketch.DecodeDDSketch(mj.Sketch, store.BufferedPaginatedStoreConstructor, nil)
+	// The stores newMetric uses: a decoded sketch keeps collapsing at the
+	// same bound when merged, and encodes to the bytes it was read from.
+	sk, err := ddsketch.DecodeDDSketch(mj.Sketch, func() store.Store { return store.NewCollapsingLowestDenseStore(quantileBins) }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -369,3 +371,11 @@ func decodeMetric(mj metricJSON) (*Metric, error) {
 }
 
 func dayName(d int64) string { return time.Unix(d*86400, 0).UTC().Format(time.DateOnly) }
+
+// encodeHLL serialises a distinct-count sketch. The library's encoding
+// depends on insertion order until the sketch is compacted; Estimate
+// compacts it, so equal sketches encode to equal bytes.
+func encodeHLL(h *hyperloglog.Sketch) ([]byte, error) {
+	h.Estimate()
+	return h.MarshalBinary()
+}

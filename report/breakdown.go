@@ -312,8 +312,12 @@ func (t *GroupTable) sorted() []*groupStats {
 
 // Merge adds o (of the same breakdown) into t.
 func (t *GroupTable) Merge(o *GroupTable) error {
-	if t.shape == (statShape{}) { // read from a partial without groups
+	switch {
+	case len(o.groups) == 0:
+	case len(t.groups) == 0 && t.shape == (statShape{}): // read from a partial without groups
 		t.shape = o.shape
+	case t.shape != o.shape:
+		return fmt.Errorf("report: breakdowns of different statistics (%+v, %+v)", t.shape, o.shape)
 	}
 	t.Total += o.Total
 	for k, g := range t.groups {
@@ -408,7 +412,7 @@ func (t *GroupTable) MarshalJSON() ([]byte, error) {
 			gs.Metrics = append(gs.Metrics, encodeMetric(m))
 		}
 		for _, h := range g.HLLs {
-			b, err := h.MarshalBinary()
+			b, err := encodeHLL(h)
 			if err != nil {
 				return nil, fmt.Errorf("report: encode group distinct: %w", err)
 			}
@@ -451,8 +455,14 @@ func (t *GroupTable) UnmarshalJSON(b []byte) error {
 		for _, ts := range gs.Tops {
 			g.Tops = append(g.Tops, topFromState(ts))
 		}
+		sh := statShape{metrics: len(g.Metrics), hlls: len(g.HLLs), tops: len(g.Tops), rates: len(g.Matches)}
 		if i == 0 {
-			t.shape = statShape{metrics: len(g.Metrics), hlls: len(g.HLLs), tops: len(g.Tops), rates: len(g.Matches)}
+			t.shape = sh
+		} else if sh != t.shape {
+			return fmt.Errorf("report: breakdown group %d has other statistics than the first", i)
+		}
+		if g.Count < 0 || g.Err < 0 || g.Err > g.Count {
+			return fmt.Errorf("report: breakdown group %d: count %d, error %d", i, g.Count, g.Err)
 		}
 		t.groups[groupKey(g.Vals, g.Bucket)] = g
 	}
