@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/axiomhq/hyperloglog"
+	metro "github.com/dgryski/go-metro"
 )
 
 // Zero-config reports. With Config.Auto, a scan keeps a candidate summary
@@ -26,15 +28,44 @@ import (
 const (
 	MaxAutoPaths   = 64
 	autoTopCap     = 256
-	autoDimMax     = 50   // distinct values at most for a string dimension
-	autoNumDimMax  = 20   // … for a number to be a dimension (status codes) rather than a metric
-	autoDistinctLo = 50   // distinct values beyond which a string may be a distinct count
-	autoMaxLen     = 64   // mean bytes at most of a distinct-count string (longer: free text)
-	autoDims       = 8    // dimensions chosen at most
-	autoMetrics    = 8    // metrics chosen at most
-	autoDistinct   = 4    // distinct counts chosen at most
-	autoMinShare   = 0.01 // records that must have a path for it to be chosen
+	autoDimMax     = 50             // distinct values at most for a string dimension
+	autoNumDimMax  = 20             // … for a number to be a dimension (status codes) rather than a metric
+	autoDistinctLo = 50             // distinct values beyond which a string may be a distinct count
+	autoMaxLen     = 64             // mean bytes at most of a distinct-count string (longer: free text)
+	autoDims       = 8              // dimensions chosen at most
+	autoMetrics    = 8              // metrics chosen at most
+	autoDistinct   = 4              // distinct counts chosen at most
+	autoMinShare   = 0.01           // records that must have a path for it to be chosen
+	autoDictMax    = 4 * autoTopCap // values in one batch beyond which a candidate keeps only hashes
 )
+
+// hllHash is the hash HyperLogLog's Insert computes (hyperloglog v0.3:
+// metro64, seed 1337), so hashed values and inserted ones count alike.
+func hllHash(v []byte) int64 { return int64(metro.Hash64(v, 1337)) }
+
+// toHash turns a candidate's dictionary column into hashes and lengths: it
+// has too many values to be a dimension, and a dictionary of mostly unique
+// values costs an allocation per row.
+func (c *column) toHash() {
+	d := c.dict
+	n := d.dict.len()
+	hs, ls := make([]int64, n), make([]int64, n)
+	for k := 0; k < n; k++ {
+		v := d.dict.data[d.dict.offs[k]:d.dict.offs[k+1]]
+		hs[k], ls[k] = hllHash(v), int64(len(v))
+	}
+	c.hash, c.lens = &fixedCol[int64]{}, &fixedCol[int64]{}
+	for i, k := range d.indices {
+		if d.valid.at(i) {
+			c.hash.add(hs[k])
+			c.lens.add(ls[k])
+		} else {
+			c.hash.addNull()
+			c.lens.addNull()
+		}
+	}
+	c.dict = nil
+}
 
 // idLike names paths that probably identify something: preferred as
 // distinct counts.
@@ -169,6 +200,10 @@ func (w *worker) aggregateAuto() {
 			w.autoNumbers(c)
 			continue
 		}
+		if c.hash != nil {
+			w.autoHashes(c)
+			continue
+		}
 		d := c.dict.array(false).(*array.Dictionary)
 		w.autoStrings(c, d)
 		d.Release()
@@ -214,6 +249,34 @@ func (w *worker) autoStrings(c *column, d *array.Dictionary) {
 		hll.Insert(v)
 		stat.Strings += cnt
 		stat.StringBytes += cnt * int64(len(v))
+	}
+}
+
+// autoHashes folds a hashed candidate: its distinct count and lengths; its
+// top values are marked inexact (they were not counted).
+func (w *worker) autoHashes(c *column) {
+	var hll *hyperloglog.Sketch
+	var stat *FieldStat
+	for i, h := range c.hash.vals {
+		if !c.hash.valid.at(i) {
+			continue
+		}
+		if hll == nil {
+			if hll = w.agg.Distinct[c.name]; hll == nil {
+				hll = newHLL()
+				w.agg.Distinct[c.name] = hll
+			}
+			top := w.agg.Top[c.name]
+			if top == nil {
+				top = NewTopK(autoTopCap)
+				w.agg.Top[c.name] = top
+			}
+			top.Exact = false
+			stat = w.autoStat(c.name)
+		}
+		hll.InsertHash(uint64(h))
+		stat.Strings++
+		stat.StringBytes += c.lens.vals[i]
 	}
 }
 

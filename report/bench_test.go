@@ -50,19 +50,24 @@ func BenchmarkScan(b *testing.B) {
 	}
 	writePart(b, dir, october, 1, lines, 14000, false)
 	files := monthFiles(b, dir)
-	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			cfg := benchConfig(workers)
-			b.SetBytes(raw)
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				a, err := Scan(context.Background(), files, cfg, ScanOptions{})
-				if err != nil || a.Records != n {
-					b.Fatal(err, a.Records)
+	for _, mode := range []string{"configured", "auto"} {
+		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+			b.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(b *testing.B) {
+				cfg := benchConfig(workers)
+				if mode == "auto" { // zero-config: every leaf path is a candidate
+					cfg.Dimensions, cfg.Metrics, cfg.Distinct, cfg.Auto = nil, nil, nil, true
 				}
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		})
+				b.SetBytes(raw)
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					a, err := Scan(context.Background(), files, cfg, ScanOptions{})
+					if err != nil || a.Records != n {
+						b.Fatal(err, a.Records)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
 	}
 }
 

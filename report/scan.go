@@ -219,6 +219,9 @@ type column struct {
 	f64  *fixedCol[float64] // metrics
 	val  []byte             // this record's value, if set
 	set  bool
+	// A zero-config candidate with too many values to be a dimension keeps
+	// each value's HyperLogLog hash and length instead of a dictionary.
+	hash, lens *fixedCol[int64]
 }
 
 // worker parses and aggregates the blocks given to one scan goroutine.
@@ -350,6 +353,11 @@ func getWorker(cfg *Config, raw bool) *worker {
 		for _, s := range w.fields {
 			s.stat = nil
 		}
+		for _, c := range w.autoCols { // each scan learns afresh which paths have many values
+			if c.hash != nil {
+				c.hash, c.lens, c.dict = nil, nil, &dictCol{index: map[string]int32{}}
+			}
+		}
 		return w
 	}
 	w := newWorker(cfg, raw)
@@ -470,7 +478,15 @@ func appendAuto(c *column) {
 			v = []byte(s)
 		}
 	}
+	if c.hash != nil {
+		c.hash.add(hllHash(v))
+		c.lens.add(int64(len(v)))
+		return
+	}
 	c.dict.add(v)
+	if c.dict.dict.len() > autoDictMax {
+		c.toHash()
+	}
 }
 
 func (w *worker) parseTS() (int64, error) {
@@ -502,6 +518,9 @@ func (c *column) addNull() {
 	switch {
 	case c.f64 != nil:
 		c.f64.addNull()
+	case c.hash != nil:
+		c.hash.addNull()
+		c.lens.addNull()
 	case c.dict != nil:
 		c.dict.addNull()
 	default:
@@ -695,9 +714,13 @@ func (w *worker) filter() {
 		w.raw.keep(sel)
 	}
 	for _, c := range w.autoCols {
-		if c.f64 != nil {
+		switch {
+		case c.f64 != nil:
 			c.f64.keep(sel)
-		} else {
+		case c.hash != nil:
+			c.hash.keep(sel)
+			c.lens.keep(sel)
+		default:
 			c.dict.keep(sel)
 		}
 	}
@@ -727,9 +750,13 @@ func (w *worker) reset() {
 		c.dict.reset()
 	}
 	for _, c := range w.autoCols {
-		if c.f64 != nil {
+		switch {
+		case c.f64 != nil:
 			c.f64.reset()
-		} else {
+		case c.hash != nil:
+			c.hash.reset()
+			c.lens.reset()
+		default:
 			c.dict.reset()
 		}
 	}
