@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/ingestd/ingestd/report/filter"
 )
 
 // Question is an ad-hoc question over a time range: the records a filter
@@ -107,4 +111,159 @@ func Ask(ctx context.Context, files []string, q Question, cfg Config, opt ScanOp
 		t.Rows = t.Rows[:q.Limit]
 	}
 	return t, nil
+}
+
+// FromPartials answers a grouped question from the days' stored partials
+// when they hold the answer: the range is whole UTC days; the report config
+// has no where filter of its own; every file of every day in the range is
+// covered by a fresh partial computed with cfg; and the question is one of
+// cfg's breakdowns without time grouping (the same fields and filter, its
+// statistics among the breakdown's) or a count by one configured dimension
+// without a filter. The partials must hold every group exactly. ok is false
+// when they do not answer it: scan then. A partial counts every record of
+// its day's files, a scan those whose timestamp lies in the range; intake
+// stores each record in its timestamp's day, so the two agree on its files.
+func FromPartials(ctx context.Context, src Source, q Question, cfg Config) (t *Table, days int, ok bool, err error) {
+	day := 24 * time.Hour
+	if len(q.By) == 0 || !q.From.Equal(q.From.Truncate(day)) || !q.To.Equal(q.To.Truncate(day)) || cfg.Where != "" || cfg.ranged() {
+		return nil, 0, false, nil
+	}
+	stats := q.Stats
+	if len(stats) == 0 {
+		stats = []Stat{{Fn: "count"}}
+	}
+	cfg = cfg.withDefaults()
+	bd, dim := matchBreakdown(cfg, q.By, q.Where, stats), ""
+	if bd == nil {
+		if len(q.By) != 1 || q.Where != "" || len(stats) != 1 || stats[0].Fn != "count" || !slices.Contains(cfg.Dimensions, q.By[0]) {
+			return nil, 0, false, nil
+		}
+		dim = q.By[0]
+	}
+	list, err := src.Days(ctx, q.From, q.To)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	fp := cfg.Fingerprint()
+	total := NewAgg(cfg)
+	for _, d := range list {
+		in, err := src.Inputs(ctx, d)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		raw, err := src.Partials(ctx, d)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		ps, rest := cover(raw, fp, in, func(string, error) {})
+		if len(rest) > 0 {
+			return nil, 0, false, nil
+		}
+		for _, p := range ps {
+			if err := total.Merge(p.Agg); err != nil {
+				return nil, 0, false, err
+			}
+		}
+	}
+	if dim != "" {
+		top := total.Top[dim]
+		if top == nil || !top.Exact {
+			return nil, 0, false, nil
+		}
+		return dimensionTable(dim, top, total.Records, q.Limit), len(list), true, nil
+	}
+	gt := total.Breakdowns[bd.Name]
+	if gt == nil || !gt.Exact {
+		return nil, 0, false, nil
+	}
+	return breakdownAnswer(gt.Table(*bd), len(q.By), stats, q.Limit), len(list), true, nil
+}
+
+// matchBreakdown finds a breakdown of cfg that answers by, where and stats.
+func matchBreakdown(cfg Config, by []string, where string, stats []Stat) *Breakdown {
+	canon := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		e, err := filter.Parse(s)
+		if err != nil {
+			return "\x00invalid"
+		}
+		return e.String()
+	}
+	for i := range cfg.Breakdowns {
+		b := cfg.Breakdowns[i].withDefaults()
+		if b.Time != "" || !slices.Equal(b.By, by) || canon(b.Where) != canon(where) {
+			continue
+		}
+		names := map[string]bool{}
+		for _, s := range b.Stats {
+			names[s.Name()] = true
+		}
+		all := true
+		for _, s := range stats {
+			all = all && names[s.Name()]
+		}
+		if all {
+			return &b
+		}
+	}
+	return nil
+}
+
+// breakdownAnswer picks the question's statistics out of a breakdown's
+// table, in the question's order.
+func breakdownAnswer(bt *BreakdownTable, nBy int, stats []Stat, limit int) *Table {
+	idx := make([]int, len(stats))
+	for i, s := range stats {
+		idx[i] = slices.Index(bt.Columns, s.Name())
+	}
+	t := &Table{Columns: append([]string{}, bt.Columns[:nBy]...), By: nBy, Groups: bt.Groups}
+	for _, s := range stats {
+		t.Columns = append(t.Columns, s.Name())
+	}
+	for _, r := range bt.Rows {
+		row := append([]any{}, r[:nBy]...)
+		for _, k := range idx {
+			row = append(row, r[k])
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if limit > 0 && len(t.Rows) > limit {
+		t.Rows = t.Rows[:limit]
+	}
+	return t
+}
+
+// dimensionTable is a count by one dimension from its exact top values;
+// the records without a value form the null group, as a scan groups them.
+func dimensionTable(dim string, top *TopK, records int64, limit int) *Table {
+	t := &Table{Columns: []string{dim, "count"}, By: 1}
+	var counted int64
+	for _, v := range top.Top(-1) {
+		t.Rows = append(t.Rows, []any{v.Value, v.Count})
+		counted += v.Count
+	}
+	if n := records - counted; n > 0 {
+		t.Rows = append(t.Rows, []any{nil, n})
+		sort.SliceStable(t.Rows, func(i, j int) bool {
+			a, b := t.Rows[i][1].(int64), t.Rows[j][1].(int64)
+			if a != b {
+				return a > b
+			}
+			return groupKey([]*string{strPtr(t.Rows[i][0])}, noBucket) < groupKey([]*string{strPtr(t.Rows[j][0])}, noBucket)
+		})
+	}
+	t.Groups = len(t.Rows)
+	if limit > 0 && len(t.Rows) > limit {
+		t.Rows = t.Rows[:limit]
+	}
+	return t
+}
+
+func strPtr(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
 }

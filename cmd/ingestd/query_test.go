@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +100,70 @@ func TestQueryCommand(t *testing.T) {
 	} {
 		if out, code := runCLI(t, bad...); code != 2 || !strings.HasPrefix(out, "ingestd query: ") {
 			t.Errorf("%v: exit %d\n%s", bad, code, out)
+		}
+	}
+}
+
+// A question that a configured breakdown, or a count by a configured
+// dimension, answers over whole days comes from the daily partials the
+// daemon stored, and equals the scan's answer (--rescan); other questions
+// are scanned.
+func TestQueryFromPartials(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `report:
+  schedule: "off"
+  dimensions: [level, service]
+  metrics: [duration_ms]
+  breakdowns:
+    - {name: lv, by: [level], where: 'service != "svc-0"', stats: [count, share, sum(duration_ms), max(duration_ms)]}
+segments:
+  block_age: 100ms
+  seal_grace: 0s
+  seal_idle: 200ms
+`
+	cfg := filepath.Join(t.TempDir(), "ingestd.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, dir, yaml)
+	postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3, 4, 5}, 400)
+	waitFor(t, "three daily partials", func() bool { return strings.Count(d.log.String(), "daily report partial written") >= 3 })
+	d.stop()
+
+	ask := func(extra ...string) (string, string) {
+		t.Helper()
+		args := append([]string{"query", "--config", cfg, "--data-dir", dir, "--from", "2026-10-03", "--to", "2026-10-06", "--format", "csv"}, extra...)
+		cmd := exec.Command(binPath, args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v\n%s%s", extra, err, stdout.String(), stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+	for _, q := range [][]string{
+		{"--by", "level", "--where", `service!="svc-0"`, "--stats", "sum(duration_ms),count"},
+		{"--by", "level", "--where", `service != "svc-0"`, "--stats", "share", "--limit", "2"},
+		{"--by", "level"},
+		{"--by", "service", "--stats", "count"},
+	} {
+		out, note := ask(q...)
+		if !strings.Contains(note, "answered from the daily partials of 3 days") {
+			t.Errorf("%v: not from the partials (stderr %q)", q, note)
+		}
+		scanned, snote := ask(append(q, "--rescan")...)
+		if strings.Contains(snote, "partials") || out != scanned || len(strings.Split(strings.TrimSpace(out), "\n")) < 3 {
+			t.Errorf("%v: partials\n%s\nscan\n%s(stderr %q)", q, out, scanned, snote)
+		}
+	}
+	// Not a breakdown's question, or not whole days: scanned.
+	for _, q := range [][]string{
+		{"--by", "level", "--stats", "p50(duration_ms)"},
+		{"--by", "level", "--where", `service == "svc-1"`},
+		{"--by", "level", "--to", "2026-10-05T12:00:00Z"},
+	} {
+		if _, note := ask(q...); strings.Contains(note, "partials") {
+			t.Errorf("%v: answered from partials (stderr %q)", q, note)
 		}
 	}
 }
