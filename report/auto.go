@@ -211,19 +211,7 @@ func (w *worker) aggregateAuto() {
 }
 
 func (w *worker) autoStrings(c *column, d *array.Dictionary) {
-	dict := d.Dictionary().(*array.String)
-	n := dict.Len()
-	if cap(w.counts) < n {
-		w.counts = make([]int64, n)
-	}
-	counts := w.counts[:n]
-	clear(counts)
-	idx := d.Indices().(*array.Int32)
-	for i, k := range idx.Int32Values() {
-		if idx.IsValid(i) {
-			counts[k]++
-		}
-	}
+	dict, counts := w.dictCounts(d)
 	var top *TopK
 	var hll = w.agg.Distinct[c.name]
 	var stat *FieldStat

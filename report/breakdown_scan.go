@@ -58,18 +58,6 @@ func (w *worker) evalFilters() {
 	}
 }
 
-// keepBools compacts m to the rows sel keeps.
-func keepBools(m, sel []bool) []bool {
-	n := 0
-	for i, ok := range sel {
-		if ok {
-			m[n] = m[i]
-			n++
-		}
-	}
-	return m[:n]
-}
-
 // bdRun is a breakdown as a worker computes it: the typed columns it reads
 // (positions among w.cols) and its programs (positions among w.progs).
 type bdRun struct {

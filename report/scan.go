@@ -725,7 +725,7 @@ func (w *worker) filter() {
 		}
 	}
 	for i, m := range w.masks {
-		w.masks[i] = keepBools(m, sel)
+		w.masks[i] = keep(m, sel)
 	}
 }
 
@@ -811,7 +811,9 @@ func (w *worker) aggregate(rec arrow.Record) {
 	}
 }
 
-func (w *worker) aggregateDict(c *column, d *array.Dictionary) {
+// dictCounts counts a dictionary column's rows per dictionary entry, in
+// the worker's reused slice.
+func (w *worker) dictCounts(d *array.Dictionary) (*array.String, []int64) {
 	dict := d.Dictionary().(*array.String)
 	n := dict.Len()
 	if cap(w.counts) < n {
@@ -825,6 +827,11 @@ func (w *worker) aggregateDict(c *column, d *array.Dictionary) {
 			counts[k]++
 		}
 	}
+	return dict, counts
+}
+
+func (w *worker) aggregateDict(c *column, d *array.Dictionary) {
+	dict, counts := w.dictCounts(d)
 	top := w.agg.Top[c.name]
 	hll := w.agg.Distinct[c.name]
 	for k, cnt := range counts {
