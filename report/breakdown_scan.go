@@ -152,6 +152,12 @@ func (w *worker) aggregateBreakdowns(rec arrow.Record) {
 				}
 				g = t.group(vals, k[2])
 				r.local[k] = g
+				if t.Len() > 2*t.Cap { // bound the groups (and their sketches) within a batch too
+					t.prune()
+					clear(r.local) // dropped groups come back through t.group
+					g = t.group(vals, k[2])
+					r.local[k] = g
+				}
 			}
 			g.Count++
 			t.Total++

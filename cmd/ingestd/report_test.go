@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,13 @@ func TestReportCommandEndToEnd(t *testing.T) {
 	}
 	if got := s.Distinct["user.id"]; got < 245 || got > 255 {
 		t.Fatalf("distinct users ≈ %d, want 250", got)
+	}
+	// Zero-config (the default): the choice is in summary.json and on the page.
+	if s.Auto == nil || !slices.Contains(s.Auto.Dimensions, "level") || !slices.Contains(s.Auto.Metrics, "duration_ms") || !slices.Contains(s.Auto.Distinct, "user.id") {
+		t.Fatalf("zero-config chose %+v", s.Auto)
+	}
+	if page, _ := os.ReadFile(filepath.Join(out, "2026-10", "report.html")); !strings.Contains(string(page), `id="auto"`) || !strings.Contains(string(page), "dimensions: level") {
+		t.Errorf("report.html does not show the zero-config choice")
 	}
 	for _, f := range []string{"daily.csv", "report.html", "daily.parquet", "hourly.parquet", "top.parquet", "metrics.parquet", "fields.parquet"} {
 		if _, err := os.Stat(filepath.Join(out, "2026-10", f)); err != nil {
