@@ -166,8 +166,10 @@ func (c Config) chosen(a *Agg) Config {
 }
 
 // autoColumn creates the candidate column of a path first met with a leaf
-// value of type t, backfilling the batch's earlier rows with nulls. It
-// returns -1 past the cap or for values that are not leaves.
+// value of type t, backfilling the batch's earlier rows with nulls; past
+// MaxAutoPaths, and for the timestamp field, the path gets none. A value
+// that is no leaf (an object, an array, null) leaves the path to a later
+// record.
 func (w *worker) autoColumn(s *slot, t uint8) {
 	if t&(TypeString|TypeBool|TypeNumber) == 0 {
 		return // objects, arrays and nulls: maybe a leaf in a later record

@@ -228,7 +228,11 @@ func timeRows(bt *BreakdownTable) ([]string, [][]htmlCell, int) {
 			seen[b] = true
 			buckets = append(buckets, b)
 		}
-		key := fmt.Sprint(r[1 : 1+len(bt.By)])
+		var vals []*string
+		for _, v := range r[1 : 1+len(bt.By)] {
+			vals = append(vals, strPtr(v))
+		}
+		key := groupKey(vals, noBucket)
 		g := groups[key]
 		if g == nil {
 			g = &agg{vals: r[1 : 1+len(bt.By)], per: map[string]int64{}}
