@@ -58,6 +58,10 @@ func (w *worker) evalFilters() {
 	}
 }
 
+// maxBatchGroups is how many groups a breakdown may hold within a batch
+// before it prunes to its capacity (at least twice that).
+const maxBatchGroups = 4096
+
 // bdRun is a breakdown as a worker computes it: the typed columns it reads
 // (positions among w.cols) and its programs (positions among w.progs).
 type bdRun struct {
@@ -152,7 +156,7 @@ func (w *worker) aggregateBreakdowns(rec arrow.Record) {
 				}
 				g = t.group(vals, k[2])
 				r.local[k] = g
-				if t.Len() > 2*t.Cap { // bound the groups (and their sketches) within a batch too
+				if t.Len() > max(2*t.Cap, maxBatchGroups) { // bound the groups (and their sketches) within a batch too
 					t.prune()
 					clear(r.local) // dropped groups come back through t.group
 					g = t.group(vals, k[2])

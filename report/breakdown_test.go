@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -197,23 +198,7 @@ func TestBreakdownsMatchRowByRow(t *testing.T) {
 			}
 		}
 
-		bt = s.Breakdowns[3]
-		if bt.Exact || len(bt.Rows) != 50 || bt.ErrorBound <= 0 {
-			t.Fatalf("users: exact %v, %d rows, bound %d; want an estimate of 50 groups", bt.Exact, len(bt.Rows), bt.ErrorBound)
-		}
-		kept := map[string]bool{}
-		for _, row := range bt.Rows {
-			k := cell(row[0])
-			kept[k] = true
-			if n := row[1].(int64); n < users[k] || n > users[k]+bt.ErrorBound {
-				t.Errorf("users %s: %d, true %d, bound %d", k, n, users[k], bt.ErrorBound)
-			}
-		}
-		for k, n := range users {
-			if !kept[k] && n > bt.ErrorBound {
-				t.Errorf("users %s: %d records, dropped, bound %d", k, n, bt.ErrorBound)
-			}
-		}
+		checkBound(t, s.Breakdowns[3], users, 50)
 	}
 	check(s)
 
@@ -262,6 +247,65 @@ func TestBreakdownsMatchRowByRow(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkBound checks a breakdown past its capacity against the true counts:
+// every kept count within its error bound, no dropped group above it.
+func checkBound(t *testing.T, bt *BreakdownTable, truth map[string]int64, capacity int) {
+	t.Helper()
+	if bt.Exact || len(bt.Rows) != capacity || bt.ErrorBound <= 0 {
+		t.Fatalf("%s: exact %v, %d rows, bound %d; want an estimate of %d groups", bt.Name, bt.Exact, len(bt.Rows), bt.ErrorBound, capacity)
+	}
+	kept := map[string]bool{}
+	for _, row := range bt.Rows {
+		k := cell(row[0])
+		kept[k] = true
+		if n := row[1].(int64); n < truth[k] || n > truth[k]+bt.ErrorBound {
+			t.Errorf("%s %s: %d, true %d, bound %d", bt.Name, k, n, truth[k], bt.ErrorBound)
+		}
+	}
+	for k, n := range truth {
+		if !kept[k] && n > bt.ErrorBound {
+			t.Errorf("%s %s: %d records, dropped, bound %d", bt.Name, k, n, bt.ErrorBound)
+		}
+	}
+}
+
+// A breakdown by a field with more values in one batch than
+// maxBatchGroups prunes within the batch and keeps the same guarantee: a
+// value dropped early that comes back often later in the batch is counted
+// again, within the bound.
+func TestBreakdownPrunesWithinBatch(t *testing.T) {
+	dir := t.TempDir()
+	truth := map[string]int64{}
+	var lines [][]byte
+	add := func(u string) {
+		truth[u]++
+		lines = append(lines, fmt.Appendf(nil, `{"timestamp":"2026-10-01T10:00:00Z","u":%q,"ms":%d}`, u, len(lines)%100))
+	}
+	add("late")
+	for i := 0; i < 3*maxBatchGroups; i++ {
+		add(fmt.Sprintf("x%05d", i))
+	}
+	for i := 0; i < 1000; i++ {
+		add("late")
+	}
+	writePart(t, dir, october, 1, lines, len(lines), false)
+	cfg := testConfig()
+	cfg.BatchRows, cfg.Workers = 1<<20, 1 // one batch
+	cfg.Breakdowns = []Breakdown{{Name: "users", By: []string{"u"}, Capacity: 20, Stats: mustStats(t, "count,p99(ms)")}}
+	a, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := a.Breakdowns["users"].Len(); n != 20 {
+		t.Fatalf("%d groups kept", n)
+	}
+	bt := summarize("2026-10", a, cfg).Breakdowns[0]
+	checkBound(t, bt, truth, 20)
+	if bt.Rows[0][0] != "late" || bt.ErrorBound > 10 {
+		t.Errorf("first row %v, bound %d: want late, within a few records", bt.Rows[0], bt.ErrorBound)
 	}
 }
 
