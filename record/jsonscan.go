@@ -2,7 +2,9 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -369,6 +371,20 @@ func (s *scanner) str() error {
 	src := s.src
 	s.esc = false
 	for {
+		// 8 bytes at a time to the first byte that needs a look: '"', '\\',
+		// a control character or a non-ASCII byte (SWAR; the lowest
+		// flagged byte of each test is exact, so the lowest of all is).
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		for p+8 <= len(src) {
+			x := binary.LittleEndian.Uint64(src[p:])
+			q, e := x^(lo*'"'), x^(lo*'\\')
+			m := (q-lo)&^q | (e-lo)&^e | (x-lo*0x20)&^x
+			if m = m&hi | x&hi; m != 0 {
+				p += bits.TrailingZeros64(m) / 8
+				break
+			}
+			p += 8
+		}
 		for p < len(src) && strSafe[src[p]] {
 			p++
 		}
