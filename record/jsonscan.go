@@ -87,7 +87,7 @@ func (s *scanner) ws() {
 	p := s.pos
 	for p < len(s.src) {
 		c := s.src[p]
-		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+		if c > ' ' || c != ' ' && c != '\n' && c != '\r' && c != '\t' { // the first test settles most bytes
 			break
 		}
 		p++
@@ -203,7 +203,7 @@ func (s *scanner) object(depth int, top bool) error {
 			return err
 		}
 		if top && len(s.fields) > 0 {
-			s.noteKey(s.src[ks+1:ke-1], vs, s.pos)
+			s.noteKey(s.src[ks+1:ke-1], k.escaped, vs, s.pos)
 		}
 		s.ws()
 		if s.pos >= len(s.src) {
@@ -256,27 +256,18 @@ func (s *scanner) sameKey(a, b keySpan) bool {
 
 // noteKey remembers the value span of a top-level key that is a timestamp
 // field ranked better than any seen so far.
-func (s *scanner) noteKey(key []byte, vs, ve int) {
+func (s *scanner) noteKey(key []byte, escaped bool, vs, ve int) {
 	for i, f := range s.fields {
 		if s.tsRank >= 0 && i >= s.tsRank {
 			return
 		}
-		if string(key) == string(f) || (hasByte(key, '\\') && string(s.unescapeKey(key)) == string(f)) {
+		if string(key) == string(f) || (escaped && string(s.unescapeKey(key)) == string(f)) {
 			if s.tsRank < 0 || i < s.tsRank {
 				s.tsRank, s.tsStart, s.tsEnd = i, vs, ve
 			}
 			return
 		}
 	}
-}
-
-func hasByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // unescapeKey decodes a (valid) escaped key; rare, so simple.
@@ -488,3 +479,5 @@ func (s *scanner) number() error {
 	s.pos = p
 	return nil
 }
+
+func hasByte(b []byte, c byte) bool { return bytes.IndexByte(b, c) >= 0 }

@@ -348,8 +348,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 			}
 			mark, nrecs := len(p.b.Buf), len(p.b.Recs)
 			e, err := p.one(l, i)
-			var se *SyntaxError
-			if (err == nil || !errors.As(err, &se)) && jsonx.SkipWS(l, e) != len(l) {
+			if jsonx.SkipWS(l, e) != len(l) && (err == nil || !isSyntax(err)) {
 				// trailing data makes the line invalid JSON, whatever else
 				// was wrong with the record before it
 				p.b.Buf, p.b.Recs = p.b.Buf[:mark], p.b.Recs[:nrecs]
@@ -371,6 +370,14 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 		start = next
 	}
 	return nil
+}
+
+// isSyntax reports whether err is a grammar error. Apart from the
+// per-line loop, so that the target of errors.As is allocated only for a
+// line that failed.
+func isSyntax(err error) bool {
+	var se *SyntaxError
+	return errors.As(err, &se)
 }
 
 // parseStream parses body[from:] as whitespace-separated objects, where the
