@@ -1,7 +1,6 @@
 package report
 
 import (
-	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,7 +16,8 @@ import (
 // seen): for string and boolean values their top values (exactly, up to
 // autoTopCap values, after which the path stops counting them: it has too
 // many to be a dimension), a distinct-count sketch and their count and
-// bytes; for numbers the same plus a metric (count, sum, quantiles). The
+// bytes; for numbers their top values the same way and a metric (count,
+// sum, quantiles), but no sketch (a number is never a distinct count). The
 // summaries live in Agg's Top, Distinct and Metrics maps under the path and
 // merge like any other, so a month merged from daily partials holds the
 // whole month's summaries, and Choose makes its choice once, on the merged
@@ -103,14 +103,19 @@ func (a *Agg) Choose(cfg Config) Choice {
 		ts[f] = true
 	}
 	var cands []autoCandidate
-	for p, h := range a.Distinct {
+	for p, t := range a.Top { // every candidate has top values (kept or given up)
 		f := a.Fields[p]
 		if f == nil || ts[p] || a.Records == 0 || float64(f.Records) < autoMinShare*float64(a.Records) {
 			continue
 		}
-		c := autoCandidate{path: p, records: f.Records, card: h.Estimate(), strings: f.Strings}
-		if t := a.Top[p]; t != nil {
-			c.topExact = t.Exact
+		c := autoCandidate{path: p, records: f.Records, strings: f.Strings, topExact: t.Exact}
+		switch h := a.Distinct[p]; {
+		case t.Exact: // every value counted: the exact cardinality
+			c.card = uint64(t.Len())
+		case h != nil:
+			c.card = h.Estimate()
+		default: // numbers past the top-value cap keep no sketch: many values
+			c.card = autoTopCap + 1
 		}
 		if m := a.Metrics[p]; m != nil {
 			c.numbers = m.Count
@@ -270,12 +275,15 @@ func (w *worker) autoHashes(c *column) {
 	}
 }
 
+// autoNumbers folds a number candidate: its metric, and its values while
+// they are few enough to make it a dimension (their count is then its exact
+// cardinality; past the cap a number can only be a metric, so it keeps no
+// distinct-count sketch).
 func (w *worker) autoNumbers(c *column) {
 	f := c.f64
 	var m *Metric
 	var top *TopK
-	var hll = w.agg.Distinct[c.name]
-	var buf [8]byte
+	var buf [32]byte
 	for i, v := range f.vals {
 		if !f.valid.at(i) {
 			continue
@@ -289,20 +297,11 @@ func (w *worker) autoNumbers(c *column) {
 				top = NewTopK(autoTopCap)
 				w.agg.Top[c.name] = top
 			}
-			if hll == nil {
-				hll = newHLL()
-				w.agg.Distinct[c.name] = hll
-			}
 		}
 		m.Add(v)
 		if top.Exact {
 			top.Add(strconv.AppendFloat(buf[:0], v, 'g', -1, 64), 1)
 		}
-		bits := math.Float64bits(v)
-		for b := range buf {
-			buf[b] = byte(bits >> (8 * b))
-		}
-		hll.Insert(buf[:])
 	}
 }
 
