@@ -32,7 +32,13 @@ func typeOf(c byte) uint8 {
 // object walks the object at b[i] ('{'), whose path prefix is w.path[:plen],
 // counting every field in the inventory and noting typed columns and the
 // timestamp. It returns the index after the object.
-func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
+//
+// parent is the slot of the object (nil at the top level, w.lost for an
+// object past the inventory's cap). A field is first matched against the
+// slot the previous record had at its position by parent and key, without
+// building its path; w.path holds the object's path only when a field
+// missed or when the object is entered.
+func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) {
 	i = jsonx.SkipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -54,17 +60,26 @@ func (w *worker) object(b []byte, i, depth, plen int) (int, bool) {
 		if i >= len(b) {
 			return 0, false
 		}
-		w.path = w.path[:plen]
-		if plen > 0 {
-			w.path = append(w.path, '.')
+		s, hit := w.predict(parent, key)
+		if !hit {
+			w.path = w.path[:plen]
+			if plen > 0 {
+				w.path = append(w.path, '.')
+			}
+			w.path = append(w.path, key...)
+			s = w.lookup(depth, parent, key)
 		}
-		w.path = append(w.path, key...)
-		s := w.lookup(depth)
 		t := typeOf(b[i])
 		var end int
 		if t == TypeObject && depth+1 < w.cfg.MaxDepth {
+			child := s
+			if s == nil {
+				child = w.lost
+			} else if hit { // the children's misses need the path
+				w.path = append(w.path[:0], s.path...)
+			}
 			var ok bool
-			if end, ok = w.object(b, i, depth+1, len(w.path)); !ok {
+			if end, ok = w.object(b, i, depth+1, len(w.path), child); !ok {
 				return 0, false
 			}
 		} else if end = jsonx.ValueEnd(b, i); end < 0 {

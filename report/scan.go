@@ -205,6 +205,10 @@ type slot struct {
 	fcol    int    // filter column, or -1
 	tsRank  int    // rank among the timestamp fields (top level only), or -1
 	nesting int    // 0 for a top-level field
+	// parent and key: the object slot (nil at the top level) and the raw
+	// member name this path was first met as.
+	parent *slot
+	key    string
 	// With cfg.Auto: the path's candidate column, or -1; whether it was
 	// considered (at its first leaf value).
 	acol      int
@@ -259,6 +263,9 @@ type worker struct {
 	bds []*bdRun
 	// With cfg.Auto, the candidate columns of a zero-config report.
 	autoCols []*column
+	// lost is the parent of the fields of an object past the inventory's
+	// cap: no slot's parent.
+	lost *slot
 	// With cfg.From/To: the bounds in µs (To exclusive); filtering is set
 	// with either a filter or a range.
 	from, to  int64
@@ -266,7 +273,7 @@ type worker struct {
 }
 
 func newWorker(cfg *Config, raw bool) *worker {
-	w := &worker{cfg: cfg, agg: NewAgg(*cfg), fields: map[string]*slot{}, schema: Schema(*cfg, raw)}
+	w := &worker{cfg: cfg, agg: NewAgg(*cfg), fields: map[string]*slot{}, schema: Schema(*cfg, raw), lost: &slot{}}
 	for i, spec := range columnsOf(*cfg) {
 		c := &column{colSpec: spec}
 		switch {
@@ -317,20 +324,29 @@ func (w *worker) slotFor(path string) *slot {
 	return s
 }
 
-// lookup finds the slot of w.path. Records of one source mostly list the
-// same fields in the same order, so the slot at the same position in the
-// previous record is tried before the map.
-func (w *worker) lookup(depth int) *slot {
+// predict returns the slot the previous record had at this field's
+// position when it is this field: records of one source mostly list the
+// same fields in the same order.
+func (w *worker) predict(parent *slot, key []byte) (*slot, bool) {
 	if w.pos < len(w.order) {
-		if s := w.order[w.pos]; s != nil && s.path == string(w.path) {
+		if s := w.order[w.pos]; s != nil && s.parent == parent && s.key == string(key) {
 			w.pos++
-			return s
+			return s, true
 		}
 	}
+	return nil, false
+}
+
+// lookup finds the slot of w.path, the field key of object parent, in the
+// map, and notes it for the next record's prediction.
+func (w *worker) lookup(depth int, parent *slot, key []byte) *slot {
 	s := w.fields[string(w.path)]
 	if s == nil && len(w.fields) < w.cfg.MaxFields {
 		s = &slot{path: string(w.path), col: -1, mcol: -1, fcol: -1, acol: -1, tsRank: -1, nesting: depth}
 		w.fields[s.path] = s
+	}
+	if s != nil && s.key == "" && s.parent == nil { // first met (or registered from the config)
+		s.parent, s.key = parent, string(key)
 	}
 	if w.pos < len(w.order) {
 		w.order[w.pos] = s
@@ -415,7 +431,7 @@ func (w *worker) record(line []byte, day int64) {
 		w.agg.Quality.BadLines++
 		return
 	}
-	end, ok := w.object(line, i, 0, 0)
+	end, ok := w.object(line, i, 0, 0, nil)
 	if !ok || jsonx.SkipWS(line, end) != len(line) {
 		w.agg.Quality.BadLines++
 		return
