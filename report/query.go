@@ -53,7 +53,7 @@ func Ask(ctx context.Context, files []string, q Question, cfg Config, opt ScanOp
 		return nil, errors.New("report: group by at most two fields")
 	}
 	cfg.Where, cfg.From, cfg.To = q.Where, q.From, q.To
-	cfg.Dimensions, cfg.Metrics, cfg.Distinct, cfg.Breakdowns = nil, nil, nil, nil
+	cfg.Dimensions, cfg.Metrics, cfg.Distinct, cfg.Breakdowns, cfg.Auto = nil, nil, nil, nil, false // the question's columns only
 	grouped := len(q.By) > 0 || len(q.Stats) > 0
 	if grouped {
 		if len(q.Stats) == 0 {
