@@ -544,6 +544,36 @@ func (c *column) addNull() {
 	}
 }
 
+// keep compacts the column's builder to the rows sel keeps.
+func (c *column) keep(sel []bool) {
+	switch {
+	case c.f64 != nil:
+		c.f64.keep(sel)
+	case c.hash != nil:
+		c.hash.keep(sel)
+		c.lens.keep(sel)
+	case c.dict != nil:
+		c.dict.keep(sel)
+	default:
+		c.str.keep(sel)
+	}
+}
+
+// reset empties the column's builder.
+func (c *column) reset() {
+	switch {
+	case c.f64 != nil:
+		c.f64.reset()
+	case c.hash != nil:
+		c.hash.reset()
+		c.lens.reset()
+	case c.dict != nil:
+		c.dict.reset()
+	default:
+		c.str.reset()
+	}
+}
+
 func (w *worker) appendValue(c *column) {
 	if !c.set || c.val[0] == 'n' {
 		c.addNull()
@@ -717,28 +747,13 @@ func (w *worker) filter() {
 	w.rows = n
 	w.ts.keep(sel)
 	for _, c := range w.cols {
-		switch {
-		case c.f64 != nil:
-			c.f64.keep(sel)
-		case c.dict != nil:
-			c.dict.keep(sel)
-		default:
-			c.str.keep(sel)
-		}
+		c.keep(sel)
 	}
 	if w.raw != nil {
 		w.raw.keep(sel)
 	}
 	for _, c := range w.autoCols {
-		switch {
-		case c.f64 != nil:
-			c.f64.keep(sel)
-		case c.hash != nil:
-			c.hash.keep(sel)
-			c.lens.keep(sel)
-		default:
-			c.dict.keep(sel)
-		}
+		c.keep(sel)
 	}
 	for i, m := range w.masks {
 		w.masks[i] = keep(m, sel)
@@ -750,31 +765,16 @@ func (w *worker) reset() {
 	w.rows = 0
 	w.ts.reset()
 	for _, c := range w.cols {
-		switch {
-		case c.f64 != nil:
-			c.f64.reset()
-		case c.dict != nil:
-			c.dict.reset()
-		default:
-			c.str.reset()
-		}
+		c.reset()
 	}
 	if w.raw != nil {
 		w.raw.reset()
 	}
 	for _, c := range w.fcols {
-		c.dict.reset()
+		c.reset()
 	}
 	for _, c := range w.autoCols {
-		switch {
-		case c.f64 != nil:
-			c.f64.reset()
-		case c.hash != nil:
-			c.hash.reset()
-			c.lens.reset()
-		default:
-			c.dict.reset()
-		}
+		c.reset()
 	}
 	w.rowDay = w.rowDay[:0]
 }
