@@ -75,17 +75,49 @@ func (e *Encoder) AppendBlock(dst []byte, m BlockMeta, raw []byte) ([]byte, erro
 	if raw[len(raw)-1] != '\n' {
 		return dst, fmt.Errorf("segment: block does not end in a newline")
 	}
-	start := len(dst)
-	dst = append(dst, make([]byte, BlockHeaderLen)...)
-	dst = e.enc.EncodeAll(raw, dst)
-	frame := dst[start+BlockHeaderLen:]
-	m.CompLen = uint32(len(frame))
+	dst, start := StartBlock(dst)
+	dst = e.AppendFrame(dst, raw)
 	m.RawLen = uint32(len(raw))
-	m.DataCRC = CRC(frame)
-	if m.MinTS > m.MaxTS || m.FirstSeq > m.LastSeq {
+	return EndBlock(dst, start, m, 1)
+}
+
+// AppendFrame compresses raw into one zstd data frame (content checksum on)
+// appended to dst. Frames made apart, even by another process, concatenate
+// into a block's data (StartBlock, EndBlock): that is how intake compresses
+// each request once, in its own goroutine.
+func (e *Encoder) AppendFrame(dst, raw []byte) []byte { return e.enc.EncodeAll(raw, dst) }
+
+// StartBlock appends room for a block header to dst and returns the block's
+// start in it. Append the block's data frames after it (AppendFrame, or
+// frames made earlier), then call EndBlock.
+func StartBlock(dst []byte) ([]byte, int) {
+	start := len(dst)
+	return append(dst, make([]byte, BlockHeaderLen)...), start
+}
+
+// EndBlock writes the header of the block that starts at dst[start:] and
+// whose data frames follow it to the end of dst. m supplies RawLen (the
+// frames' decompressed length), Records, MinTS, MaxTS, FirstSeq and LastSeq;
+// the compressed length and CRC are computed. frames is the number of zstd
+// frames in the data: one gets a version 1 header, which every ingestd
+// reads; more get version 2 (BlockVersionFrames).
+func EndBlock(dst []byte, start int, m BlockMeta, frames int) ([]byte, error) {
+	data := dst[start+BlockHeaderLen:]
+	switch {
+	case frames < 1 || len(data) < 4 || binary.LittleEndian.Uint32(data) != magicZstd:
+		return dst[:start], fmt.Errorf("segment: block data is not zstd frames")
+	case m.RawLen == 0 || m.RawLen > MaxBlockRaw:
+		return dst[:start], fmt.Errorf("segment: block of %d bytes (want 1..%d)", m.RawLen, MaxBlockRaw)
+	case m.MinTS > m.MaxTS || m.FirstSeq > m.LastSeq:
 		return dst[:start], fmt.Errorf("segment: block meta ranges inverted")
 	}
-	putBlockHeader(dst[start:], m)
+	m.CompLen = uint32(len(data))
+	m.DataCRC = CRC(data)
+	version := byte(FormatVersion)
+	if frames > 1 {
+		version = BlockVersionFrames
+	}
+	putBlockHeader(dst[start:], m, version)
 	return dst, nil
 }
 

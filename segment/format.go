@@ -15,8 +15,14 @@ const (
 	magicZstd     uint32 = 0xFD2FB528 // a standard zstd data frame
 )
 
-// FormatVersion is the version byte written in every metadata frame.
+// FormatVersion is the version byte of index and manifest frames and of
+// block headers whose data is one zstd frame.
 const FormatVersion = 1
+
+// BlockVersionFrames is the version byte of a block header whose data is
+// several concatenated zstd frames (intake since format 2: the frames were
+// compressed per request). Readers take versions 1 and 2.
+const BlockVersionFrames = 2
 
 const (
 	skipHdrLen     = 8                         // magic + payload length
@@ -43,14 +49,14 @@ func CRC(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // BlockMeta describes one block: what its header frame says.
 type BlockMeta struct {
-	CompLen  uint32 // length of the zstd data frame that follows the header
+	CompLen  uint32 // length of the zstd data frame(s) that follow the header
 	RawLen   uint32 // length of the NDJSON it decodes to
 	Records  uint32 // number of lines
 	MinTS    int64  // smallest record timestamp, Unix nanoseconds
 	MaxTS    int64  // largest record timestamp, Unix nanoseconds
 	FirstSeq uint64 // smallest WAL sequence whose records the block holds (0: none)
 	LastSeq  uint64 // largest WAL sequence whose records the block holds
-	DataCRC  uint32 // CRC-32C of the compressed data frame
+	DataCRC  uint32 // CRC-32C of the compressed data frame(s)
 }
 
 // errors that describe a damaged frame; wrapped in CorruptionError by walkers.
@@ -65,13 +71,14 @@ var (
 	ErrWriterError = errors.New("segment: writer failed earlier")
 )
 
-// putBlockHeader writes the 64-byte header frame for m into dst[:BlockHeaderLen].
-func putBlockHeader(dst []byte, m BlockMeta) {
+// putBlockHeader writes the 64-byte header frame for m into dst[:BlockHeaderLen];
+// version is FormatVersion, or BlockVersionFrames for data of several frames.
+func putBlockHeader(dst []byte, m BlockMeta, version byte) {
 	_ = dst[BlockHeaderLen-1]
 	binary.LittleEndian.PutUint32(dst[0:], magicBlock)
 	binary.LittleEndian.PutUint32(dst[4:], blockPayload)
 	p := dst[skipHdrLen:]
-	p[0] = FormatVersion
+	p[0] = version
 	p[1] = kindBlock
 	p[2], p[3] = 0, 0
 	binary.LittleEndian.PutUint32(p[4:], m.CompLen)
@@ -100,7 +107,7 @@ func ParseBlockHeader(b []byte) (BlockMeta, error) {
 	if CRC(p[:52]) != binary.LittleEndian.Uint32(p[52:]) {
 		return m, ErrHeaderCRC
 	}
-	if p[0] != FormatVersion || p[1] != kindBlock {
+	if (p[0] != FormatVersion && p[0] != BlockVersionFrames) || p[1] != kindBlock {
 		return m, fmt.Errorf("%w: version %d kind %d", ErrBadHeader, p[0], p[1])
 	}
 	m.CompLen = binary.LittleEndian.Uint32(p[4:])

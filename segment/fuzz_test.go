@@ -12,6 +12,7 @@ import (
 func FuzzParseBlockHeader(f *testing.F) {
 	enc, _ := NewEncoder(LevelFastest)
 	f.Add(block(f, enc, 0, 3, 1)[:BlockHeaderLen])
+	f.Add(multiBlock(f, enc, 0, 3, 1)[:BlockHeaderLen])
 	f.Add(make([]byte, BlockHeaderLen))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseBlockHeader(b)
@@ -19,7 +20,7 @@ func FuzzParseBlockHeader(f *testing.F) {
 			return
 		}
 		var out [BlockHeaderLen]byte
-		putBlockHeader(out[:], m)
+		putBlockHeader(out[:], m, b[skipHdrLen]) // a parsed version is 1 or 2
 		if !bytes.Equal(out[:], b[:BlockHeaderLen]) {
 			t.Fatalf("header does not re-encode identically")
 		}
@@ -32,6 +33,7 @@ func FuzzWalk(f *testing.F) {
 	enc, _ := NewEncoder(LevelFastest)
 	two := append(block(f, enc, 0, 3, 1), block(f, enc, 3, 2, 2)...)
 	f.Add(two)
+	f.Add(append(multiBlock(f, enc, 0, 3, 1), block(f, enc, 3, 2, 2)...))
 	f.Add(two[:len(two)-9])
 	f.Add(append(append([]byte{}, two...), make([]byte, 40)...))
 	f.Add(appendIndex(append([]byte{}, two...), []IndexEntry{{Offset: 0}}))
