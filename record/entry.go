@@ -5,13 +5,15 @@ import (
 	"errors"
 )
 
-// A WAL entry's payload is one request's accepted records:
+// Entry format 1: a WAL entry's payload is one request's accepted records:
 //
 //	uvarint count | count × (varint ts, uvarint len) | the records, each + '\n'
 //
-// The records part is Batch.Buf as it is, so encoding copies it once.
+// The daemon writes format 2 (entry2.go) since it compresses each request
+// once; format 1 is still read, for a WAL written before.
 
-// AppendEntry appends the WAL payload for b to dst.
+// AppendEntry appends the format 1 WAL payload for b to dst (tests of the
+// reader of old logs, and benchmarks).
 func AppendEntry(dst []byte, b *Batch) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b.Recs)))
 	for _, r := range b.Recs {
