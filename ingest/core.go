@@ -180,12 +180,25 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 					Message: "rate limit of producer " + prod.name + " reached; retry later", RetryAfter: int(wait/time.Second) + 1}
 			}
 		}
+		// Admit the records' size, then what the day buffers will hold:
+		// the frames compressed here (once for good), or the small raw.
 		n := int64(len(b.Buf))
 		if !s.store.Admit(n) {
 			return nil, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: "buffers full; retry later", RetryAfter: s.retry}
 		}
-		st.payload = record.AppendEntry(st.payload[:0], b)
-		if _, err := s.wal.Load().Append(st.payload, st); err != nil {
+		var stored int
+		var packed bool
+		st.payload, stored, packed = s.store.AppendEntry(st.payload[:0], b, &st.entry)
+		s.store.Unadmit(n - int64(stored))
+		n = int64(stored)
+		wal := s.wal.Load()
+		var err error
+		if packed {
+			_, err = wal.AppendPacked(st.payload, st)
+		} else {
+			_, err = wal.Append(st.payload, st)
+		}
+		if err != nil {
 			s.store.Unadmit(n)
 			return nil, s.storageErr(err)
 		}

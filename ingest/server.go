@@ -51,11 +51,12 @@ type Server struct {
 // the request's WAL entry.
 type reqState struct {
 	batch   record.Batch
-	recs    []byte // records an adapter translated from its envelope
-	payload []byte
-	resp    []byte // with a key: the success answer journaled with it
-	key     string // Idempotency-Key, "" when none
-	digest  uint64 // with a key: of the request (see Keys), journaled with it
+	recs    []byte              // records an adapter translated from its envelope
+	payload []byte              // the request's WAL entry (format 2: frames made here)
+	entry   record.EntryScratch // for building payload
+	resp    []byte              // with a key: the success answer journaled with it
+	key     string              // Idempotency-Key, "" when none
+	digest  uint64              // with a key: of the request (see Keys), journaled with it
 }
 
 // OnDayDone registers fn to be told of each finished day whose files are
@@ -184,10 +185,10 @@ func (s *Server) startupErr(err error) error {
 }
 
 // commit is the WAL's OnCommit: it runs on the WAL writer goroutine, in
-// sequence order, and moves the request's records into the day buffers.
+// sequence order, and moves the request's records (its entry's frames) into
+// the day buffers.
 func (s *Server) commit(seq uint64, st *reqState) {
-	b := &st.batch
-	s.store.Apply(seq, b.Buf, b.Recs)
+	s.store.ApplyEntry(seq, st.payload)
 }
 
 // Closing turns intake away (503 "shutting down") before the HTTP layer

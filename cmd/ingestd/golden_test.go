@@ -153,3 +153,117 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// goldenDirV2 is a data directory written in format 2 (docs/FORMAT.md): an
+// open part whose block holds a frame a request compressed and a frame of
+// a small request's raw records (a version 2 block header), and WAL entries
+// of payload format 2 — one with a frame per day of a request that spans
+// days, one with raw records only — that no segment holds yet. It is
+// frozen: a change that cannot read it fails TestGoldenV2.
+func goldenDirV2() string { return filepath.Join(repoRoot(), "testdata", "golden", "v2") }
+
+// goldenRecordsV2 are what the format 2 golden directory holds, as sent:
+// big requests (over the 16 KiB frame threshold) and small ones.
+func goldenRecordsV2() (openBig, openSmall, walBig, walSmall []string) {
+	rec := func(day, i int, kind string) string {
+		return fmt.Sprintf(`{"ts":"2026-10-%02dT%02d:%02d:%02d.%03dZ","kind":"%s","id":"%08x-%04x","n":%d,"msg":"golden format 2 record %d of day %d"}`,
+			day, i%24, i%60, (i*7)%60, i%1000, kind, i*2654435761%(1<<32), i%65536, i*i, i, day)
+	}
+	for i := 0; i < 200; i++ {
+		openBig = append(openBig, rec(3, i, "open-big"))
+	}
+	for i := 0; i < 400; i++ {
+		walBig = append(walBig, rec(4+i%2, i, "wal-big")) // two days, ≥ 16 KiB each
+	}
+	for i := 0; i < 5; i++ {
+		openSmall = append(openSmall, rec(3, 1000+i, "open-small"))
+		walSmall = append(walSmall, rec(4, 1000+i, "wal-small"))
+	}
+	return
+}
+
+// TestWriteGoldenV2 writes the format 2 golden data directory, with
+// -golden.write.
+func TestWriteGoldenV2(t *testing.T) {
+	if !*writeGolden {
+		t.Skip("the golden v2 data directory is frozen; -golden.write rewrites it")
+	}
+	dir := goldenDirV2()
+	os.RemoveAll(dir)
+	openBig, openSmall, walBig, walSmall := goldenRecordsV2()
+	cfg := "node_id: golden\nreport:\n  schedule: \"off\"\n"
+	// An open part of 2026-10-03 with one block of two frames.
+	d := startDaemon(t, dir, cfg+"segments:\n  block_age: 1s\n  seal_idle: 1h\n")
+	for _, recs := range [][]string{openBig, openSmall} {
+		if r := d.post(t, "/v1/ingest", []byte(strings.Join(recs, "\n")), nil); r.code != 200 {
+			t.Fatal(r.body)
+		}
+	}
+	waitFor(t, "the open part's block", func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=2026-10-03", "*.open"))
+		if len(m) != 1 {
+			return false
+		}
+		fi, err := os.Stat(m[0])
+		return err == nil && fi.Size() > 0
+	})
+	d.kill()
+	os.Remove(filepath.Join(dir, ".lock"))
+	// Format 2 WAL entries no segment holds: kill -9 before any flush.
+	d = startDaemon(t, dir, cfg+"segments:\n  block_age: 1h\n  seal_idle: 1h\n")
+	for _, recs := range [][]string{walBig, walSmall} {
+		if r := d.post(t, "/v1/ingest", []byte(strings.Join(recs, "\n")), nil); r.code != 200 {
+			t.Fatal(r.body)
+		}
+	}
+	d.kill()
+	os.Remove(filepath.Join(dir, ".lock"))
+	os.RemoveAll(filepath.Join(dir, "idempotency"))
+	os.RemoveAll(filepath.Join(dir, "rejected"))
+	t.Logf("wrote %s", dir)
+}
+
+// TestGoldenV2 reads the frozen format 2 data directory with today's code:
+// verify and cat read the open part's version 2 block, and a daemon's
+// recovery replays the format 2 WAL entries into the segments, once.
+func TestGoldenV2(t *testing.T) {
+	src := goldenDirV2()
+	parts, _ := filepath.Glob(filepath.Join(src, "segments", "dt=2026-10-03", "*.open"))
+	if len(parts) != 1 {
+		t.Fatalf("golden v2: want one open part, have %v", parts)
+	}
+	// The golden files hold what they are meant to: a version 2 block
+	// header, and WAL entries with zstd frames in them.
+	b, err := os.ReadFile(parts[0])
+	if err != nil || len(b) < 9 || b[8] != 2 {
+		t.Fatalf("golden v2 open part does not start with a version 2 block header (%v)", err)
+	}
+	wals, _ := filepath.Glob(filepath.Join(src, "wal", "*.wal"))
+	frames := 0
+	for _, p := range wals {
+		w, _ := os.ReadFile(p)
+		frames += strings.Count(string(w), "\x28\xb5\x2f\xfd")
+	}
+	if frames < 3 {
+		t.Fatalf("golden v2 WAL holds %d zstd frames, want one of the open part's request and the two days' of another", frames)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	copyTree(t, src, dir)
+	openBig, openSmall, walBig, walSmall := goldenRecordsV2()
+	if out, code := runCLI(t, "verify", "--data-dir", dir); code != 0 || !strings.Contains(out, "0 problems") {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	out, code := runCLI(t, "cat", "--data-dir", dir, "--from", "2026-10-03", "--to", "2026-10-04")
+	if want := append(append([]string(nil), openBig...), openSmall...); code != 0 || strings.Join(strings.Split(strings.TrimSpace(out), "\n"), "\n") != strings.Join(want, "\n") {
+		t.Fatalf("cat of the open part: exit %d, %d lines, want %d in order", code, strings.Count(out, "\n"), len(want))
+	}
+	d := startDaemon(t, dir, "node_id: golden\nreport:\n  schedule: \"off\"\n")
+	d.stop()
+	got := allStored(t, dir)
+	want := append(append(append(append([]string(nil), openBig...), openSmall...), walBig...), walSmall...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after recovery the segments hold %d records, want the %d sent", len(got), len(want))
+	}
+}

@@ -28,11 +28,21 @@ func testStore(t *testing.T, blockSize int) *Store {
 }
 
 // TestEntryNeverSplitAcrossBlocks: whatever the block size, each block holds
-// all or none of an entry's records for its day, and its sequence range is
-// exact. Recovery's high-water mark relies on it.
+// all or none of an entry's records for its day, its sequence range is
+// exact, and a day's records are stored in sequence order. Recovery's
+// high-water mark relies on it. Entries come in format 1 (records), and in
+// format 2 with every day's share compressed by the request (frames), or
+// only the larger ones (a block then mixes frames made by requests and
+// frames of raw runs made when it is written).
 func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
-	for _, bs := range []int{64, 300, 1000, 4096} {
-		t.Run(fmt.Sprint(bs), func(t *testing.T) {
+	for _, tc := range []struct {
+		bs       int
+		format   int
+		minFrame int
+	}{{64, 1, 0}, {300, 1, 0}, {1000, 1, 0}, {4096, 1, 0},
+		{64, 2, 0}, {300, 2, 0}, {4096, 2, 0}, {300, 2, 100}, {1000, 2, 100}, {4096, 2, 100}} {
+		bs := tc.bs
+		t.Run(fmt.Sprintf("format%d-block%d-frame%d", tc.format, bs, tc.minFrame), func(t *testing.T) {
 			st := testStore(t, bs)
 			day := func(d int) int64 { return time.Date(2026, 11, 1+d, 12, 0, 0, 0, time.UTC).UnixNano() }
 			want := map[int64]map[uint64]int{} // day -> seq -> records
@@ -50,7 +60,16 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 					}
 					want[dn][seq]++
 				}
-				st.applyRecs(seq, b.Buf, b.Recs, nil)
+				if tc.format == 1 {
+					st.applyRecs(seq, b.Buf, b.Recs, nil)
+				} else {
+					var sc record.EntryScratch
+					p, stored, _ := record.AppendFramedEntry(nil, b, st.enc, tc.minFrame, &sc)
+					added, err := st.apply(seq, p, nil)
+					if err != nil || added != int64(stored) {
+						t.Fatalf("apply: added %d, stored %d: %v", added, stored, err)
+					}
+				}
 				if seq%5 == 0 { // flush now and then, as the workers would
 					for _, d := range st.days {
 						if err := st.flush(d); err != nil {
@@ -69,11 +88,16 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 				dir := segment.DayDir(st.cfg.DataDir, segment.DayStart(dn))
 				_, open, _ := segment.DayFiles(dir)
 				seen := map[uint64]int{}
+				var lastSeq, lastJ uint64
 				err := segment.ScanFiles(context.Background(), open, segment.ScanOptions{}, func(_ string, m segment.BlockMeta, raw []byte) error {
 					inBlock := map[uint64]int{}
 					for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-						var v struct{ Seq uint64 }
+						var v struct{ Seq, J uint64 }
 						json.Unmarshal([]byte(l), &v)
+						if v.Seq < lastSeq || (v.Seq == lastSeq && v.J <= lastJ) {
+							t.Errorf("day %d: record seq %d j %d after seq %d j %d", dn, v.Seq, v.J, lastSeq, lastJ)
+						}
+						lastSeq, lastJ = v.Seq, v.J
 						if v.Seq < m.FirstSeq || v.Seq > m.LastSeq {
 							t.Errorf("record of seq %d in block %d..%d", v.Seq, m.FirstSeq, m.LastSeq)
 						}

@@ -98,7 +98,8 @@ type file struct {
 }
 
 type request[M any] struct {
-	payload []byte // framed entry body is built by the writer
+	payload []byte // the entry's payload as stored: own, or the caller's
+	own     []byte // the request's s2 buffer, kept with it in the pool
 	flags   byte
 	meta    M
 	seq     uint64
@@ -290,9 +291,20 @@ func (w *WAL[M]) create(first uint64) error {
 }
 
 // Append commits one entry and returns its sequence once it is committed
-// per the sync mode. The caller's payload is compressed (unless NoCompress)
-// before it is handed to the writer, and is not retained.
+// per the sync mode. The caller's payload is s2-compressed (unless
+// NoCompress) and is not retained after Append returns.
 func (w *WAL[M]) Append(payload []byte, meta M) (uint64, error) {
+	return w.append(payload, meta, !w.opts.NoCompress)
+}
+
+// AppendPacked is Append for a payload that is compressed already (zstd
+// frames): it is stored as it is, without s2, and without a copy (the
+// writer reads it before Append returns).
+func (w *WAL[M]) AppendPacked(payload []byte, meta M) (uint64, error) {
+	return w.append(payload, meta, false)
+}
+
+func (w *WAL[M]) append(payload []byte, meta M, s2ed bool) (uint64, error) {
 	if len(payload) > maxEntry-bodyHdr {
 		return 0, fmt.Errorf("wal: entry of %d bytes too large", len(payload))
 	}
@@ -300,21 +312,23 @@ func (w *WAL[M]) Append(payload []byte, meta M) (uint64, error) {
 	if r == nil {
 		r = &request[M]{done: make(chan struct{}, 1)}
 	}
-	if w.opts.NoCompress {
-		r.payload, r.flags = append(r.payload[:0], payload...), 0
+	if s2ed {
+		r.own = s2.Encode(r.own[:cap(r.own)], payload)
+		r.payload, r.flags = r.own, flagS2
 	} else {
-		r.payload, r.flags = s2.Encode(r.payload[:cap(r.payload)], payload), flagS2
+		r.payload, r.flags = payload, 0
 	}
 	r.meta, r.err, r.seq = meta, nil, 0
 	select {
 	case w.reqs <- r:
 	case <-w.stop:
+		r.payload = nil
 		return 0, ErrClosed
 	}
 	<-r.done
 	seq, err := r.seq, r.err
 	var zero M
-	r.meta = zero
+	r.meta, r.payload = zero, nil
 	w.pool.Put(r)
 	return seq, err
 }
