@@ -1,18 +1,20 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 )
 
 // Entry format 2 holds a request's records already grouped by UTC day, each
-// day's share either as one zstd frame, compressed once in the request's own
-// goroutine, or (when small) as raw NDJSON:
+// day's share either as zstd frames (each of whole lines, up to
+// Framing.Span), compressed once in the request's own goroutine, or (when
+// small) as raw NDJSON:
 //
 //	0x00 | u8 version = 2 | uvarint part count | parts
 //	part: varint day (Unix days) | uvarint records | varint min ts | varint max ts
-//	      | uvarint raw length | u8 kind (0 raw NDJSON, 1 a zstd frame of it)
+//	      | uvarint raw length | u8 kind (0 raw NDJSON, 1 zstd frames of it)
 //	      | uvarint data length | data
 //
 // Format 1 (AppendEntry) never starts with a zero byte (its first field is a
@@ -30,10 +32,17 @@ const (
 // maxPartRaw bounds one part's raw length (a segment block's limit).
 const maxPartRaw = 64 << 20
 
-// Compressor makes one zstd frame of raw, appended to dst. segment.Encoder
-// is one.
+// Compressor makes zstd frames: one of raw[:ends[0]], one of
+// raw[ends[0]:ends[1]], and so on, appended to dst in order (the last end is
+// len(raw)). segment.Encoder is one.
 type Compressor interface {
-	AppendFrame(dst, raw []byte) []byte
+	AppendFrames(dst, raw []byte, ends []int) []byte
+}
+
+// Framing says how a day's share of a request becomes frames.
+type Framing struct {
+	Min  int // a share under this many bytes stays raw
+	Span int // a frame holds whole lines up to this many bytes (or one longer line)
 }
 
 // Part is one UTC day's share of a format 2 entry.
@@ -42,7 +51,7 @@ type Part struct {
 	Records      uint32
 	MinTS, MaxTS int64  // Unix ns
 	RawLen       uint32 // NDJSON bytes of the records, newlines included
-	Packed       bool   // Data is one zstd frame of the records; otherwise the NDJSON itself
+	Packed       bool   // Data is zstd frames of the records; otherwise the NDJSON itself
 	Data         []byte // aliases the payload
 }
 
@@ -54,6 +63,7 @@ type EntryScratch struct {
 	order  []int32 // record indexes grouped by day, stable
 	fill   []int32 // per day: next free index into order
 	gather []byte  // one day's records of a multi-day request
+	ends   []int   // frame ends of a part
 }
 
 // DayNum is the UTC day number of a timestamp in Unix ns (floor division, so
@@ -68,12 +78,13 @@ func DayNum(ns int64) int64 {
 }
 
 // AppendFramedEntry appends b's records as a format 2 payload to dst. A
-// day's share of at least minFrame raw bytes is compressed by c into one
-// frame; a smaller one stays raw (it is compressed later with its
-// neighbours, so that small requests do not make small frames). It returns
-// the payload, the bytes of its parts' data (what the day buffers will hold)
-// and whether any part is compressed. b must hold at least one record.
-func AppendFramedEntry(dst []byte, b *Batch, c Compressor, minFrame int, sc *EntryScratch) (out []byte, stored int, packed bool) {
+// day's share of at least f.Min raw bytes is compressed by c into frames of
+// whole lines, each up to f.Span bytes; a smaller one stays raw (it is
+// compressed later with its neighbours, so that small requests do not make
+// small frames). It returns the payload, the bytes of its parts' data (what
+// the day buffers will hold) and whether any part is compressed. b must hold
+// at least one record.
+func AppendFramedEntry(dst []byte, b *Batch, c Compressor, f Framing, sc *EntryScratch) (out []byte, stored int, packed bool) {
 	sc.days, sc.which = sc.days[:0], sc.which[:0]
 	last := -1
 	for _, r := range b.Recs {
@@ -97,7 +108,7 @@ func AppendFramedEntry(dst []byte, b *Batch, c Compressor, minFrame int, sc *Ent
 	dst = binary.AppendUvarint(dst, uint64(len(sc.days)))
 	if len(sc.days) == 1 { // the usual case: b.Buf is the part, as it is
 		p := partOf(sc.days[0], b.Recs, nil)
-		dst, stored, packed = appendPart(dst, p, b.Buf, c, minFrame)
+		dst, stored, packed = appendPart(dst, p, b.Buf, c, f, sc)
 		return dst, stored, packed
 	}
 	// A stable counting sort of the record indexes by day.
@@ -124,7 +135,7 @@ func AppendFramedEntry(dst []byte, b *Batch, c Compressor, minFrame int, sc *Ent
 		p := partOf(num, b.Recs, idx)
 		var n int
 		var z bool
-		dst, n, z = appendPart(dst, p, sc.gather, c, minFrame)
+		dst, n, z = appendPart(dst, p, sc.gather, c, f, sc)
 		stored += n
 		packed = packed || z
 	}
@@ -156,14 +167,14 @@ func partOf(day int64, recs []Rec, idx []int32) Part {
 }
 
 // appendPart appends part p whose NDJSON is raw, compressed when it is at
-// least minFrame bytes. It returns the bytes of the part's data too.
-func appendPart(dst []byte, p Part, raw []byte, c Compressor, minFrame int) ([]byte, int, bool) {
+// least f.Min bytes. It returns the bytes of the part's data too.
+func appendPart(dst []byte, p Part, raw []byte, c Compressor, f Framing, sc *EntryScratch) ([]byte, int, bool) {
 	dst = binary.AppendVarint(dst, p.Day)
 	dst = binary.AppendUvarint(dst, uint64(p.Records))
 	dst = binary.AppendVarint(dst, p.MinTS)
 	dst = binary.AppendVarint(dst, p.MaxTS)
 	dst = binary.AppendUvarint(dst, uint64(len(raw)))
-	if len(raw) < minFrame || c == nil {
+	if len(raw) < f.Min || c == nil {
 		dst = append(dst, partRaw)
 		dst = binary.AppendUvarint(dst, uint64(len(raw)))
 		return append(dst, raw...), len(raw), false
@@ -174,7 +185,21 @@ func appendPart(dst []byte, p Part, raw []byte, c Compressor, minFrame int) ([]b
 	// unused bytes (a few bytes of a frame ≈ 5× smaller than the records).
 	at := len(dst)
 	dst = append(dst, make([]byte, binary.MaxVarintLen32)...)
-	dst = c.AppendFrame(dst, raw)
+	span := max(f.Span, 1)
+	sc.ends = sc.ends[:0]
+	for off := 0; off < len(raw); {
+		n := len(raw) - off
+		if n > span { // cut after the last newline within the span, or the first after it
+			if i := bytes.LastIndexByte(raw[off:off+span], '\n'); i >= 0 {
+				n = i + 1
+			} else {
+				n = span + bytes.IndexByte(raw[off+span:], '\n') + 1
+			}
+		}
+		off += n
+		sc.ends = append(sc.ends, off)
+	}
+	dst = c.AppendFrames(dst, raw, sc.ends)
 	n := len(dst) - at - binary.MaxVarintLen32
 	k := binary.PutUvarint(dst[at:], uint64(n))
 	copy(dst[at+k:], dst[at+binary.MaxVarintLen32:])

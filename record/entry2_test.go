@@ -11,10 +11,33 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdFrames is a Compressor for tests, as segment.Encoder is one.
-type zstdFrames struct{ e *zstd.Encoder }
+// zstdFrames is a Compressor for tests, as segment.Encoder is one; it checks
+// that every frame is whole lines, no longer than span unless one line.
+type zstdFrames struct {
+	e    *zstd.Encoder
+	span *int
+	bad  *string
+}
 
-func (z zstdFrames) AppendFrame(dst, raw []byte) []byte { return z.e.EncodeAll(raw, dst) }
+func (z zstdFrames) AppendFrames(dst, all []byte, ends []int) []byte {
+	if len(ends) == 0 || ends[len(ends)-1] != len(all) {
+		*z.bad = fmt.Sprintf("frame ends %v do not end at %d", ends, len(all))
+	}
+	prev := 0
+	for _, end := range ends {
+		raw := all[prev:end]
+		prev = end
+		lines := bytes.Count(raw, []byte{'\n'})
+		switch {
+		case len(raw) == 0 || raw[len(raw)-1] != '\n':
+			*z.bad = fmt.Sprintf("a frame of %d bytes does not end a line", len(raw))
+		case len(raw) > max(*z.span, 1) && lines > 1:
+			*z.bad = fmt.Sprintf("a frame of %d lines, %d bytes, over the span of %d", lines, len(raw), *z.span)
+		}
+		dst = z.e.EncodeAll(raw, dst)
+	}
+	return dst
+}
 
 func newFrames(t testing.TB) (zstdFrames, *zstd.Decoder) {
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
@@ -25,7 +48,7 @@ func newFrames(t testing.TB) (zstdFrames, *zstd.Decoder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return zstdFrames{e}, d
+	return zstdFrames{e: e, span: new(int), bad: new(string)}, d
 }
 
 // byDay is what a format 2 entry must hold: each day's records, in request
@@ -94,17 +117,19 @@ func TestFramedEntryRoundTrip(t *testing.T) {
 	day := int64(24 * time.Hour)
 	base := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano()
 	for _, tc := range []struct {
-		name     string
-		n        int
-		days     []int64 // day offsets from 2026-12-03 the records cycle through
-		minFrame int
-		packed   bool
+		name   string
+		n      int
+		days   []int64 // day offsets from 2026-12-03 the records cycle through
+		f      Framing
+		packed bool
 	}{
-		{"one small day", 3, []int64{0}, 1 << 10, false},
-		{"one big day", 500, []int64{0}, 1 << 10, true},
-		{"days interleaved", 900, []int64{0, -1, 2, 0}, 4 << 10, true},
-		{"days, all small", 30, []int64{0, 1, -3}, 64 << 10, false},
-		{"no compressor threshold", 50, []int64{0}, 1 << 30, false},
+		{"one small day", 3, []int64{0}, Framing{1 << 10, 64 << 10}, false},
+		{"one big day", 500, []int64{0}, Framing{1 << 10, 64 << 10}, true},
+		{"one big day, frames of 1 KiB", 500, []int64{0}, Framing{1 << 10, 1 << 10}, true},
+		{"frames of one line each", 50, []int64{0}, Framing{0, 1}, true},
+		{"days interleaved", 900, []int64{0, -1, 2, 0}, Framing{4 << 10, 8 << 10}, true},
+		{"days, all small", 30, []int64{0, 1, -3}, Framing{64 << 10, 64 << 10}, false},
+		{"nothing reaches the threshold", 50, []int64{0}, Framing{1 << 30, 64 << 10}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body strings.Builder
@@ -117,7 +142,11 @@ func TestFramedEntryRoundTrip(t *testing.T) {
 				t.Fatal(re.Msg)
 			}
 			var sc EntryScratch
-			payload, stored, packed := AppendFramedEntry([]byte("prefix"), b, c, tc.minFrame, &sc)
+			*c.span = tc.f.Span
+			payload, stored, packed := AppendFramedEntry([]byte("prefix"), b, c, tc.f, &sc)
+			if *c.bad != "" {
+				t.Fatal(*c.bad)
+			}
 			if string(payload[:6]) != "prefix" {
 				t.Fatal("dst not appended to")
 			}
@@ -128,7 +157,7 @@ func TestFramedEntryRoundTrip(t *testing.T) {
 			// The scratch is reused: a second request through it is right too.
 			b2 := &Batch{}
 			NewParser(DefaultRules()).Parse([]byte(`{"ts":5,"a":1}`+"\n"), time.Now(), false, b2)
-			p2, stored2, _ := AppendFramedEntry(nil, b2, c, tc.minFrame, &sc)
+			p2, stored2, _ := AppendFramedEntry(nil, b2, c, tc.f, &sc)
 			checkEntry(t, p2, b2, d, stored2)
 		})
 	}
@@ -158,7 +187,7 @@ func TestDecodePartsRefusesDamage(t *testing.T) {
 	}
 	NewParser(DefaultRules()).Parse([]byte(body.String()), time.Now(), false, b)
 	var sc EntryScratch
-	p, _, _ := AppendFramedEntry(nil, b, c, 0, &sc)
+	p, _, _ := AppendFramedEntry(nil, b, c, Framing{0, 100}, &sc)
 	for n := 0; n < len(p); n++ {
 		if _, err := DecodeParts(p[:n], nil); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: accepted", n, len(p))
@@ -183,21 +212,25 @@ func TestDecodePartsRefusesDamage(t *testing.T) {
 
 // FuzzFramedEntry: for any body the parser accepts, the format 2 entry of
 // its records decodes to exactly each day's records, whatever the frame
-// threshold; and DecodeParts never panics on the bytes themselves.
+// threshold and span; and DecodeParts never panics on the bytes themselves.
 func FuzzFramedEntry(f *testing.F) {
 	for _, s := range []string{"{\"ts\":1}\n{\"ts\":86400000000001}\n", "{\"ts\":-1,\"a\":\"x\"}\n{\"ts\":1}\n{\"ts\":-86400000000001}", "{\"ts\":\"2026-11-03T00:00:00Z\",\"m\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"} {
-		f.Add([]byte(s), uint16(0))
-		f.Add([]byte(s), uint16(40))
+		f.Add([]byte(s), uint16(0), uint16(1))
+		f.Add([]byte(s), uint16(40), uint16(20))
 	}
 	c, d := newFrames(f)
-	f.Fuzz(func(t *testing.T, body []byte, minFrame uint16) {
+	f.Fuzz(func(t *testing.T, body []byte, minFrame, span uint16) {
 		DecodeParts(body, nil)
 		b := &Batch{}
 		if re := NewParser(DefaultRules()).Parse(body, testNow, true, b); re != nil || len(b.Recs) == 0 {
 			return
 		}
 		var sc EntryScratch
-		p, stored, _ := AppendFramedEntry(nil, b, c, int(minFrame), &sc)
+		*c.span = int(span)
+		p, stored, _ := AppendFramedEntry(nil, b, c, Framing{int(minFrame), int(span)}, &sc)
+		if *c.bad != "" {
+			t.Fatal(*c.bad)
+		}
 		checkEntry(t, p, b, d, stored)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -47,7 +48,8 @@ func (l Level) zstd() zstd.EncoderLevel {
 // (klauspost's EncodeAll is, and its maintainer advises against pooling
 // encoders).
 type Encoder struct {
-	enc *zstd.Encoder
+	enc  *zstd.Encoder
+	bufs sync.Pool // *[]byte: AppendFrames' second half
 }
 
 // NewEncoder returns an Encoder at level with content checksums on.
@@ -78,7 +80,7 @@ func (e *Encoder) AppendBlock(dst []byte, m BlockMeta, raw []byte) ([]byte, erro
 	dst, start := StartBlock(dst)
 	dst = e.AppendFrame(dst, raw)
 	m.RawLen = uint32(len(raw))
-	return EndBlock(dst, start, m, 1)
+	return EndBlock(dst, start, m, true)
 }
 
 // AppendFrame compresses raw into one zstd data frame (content checksum on)
@@ -86,6 +88,42 @@ func (e *Encoder) AppendBlock(dst []byte, m BlockMeta, raw []byte) ([]byte, erro
 // into a block's data (StartBlock, EndBlock): that is how intake compresses
 // each request once, in its own goroutine.
 func (e *Encoder) AppendFrame(dst, raw []byte) []byte { return e.enc.EncodeAll(raw, dst) }
+
+// AppendFrames compresses raw[:ends[0]], raw[ends[0]:ends[1]], … into one
+// frame each, appended to dst in order (the last end is len(raw)). With
+// two or more frames the latter half is compressed on a second goroutine
+// meanwhile, so that one request's frames take two cores when they are idle
+// (its answer waits for them).
+func (e *Encoder) AppendFrames(dst, raw []byte, ends []int) []byte {
+	if len(ends) < 2 {
+		return e.enc.EncodeAll(raw, dst)
+	}
+	half := len(ends) / 2
+	bp, _ := e.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b, prev := (*bp)[:0], ends[half-1]
+		for _, end := range ends[half:] {
+			b, prev = e.enc.EncodeAll(raw[prev:end], b), end
+		}
+		*bp = b
+	}()
+	prev := 0
+	for _, end := range ends[:half] {
+		dst, prev = e.enc.EncodeAll(raw[prev:end], dst), end
+	}
+	wg.Wait()
+	dst = append(dst, *bp...)
+	if cap(*bp) <= 4<<20 {
+		e.bufs.Put(bp)
+	}
+	return dst
+}
 
 // StartBlock appends room for a block header to dst and returns the block's
 // start in it. Append the block's data frames after it (AppendFrame, or
@@ -98,13 +136,13 @@ func StartBlock(dst []byte) ([]byte, int) {
 // EndBlock writes the header of the block that starts at dst[start:] and
 // whose data frames follow it to the end of dst. m supplies RawLen (the
 // frames' decompressed length), Records, MinTS, MaxTS, FirstSeq and LastSeq;
-// the compressed length and CRC are computed. frames is the number of zstd
-// frames in the data: one gets a version 1 header, which every ingestd
-// reads; more get version 2 (BlockVersionFrames).
-func EndBlock(dst []byte, start int, m BlockMeta, frames int) ([]byte, error) {
+// the compressed length and CRC are computed. oneFrame says the data is one
+// zstd frame: it gets a version 1 header, which every ingestd reads; data of
+// several frames gets version 2 (BlockVersionFrames).
+func EndBlock(dst []byte, start int, m BlockMeta, oneFrame bool) ([]byte, error) {
 	data := dst[start+BlockHeaderLen:]
 	switch {
-	case frames < 1 || len(data) < 4 || binary.LittleEndian.Uint32(data) != magicZstd:
+	case len(data) < 4 || binary.LittleEndian.Uint32(data) != magicZstd:
 		return dst[:start], fmt.Errorf("segment: block data is not zstd frames")
 	case m.RawLen == 0 || m.RawLen > MaxBlockRaw:
 		return dst[:start], fmt.Errorf("segment: block of %d bytes (want 1..%d)", m.RawLen, MaxBlockRaw)
@@ -114,7 +152,7 @@ func EndBlock(dst []byte, start int, m BlockMeta, frames int) ([]byte, error) {
 	m.CompLen = uint32(len(data))
 	m.DataCRC = CRC(data)
 	version := byte(FormatVersion)
-	if frames > 1 {
+	if !oneFrame {
 		version = BlockVersionFrames
 	}
 	putBlockHeader(dst[start:], m, version)

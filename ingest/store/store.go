@@ -548,7 +548,7 @@ func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
 // them becomes one frame here.
 func (s *Store) encodeBlock(dst, buf []byte, marks []mark, c *chunk) ([]byte, error) {
 	dst, start := segment.StartBlock(dst)
-	frames, off, runStart := 0, c.start, -1
+	frames, off, runStart := 0, c.start, -1 // frames: made here, or 2 for any of a request's
 	endRun := func(at int) {
 		if runStart >= 0 {
 			dst = s.enc.AppendFrame(dst, buf[runStart:at])
@@ -560,14 +560,14 @@ func (s *Store) encodeBlock(dst, buf []byte, marks []mark, c *chunk) ([]byte, er
 		if m.packed {
 			endRun(off)
 			dst = append(dst, buf[off:m.end]...)
-			frames++
+			frames += 2 // one or more: counted as several
 		} else if runStart < 0 {
 			runStart = off
 		}
 		off = m.end
 	}
 	endRun(off)
-	return segment.EndBlock(dst, start, c.meta, frames)
+	return segment.EndBlock(dst, start, c.meta, frames == 1)
 }
 
 // snapshot returns the current days; the map may grow meanwhile.
@@ -859,18 +859,21 @@ func (s *Store) ApplyEntry(seq uint64, payload []byte) {
 	}
 }
 
-// MinFrame is the smallest day's share of a request that is compressed in
-// the request's goroutine; smaller ones stay raw until their block is made,
-// so that small requests do not make small frames (16 KiB frames keep ≈ 96 %
-// of a 4 MiB frame's ratio at the fastest level; 4 KiB ones ≈ 77 %).
-const MinFrame = 16 << 10
+// intakeFraming is how a request's records become frames in its goroutine. A
+// day's share under 16 KiB stays raw until its block is made, so that small
+// requests do not make small frames; larger ones become frames of whole
+// lines up to 64 KiB. Measured with the fastest level on ≈ 350 B log records
+// whose values all vary: 16 KiB frames keep ≈ 96 % of a 4 MiB frame's
+// ratio (4 KiB ones ≈ 77 %), and 64 KiB frames keep 98 % of a 350 KiB
+// frame's while compressing ≈ 30 % faster (their tables stay in cache).
+var intakeFraming = record.Framing{Min: 16 << 10, Span: 64 << 10}
 
 // AppendEntry appends the WAL payload (format 2) of b's records to dst: each
 // day's share compressed once, here, in the caller's goroutine, into the
 // frame the segment block will hold. stored is what the day buffers will
 // hold (admit it); packed says the payload needs no further compression.
 func (s *Store) AppendEntry(dst []byte, b *record.Batch, sc *record.EntryScratch) (payload []byte, stored int, packed bool) {
-	return record.AppendFramedEntry(dst, b, s.enc, MinFrame, sc)
+	return record.AppendFramedEntry(dst, b, s.enc, intakeFraming, sc)
 }
 
 // Replayer returns the WAL replay function of recovery: it applies each

@@ -64,7 +64,7 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 					st.applyRecs(seq, b.Buf, b.Recs, nil)
 				} else {
 					var sc record.EntryScratch
-					p, stored, _ := record.AppendFramedEntry(nil, b, st.enc, tc.minFrame, &sc)
+					p, stored, _ := record.AppendFramedEntry(nil, b, st.enc, record.Framing{Min: tc.minFrame, Span: 64}, &sc)
 					added, err := st.apply(seq, p, nil)
 					if err != nil || added != int64(stored) {
 						t.Fatalf("apply: added %d, stored %d: %v", added, stored, err)
