@@ -86,7 +86,7 @@ type dayState struct {
 	dir string
 
 	mu         sync.Mutex // guards the fields down to queued
-	buf        []byte     // per WAL entry, its records for the day: a zstd frame or raw NDJSON
+	buf        []byte     // per WAL entry, its records for the day: zstd frames or raw NDJSON
 	marks      []mark     // one per WAL entry whose records are in buf, in order
 	rawLen     int        // the NDJSON bytes buf holds (decompressed)
 	spare      []byte     // the previous buffer, reused
@@ -121,13 +121,13 @@ type mark struct {
 	seq          uint64
 	recs         uint32
 	raw          uint32 // NDJSON bytes of the records
-	packed       bool   // buf holds them as one zstd frame (made by the request)
+	packed       bool   // buf holds them as zstd frames (made by the request)
 	minTS, maxTS int64
 }
 
 // Counters are what the store counts, read by the daemon's metrics.
 type Counters struct {
-	FramesWritten    atomic.Int64 // segment blocks written
+	FramesWritten    atomic.Int64 // segment blocks written (the metric's name predates blocks of several frames)
 	RawBytesWritten  atomic.Int64 // their records' bytes
 	CompBytesWritten atomic.Int64 // their compressed bytes
 	RetentionDays    atomic.Int64 // days deleted by retention
@@ -304,8 +304,8 @@ func (s *Store) applyRecs(seq uint64, buf []byte, recs []record.Rec, keep func(d
 	return added
 }
 
-// applyParts adds a format 2 WAL entry's parts (one per day, a zstd frame
-// or raw NDJSON each) to the day buffers; like applyRecs otherwise.
+// applyParts adds a format 2 WAL entry's parts (one per day, zstd frames or
+// raw NDJSON each) to the day buffers; like applyRecs otherwise.
 func (s *Store) applyParts(seq uint64, parts []record.Part, keep func(day int64) bool) int64 {
 	var added int64
 	now := time.Now()
@@ -912,7 +912,7 @@ func (s *Store) RegisterMetrics(reg prometheus.Registerer) {
 	counter := func(name, help string, v *atomic.Int64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
 	}
-	counter("ingestd_segment_frames_written_total", "zstd frames appended to segment parts.", &c.FramesWritten)
+	counter("ingestd_segment_frames_written_total", "Blocks (a header frame and its zstd data frames) appended to segment parts.", &c.FramesWritten)
 	counter("ingestd_segment_raw_bytes_written_total", "NDJSON bytes written to segments (before compression).", &c.RawBytesWritten)
 	counter("ingestd_segment_bytes_written_total", "Compressed bytes written to segments.", &c.CompBytesWritten)
 	counter("ingestd_retention_deleted_days_total", "Day folders deleted by retention.", &c.RetentionDays)
