@@ -5,6 +5,11 @@
 # SHAPE (default logs: 16 template bodies; unique varies every value), 8
 # connections, 15 s after a 3 s warm-up; prints the median records/s, p99
 # and records per daemon CPU-second of each.
+#   RATE=N      open loop instead: N records/s offered, 16 connections; prints
+#               each run's p50/p99/p99.9, CPU and RSS too
+#   RESTART=1   instead: restart time after kill -9 with ≈ 1.4 GB of WAL
+#               (4000 requests of unique records over 365 days, nothing in
+#               segments), as bench/run-benchmarks.sh measures it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=$1; AFTER=${2:-}; RUNS=${3:-3}
@@ -21,21 +26,58 @@ else
 fi
 go build -o "$OUT/ingest-bench" ./cmd/ingest-bench
 PORT=18290
+cat > "$OUT/restart.yaml" <<YAML
+wal:
+  compress: false
+  file_size: 256MiB
+segments:
+  block_size: 32MiB
+  block_age: 1h
+buffers:
+  max_bytes: 2GiB
+  memory_limit: 0
+YAML
+ready() { for _ in $(seq 600); do curl -sf 127.0.0.1:$PORT/readyz >/dev/null && return; sleep 0.05; done; echo "daemon not ready" >&2; exit 1; }
 for run in $(seq "$RUNS"); do
   for v in before after; do
     D=$OUT/data-$v-$run
-    "$OUT/ingestd-$v" serve --data-dir "$D" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
-    PID=$!
-    "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "${SHAPE:-logs}" --duration 15s --warmup 3s --conns 8 --pid $PID --quiet --out "$OUT/$v-$run.json" > /dev/null
+    if [ -n "${RESTART:-}" ]; then
+      "$OUT/ingestd-$v" serve --data-dir "$D" --config "$OUT/restart.yaml" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      PID=$!; ready
+      "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --requests 4000 --days 365 --conns 8 --warmup 0s --quiet > /dev/null
+      kill -9 $PID; wait $PID || true
+      WAL=$(du -sb "$D/wal" | cut -f1)
+      T0=$(date +%s.%N)
+      "$OUT/ingestd-$v" serve --data-dir "$D" --config "$OUT/restart.yaml" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      PID=$!; ready
+      T1=$(date +%s.%N)
+      python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/$v-$run.json"
+    else
+      "$OUT/ingestd-$v" serve --data-dir "$D" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      PID=$!
+      LOAD=(--duration 15s --warmup 3s --conns 8)
+      [ -n "${RATE:-}" ] && LOAD=(--rate "$RATE" --duration 20s --warmup 3s --conns 16)
+      "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "${SHAPE:-logs}" "${LOAD[@]}" --pid $PID --quiet --out "$OUT/$v-$run.json" > /dev/null
+    fi
     kill -TERM $PID; wait $PID
     rm -rf "$D"
   done
 done
-python3 - "$OUT" "$RUNS" <<'PY'
+python3 - "$OUT" "$RUNS" "${RATE:-}" "${RESTART:-}" <<'PY'
 import json, statistics, sys
-out, runs = sys.argv[1], int(sys.argv[2])
+out, runs, rate, restart = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 for v in ("before", "after"):
     rs = [json.load(open(f"{out}/{v}-{i}.json")) for i in range(1, runs + 1)]
+    if restart:
+        print(f"{v:6} ready seconds {[r['ready_seconds'] for r in rs]} median {statistics.median(r['ready_seconds'] for r in rs):.2f}"
+              f"  WAL bytes {[r['wal_bytes'] for r in rs]}")
+        continue
+    if rate:
+        for r in rs:
+            l = r["latency_ms"]
+            print(f"{v:6} offered {rate}: records/s {round(r['records_per_s'])}  p50 {l['p50']} p99 {l['p99']} p99.9 {l['p99.9']} ms"
+                  f"  daemon {r['daemon_cpu_cores']:.2f} cores  RSS HWM {r['daemon_rss_hwm_mb']:.0f} MB")
+        continue
     rps = [r["records_per_s"] for r in rs]
     print(f"{v:6} records/s {[round(x) for x in rps]} median {round(statistics.median(rps))}"
           f"  p99 ms median {statistics.median(r['latency_ms']['p99'] for r in rs):.1f}"
