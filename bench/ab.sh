@@ -26,29 +26,18 @@ else
 fi
 go build -o "$OUT/ingest-bench" ./cmd/ingest-bench
 PORT=18290
-cat > "$OUT/restart.yaml" <<YAML
-wal:
-  compress: false
-  file_size: 256MiB
-segments:
-  block_size: 32MiB
-  block_age: 1h
-buffers:
-  max_bytes: 2GiB
-  memory_limit: 0
-YAML
 ready() { for _ in $(seq 600); do curl -sf 127.0.0.1:$PORT/readyz >/dev/null && return; sleep 0.05; done; echo "daemon not ready" >&2; exit 1; }
 for run in $(seq "$RUNS"); do
   for v in before after; do
     D=$OUT/data-$v-$run
     if [ -n "${RESTART:-}" ]; then
-      "$OUT/ingestd-$v" serve --data-dir "$D" --config "$OUT/restart.yaml" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      "$OUT/ingestd-$v" serve --data-dir "$D" --config bench/restart.yaml --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
       PID=$!; ready
       "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --requests 4000 --days 365 --conns 8 --warmup 0s --quiet > /dev/null
       kill -9 $PID; wait $PID || true
       WAL=$(du -sb "$D/wal" | cut -f1)
       T0=$(date +%s.%N)
-      "$OUT/ingestd-$v" serve --data-dir "$D" --config "$OUT/restart.yaml" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      "$OUT/ingestd-$v" serve --data-dir "$D" --config bench/restart.yaml --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
       PID=$!; ready
       T1=$(date +%s.%N)
       python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/$v-$run.json"

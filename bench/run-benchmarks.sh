@@ -73,24 +73,13 @@ done
 
 # Restart after kill -9 with ≈ 1 GiB in the WAL: nothing reaches a segment
 # (large blocks, long block age, records spread over a year of days).
-cat > "$OUT/restart.yaml" <<YAML
-wal:
-  compress: false
-  file_size: 256MiB
-segments:
-  block_size: 32MiB
-  block_age: 1h
-buffers:
-  max_bytes: 2GiB
-  memory_limit: 0
-YAML
 D="$OUT/data-restart"; rm -rf "$D"
-start "$D" "$OUT/restart.yaml"
+start "$D" bench/restart.yaml
 "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --requests 4000 --days 365 --conns 8 --warmup 0s --quiet > /dev/null
 kill -9 "$PID"; wait "$PID" || true
 WAL=$(du -sb "$D/wal" | cut -f1)
 T0=$(date +%s.%N)
-start "$D" "$OUT/restart.yaml"
+start "$D" bench/restart.yaml
 T1=$(date +%s.%N)
 stop
 python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/restart.json"
