@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-var writeGolden = flag.Bool("golden.write", false, "write testdata/golden/v1 anew from a running daemon (then commit it: it is frozen)")
+var writeGolden = flag.Bool("golden.write", false, "write testdata/golden/v1 (TestWriteGoldenV1) or v2 (TestWriteGoldenV2) anew from a running daemon (then commit it: it is frozen)")
 
 // goldenDir is a data directory written by ingestd 0.1 with a file of every
 // on-disk format (docs/FORMAT.md): a compacted segment file and its daily
