@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,121 +192,41 @@ func (s *Store) Failed() error {
 // blocks hold its records in WAL order (the basis of the high-water mark).
 // keep filters records during replay (nil: all).
 func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (int64, error) {
-	if record.IsFramedEntry(payload) {
-		parts, err := record.DecodeParts(payload, s.scratch.parts[:0])
-		s.scratch.parts = parts[:0]
-		if err != nil {
-			return 0, fmt.Errorf("%w (sequence %d)", err, seq)
+	sc := &s.scratch
+	if !record.IsFramedEntry(payload) {
+		// Format 1 (a WAL written before format 2): regroup its records
+		// into a format 2 payload of raw parts, then apply that.
+		buf, recs, err := record.DecodeEntry(payload, sc.recs[:0])
+		sc.recs = recs
+		if err != nil || len(recs) == 0 {
+			return 0, fmt.Errorf("%w (sequence %d)", cmp.Or(err, errors.New("record: WAL entry without records")), seq)
 		}
-		return s.applyParts(seq, parts, keep), nil
+		sc.batch.Buf, sc.batch.Recs = buf, recs
+		sc.v1, _, _ = record.AppendFramedEntry(sc.v1[:0], &sc.batch, nil, record.Framing{}, &sc.entry)
+		payload = sc.v1
 	}
-	base, recs, err := record.DecodeEntry(payload, s.scratch.recs[:0])
+	parts, err := record.DecodeParts(payload, sc.parts[:0])
+	sc.parts = parts[:0]
 	if err != nil {
 		return 0, fmt.Errorf("%w (sequence %d)", err, seq)
 	}
-	s.scratch.recs = recs
-	return s.applyRecs(seq, base, recs, keep), nil
+	return s.applyParts(seq, parts, keep), nil
 }
 
-// applyScratch is memory reused by applyRecs; only the WAL writer goroutine
-// (or, before it starts, recovery) calls applyRecs, so it needs no lock.
+// applyScratch is memory reused by apply; only the WAL writer goroutine
+// (or, before it starts, recovery) calls it, so it needs no lock.
 type applyScratch struct {
 	parts []record.Part
-	recs  []record.Rec
-	days  []int64 // distinct days of the entry, in order of first appearance
-	which []int32 // per record: index into days
-	count []int32
-	order []int32 // record indexes grouped by day, stable
-}
-
-// applyRecs adds WAL entry seq's records (buf[r.Off:r.Off+r.Len+1] each,
-// newline included) to the day buffers, one day at a time so that each
-// day's share of the entry lands in its buffer at once. It returns the bytes
-// added. keep filters days during replay (nil: all).
-func (s *Store) applyRecs(seq uint64, buf []byte, recs []record.Rec, keep func(day int64) bool) int64 {
-	sc := &s.scratch
-	sc.days, sc.which = sc.days[:0], sc.which[:0]
-	last := int32(-1)
-	for _, r := range recs {
-		num := segment.DayOf(r.TS)
-		if last < 0 || sc.days[last] != num {
-			last = -1
-			for i, d := range sc.days {
-				if d == num {
-					last = int32(i)
-					break
-				}
-			}
-			if last < 0 {
-				sc.days = append(sc.days, num)
-				last = int32(len(sc.days) - 1)
-			}
-		}
-		sc.which = append(sc.which, last)
-	}
-	if len(sc.days) > 1 { // stable counting sort of record indexes by day
-		sc.count = append(sc.count[:0], make([]int32, len(sc.days)+1)...)
-		for _, w := range sc.which {
-			sc.count[w+1]++
-		}
-		for i := 1; i < len(sc.count); i++ {
-			sc.count[i] += sc.count[i-1]
-		}
-		sc.order = append(sc.order[:0], make([]int32, len(recs))...)
-		for i, w := range sc.which {
-			sc.order[sc.count[w]] = int32(i)
-			sc.count[w]++
-		}
-	}
-	var added int64
-	now := time.Now()
-	pos := 0
-	for di, num := range sc.days {
-		n := len(recs)
-		if len(sc.days) > 1 {
-			n = int(sc.count[di]) - pos // count[di] is now the end of group di
-		}
-		if keep != nil && !keep(num) {
-			pos += n
-			continue
-		}
-		d := s.day(num)
-		d.mu.Lock()
-		if len(d.buf) == 0 {
-			d.since, d.firstSeq = now, seq
-		}
-		m, start := mark{seq: seq}, len(d.buf)
-		for k := pos; k < pos+n; k++ {
-			i := k
-			if len(sc.days) > 1 {
-				i = int(sc.order[k])
-			}
-			r := recs[i]
-			d.buf = append(d.buf, buf[r.Off:r.Off+r.Len+1]...)
-			if m.recs == 0 || r.TS < m.minTS {
-				m.minTS = r.TS
-			}
-			if m.recs == 0 || r.TS > m.maxTS {
-				m.maxTS = r.TS
-			}
-			m.recs++
-			added += int64(r.Len) + 1
-		}
-		m.end, m.raw = len(d.buf), uint32(len(d.buf)-start)
-		d.marks = append(d.marks, m)
-		d.rawLen += int(m.raw)
-		d.lastAdd = now
-		s.addDone(d)
-		pos += n
-	}
-	if seq > s.lastApplied.Load() {
-		s.lastApplied.Store(seq)
-	}
-	return added
+	recs  []record.Rec // a format 1 entry's records
+	batch record.Batch // and as a batch
+	v1    []byte       // and as a format 2 payload
+	entry record.EntryScratch
 }
 
 // applyParts adds a format 2 WAL entry's parts (one per day, zstd frames or
-// raw NDJSON each) to the day buffers; like applyRecs otherwise.
+// raw NDJSON each) to the day buffers, each day's share at once with one
+// mark, so that a block holds all or none of it. It returns the bytes added.
+// keep filters days during replay (nil: all).
 func (s *Store) applyParts(seq uint64, parts []record.Part, keep func(day int64) bool) int64 {
 	var added int64
 	now := time.Now()

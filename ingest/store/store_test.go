@@ -61,7 +61,9 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 					want[dn][seq]++
 				}
 				if tc.format == 1 {
-					st.applyRecs(seq, b.Buf, b.Recs, nil)
+					if _, err := st.apply(seq, record.AppendEntry(nil, b), nil); err != nil {
+						t.Fatal(err)
+					}
 				} else {
 					var sc record.EntryScratch
 					p, stored, _ := record.AppendFramedEntry(nil, b, st.enc, record.Framing{Min: tc.minFrame, Span: 64}, &sc)
@@ -136,7 +138,9 @@ func TestDurableWatermark(t *testing.T) {
 		ts := time.Date(2026, 11, 1+d, 0, 0, 0, 0, time.UTC).UnixNano()
 		b := &record.Batch{Buf: fmt.Appendf(nil, `{"ts":%d}`+"\n", ts)}
 		b.Recs = []record.Rec{{Off: 0, Len: uint32(len(b.Buf) - 1), TS: ts}}
-		st.applyRecs(seq, b.Buf, b.Recs, nil)
+		if _, err := st.apply(seq, record.AppendEntry(nil, b), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	add(1, 0)
 	add(2, 1)
