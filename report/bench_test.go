@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -121,4 +122,28 @@ func BenchmarkMonthFromPartials(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(partialBytes)/31/1e6, "MB/partial")
+}
+
+// BenchmarkScanDir scans every day of the data directory named by
+// INGESTD_SCAN_DIR (e.g. bench/gendays output) with one worker and the
+// question of bench/report-vs-duckdb.sh, for profiling the scan on varied
+// records: go test -run '^$' -bench ScanDir -cpuprofile cpu.out ./report/
+func BenchmarkScanDir(b *testing.B) {
+	dir := os.Getenv("INGESTD_SCAN_DIR")
+	if dir == "" {
+		b.Skip("set INGESTD_SCAN_DIR to a data directory (bench/gendays makes one)")
+	}
+	files := monthFiles(b, dir)
+	cfg := benchConfig(1)
+	cfg.Distinct = []string{"host", "user.id"}
+	b.ReportAllocs()
+	var n int64
+	for i := 0; i < b.N; i++ {
+		a, err := Scan(context.Background(), files, cfg, ScanOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += a.Records
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 }
