@@ -47,9 +47,12 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
 		}
-		ke := jsonx.StringEnd(b, i)
-		if ke < 0 {
-			return 0, false
+		s, ke := w.predict(b, i, parent)
+		hit := ke > 0
+		if !hit {
+			if ke = jsonx.StringEnd(b, i); ke < 0 {
+				return 0, false
+			}
 		}
 		key := b[i+1 : ke-1]
 		i = jsonx.SkipWS(b, ke)
@@ -60,7 +63,6 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 		if i >= len(b) {
 			return 0, false
 		}
-		s, hit := w.predict(parent, key)
 		if !hit {
 			w.path = w.path[:plen]
 			if plen > 0 {

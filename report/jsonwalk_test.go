@@ -15,9 +15,9 @@ import (
 // maxDepth levels.
 func refInventory(v map[string]any, prefix string, depth, maxDepth int, seen map[string]uint8) {
 	for k, x := range v {
-		p := k
+		p := rawKey(k)
 		if prefix != "" {
-			p = prefix + "." + k
+			p = prefix + "." + p
 		}
 		var t uint8
 		switch x := x.(type) {
@@ -41,14 +41,22 @@ func refInventory(v map[string]any, prefix string, depth, maxDepth int, seen map
 	}
 }
 
+// rawKey is a member name as the record has it: paths are made of the raw
+// (still escaped) key bytes.
+func rawKey(k string) string {
+	b, _ := json.Marshal(k)
+	return string(b[1 : len(b)-1])
+}
+
 // The field inventory equals a reference walk over records whose fields
 // change order, nesting and type from record to record, with keys that
 // contain dots (so "a.b" is both a top-level key and a nested path): the
 // walker's guess of each field from the previous record's never counts a
-// field under the wrong path.
+// field under the wrong path. Keys that are prefixes of others, empty, or
+// hold escapes (a quote, a backslash) test the guess's byte comparison.
 func TestInventoryMatchesReferenceWalk(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
-	keys := []string{"a", "b", "a.b", "c", "user", "id", "x.y.z", "ts"}
+	keys := []string{"a", "b", "a.b", "c", "user", "id", "x.y.z", "ts", "ab", "", `q"x`, `back\\`, "é", `q"xy`}
 	var gen func(depth int) map[string]any
 	gen = func(depth int) map[string]any {
 		m := map[string]any{}
@@ -116,7 +124,7 @@ func TestInventoryMatchesReferenceWalk(t *testing.T) {
 	dir := t.TempDir()
 	writePart(t, dir, october, 1, lines, 500, false)
 	cfg := testConfig()
-	cfg.Workers = 1
+	cfg.Workers, cfg.MaxFields = 1, 100000 // every path, none past the cap
 	a, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{})
 	if err != nil {
 		t.Fatal(err)

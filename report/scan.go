@@ -324,17 +324,23 @@ func (w *worker) slotFor(path string) *slot {
 	return s
 }
 
-// predict returns the slot the previous record had at this field's
-// position when it is this field: records of one source mostly list the
-// same fields in the same order.
-func (w *worker) predict(parent *slot, key []byte) (*slot, bool) {
+// predict matches the key whose opening quote is at b[i] against the slot
+// the previous record had at this field's position: records of one source
+// mostly list the same fields in the same order. On a hit it returns that
+// slot and the index after the key's closing quote, having compared the key's
+// bytes without searching for its end; else 0. (The slot's key is a whole raw
+// member name, so equal bytes followed by a quote are that same key.)
+func (w *worker) predict(b []byte, i int, parent *slot) (*slot, int) {
 	if w.pos < len(w.order) {
-		if s := w.order[w.pos]; s != nil && s.parent == parent && s.key == string(key) {
-			w.pos++
-			return s, true
+		if s := w.order[w.pos]; s != nil && s.parent == parent {
+			e := i + 1 + len(s.key)
+			if e < len(b) && b[e] == '"' && string(b[i+1:e]) == s.key {
+				w.pos++
+				return s, e + 1
+			}
 		}
 	}
-	return nil, false
+	return nil, 0
 }
 
 // lookup finds the slot of w.path, the field key of object parent, in the
