@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -178,17 +179,43 @@ type dictCol struct {
 	dict    strCol
 	indices []int32
 	valid   bitmap
+	// recent remembers, by a hash of a value's last bytes, the dictionary
+	// index (plus one; 0 for none) a value with that hash last had in this
+	// batch: the values of a dimension mostly repeat, and comparing a value
+	// with one dictionary entry costs less than the map.
+	recent [256]int32
 }
 
 func (c *dictCol) add(v []byte) {
+	h := recentSlot(v)
+	if r := c.recent[h] - 1; r >= 0 && string(c.dict.data[c.dict.offs[r]:c.dict.offs[r+1]]) == string(v) {
+		c.indices = append(c.indices, r)
+		c.valid.add(true)
+		return
+	}
 	i, ok := c.index[string(v)]
 	if !ok {
 		i = int32(c.dict.len())
 		c.dict.add(v)
 		c.index[string(v)] = i
 	}
+	c.recent[h] = i + 1
 	c.indices = append(c.indices, i)
 	c.valid.add(true)
+}
+
+// recentSlot hashes a value's length and last 8 bytes (where values of a
+// dimension mostly differ: node-001, node-002) to a slot of dictCol.recent.
+func recentSlot(v []byte) uint8 {
+	var x uint64
+	if len(v) >= 8 {
+		x = binary.LittleEndian.Uint64(v[len(v)-8:])
+	} else {
+		for _, b := range v {
+			x = x<<8 | uint64(b)
+		}
+	}
+	return uint8(((x ^ uint64(len(v))) * 0x9E3779B97F4A7C15) >> 56)
 }
 
 func (c *dictCol) addNull() { c.indices = append(c.indices, 0); c.valid.add(false) }
@@ -202,6 +229,7 @@ func (c *dictCol) keep(sel []bool) {
 
 func (c *dictCol) reset() {
 	clear(c.index)
+	clear(c.recent[:])
 	c.dict.reset()
 	c.indices = c.indices[:0]
 	c.valid.reset()
