@@ -293,21 +293,29 @@ func (t *GroupTable) prune() {
 
 // sorted lists the groups, largest count first (ties by bucket and values).
 func (t *GroupTable) sorted() []*groupStats {
-	all := make([]*groupStats, 0, len(t.groups))
+	type keyed struct {
+		g   *groupStats
+		key string // the values' key, for ties: made once, not per comparison
+	}
+	all := make([]keyed, 0, len(t.groups))
 	for _, g := range t.groups {
-		all = append(all, g)
+		all = append(all, keyed{g, groupKey(g.Vals, noBucket)})
 	}
 	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
+		a, b := all[i].g, all[j].g
 		if a.Count != b.Count {
 			return a.Count > b.Count
 		}
 		if a.Bucket != b.Bucket {
 			return a.Bucket < b.Bucket
 		}
-		return groupKey(a.Vals, noBucket) < groupKey(b.Vals, noBucket)
+		return all[i].key < all[j].key
 	})
-	return all
+	out := make([]*groupStats, len(all))
+	for i, k := range all {
+		out[i] = k.g
+	}
+	return out
 }
 
 // Merge adds o (of the same breakdown) into t.
