@@ -75,6 +75,19 @@ func daysFromCivil(y, m, d int) int64 {
 	return int64(era)*146097 + int64(doe) - 719468
 }
 
+// two reads the two decimal digits at b[i:i+2] (the caller checked the
+// length), or -1.
+func two(b []byte, i int) int {
+	a, c := b[i]-'0', b[i+1]-'0'
+	if a > 9 || c > 9 {
+		return -1
+	}
+	return int(a)*10 + int(c)
+}
+
+// pow10i scales a fraction of n digits to nanoseconds: × pow10i[9-n].
+var pow10i = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
 func daysIn(y, m int) int {
 	switch m {
 	case 2:
@@ -97,27 +110,33 @@ func parseRFC3339(b []byte) (int64, error) {
 	if c := b[10]; c != 'T' && c != 't' && c != ' ' {
 		return 0, errTSFormat
 	}
-	y, ok1 := digits(b, 4)
-	mo, ok2 := digits(b[5:], 2)
-	d, ok3 := digits(b[8:], 2)
-	h, ok4 := digits(b[11:], 2)
-	mi, ok5 := digits(b[14:], 2)
-	sec, ok6 := digits(b[17:], 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+	y1, y2, mo, d := two(b, 0), two(b, 2), two(b, 5), two(b, 8)
+	h, mi, sec := two(b, 11), two(b, 14), two(b, 17)
+	if y1|y2|mo|d|h|mi|sec < 0 {
+		return 0, errTSFormat
+	}
+	y := y1*100 + y2
+	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
 		return 0, errTSFormat
 	}
 	rest := b[19:]
 	var frac int64
 	if len(rest) > 0 && rest[0] == '.' {
 		i := 1
-		scale := int64(100000000)
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			frac += int64(rest[i]-'0') * scale
-			scale /= 10
-			i++
+		for ; i < len(rest); i++ { // nanoseconds: digits past the ninth are dropped
+			c := rest[i] - '0'
+			if c > 9 {
+				break
+			}
+			if i <= 9 {
+				frac = frac*10 + int64(c)
+			}
 		}
 		if i == 1 {
 			return 0, errTSFormat
+		}
+		if i < 10 {
+			frac *= pow10i[10-i]
 		}
 		rest = rest[i:]
 	}

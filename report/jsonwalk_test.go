@@ -56,7 +56,7 @@ func rawKey(k string) string {
 // hold escapes (a quote, a backslash) test the guess's byte comparison.
 func TestInventoryMatchesReferenceWalk(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
-	keys := []string{"a", "b", "a.b", "c", "user", "id", "x.y.z", "ts", "ab", "", `q"x`, `back\\`, "é", `q"xy`}
+	keys := []string{"a", "b", "a.b", "c", "user", "id", "x.y.z", "ts", "ab", "", `q"x`, `back\\`, "é", `q"xy`, "usex", "x.y.a", "timestamq"}
 	var gen func(depth int) map[string]any
 	gen = func(depth int) map[string]any {
 		m := map[string]any{}
