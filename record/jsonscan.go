@@ -46,6 +46,9 @@ type scanner struct {
 	dst      []byte
 	maxDepth int
 	fields   [][]byte // timestamp field names, best first
+	// fieldLens has bit n set when a timestamp field name is n bytes long
+	// (bit 63: 63 or more), so most keys are ruled out without a comparison.
+	fieldLens uint64
 
 	// found timestamp field (top level): rank in fields, value span in src
 	tsRank         int
@@ -202,7 +205,9 @@ func (s *scanner) object(depth int, top bool) error {
 		if err := s.value(depth + 1); err != nil {
 			return err
 		}
-		if top && len(s.fields) > 0 {
+		// A key can be a timestamp field when one of that length exists
+		// (or it has escapes) and the best-ranked one is not found yet.
+		if top && s.tsRank != 0 && (k.escaped || s.fieldLens&(1<<min(ke-ks-2, 63)) != 0) {
 			s.noteKey(s.src[ks+1:ke-1], k.escaped, vs, s.pos)
 		}
 		s.ws()

@@ -178,6 +178,7 @@ func NewParser(r Rules) *Parser {
 	p.sc.maxDepth = r.MaxDepth
 	for _, f := range r.TimestampFields {
 		p.sc.fields = append(p.sc.fields, []byte(f))
+		p.sc.fieldLens |= 1 << min(len(f), 63)
 	}
 	return p
 }

@@ -286,3 +286,25 @@ func iJSON(d []byte) bool {
 		}
 	}
 }
+
+// Timestamp field names of any length are found, the longest beyond the
+// length mask's last bit included, and a key of another length never is.
+func TestTimestampFieldNamesOfAnyLength(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	r := DefaultRules()
+	r.TimestampFields = []string{long, "ts"}
+	for body, want := range map[string]int64{
+		`{"a":1,"` + long + `":5,"ts":7}`:              5e9,
+		`{"` + long + `y":5,"ts":7}`:                   7e9, // 71 bytes: shares the mask's last bit
+		`{"` + strings.Repeat("x", 63) + `":5,"ts":7}`: 7e9,
+		`{"tsx":5,"t":6,"ts":7}`:                       7e9,
+	} {
+		b := &Batch{}
+		if re := NewParser(r).Parse([]byte(body), testNow, false, b); re != nil {
+			t.Fatalf("%s: %v", body, re)
+		}
+		if b.Recs[0].TS != want {
+			t.Errorf("%s: ts %d, want %d", body, b.Recs[0].TS, want)
+		}
+	}
+}
