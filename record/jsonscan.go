@@ -85,8 +85,19 @@ func (s *scanner) unexpected() error {
 	return &SyntaxError{Msg: fmt.Sprintf("invalid character %q", c), Offset: s.pos}
 }
 
-// ws skips whitespace, cutting it out of the compact output.
+// ws skips whitespace, cutting it out of the compact output. It is small
+// enough to inline: compact input, the common case, costs one comparison.
 func (s *scanner) ws() {
+	if s.pos < len(s.src) && s.src[s.pos] > ' ' {
+		return
+	}
+	s.wsRun()
+}
+
+// wsRun skips a run of whitespace (or nothing). Not inlined, so ws is.
+//
+//go:noinline
+func (s *scanner) wsRun() {
 	p := s.pos
 	for p < len(s.src) {
 		c := s.src[p]
@@ -371,17 +382,19 @@ func (s *scanner) str() error {
 		// a control character or a non-ASCII byte (SWAR; the lowest
 		// flagged byte of each test is exact, so the lowest of all is).
 		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		found := false
 		for p+8 <= len(src) {
 			x := binary.LittleEndian.Uint64(src[p:])
 			q, e := x^(lo*'"'), x^(lo*'\\')
 			m := (q-lo)&^q | (e-lo)&^e | (x-lo*0x20)&^x
 			if m = m&hi | x&hi; m != 0 {
 				p += bits.TrailingZeros64(m) / 8
+				found = true
 				break
 			}
 			p += 8
 		}
-		for p < len(src) && strSafe[src[p]] {
+		for !found && p < len(src) && strSafe[src[p]] { // the last bytes, one at a time
 			p++
 		}
 		if p >= len(src) {
