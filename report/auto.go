@@ -54,16 +54,16 @@ func (c *column) toHash() {
 		v := d.dict.data[d.dict.offs[k]:d.dict.offs[k+1]]
 		hs[k], ls[k] = hllHash(v), int64(len(v))
 	}
-	c.hash, c.lens = &fixedCol[int64]{}, &fixedCol[int64]{}
+	h := &hashCol{}
 	for i, k := range d.indices {
 		if d.valid.at(i) {
-			c.hash.add(hs[k])
-			c.lens.add(ls[k])
+			h.hash.add(hs[k])
+			h.lens.add(ls[k])
 		} else {
-			c.hash.addNull()
-			c.lens.addNull()
+			h.addNull()
 		}
 	}
+	c.hashed = h
 	c.dict = nil
 }
 
@@ -207,7 +207,7 @@ func (w *worker) aggregateAuto() {
 			w.autoNumbers(c)
 			continue
 		}
-		if c.hash != nil {
+		if c.hashed != nil {
 			w.autoHashes(c)
 			continue
 		}
@@ -252,8 +252,8 @@ func (w *worker) autoStrings(c *column, d *array.Dictionary) {
 func (w *worker) autoHashes(c *column) {
 	var hll *hyperloglog.Sketch
 	var stat *FieldStat
-	for i, h := range c.hash.vals {
-		if !c.hash.valid.at(i) {
+	for i, h := range c.hashed.hash.vals {
+		if !c.hashed.hash.valid.at(i) {
 			continue
 		}
 		if hll == nil {
@@ -271,7 +271,7 @@ func (w *worker) autoHashes(c *column) {
 		}
 		hll.InsertHash(uint64(h))
 		stat.Strings++
-		stat.StringBytes += c.lens.vals[i]
+		stat.StringBytes += c.hashed.lens.vals[i]
 	}
 }
 

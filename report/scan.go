@@ -225,8 +225,45 @@ type column struct {
 	set  bool
 	// A zero-config candidate with too many values to be a dimension keeps
 	// each value's HyperLogLog hash and length instead of a dictionary.
-	hash, lens *fixedCol[int64]
+	hashed *hashCol
 }
+
+// hashCol builds a zero-config candidate's value hashes and lengths.
+type hashCol struct{ hash, lens fixedCol[int64] }
+
+func (c *hashCol) add(v []byte)    { c.hash.add(hllHash(v)); c.lens.add(int64(len(v))) }
+func (c *hashCol) addNull()        { c.hash.addNull(); c.lens.addNull() }
+func (c *hashCol) keep(sel []bool) { c.hash.keep(sel); c.lens.keep(sel) }
+func (c *hashCol) reset()          { c.hash.reset(); c.lens.reset() }
+
+// builder is what every kind of column builder does besides its typed add.
+type builder interface {
+	addNull()
+	keep(sel []bool)
+	reset()
+}
+
+// builder returns the column's builder, whichever kind it has.
+func (c *column) builder() builder {
+	switch {
+	case c.f64 != nil:
+		return c.f64
+	case c.hashed != nil:
+		return c.hashed
+	case c.dict != nil:
+		return c.dict
+	default:
+		return c.str
+	}
+}
+
+func (c *column) addNull() { c.builder().addNull() }
+
+// keep compacts the column's builder to the rows sel keeps.
+func (c *column) keep(sel []bool) { c.builder().keep(sel) }
+
+// reset empties the column's builder.
+func (c *column) reset() { c.builder().reset() }
 
 // worker parses and aggregates the blocks given to one scan goroutine.
 type worker struct {
@@ -376,8 +413,8 @@ func getWorker(cfg *Config, raw bool) *worker {
 			s.stat = nil
 		}
 		for _, c := range w.autoCols { // each scan learns afresh which paths have many values
-			if c.hash != nil {
-				c.hash, c.lens, c.dict = nil, nil, &dictCol{index: map[string]int32{}}
+			if c.hashed != nil {
+				c.hashed, c.dict = nil, &dictCol{index: map[string]int32{}}
 			}
 		}
 		return w
@@ -500,9 +537,8 @@ func appendAuto(c *column) {
 			v = []byte(s)
 		}
 	}
-	if c.hash != nil {
-		c.hash.add(hllHash(v))
-		c.lens.add(int64(len(v)))
+	if c.hashed != nil {
+		c.hashed.add(v)
 		return
 	}
 	c.dict.add(v)
@@ -533,50 +569,6 @@ func (c *column) addToken() {
 		c.dict.add(arrToken)
 	default:
 		c.dict.add(c.val)
-	}
-}
-
-func (c *column) addNull() {
-	switch {
-	case c.f64 != nil:
-		c.f64.addNull()
-	case c.hash != nil:
-		c.hash.addNull()
-		c.lens.addNull()
-	case c.dict != nil:
-		c.dict.addNull()
-	default:
-		c.str.addNull()
-	}
-}
-
-// keep compacts the column's builder to the rows sel keeps.
-func (c *column) keep(sel []bool) {
-	switch {
-	case c.f64 != nil:
-		c.f64.keep(sel)
-	case c.hash != nil:
-		c.hash.keep(sel)
-		c.lens.keep(sel)
-	case c.dict != nil:
-		c.dict.keep(sel)
-	default:
-		c.str.keep(sel)
-	}
-}
-
-// reset empties the column's builder.
-func (c *column) reset() {
-	switch {
-	case c.f64 != nil:
-		c.f64.reset()
-	case c.hash != nil:
-		c.hash.reset()
-		c.lens.reset()
-	case c.dict != nil:
-		c.dict.reset()
-	default:
-		c.str.reset()
 	}
 }
 
