@@ -52,24 +52,32 @@ func cellText(v any) string {
 }
 
 func writeBreakdownCSV(path string, bt *BreakdownTable) error {
-	failpoint.Hit("report.writeBreakdownCSV.openfile")
+	return writeCSV(path, func(w *csv.Writer) {
+		w.Write(bt.Columns)
+		for _, row := range bt.Rows {
+			rec := make([]string, len(row))
+			for i, v := range row {
+				rec[i] = cellText(v)
+			}
+			w.Write(rec)
+		}
+	})
+}
+
+// writeCSV creates (or truncates) path and writes the rows fill gives it;
+// the first write error, the flush's or the close's is returned.
+func writeCSV(path string, fill func(w *csv.Writer)) error {
+	failpoint.Hit("report.writeCSV.openfile")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write(bt.Columns)
-	for _, row := range bt.Rows {
-		rec := make([]string, len(row))
-		for i, v := range row {
-			rec[i] = cellText(v)
-		}
-		w.Write(rec)
-	}
+	fill(w)
 	w.Flush()
 	if err := w.Error(); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("report: write %s: %w", path, err)
 	}
 	return f.Close()
 }

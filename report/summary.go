@@ -3,13 +3,10 @@ package report
 import (
 	"encoding/csv"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
-
-	"github.com/ingestd/ingestd/internal/failpoint"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -155,40 +152,30 @@ func summarize(name string, a *Agg, cfg Config) *Summary {
 // writeDailyCSV writes daily.csv: date, records, and per metric its mean and
 // p99 that day (from the day's own aggregate).
 func writeDailyCSV(path string, s *Summary, days map[string]*Agg, cfg Config) error {
-	failpoint.Hit("report.writeDailyCSV.openfile")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	head := []string{"date", "records"}
-	for _, m := range cfg.Metrics {
-		head = append(head, m+"_mean", m+"_p99")
-	}
-	w.Write(head)
 	fmtF := func(v float64) string {
 		if math.IsNaN(v) {
 			return ""
 		}
 		return strconv.FormatFloat(v, 'g', 6, 64)
 	}
-	for _, d := range s.Days {
-		row := []string{d.Date, strconv.FormatInt(d.Records, 10)}
+	return writeCSV(path, func(w *csv.Writer) {
+		head := []string{"date", "records"}
 		for _, m := range cfg.Metrics {
-			mean, p99 := math.NaN(), math.NaN()
-			if a := days[d.Date]; a != nil && a.Metrics[m] != nil {
-				mean, p99 = a.Metrics[m].Mean(), a.Metrics[m].Quantile(0.99)
-			}
-			row = append(row, fmtF(mean), fmtF(p99))
+			head = append(head, m+"_mean", m+"_p99")
 		}
-		w.Write(row)
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+		w.Write(head)
+		for _, d := range s.Days {
+			row := []string{d.Date, strconv.FormatInt(d.Records, 10)}
+			for _, m := range cfg.Metrics {
+				mean, p99 := math.NaN(), math.NaN()
+				if a := days[d.Date]; a != nil && a.Metrics[m] != nil {
+					mean, p99 = a.Metrics[m].Mean(), a.Metrics[m].Quantile(0.99)
+				}
+				row = append(row, fmtF(mean), fmtF(p99))
+			}
+			w.Write(row)
+		}
+	})
 }
 
 // writeTables writes the aggregates as Parquet tables: daily, hourly, top,
