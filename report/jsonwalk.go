@@ -73,6 +73,7 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 		}
 		t := typeOf(b[i])
 		var end int
+		esc := false // a string value with an escape
 		if t == TypeObject && depth+1 < w.cfg.MaxDepth {
 			child := s
 			if s == nil {
@@ -82,6 +83,10 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 			}
 			var ok bool
 			if end, ok = w.object(b, i, depth+1, len(w.path), child); !ok {
+				return 0, false
+			}
+		} else if t == TypeString {
+			if end, esc = jsonx.StringEndEsc(b, i); end < 0 {
 				return 0, false
 			}
 		} else if end = jsonx.ValueEnd(b, i); end < 0 {
@@ -101,14 +106,14 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 			s.stat.Types |= t
 			if s.col >= 0 {
 				c := w.cols[s.col]
-				c.val, c.set = b[i:end], true
+				c.val, c.set, c.esc = b[i:end], true, esc
 			}
 			if w.cfg.Auto && !s.autoTried {
 				w.autoColumn(s, t)
 			}
 			if s.acol >= 0 {
 				c := w.autoCols[s.acol]
-				c.val, c.set = b[i:end], true
+				c.val, c.set, c.esc = b[i:end], true, esc
 			}
 			if s.mcol >= 0 {
 				c := w.cols[s.mcol]

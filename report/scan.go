@@ -223,6 +223,7 @@ type column struct {
 	f64  *fixedCol[float64] // metrics
 	val  []byte             // this record's value, if set
 	set  bool
+	esc  bool // val is a string with an escape (string columns only)
 	// A zero-config candidate with too many values to be a dimension keeps
 	// each value's HyperLogLog hash and length instead of a dictionary.
 	hashed *hashCol
@@ -528,7 +529,7 @@ func appendAuto(c *column) {
 	}
 	if v[0] == '"' {
 		v = v[1 : len(v)-1]
-		if bytes.IndexByte(v, '\\') >= 0 {
+		if c.esc {
 			s, err := strconv.Unquote(string(c.val))
 			if err != nil {
 				c.addNull()
@@ -590,7 +591,7 @@ func (w *worker) appendValue(c *column) {
 	switch v[0] {
 	case '"':
 		v = v[1 : len(v)-1]
-		if bytes.IndexByte(v, '\\') >= 0 {
+		if c.esc {
 			s, err := strconv.Unquote(string(c.val))
 			if err != nil {
 				c.addNull()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"strconv"
@@ -319,4 +321,37 @@ func FuzzRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// String values count by their text, escaped or not: a dimension, a distinct
+// field and a zero-config candidate see `é` written raw and as \u00e9 as one
+// value, and a value with an escaped quote unescaped.
+func TestEscapedValuesCountByText(t *testing.T) {
+	var lines [][]byte
+	for i, v := range []string{`"é"`, `"\u00e9"`, `"a\"b"`, `"é"`, `"plain"`, `"a\"b"`, `"\u00e9"`} {
+		lines = append(lines, fmt.Appendf(nil, `{"timestamp":"2026-10-01T00:00:%02dZ","level":%s,"user":{"id":%s}}`, i, v, v))
+	}
+	dir := t.TempDir()
+	writePart(t, dir, october, 1, lines, 500, false)
+	want := map[string]int64{"é": 4, `a"b`: 2, "plain": 1}
+	for _, auto := range []bool{false, true} {
+		cfg := testConfig()
+		if auto {
+			cfg.Dimensions, cfg.Metrics, cfg.Distinct, cfg.Auto = nil, nil, nil, true
+		}
+		a, err := Scan(context.Background(), monthFiles(t, dir), cfg, ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, tv := range a.Top["level"].Top(10) {
+			got[tv.Value] = tv.Count
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("auto %v: level top values %v, want %v", auto, got, want)
+		}
+		if n := a.Distinct["user.id"].Estimate(); n != 3 {
+			t.Errorf("auto %v: %d distinct user.id, want 3", auto, n)
+		}
+	}
 }

@@ -23,6 +23,12 @@ func SkipWS(b []byte, i int) int {
 // opening quote is at b[i], or -1. It looks at 8 bytes at a time for a quote
 // or a backslash (SWAR: the lowest flagged byte is exact).
 func StringEnd(b []byte, i int) int {
+	end, _ := StringEndEsc(b, i)
+	return end
+}
+
+// StringEndEsc is StringEnd that also says whether the string has an escape.
+func StringEndEsc(b []byte, i int) (end int, esc bool) {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i++
 	for {
@@ -39,12 +45,13 @@ func StringEnd(b []byte, i int) int {
 			i++
 		}
 		if i >= len(b) {
-			return -1
+			return -1, esc
 		}
 		if b[i] == '"' {
-			return i + 1
+			return i + 1, esc
 		}
 		i += 2 // an escape: skip the escaped byte
+		esc = true
 	}
 }
 
