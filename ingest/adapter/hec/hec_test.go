@@ -56,3 +56,38 @@ func TestAck(t *testing.T) {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 }
+
+// A "time" string becomes a number only when it is a JSON number: strings
+// that parse as floats but are no JSON stay strings, so the record stays
+// JSON (a fuzz find: "00" was stored as the number 00).
+func TestTimeStringToNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		`"1426279439.123"`: `1426279439.123`,
+		`"0.5"`:            `0.5`,
+		`"1e3"`:            `1e3`,
+		`"2E-1"`:           `2E-1`,
+		`"0"`:              `0`,
+		`"00"`:             `"00"`,
+		`"01.5"`:           `"01.5"`,
+		`"1."`:             `"1."`,
+		`"1.e5"`:           `"1.e5"`,
+		`"1e"`:             `"1e"`,
+		`"0x1p4"`:          `"0x1p4"`,
+		`"-1"`:             `"-1"`,
+		`"1 "`:             `"1 "`,
+		`"Inf"`:            `"Inf"`,
+		`""`:               `""`,
+		`1426279439`:       `1426279439`,
+	} {
+		out, e := Events(nil, []byte(`{"time":`+in+`,"event":"x"}`))
+		if e != nil {
+			t.Fatalf("%s: %v", in, e)
+		}
+		if got, exp := string(out), `{"time":`+want+`,"event":"x"}`+"\n"; got != exp {
+			t.Errorf("%s: %s, want %s", in, got, exp)
+		}
+		if !json.Valid(bytes.TrimSpace(out)) {
+			t.Errorf("%s: not JSON: %s", in, out)
+		}
+	}
+}
