@@ -4,8 +4,9 @@
 //
 //   - POST /services/collector[/event[/1.0]]: one or more concatenated event
 //     objects {"time","host","source","sourcetype","index","event","fields"};
-//     each is stored as it is, except a "time" sent as a numeric string,
-//     which is stored as the number (epoch seconds with a fraction).
+//     each is stored as it is, except a "time" sent as a string holding a
+//     JSON number, which is stored as the number (epoch seconds with a
+//     fraction).
 //   - POST /services/collector/raw[/1.0]: each line is an event, stored as
 //     {"event":"<line>"} with host, source, sourcetype and index from the
 //     query.
