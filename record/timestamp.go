@@ -44,21 +44,6 @@ func ParseTimestamp(v []byte) (int64, error) {
 	return 0, errTSType
 }
 
-func digits(b []byte, n int) (int, bool) {
-	if len(b) < n {
-		return 0, false
-	}
-	v := 0
-	for i := 0; i < n; i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v, true
-}
-
 // daysFromCivil returns days since 1970-01-01 of a proleptic Gregorian date.
 func daysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
@@ -144,9 +129,8 @@ func parseRFC3339(b []byte) (int64, error) {
 	switch {
 	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, ok1 := digits(rest[1:], 2)
-		om, ok2 := digits(rest[4:], 2)
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
+		oh, om := two(rest, 1), two(rest, 4)
+		if oh < 0 || om < 0 || oh > 23 || om > 59 {
 			return 0, errTSFormat
 		}
 		off = oh*3600 + om*60
