@@ -1,6 +1,8 @@
 package record
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,37 @@ import (
 // find and parse the timestamp, compact, append to the batch.
 func BenchmarkParse(b *testing.B) {
 	body := sample.Logs(1000)
+	p := NewParser(DefaultRules())
+	batch := &Batch{}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.Reset()
+		if re := p.Parse(body, now, false, batch); re != nil {
+			b.Fatal(re)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkParseMixedShapes is BenchmarkParse on records that cycle through
+// three key orders, so no record's keys are its predecessor's: the worst
+// case for the scanner's key prediction.
+func BenchmarkParseMixedShapes(b *testing.B) {
+	var body []byte
+	for i := 0; i < 1000; i++ {
+		ts := fmt.Sprintf(`"timestamp":"2026-11-26T10:%02d:%02d.%06dZ"`, i/60%60, i%60, i)
+		lv := fmt.Sprintf(`"level":"%s"`, []string{"info", "warn", "error"}[i%3])
+		svc := fmt.Sprintf(`"service":"checkout-%d","host":"node-%03d.eu-west-1"`, i%12, i%200)
+		req := fmt.Sprintf(`"path":"/api/v2/orders/%d/items","status":%d,"duration_ms":%d.%03d`, i*7919%100000, 200+i%5, i%900, i%1000)
+		ids := fmt.Sprintf(`"user_id":"u-%08d","trace_id":"%016x","msg":"request completed"`, i*31%10000000, uint64(i)*0x9E3779B97F4A7C15)
+		parts := [][]string{{ts, lv, svc, req, ids}, {lv, ts, ids, svc, req}, {svc, req, ts, lv, ids}}[i%3]
+		body = append(body, '{')
+		body = append(body, strings.Join(parts, ",")...)
+		body = append(body, "}\n"...)
+	}
 	p := NewParser(DefaultRules())
 	batch := &Batch{}
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -119,4 +120,20 @@ func TestRFC3339Fractions(t *testing.T) {
 	if _, err := ParseTimestamp([]byte(`"2024-02-29T23:59:58.Z"`)); err == nil {
 		t.Error("a dot without digits accepted")
 	}
+}
+
+// FuzzKeyPrediction: the scanner predicts a record's keys from the record
+// before it; a sequence of lines through one parser is judged line by line
+// exactly as encoding/json judges each line alone (validity, duplicate
+// names, compact form).
+func FuzzKeyPrediction(f *testing.F) {
+	for _, s := range withPadding(keyPredictionSeeds) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := NewParser(DefaultRules())
+		for _, line := range bytes.Split(body, []byte("\n")) {
+			checkWith(t, p, line)
+		}
+	})
 }

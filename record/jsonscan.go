@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -60,10 +61,31 @@ type scanner struct {
 	keys       []keySpan
 	dupA, dupB []byte // unescaped keys being compared
 	esc        bool   // the last string scanned had an escape
+
+	// The member names of the last top-level object scanned whole, in
+	// order: their spans in predBuf, a copy of that object. Records of one
+	// source repeat their keys: a key whose bytes equal the predicted one's,
+	// followed by a quote, is that same valid string, so it needs no scan;
+	// and while every key of an object is predicted, the object's names are
+	// those of one valid object, so they need no duplicate check.
+	pred    []predKey
+	predBuf []byte
+	// useless counts the top-level objects in a row with no key predicted.
+	// Past a few, keys change from record to record, and a prediction is
+	// kept only now and then: copying each would cost more than it saves.
+	useless int
 }
 
-// keySpan is a member name in src (without its quotes) and a cheap
-// signature of its decoded form: length and first and last byte.
+// predKey is a predicted member name, predBuf[off:end]. w holds its first
+// 16 bytes and the closing quote after them, m the bytes of w that count.
+type predKey struct {
+	w, m     [2]uint64
+	off, end int32
+	escaped  bool
+}
+
+// keySpan is a member name in src (without its quotes) and, once it is
+// checked for duplicates, its signature (scanner.sig).
 type keySpan struct {
 	start, end int
 	sig        uint32
@@ -174,6 +196,7 @@ func (s *scanner) object(depth int, top bool) error {
 	if depth > s.maxDepth {
 		return s.fail(fmt.Sprintf("nesting deeper than %d", s.maxDepth))
 	}
+	start := s.pos
 	s.pos++ // '{'
 	s.ws()
 	if s.pos < len(s.src) && s.src[s.pos] == '}' {
@@ -185,26 +208,41 @@ func (s *scanner) object(depth int, top bool) error {
 	// without a comparison.
 	base := len(s.keys)
 	var mask uint64
-	for {
+	// A top-level object's keys are predicted from the previous one's (see
+	// scanner.pred) and skip the duplicate check while each is the predicted
+	// one; the first other key puts those before it through the check and
+	// ends the prediction.
+	predicting, hits := top && len(s.pred) > 0, 0
+	for n := 0; ; n++ {
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
 			return s.unexpected()
 		}
 		ks := s.pos
-		if err := s.str(); err != nil {
-			return err
+		var k keySpan
+		if predicting {
+			if k, predicting = s.predicted(n, ks); predicting {
+				hits++
+			} else {
+				mask = s.checkPredicted(s.keys[base:])
+			}
+		}
+		if !predicting {
+			if err := s.str(); err != nil {
+				return err
+			}
+			k = s.keySpan(ks+1, s.pos-1)
+			if bit := sigBit(k.sig); mask&bit != 0 {
+				for _, o := range s.keys[base:] {
+					if o.sig == k.sig && s.sameKey(o, k) {
+						s.pos = ks
+						return s.fail(fmt.Sprintf("duplicate member name %s (I-JSON wants unique names; DuckDB refuses the record and readers disagree on which value counts)", s.src[ks:k.end+1]))
+					}
+				}
+			} else {
+				mask |= bit
+			}
 		}
 		ke := s.pos
-		k := s.keySpan(ks+1, ke-1)
-		if bit := uint64(1) << ((k.sig>>16*31 + k.sig>>8&0xff*7 + k.sig&0xff) & 63); mask&bit != 0 {
-			for _, o := range s.keys[base:] {
-				if o.sig == k.sig && s.sameKey(o, k) {
-					s.pos = ks
-					return s.fail(fmt.Sprintf("duplicate member name %s (I-JSON wants unique names; DuckDB refuses the record and readers disagree on which value counts)", s.src[ks:ke]))
-				}
-			}
-		} else {
-			mask |= bit
-		}
 		s.keys = append(s.keys, k)
 		s.ws()
 		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
@@ -231,6 +269,14 @@ func (s *scanner) object(depth int, top bool) error {
 			s.ws()
 		case '}':
 			s.pos++
+			if top && !predicting { // a key was not the predicted one
+				if s.useless++; hits > 0 {
+					s.useless = 0
+				}
+				if (s.useless < 8 || s.useless%32 == 0) && s.pos-start <= math.MaxInt32 {
+					s.remember(s.keys[base:], start, s.pos)
+				}
+			}
 			s.keys = s.keys[:base] // an error leaves them: scanTop resets
 			return nil
 		default:
@@ -239,19 +285,92 @@ func (s *scanner) object(depth int, top bool) error {
 	}
 }
 
-// keySpan describes the member name src[start:end].
+// predicted reports whether the key whose opening quote is at src[ks] is
+// the n-th predicted member name of a top-level object, and if so, its span
+// with s.pos after its closing quote. Names of up to 15 bytes compare as
+// two 8-byte words, the closing quote included.
+func (s *scanner) predicted(n, ks int) (keySpan, bool) {
+	if n >= len(s.pred) {
+		return keySpan{}, false
+	}
+	p := &s.pred[n]
+	src := s.src
+	e := ks + 1 + int(p.end-p.off) // where the closing quote must be
+	if ks+17 <= len(src) {
+		b := src[ks+1 : ks+17]
+		if (binary.LittleEndian.Uint64(b)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(b[8:])^p.w[1])&p.m[1] != 0 {
+			return keySpan{}, false
+		}
+		if e >= ks+17 && (e >= len(src) || src[e] != '"' || string(src[ks+17:e]) != string(s.predBuf[p.off+16:p.end])) {
+			return keySpan{}, false
+		}
+	} else if e >= len(src) || src[e] != '"' || string(src[ks+1:e]) != string(s.predBuf[p.off:p.end]) {
+		return keySpan{}, false
+	}
+	s.pos = e + 1
+	return keySpan{start: ks + 1, end: e, escaped: p.escaped}, true
+}
+
+// remember makes keys, the names of the top-level object src[start:end]
+// just scanned whole, the prediction for the next one.
+func (s *scanner) remember(keys []keySpan, start, end int) {
+	s.predBuf = append(s.predBuf[:0], s.src[start:end]...)
+	s.pred = s.pred[:0]
+	for _, k := range keys {
+		p := predKey{off: int32(k.start - start), end: int32(k.end - start), escaped: k.escaped}
+		if w := s.predBuf[p.off:]; len(w) >= 16 { // the name, its quote and what follows
+			p.w[0], p.w[1] = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		} else {
+			var b [16]byte
+			copy(b[:], w)
+			p.w[0], p.w[1] = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		}
+		switch n := k.end - k.start + 1; { // the bytes that count, the quote included
+		case n >= 16:
+			p.m = [2]uint64{^uint64(0), ^uint64(0)}
+		case n >= 8:
+			p.m = [2]uint64{^uint64(0), 1<<(8*(n-8)) - 1}
+		default:
+			p.m = [2]uint64{1<<(8*n) - 1, 0}
+		}
+		s.pred = append(s.pred, p)
+	}
+}
+
+// checkPredicted computes the signatures of keys, the predicted names of the
+// object so far, and returns their mask: the names after them are checked
+// for duplicates against them.
+func (s *scanner) checkPredicted(keys []keySpan) uint64 {
+	var mask uint64
+	for i := range keys {
+		keys[i].sig = s.sig(keys[i])
+		mask |= sigBit(keys[i].sig)
+	}
+	return mask
+}
+
+// keySpan describes the member name src[start:end], just scanned.
 func (s *scanner) keySpan(start, end int) keySpan {
-	k := keySpan{start: start, end: end}
-	name := s.src[start:end]
-	if s.esc {
-		k.escaped = true
-		name = s.unescapeKey(name)
-	}
-	if len(name) > 0 {
-		k.sig = uint32(len(name))<<16 | uint32(name[0])<<8 | uint32(name[len(name)-1])
-	}
+	k := keySpan{start: start, end: end, escaped: s.esc}
+	k.sig = s.sig(k)
 	return k
 }
+
+// sig is a cheap signature of a member name's decoded form: its length and
+// its first and last byte.
+func (s *scanner) sig(k keySpan) uint32 {
+	name := s.src[k.start:k.end]
+	if k.escaped {
+		name = s.unescapeKey(name)
+	}
+	if len(name) == 0 {
+		return 0
+	}
+	return uint32(len(name))<<16 | uint32(name[0])<<8 | uint32(name[len(name)-1])
+}
+
+// sigBit is a signature's bit in an object's 64-bit mask of names seen.
+func sigBit(sig uint32) uint64 { return 1 << ((sig>>16*31 + sig>>8&0xff*7 + sig&0xff) & 63) }
 
 // sameKey compares two member names by their decoded text.
 func (s *scanner) sameKey(a, b keySpan) bool {
