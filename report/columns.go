@@ -29,6 +29,7 @@ func (m *bitmap) add(valid bool) {
 	if valid {
 		m.b[m.n>>3] |= 1 << (m.n & 7)
 	} else {
+		m.b[m.n>>3] &^= 1 << (m.n & 7) // after keep, a byte's bits past n are stale
 		m.nulls++
 	}
 	m.n++

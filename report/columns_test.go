@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
@@ -61,3 +62,68 @@ func TestDictColMatchesInput(t *testing.T) {
 		c.reset()
 	}
 }
+
+// A float column's validity matches what it was given, through compaction
+// with keep, values added after it (a null among them must clear the stale
+// bit keep left past the end) and resets; the Arrow array has no bitmap
+// exactly when there is no null.
+func TestBitmapMatchesInput(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	var c fixedCol[float64]
+	for round := 0; round < 300; round++ {
+		n := r.Intn(40)
+		firstNull := r.Intn(n + 2) // past the end: no null at all
+		var want []bool
+		for i := 0; i < n; i++ {
+			if i >= firstNull && r.Intn(3) == 0 || i == firstNull {
+				c.addNull()
+				want = append(want, false)
+			} else {
+				c.add(float64(i))
+				want = append(want, true)
+			}
+		}
+		if r.Intn(2) == 0 { // a filter keeps some rows, then more rows come
+			sel := make([]bool, n)
+			var kept []bool
+			for i := range sel {
+				if sel[i] = r.Intn(3) != 0; sel[i] {
+					kept = append(kept, want[i])
+				}
+			}
+			c.keep(sel)
+			want = kept
+			for i := r.Intn(12); i > 0; i-- {
+				v := r.Intn(4) != 0
+				if v {
+					c.add(1)
+				} else {
+					c.addNull()
+				}
+				want = append(want, v)
+			}
+		}
+		nulls := 0
+		for i, v := range want {
+			if c.valid.at(i) != v {
+				t.Fatalf("round %d: value %d valid=%v, want %v", round, i, c.valid.at(i), v)
+			}
+			if !v {
+				nulls++
+			}
+		}
+		arr := c.array(arrowFloat64, false)
+		if arr.Len() != len(want) || arr.NullN() != nulls || (arr.Data().Buffers()[0] == nil) != (nulls == 0) {
+			t.Fatalf("round %d: array of %d values, %d nulls, bitmap %v; want %d, %d", round, arr.Len(), arr.NullN(), arr.Data().Buffers()[0] != nil, len(want), nulls)
+		}
+		for i, v := range want {
+			if arr.IsValid(i) != v {
+				t.Fatalf("round %d: array value %d valid=%v, want %v", round, i, arr.IsValid(i), v)
+			}
+		}
+		arr.Release()
+		c.reset()
+	}
+}
+
+var arrowFloat64 = arrow.PrimitiveTypes.Float64
