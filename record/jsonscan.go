@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -75,6 +74,10 @@ type scanner struct {
 	// kept only now and then: copying each would cost more than it saves.
 	useless int
 }
+
+// maxPredicted bounds the copy a prediction keeps: in a larger record, keys
+// are a small share of the work.
+const maxPredicted = 64 << 10
 
 // predKey is a predicted member name, predBuf[off:end]. w holds its first
 // 16 bytes and the closing quote after them, m the bytes of w that count.
@@ -273,7 +276,7 @@ func (s *scanner) object(depth int, top bool) error {
 				if s.useless++; hits > 0 {
 					s.useless = 0
 				}
-				if (s.useless < 8 || s.useless%32 == 0) && s.pos-start <= math.MaxInt32 {
+				if (s.useless < 8 || s.useless%32 == 0) && s.pos-start <= maxPredicted {
 					s.remember(s.keys[base:], start, s.pos)
 				}
 			}
