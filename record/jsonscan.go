@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
 // SyntaxError is a JSON grammar, encoding or limit violation in one record.
@@ -79,12 +81,11 @@ type scanner struct {
 // are a small share of the work.
 const maxPredicted = 64 << 10
 
-// predKey is a predicted member name, predBuf[off:end]. w holds its first
-// 16 bytes and the closing quote after them, m the bytes of w that count.
+// predKey is a predicted member name (in predBuf) and whether it has an
+// escape.
 type predKey struct {
-	w, m     [2]uint64
-	off, end int32
-	escaped  bool
+	pat     jsonx.KeyPattern
+	escaped bool
 }
 
 // keySpan is a member name in src (without its quotes) and, once it is
@@ -223,7 +224,13 @@ func (s *scanner) object(depth int, top bool) error {
 		ks := s.pos
 		var k keySpan
 		if predicting {
-			if k, predicting = s.predicted(n, ks); predicting {
+			end := -1
+			if n < len(s.pred) {
+				end = s.pred[n].pat.Match(s.src, ks)
+			}
+			if predicting = end >= 0; predicting {
+				k = keySpan{start: ks + 1, end: end - 1, escaped: s.pred[n].escaped}
+				s.pos = end
 				hits++
 			} else {
 				mask = s.checkPredicted(s.keys[base:])
@@ -288,55 +295,14 @@ func (s *scanner) object(depth int, top bool) error {
 	}
 }
 
-// predicted reports whether the key whose opening quote is at src[ks] is
-// the n-th predicted member name of a top-level object, and if so, its span
-// with s.pos after its closing quote. Names of up to 15 bytes compare as
-// two 8-byte words, the closing quote included.
-func (s *scanner) predicted(n, ks int) (keySpan, bool) {
-	if n >= len(s.pred) {
-		return keySpan{}, false
-	}
-	p := &s.pred[n]
-	src := s.src
-	e := ks + 1 + int(p.end-p.off) // where the closing quote must be
-	if ks+17 <= len(src) {
-		b := src[ks+1 : ks+17]
-		if (binary.LittleEndian.Uint64(b)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(b[8:])^p.w[1])&p.m[1] != 0 {
-			return keySpan{}, false
-		}
-		if e >= ks+17 && (e >= len(src) || src[e] != '"' || string(src[ks+17:e]) != string(s.predBuf[p.off+16:p.end])) {
-			return keySpan{}, false
-		}
-	} else if e >= len(src) || src[e] != '"' || string(src[ks+1:e]) != string(s.predBuf[p.off:p.end]) {
-		return keySpan{}, false
-	}
-	s.pos = e + 1
-	return keySpan{start: ks + 1, end: e, escaped: p.escaped}, true
-}
-
 // remember makes keys, the names of the top-level object src[start:end]
 // just scanned whole, the prediction for the next one.
 func (s *scanner) remember(keys []keySpan, start, end int) {
 	s.predBuf = append(s.predBuf[:0], s.src[start:end]...)
 	s.pred = s.pred[:0]
 	for _, k := range keys {
-		p := predKey{off: int32(k.start - start), end: int32(k.end - start), escaped: k.escaped}
-		if w := s.predBuf[p.off:]; len(w) >= 16 { // the name, its quote and what follows
-			p.w[0], p.w[1] = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
-		} else {
-			var b [16]byte
-			copy(b[:], w)
-			p.w[0], p.w[1] = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-		}
-		switch n := k.end - k.start + 1; { // the bytes that count, the quote included
-		case n >= 16:
-			p.m = [2]uint64{^uint64(0), ^uint64(0)}
-		case n >= 8:
-			p.m = [2]uint64{^uint64(0), 1<<(8*(n-8)) - 1}
-		default:
-			p.m = [2]uint64{1<<(8*n) - 1, 0}
-		}
-		s.pred = append(s.pred, p)
+		name := s.predBuf[k.start-start : k.end-start]
+		s.pred = append(s.pred, predKey{pat: jsonx.NewKeyPattern(name), escaped: k.escaped})
 	}
 }
 
