@@ -206,9 +206,10 @@ type slot struct {
 	tsRank  int    // rank among the timestamp fields (top level only), or -1
 	nesting int    // 0 for a top-level field
 	// parent and key: the object slot (nil at the top level) and the raw
-	// member name this path was first met as.
+	// member name this path was first met as, compiled for matching.
 	parent *slot
-	key    string
+	key    jsonx.KeyPattern
+	keyed  bool // key is set
 	// With cfg.Auto: the path's candidate column, or -1; whether it was
 	// considered (at its first leaf value).
 	acol      int
@@ -371,10 +372,9 @@ func (w *worker) slotFor(path string) *slot {
 func (w *worker) predict(b []byte, i int, parent *slot) (*slot, int) {
 	if w.pos < len(w.order) {
 		if s := w.order[w.pos]; s != nil && s.parent == parent {
-			e := i + 1 + len(s.key)
-			if e < len(b) && b[e] == '"' && string(b[i+1:e]) == s.key {
+			if e := s.key.Match(b, i); e >= 0 {
 				w.pos++
-				return s, e + 1
+				return s, e
 			}
 		}
 	}
@@ -389,8 +389,8 @@ func (w *worker) lookup(depth int, parent *slot, key []byte) *slot {
 		s = &slot{path: string(w.path), col: -1, mcol: -1, fcol: -1, acol: -1, tsRank: -1, nesting: depth}
 		w.fields[s.path] = s
 	}
-	if s != nil && s.key == "" && s.parent == nil { // first met (or registered from the config)
-		s.parent, s.key = parent, string(key)
+	if s != nil && !s.keyed { // first met (or registered from the config)
+		s.parent, s.key, s.keyed = parent, jsonx.NewKeyPattern(append([]byte(nil), key...)), true
 	}
 	if w.pos < len(w.order) {
 		w.order[w.pos] = s

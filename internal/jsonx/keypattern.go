@@ -35,26 +35,39 @@ func NewKeyPattern(name []byte) KeyPattern {
 }
 
 // Match returns the index after the closing quote when the key whose
-// opening quote is at b[i] is the pattern's name, else -1.
+// opening quote is at b[i] is the pattern's name, else -1. Small enough to
+// inline for names under 16 bytes with 16 bytes of input to read.
 func (p *KeyPattern) Match(b []byte, i int) int {
+	if n := len(p.name); n < 16 && i >= 0 && i+17 <= len(b) && p.m[0] != 0 {
+		k := b[i+1 : i+17]
+		if (binary.LittleEndian.Uint64(k)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(k[8:])^p.w[1])&p.m[1] == 0 {
+			return i + 2 + n // the quote was compared too
+		}
+		return -1
+	}
+	return p.matchLong(b, i)
+}
+
+// matchLong is Match for names of 16 bytes or more, and near the end of b.
+func (p *KeyPattern) matchLong(b []byte, i int) int {
 	if p.m[0] == 0 || i < 0 {
 		return -1
 	}
 	e := i + 1 + len(p.name) // where the closing quote must be
+	if e >= len(b) || b[e] != '"' {
+		return -1
+	}
 	if i+17 <= len(b) {
 		k := b[i+1 : i+17]
 		if (binary.LittleEndian.Uint64(k)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(k[8:])^p.w[1])&p.m[1] != 0 {
 			return -1
 		}
-		if len(p.name) < 16 { // the quote was compared too
-			return e + 1
-		}
-		if e < len(b) && b[e] == '"' && string(b[i+17:e]) == string(p.name[16:]) {
+		if string(b[i+17:e]) == string(p.name[16:]) {
 			return e + 1
 		}
 		return -1
 	}
-	if e < len(b) && b[e] == '"' && string(b[i+1:e]) == string(p.name) {
+	if string(b[i+1:e]) == string(p.name) {
 		return e + 1
 	}
 	return -1
