@@ -544,45 +544,11 @@ func (s *scanner) str() error {
 }
 
 func (s *scanner) number() error {
-	src, p := s.src, s.pos
-	if src[p] == '-' {
-		p++
-	}
-	switch {
-	case p < len(src) && src[p] == '0':
-		p++
-	case p < len(src) && src[p] >= '1' && src[p] <= '9':
-		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
-			p++
-		}
-	default:
-		s.pos = p
+	p, ok := jsonx.NumberEnd(s.src, s.pos)
+	s.pos = p
+	if !ok {
 		return s.unexpected()
 	}
-	if p < len(src) && src[p] == '.' {
-		p++
-		if p >= len(src) || src[p] < '0' || src[p] > '9' {
-			s.pos = p
-			return s.unexpected()
-		}
-		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
-			p++
-		}
-	}
-	if p < len(src) && (src[p] == 'e' || src[p] == 'E') {
-		p++
-		if p < len(src) && (src[p] == '+' || src[p] == '-') {
-			p++
-		}
-		if p >= len(src) || src[p] < '0' || src[p] > '9' {
-			s.pos = p
-			return s.unexpected()
-		}
-		for p < len(src) && src[p] >= '0' && src[p] <= '9' {
-			p++
-		}
-	}
-	s.pos = p
 	return nil
 }
 

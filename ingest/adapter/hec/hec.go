@@ -203,42 +203,8 @@ func Events(dst, body []byte) ([]byte, *intake.Error) {
 // numeric strings a "time" may become: "00", "1." or "0x1p4" parse as floats
 // but are no JSON, so they stay strings.
 func epochNumber(s string) bool {
-	digits := func(i int) int {
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	i := 0
-	switch {
-	case s == "":
-		return false
-	case s[0] == '0':
-		i = 1
-	case s[0] >= '1' && s[0] <= '9':
-		i = digits(1)
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return false
-		}
-		i = j
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return false
-		}
-		i = j
-	}
-	return i == len(s)
+	end, ok := jsonx.NumberEnd(s, 0)
+	return ok && end == len(s) && s[0] != '-'
 }
 
 var errBlank = &blankErr{}
