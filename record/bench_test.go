@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,23 @@ func BenchmarkParseMixedShapes(b *testing.B) {
 		parts := [][]string{{ts, lv, svc, req, ids}, {lv, ts, ids, svc, req}, {svc, req, ts, lv, ids}}[i%3]
 		body = append(body, '{')
 		body = append(body, strings.Join(parts, ",")...)
+		body = append(body, "}\n"...)
+	}
+	benchParse(b, body)
+}
+
+// BenchmarkParseInterleavedSources is BenchmarkParse on records of ten
+// sources in random order that share their first keys (timestamp, level)
+// and differ after: a node agent's mix of applications.
+func BenchmarkParseInterleavedSources(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	var body []byte
+	for i := 0; i < 1000; i++ {
+		src := r.Intn(10)
+		body = fmt.Appendf(body, `{"timestamp":"2026-11-26T10:%02d:%02d.%06dZ","level":"%s"`, i/60%60, i%60, i, []string{"info", "warn", "error"}[i%3])
+		for f := 0; f < 8; f++ {
+			body = fmt.Appendf(body, `,"app%d_field%d":"value-%d"`, src, (f+src)%8, r.Intn(100000))
+		}
 		body = append(body, "}\n"...)
 	}
 	benchParse(b, body)

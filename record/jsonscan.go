@@ -71,12 +71,12 @@ type scanner struct {
 	// those of one valid object, so they need no duplicate check.
 	pred    []predKey
 	predBuf []byte
-	// useless counts the top-level objects whose first key was not the
-	// predicted one, since the last whose prediction failed later. Past a
-	// few, keys change from record to record, and a new prediction is kept
-	// only now and then: copying each would cost more than it saves. An
-	// object whose keys were all predicted keeps nothing new and leaves the
-	// count as it is (resetting it there costs 25 % on interleaved shapes,
+	// useless counts the top-level objects whose prediction failed before
+	// half their keys, since the last that failed later. Past a few, keys
+	// change from record to record, and a new prediction is kept only now
+	// and then: copying each would cost more than it saves. An object whose
+	// keys were all predicted keeps nothing new and leaves the count as it
+	// is (resetting it there costs 25 % on interleaved shapes,
 	// BenchmarkParseMixedShapes).
 	useless int
 }
@@ -85,15 +85,17 @@ type scanner struct {
 // are a small share of the work.
 const maxPredicted = 64 << 10
 
-// predKey is a predicted member name (in predBuf) and whether it has an
-// escape.
+// predKey is a predicted member name (in predBuf), whether it has an
+// escape, its signature, and the signature mask of the names up to it.
 type predKey struct {
 	pat     jsonx.KeyPattern
 	escaped bool
+	sig     uint32
+	mask    uint64
 }
 
-// keySpan is a member name in src (without its quotes) and, once it is
-// checked for duplicates, its signature (scanner.sig).
+// keySpan is a member name in src (without its quotes) and a cheap
+// signature of its decoded form (scanner.sig).
 type keySpan struct {
 	start, end int
 	sig        uint32
@@ -218,8 +220,9 @@ func (s *scanner) object(depth int, top bool) error {
 	var mask uint64
 	// A top-level object's keys are predicted from the previous one's (see
 	// scanner.pred) and skip the duplicate check while each is the predicted
-	// one; the first other key puts those before it through the check and
-	// ends the prediction.
+	// one; from the first other key on, names are checked against those
+	// before (whose signatures and mask the prediction holds) and the
+	// prediction ends.
 	predicting, hits := top && len(s.pred) > 0, 0
 	for n := 0; ; n++ {
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
@@ -233,11 +236,12 @@ func (s *scanner) object(depth int, top bool) error {
 				end = s.pred[n].pat.Match(s.src, ks)
 			}
 			if predicting = end >= 0; predicting {
-				k = keySpan{start: ks + 1, end: end - 1, escaped: s.pred[n].escaped}
+				p := &s.pred[n]
+				k = keySpan{start: ks + 1, end: end - 1, sig: p.sig, escaped: p.escaped}
 				s.pos = end
 				hits++
-			} else {
-				mask = s.checkPredicted(s.keys[base:])
+			} else if n > 0 { // the keys so far are checked against from here on
+				mask = s.pred[n-1].mask
 			}
 		}
 		if !predicting {
@@ -284,7 +288,7 @@ func (s *scanner) object(depth int, top bool) error {
 		case '}':
 			s.pos++
 			if top && !predicting { // a key was not the predicted one
-				if s.useless++; hits > 0 {
+				if s.useless++; 2*hits >= len(s.keys)-base {
 					s.useless = 0
 				}
 				if (s.useless < 8 || s.useless%32 == 0) && s.pos-start <= maxPredicted {
@@ -304,28 +308,22 @@ func (s *scanner) object(depth int, top bool) error {
 func (s *scanner) remember(keys []keySpan, start, end int) {
 	s.predBuf = append(s.predBuf[:0], s.src[start:end]...)
 	s.pred = s.pred[:0]
+	var mask uint64
 	for _, k := range keys {
 		name := s.predBuf[k.start-start : k.end-start]
-		s.pred = append(s.pred, predKey{pat: jsonx.NewKeyPattern(name), escaped: k.escaped})
+		mask |= sigBit(k.sig)
+		s.pred = append(s.pred, predKey{pat: jsonx.NewKeyPattern(name), escaped: k.escaped, sig: k.sig, mask: mask})
 	}
-}
-
-// checkPredicted computes the signatures of keys, the predicted names of the
-// object so far, and returns their mask: the names after them are checked
-// for duplicates against them.
-func (s *scanner) checkPredicted(keys []keySpan) uint64 {
-	var mask uint64
-	for i := range keys {
-		keys[i].sig = s.sig(keys[i])
-		mask |= sigBit(keys[i].sig)
-	}
-	return mask
 }
 
 // keySpan describes the member name src[start:end], just scanned.
 func (s *scanner) keySpan(start, end int) keySpan {
 	k := keySpan{start: start, end: end, escaped: s.esc}
-	k.sig = s.sig(k)
+	if k.escaped {
+		k.sig = s.sig(k)
+	} else {
+		k.sig = sigOf(s.src[start:end])
+	}
 	return k
 }
 
@@ -336,6 +334,10 @@ func (s *scanner) sig(k keySpan) uint32 {
 	if k.escaped {
 		name = s.unescapeKey(name)
 	}
+	return sigOf(name)
+}
+
+func sigOf(name []byte) uint32 {
 	if len(name) == 0 {
 		return 0
 	}
