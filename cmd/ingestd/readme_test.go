@@ -187,7 +187,7 @@ func TestREADMEExamples(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor polls cond for up to 60 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	// Generous: this is no speed check, only a bound on a hang. Daily
