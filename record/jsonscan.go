@@ -95,7 +95,7 @@ type predKey struct {
 }
 
 // keySpan is a member name in src (without its quotes) and a cheap
-// signature of its decoded form (scanner.sig).
+// signature of its decoded form (sigOf).
 type keySpan struct {
 	start, end int
 	sig        uint32
@@ -318,25 +318,15 @@ func (s *scanner) remember(keys []keySpan, start, end int) {
 
 // keySpan describes the member name src[start:end], just scanned.
 func (s *scanner) keySpan(start, end int) keySpan {
-	k := keySpan{start: start, end: end, escaped: s.esc}
-	if k.escaped {
-		k.sig = s.sig(k)
-	} else {
-		k.sig = sigOf(s.src[start:end])
-	}
-	return k
-}
-
-// sig is a cheap signature of a member name's decoded form: its length and
-// its first and last byte.
-func (s *scanner) sig(k keySpan) uint32 {
-	name := s.src[k.start:k.end]
-	if k.escaped {
+	name := s.src[start:end]
+	if s.esc {
 		name = s.unescapeKey(name)
 	}
-	return sigOf(name)
+	return keySpan{start: start, end: end, escaped: s.esc, sig: sigOf(name)}
 }
 
+// sigOf is a cheap signature of a member name's decoded form: its length
+// and its first and last byte.
 func sigOf(name []byte) uint32 {
 	if len(name) == 0 {
 		return 0
