@@ -35,13 +35,13 @@ func NewKeyPattern(name []byte) KeyPattern {
 }
 
 // Match returns the index after the closing quote when the key whose
-// opening quote is at b[i] is the pattern's name, else -1. Small enough to
-// inline for names under 16 bytes with 16 bytes of input to read.
+// opening quote is at b[i] is the pattern's name, else -1. A name under 16
+// bytes, with 16 bytes of input after the quote, is settled by the two
+// words, its closing quote included; other cases take matchLong.
 func (p *KeyPattern) Match(b []byte, i int) int {
 	if n := len(p.name); n < 16 && i >= 0 && i+17 <= len(b) && p.m[0] != 0 {
-		k := b[i+1 : i+17]
-		if (binary.LittleEndian.Uint64(k)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(k[8:])^p.w[1])&p.m[1] == 0 {
-			return i + 2 + n // the quote was compared too
+		if p.words(b[i+1 : i+17]) {
+			return i + 2 + n
 		}
 		return -1
 	}
@@ -58,11 +58,7 @@ func (p *KeyPattern) matchLong(b []byte, i int) int {
 		return -1
 	}
 	if i+17 <= len(b) {
-		k := b[i+1 : i+17]
-		if (binary.LittleEndian.Uint64(k)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(k[8:])^p.w[1])&p.m[1] != 0 {
-			return -1
-		}
-		if string(b[i+17:e]) == string(p.name[16:]) {
+		if p.words(b[i+1:i+17]) && string(b[i+17:e]) == string(p.name[16:]) {
 			return e + 1
 		}
 		return -1
@@ -71,6 +67,12 @@ func (p *KeyPattern) matchLong(b []byte, i int) int {
 		return e + 1
 	}
 	return -1
+}
+
+// words reports whether the 16 bytes k (after a key's opening quote) agree
+// with the pattern's words where its masks count.
+func (p *KeyPattern) words(k []byte) bool {
+	return (binary.LittleEndian.Uint64(k)^p.w[0])&p.m[0]|(binary.LittleEndian.Uint64(k[8:])^p.w[1])&p.m[1] == 0
 }
 
 // Name returns the raw name the pattern matches.
