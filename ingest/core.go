@@ -150,9 +150,12 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 	s, st := w.s, w.st
 	b := &st.batch
 	b.Reset()
+	t0 := time.Now()
 	p := s.parsers.Get().(*record.Parser)
 	re := p.Parse(records, w.start, opt.Skip, b)
 	s.parsers.Put(p)
+	t1 := time.Now()
+	s.m.stageParse.Observe(t1.Sub(t0).Seconds())
 	if re != nil {
 		s.m.rejectRequest(re.Reason)
 		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: re.Msg, Line: re.Line, Reason: re.Reason}
@@ -191,6 +194,8 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 		st.payload, stored, packed = s.store.AppendEntry(st.payload[:0], b, &st.entry)
 		s.store.Unadmit(n - int64(stored))
 		n = int64(stored)
+		t2 := time.Now()
+		s.m.stageCompress.Observe(t2.Sub(t1).Seconds())
 		wal := s.wal.Load()
 		var err error
 		if packed {
@@ -198,6 +203,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 		} else {
 			_, err = wal.Append(st.payload, st)
 		}
+		s.m.stageCommit.Observe(time.Since(t2).Seconds())
 		if err != nil {
 			s.store.Unadmit(n)
 			return nil, s.storageErr(err)

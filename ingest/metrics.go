@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/ingestd/ingestd/ingest/store"
@@ -26,6 +27,10 @@ type Metrics struct {
 	rejected     *prometheus.CounterVec // records skipped with ?invalid=skip, by reason
 	rejectedReqs *prometheus.CounterVec // whole requests refused with 400, by reason
 	walFsync     prometheus.Histogram
+	// A write's time by stage (ingestd_write_stage_seconds): parse
+	// (validate and compact), then, when it stores records, compress (its
+	// zstd frames) and commit (the WAL's group commit, fsync included).
+	stageParse, stageCompress, stageCommit prometheus.Observer
 
 	// Per protocol and producer: every write by outcome, and its records.
 	protoRequests *prometheus.CounterVec
@@ -51,6 +56,11 @@ var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 20)
 func NewMetrics() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	// The Go runtime's own view, for finding where latency goes: scheduling
+	// latency (go_sched_latencies_seconds), GC pauses and CPU, heap, and the
+	// process's CPU and memory.
+	f(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsGC, collectors.MetricsScheduler)))
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.recordsIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_records_in_total", Help: "Records stored (acknowledged)."})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_records_rejected_total", Help: "Records skipped with ?invalid=skip, by reason."}, []string{"reason"})
 	m.rejectedReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_requests_rejected_total", Help: "Requests refused with 400 (nothing stored), by reason."}, []string{"reason"})
@@ -59,6 +69,11 @@ func NewMetrics() *Metrics {
 		m.rejectedReqs.WithLabelValues(r)
 	}
 	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_wal_fsync_duration_seconds", Help: "Duration of WAL fdatasync calls.", Buckets: LatencyBuckets})
+	stages := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ingestd_write_stage_seconds",
+		Help:    "Time a write spends in each stage: parse (validate, compact, timestamps; every write), then for writes that store records compress (their zstd frames, in the request's goroutine) and commit (WAL group commit and fsync, until answered). Waiting for a CPU counts in the stage it delays.",
+		Buckets: LatencyBuckets}, []string{"stage"})
+	m.stageParse, m.stageCompress, m.stageCommit = stages.WithLabelValues("parse"), stages.WithLabelValues("compress"), stages.WithLabelValues("commit")
+	f(stages)
 	m.protoRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_requests_total",
 		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, forbidden, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, refused)."},
 		[]string{"protocol", "producer", "outcome"})

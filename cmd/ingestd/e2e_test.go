@@ -351,6 +351,11 @@ func TestMetricsAndHealth(t *testing.T) {
 		`ingestd_records_rejected_total{reason="invalid_json"} 1`, "ingestd_wal_fsync_duration_seconds_count",
 		"ingestd_ack_latency_seconds_bucket", "ingestd_buffered_bytes", "ingestd_recovery_duration_seconds",
 		"ingestd_compression_ratio",
+		// Where a write's time goes: two stored writes and one refused at
+		// parsing, and the runtime's scheduling latency, GC and process CPU.
+		`ingestd_write_stage_seconds_count{stage="parse"} 3`, `ingestd_write_stage_seconds_count{stage="compress"} 2`,
+		`ingestd_write_stage_seconds_count{stage="commit"} 2`, "go_sched_latencies_seconds_bucket",
+		"go_gc_duration_seconds", "process_cpu_seconds_total",
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
