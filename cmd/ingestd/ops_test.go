@@ -19,7 +19,7 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(f), "..", "..")
 }
 
-var metricRe = regexp.MustCompile(`ingestd_[a-z_]+`)
+var metricRe = regexp.MustCompile(`\b(?:ingestd|go|process)_[a-z_]+`)
 
 // The alert rules and the dashboard only use metrics the daemon exports.
 func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
