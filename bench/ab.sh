@@ -6,7 +6,11 @@
 # connections, 15 s after a 3 s warm-up; prints the median records/s, p99
 # and records per daemon CPU-second of each.
 #   RATE=N      open loop instead: N records/s offered, 16 connections; prints
-#               each run's p50/p99/p99.9, CPU and RSS too
+#               each run's p50/p99/p99.9, CPU and RSS too, and the daemon's
+#               own p99 per write stage, of WAL fsync and of Go scheduling
+#               (from /metrics; a build without a metric shows nan)
+#   CONFIG=F    serve with --config F (e.g. wal.fsync: never, to see the disk's
+#               share of the tail)
 #   RESTART=1   instead: restart time after kill -9 with ≈ 1.4 GB of WAL
 #               (4000 requests of unique records over 365 days, nothing in
 #               segments), as bench/run-benchmarks.sh measures it
@@ -42,18 +46,45 @@ for run in $(seq "$RUNS"); do
       T1=$(date +%s.%N)
       python3 -c "print('{\"wal_bytes\": %d, \"ready_seconds\": %.2f}' % ($WAL, $T1-$T0))" > "$OUT/$v-$run.json"
     else
-      "$OUT/ingestd-$v" serve --data-dir "$D" --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
+      "$OUT/ingestd-$v" serve --data-dir "$D" ${CONFIG:+--config "$CONFIG"} --listen 127.0.0.1:$PORT 2>>"$OUT/daemon-$v.log" &
       PID=$!
       LOAD=(--duration 15s --warmup 3s --conns 8)
       [ -n "${RATE:-}" ] && LOAD=(--rate "$RATE" --duration 20s --warmup 3s --conns 16)
       "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "${SHAPE:-logs}" "${LOAD[@]}" --pid $PID --quiet --out "$OUT/$v-$run.json" > /dev/null
+      curl -s 127.0.0.1:$PORT/metrics > "$OUT/$v-$run.metrics"
     fi
     kill -TERM $PID; wait $PID
     rm -rf "$D"
   done
 done
 python3 - "$OUT" "$RUNS" "${RATE:-}" "${RESTART:-}" <<'PY'
-import json, statistics, sys
+import json, re, statistics, sys
+def slow_wakeups(lines):
+    # go_sched_latencies_seconds has decade buckets (…, 0.92 ms, 10.5 ms, …),
+    # too coarse for a p99: the share above 0.92 ms says more.
+    b = [(re.search(r'le="([^"]+)"', l).group(1), float(l.split()[-1]))
+         for l in lines if l.startswith("go_sched_latencies_seconds_bucket{")]
+    if not b or b[-1][1] == 0:
+        return float("nan")
+    under = next((c for le, c in b if le != "+Inf" and 0.0009 < float(le) < 0.001), float("nan"))
+    return 100 * (1 - under / b[-1][1])
+def p99(lines, name, sel):
+    # histogram_quantile(0.99) over one scrape: the bucket where the count
+    # passes 99 %, linear within it.
+    b = []
+    for line in lines:
+        if line.startswith(name + "_bucket{") and sel in line:
+            le = re.search(r'le="([^"]+)"', line).group(1)
+            b.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    if not b or b[-1][1] == 0:
+        return float("nan")
+    want, lo, below = 0.99 * b[-1][1], 0.0, 0.0
+    for le, c in b:
+        if c >= want:
+            if le == float("inf"):
+                return lo * 1e3
+            return (lo + (le - lo) * (want - below) / max(c - below, 1)) * 1e3
+        lo, below = le, c
 out, runs, rate, restart = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 for v in ("before", "after"):
     rs = [json.load(open(f"{out}/{v}-{i}.json")) for i in range(1, runs + 1)]
@@ -62,10 +93,18 @@ for v in ("before", "after"):
               f"  WAL bytes {[r['wal_bytes'] for r in rs]}")
         continue
     if rate:
-        for r in rs:
+        for i, r in enumerate(rs, 1):
             l = r["latency_ms"]
             print(f"{v:6} offered {rate}: records/s {round(r['records_per_s'])}  p50 {l['p50']} p99 {l['p99']} p99.9 {l['p99.9']} ms"
                   f"  daemon {r['daemon_cpu_cores']:.2f} cores  RSS HWM {r['daemon_rss_hwm_mb']:.0f} MB")
+            m = open(f"{out}/{v}-{i}.metrics").read().splitlines()
+            print("       daemon's p99 (ms, interpolated in buckets as histogram_quantile does):",
+                  "  ".join(f"{n} {p99(m, h, sel):.1f}" for n, h, sel in (
+                      ("parse", "ingestd_write_stage_seconds", 'stage="parse"'),
+                      ("compress", "ingestd_write_stage_seconds", 'stage="compress"'),
+                      ("commit", "ingestd_write_stage_seconds", 'stage="commit"'),
+                      ("fsync", "ingestd_wal_fsync_duration_seconds", ""))),
+                  f"  wake-ups that waited over 0.9 ms for a CPU {slow_wakeups(m):.1f} %")
         continue
     rps = [r["records_per_s"] for r in rs]
     print(f"{v:6} records/s {[round(x) for x in rps]} median {round(statistics.median(rps))}"
