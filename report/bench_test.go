@@ -128,6 +128,8 @@ func BenchmarkMonthFromPartials(b *testing.B) {
 // INGESTD_SCAN_DIR (e.g. bench/gendays output) with one worker and the
 // question of bench/report-vs-duckdb.sh, for profiling the scan on varied
 // records: go test -run '^$' -bench ScanDir -cpuprofile cpu.out ./report/
+// With INGESTD_SCAN_AUTO=1 it asks the zero-config question instead (every
+// leaf path a candidate), as bench/report-vs-duckdb.sh does with AUTO=1.
 func BenchmarkScanDir(b *testing.B) {
 	dir := os.Getenv("INGESTD_SCAN_DIR")
 	if dir == "" {
@@ -136,6 +138,9 @@ func BenchmarkScanDir(b *testing.B) {
 	files := monthFiles(b, dir)
 	cfg := benchConfig(1)
 	cfg.Distinct = []string{"host", "user.id"}
+	if os.Getenv("INGESTD_SCAN_AUTO") == "1" {
+		cfg.Dimensions, cfg.Metrics, cfg.Distinct, cfg.Auto = nil, nil, nil, true
+	}
 	b.ReportAllocs()
 	var n int64
 	for i := 0; i < b.N; i++ {
