@@ -69,6 +69,7 @@ type Result struct {
 type job struct {
 	req      Request
 	intended time.Time // open loop: when it should have been sent
+	body     *[]byte   // req.Body's buffer, for reuse once answered (nil: not pooled)
 }
 
 // Run sends the workload and measures it.
@@ -108,7 +109,12 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var next atomic.Int64
-	ready := make(chan Request, cfg.Conns*2) // prepared bodies, a few ahead
+	ready := make(chan job, cfg.Conns*2) // prepared bodies, a few ahead
+	// Uncompressed bodies go back to the generators once answered: at
+	// hundreds of requests a second, fresh ones would have the generator
+	// collect garbage many times a second, and its pauses would count as
+	// the daemon's latency.
+	var bodies sync.Pool // *[]byte
 	var gwg sync.WaitGroup
 	for g := 0; g < max(1, min(cfg.Conns, runtime.GOMAXPROCS(0))); g++ {
 		gwg.Add(1)
@@ -120,8 +126,18 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				if cfg.Requests > 0 && i >= cfg.Requests {
 					return
 				}
+				bp, _ := bodies.Get().(*[]byte)
+				if bp == nil {
+					bp = new([]byte)
+				}
+				j := job{req: gen.RequestInto(i, bp)}
+				if w.Compression == "none" {
+					j.body = bp // Body is *bp
+				} else {
+					bodies.Put(bp)
+				}
 				select {
-				case ready <- gen.Request(i):
+				case ready <- j:
 				case <-ctx.Done():
 					return
 				}
@@ -167,12 +183,13 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 			if !end.IsZero() && intended.After(end) {
 				return
 			}
-			r, ok := <-ready
+			j, ok := <-ready
 			if !ok {
 				return
 			}
+			j.intended = intended
 			select {
-			case jobs <- job{req: r, intended: intended}:
+			case jobs <- j:
 			case <-ctx.Done():
 				return
 			}
@@ -247,6 +264,10 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 					}
 				}
 				mu.Unlock()
+				if err == nil && j.body != nil { // after an error the client may not be done with it
+					req.ResetBody()
+					bodies.Put(j.body)
+				}
 			}
 		}()
 	}

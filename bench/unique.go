@@ -31,7 +31,8 @@ func (g *Generator) unique(b []byte, i int64) []byte {
 	window := int64(g.w.Days)*int64(24*time.Hour) - int64(time.Minute)
 	for j := 0; j < g.w.Batch; j++ {
 		b = append(b, `{"id":"`...)
-		id := strconv.AppendInt(nil, first+int64(j), 10)
+		var idb [20]byte
+		id := strconv.AppendInt(idb[:0], first+int64(j), 10)
 		for k := len(id); k < idWidth; k++ {
 			b = append(b, '0')
 		}

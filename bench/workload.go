@@ -192,19 +192,30 @@ func NewGenerator(w Workload, now time.Time) (*Generator, error) {
 
 // Request returns request i (a new body each call; the caller owns it).
 func (g *Generator) Request(i int64) Request {
+	var buf []byte
+	return g.RequestInto(i, &buf)
+}
+
+// RequestInto is Request with the uncompressed body built in *buf's memory
+// (grown as needed; *buf is left holding the body), so that a load
+// generator can reuse bodies instead of making garbage at the rate it
+// sends. Without compression the request's Body is *buf itself: reuse it
+// only once the request is done. Compressed bodies are new.
+func (g *Generator) RequestInto(i int64, buf *[]byte) Request {
 	t := int(i % nTemplates)
 	first := i * int64(g.w.Batch)
 	var body []byte
 	if g.w.Shape == ShapeUnique {
-		body = g.unique(nil, i)
+		body = g.unique((*buf)[:0], i)
 	} else {
-		body = append([]byte(nil), g.tmpl[t]...)
+		body = append((*buf)[:0], g.tmpl[t]...)
 		var digits [20]byte
 		for j, off := range g.idOffs[t] {
 			d := strconv.AppendInt(digits[:0], first+int64(j), 10)
 			copy(body[off+idWidth-len(d):off+idWidth], d)
 		}
 	}
+	*buf = body
 	r := Request{Index: i, FirstID: first, Raw: len(body), Invalid: g.invalid[t]}
 	switch g.w.Compression {
 	case "zstd":

@@ -172,3 +172,30 @@ func TestUniqueShape(t *testing.T) {
 		}
 	}
 }
+
+// A reused body buffer, holding another request's bytes and bigger or
+// smaller than needed, gives the same request as a fresh one: the load
+// generator recycles bodies.
+func TestRequestIntoReusesBuffers(t *testing.T) {
+	for _, shape := range []string{ShapeUnique, ShapeLogs, ShapeWide} {
+		for _, comp := range []string{"none", "zstd"} {
+			w := Workload{Seed: 7, Shape: shape, Batch: 50, Form: "ndjson", Compression: comp, Days: 2}
+			gen, err := NewGenerator(w, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf []byte
+			for _, i := range []int64{3, 0, 17, 3, 1 << 20} {
+				want := gen.Request(i)
+				got := gen.RequestInto(i, &buf)
+				if !bytes.Equal(got.Body, want.Body) || got.Raw != want.Raw || got.FirstID != want.FirstID {
+					t.Fatalf("%s/%s request %d: reused buffer gives %d bytes, fresh %d", shape, comp, i, len(got.Body), len(want.Body))
+				}
+				if comp == "none" && &got.Body[0] != &buf[0] {
+					t.Fatalf("%s request %d: the body is not built in the buffer", shape, i)
+				}
+				buf = append(buf, "garbage that the next request must not keep"...)
+			}
+		}
+	}
+}
