@@ -131,10 +131,10 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 					bp = new([]byte)
 				}
 				j := job{req: gen.RequestInto(i, bp)}
-				if w.Compression == "none" {
-					j.body = bp // Body is *bp
+				if b := j.req.Body; len(b) > 0 && len(*bp) > 0 && &b[0] == &(*bp)[0] {
+					j.body = bp // sent as it is: reused once answered
 				} else {
-					bodies.Put(bp)
+					bodies.Put(bp) // compressed: the raw body was scratch
 				}
 				select {
 				case ready <- j:
