@@ -51,15 +51,18 @@ func RenameDurable(from, to string) error {
 }
 
 // WriteFileDurable replaces path by data, atomically and durably: a
-// temporary file beside it (mode 0600), fsync, rename, fsync of the folder.
-// On failure path is unchanged and the temporary file is removed.
+// temporary file of its own beside it (<name>.tmp-<random>, mode 0600),
+// fsync, rename, fsync of the folder. Writers of one path, even in other
+// processes (the daemon and a report child both write a day's partial), do
+// not collide: each renames its own file, and the last one wins. On failure
+// path is unchanged and the temporary file is removed.
 func WriteFileDurable(path string, data []byte) error {
-	tmp := path + ".tmp"
 	failpoint.Hit("fsutil.WriteFileDurable.openfile")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
+		return fmt.Errorf("create a temporary file for %s: %w", path, err)
 	}
+	tmp := f.Name()
 	failpoint.Hit("fsutil.WriteFileDurable.write")
 	if _, err = f.Write(data); err == nil {
 		failpoint.Hit("fsutil.WriteFileDurable.sync")
