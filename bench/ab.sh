@@ -59,23 +59,26 @@ for run in $(seq "$RUNS"); do
 done
 python3 - "$OUT" "$RUNS" "${RATE:-}" "${RESTART:-}" <<'PY'
 import json, re, statistics, sys
-def slow_wakeups(lines):
-    # go_sched_latencies_seconds has decade buckets (…, 0.92 ms, 10.5 ms, …),
-    # too coarse for a p99: the share above 0.92 ms says more.
-    b = [(re.search(r'le="([^"]+)"', l).group(1), float(l.split()[-1]))
-         for l in lines if l.startswith("go_sched_latencies_seconds_bucket{")]
-    if not b or b[-1][1] == 0:
-        return float("nan")
-    under = next((c for le, c in b if le != "+Inf" and 0.0009 < float(le) < 0.001), float("nan"))
-    return 100 * (1 - under / b[-1][1])
-def p99(lines, name, sel):
-    # histogram_quantile(0.99) over one scrape: the bucket where the count
-    # passes 99 %, linear within it.
+def buckets(lines, name, sel=""):
+    # One histogram's cumulative buckets in a scrape: (upper bound, count).
     b = []
     for line in lines:
         if line.startswith(name + "_bucket{") and sel in line:
             le = re.search(r'le="([^"]+)"', line).group(1)
             b.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    return b
+def slow_wakeups(lines):
+    # go_sched_latencies_seconds has decade buckets (…, 0.92 ms, 10.5 ms, …),
+    # too coarse for a p99: the share above 0.92 ms says more.
+    b = buckets(lines, "go_sched_latencies_seconds")
+    if not b or b[-1][1] == 0:
+        return float("nan")
+    under = next((c for le, c in b if 0.0009 < le < 0.001), float("nan"))
+    return 100 * (1 - under / b[-1][1])
+def p99(lines, name, sel):
+    # histogram_quantile(0.99) over one scrape: the bucket where the count
+    # passes 99 %, linear within it.
+    b = buckets(lines, name, sel)
     if not b or b[-1][1] == 0:
         return float("nan")
     want, lo, below = 0.99 * b[-1][1], 0.0, 0.0
