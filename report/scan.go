@@ -166,7 +166,10 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 	}()
 	var records, rawBytes atomic.Int64
 	var progressMu sync.Mutex
-	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers, Open: opt.Open, Prefetch: opt.Prefetch}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
+	err := segment.ScanBlocks(ctx, files, segment.ScanOptions{Workers: cfg.Workers, Open: opt.Open, Prefetch: opt.Prefetch,
+		// Aggregates need no content checksum beyond the data CRC; records
+		// handed to a sink (query printing them) keep it, as cat does.
+		SkipContentChecksum: opt.Sink == nil}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
 		w := workers[wi]
 		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
 			return err

@@ -20,6 +20,13 @@ type ScanOptions struct {
 	// GETs of an object), where one read at a time would wait on every
 	// round trip. Blocks still reach the decoders in file order.
 	Prefetch int
+	// SkipContentChecksum makes the decoders skip zstd's content checksum
+	// (xxhash64 of the decoded bytes). The CRC-32C of each block's
+	// compressed bytes and its decoded length are still checked, so damage
+	// on disk is still found; what is no longer checked is the decoder's own
+	// output. For scans that aggregate (reports), not for ones that copy data
+	// (compaction, cat) or vouch for it (verify).
+	SkipContentChecksum bool
 }
 
 // BlockFunc receives one decoded block. raw is valid only until it returns.
@@ -50,7 +57,7 @@ func ScanFiles(ctx context.Context, files []string, opt ScanOptions, fn BlockFun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dec, err := NewDecoder()
+			dec, err := newDecoder(!opt.SkipContentChecksum)
 			if err != nil {
 				for j := range jobs {
 					j.err = err
@@ -298,7 +305,7 @@ func ScanBlocks(ctx context.Context, files []string, opt ScanOptions, fn WorkerB
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			dec, err := NewDecoder()
+			dec, err := newDecoder(!opt.SkipContentChecksum)
 			if err != nil {
 				fail(err)
 				for range jobs {

@@ -789,3 +789,74 @@ func TestPrefetchScanKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderContentChecksum: a frame whose content checksum is wrong but
+// whose compressed bytes match the header's CRC (the decoder's output, not
+// the disk, is what is wrong) fails the default decoder and passes one
+// that skips the content checksum, as report scans do; damage to the
+// compressed bytes fails both.
+func TestDecoderContentChecksum(t *testing.T) {
+	enc, err := NewEncoder(LevelFastest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("{\"a\":1}\n{\"a\":2}\n")
+	blk, err := enc.AppendBlock(nil, BlockMeta{Records: 2}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseBlockHeader(blk[:BlockHeaderLen])
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := append([]byte(nil), blk[BlockHeaderLen:]...)
+	frame[len(frame)-1] ^= 0xff // the last byte of the xxhash64 content checksum
+	m.DataCRC = CRC(frame)
+	strict, err := NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Close()
+	if _, err := strict.Decode(nil, frame, m); err == nil {
+		t.Fatal("default decoder accepted a wrong content checksum")
+	}
+	lax, err := newDecoder(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lax.Close()
+	got, err := lax.Decode(nil, frame, m)
+	if err != nil || string(got) != string(raw) {
+		t.Fatalf("decoder without content checksum: %q, %v", got, err)
+	}
+	// The same block in a sealed file: ScanBlocks takes the option.
+	hdr := make([]byte, BlockHeaderLen)
+	putBlockHeader(hdr, m, FormatVersion)
+	path := filepath.Join(t.TempDir(), PartName("t", 1))
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(append(hdr, frame...)); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := w.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, skip := range []bool{false, true} {
+		var got []byte
+		err := ScanBlocks(context.Background(), []string{sealed}, ScanOptions{SkipContentChecksum: skip},
+			func(_ int, _ string, _ BlockMeta, raw []byte) error { got = append(got, raw...); return nil })
+		if skip && (err != nil || string(got) != string(raw)) {
+			t.Errorf("ScanBlocks skipping the content checksum: %q, %v", got, err)
+		}
+		if !skip && err == nil {
+			t.Error("ScanBlocks accepted a wrong content checksum")
+		}
+	}
+	frame[len(frame)/2] ^= 0x01 // now the compressed bytes: the CRC finds it
+	if _, err := lax.Decode(nil, frame, m); !errors.Is(err, ErrDataCRC) {
+		t.Fatalf("damaged data: %v, want ErrDataCRC", err)
+	}
+}
