@@ -87,11 +87,7 @@ func ValueEnd(b []byte, i int) int {
 		return -1
 	default: // number, true, false, null
 		j := i
-		for j < len(b) {
-			c := b[j]
-			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-				break
-			}
+		for j < len(b) && !scalarEnd[b[j]] {
 			j++
 		}
 		if j == i {
@@ -100,3 +96,8 @@ func ValueEnd(b []byte, i int) int {
 		return j
 	}
 }
+
+// scalarEnd marks the bytes that end a number or literal: a separator, a
+// closing bracket or whitespace (one table load a byte instead of seven
+// comparisons).
+var scalarEnd = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\r': true, '\n': true}
