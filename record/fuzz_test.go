@@ -117,6 +117,15 @@ func TestRFC3339Fractions(t *testing.T) {
 			}
 		}
 	}
+	for i := 0; i < 9; i++ { // a non-digit anywhere in the fraction
+		for _, c := range []byte{'/', ':', 'a', ' ', '.', 0x80} {
+			b := []byte("2024-02-29T23:59:58.123456789Z")
+			b[20+i] = c
+			if _, err := ParseTimestamp([]byte(`"` + string(b) + `"`)); err == nil {
+				t.Errorf("%q accepted", b)
+			}
+		}
+	}
 	if _, err := ParseTimestamp([]byte(`"2024-02-29T23:59:58.Z"`)); err == nil {
 		t.Error("a dot without digits accepted")
 	}

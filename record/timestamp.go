@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
@@ -108,6 +109,11 @@ func parseRFC3339(b []byte) (int64, error) {
 	var frac int64
 	if len(rest) > 0 && rest[0] == '.' {
 		i := 1
+		if len(rest) >= 9 { // the first eight digits at once, when they are eight digits
+			if x := binary.LittleEndian.Uint64(rest[1:]); eightDigits(x) {
+				frac, i = int64(eightDigitsValue(x)), 9
+			}
+		}
 		for ; i < len(rest); i++ { // nanoseconds: digits past the ninth are dropped
 			c := rest[i] - '0'
 			if c > 9 {
@@ -146,6 +152,21 @@ func parseRFC3339(b []byte) (int64, error) {
 		return 0, errTSRange
 	}
 	return secs*1e9 + frac, nil
+}
+
+// eightDigits reports whether the eight bytes of x (first byte lowest) are
+// all ASCII digits.
+func eightDigits(x uint64) bool {
+	return x&0xF0F0F0F0F0F0F0F0 == 0x3030303030303030 &&
+		(x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 == 0x3030303030303030
+}
+
+// eightDigitsValue is the number eight ASCII digits spell, first byte
+// lowest (as fast_float does it: three multiplications instead of eight).
+func eightDigitsValue(x uint64) uint64 {
+	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 // parseEpoch parses a JSON number as epoch time, unit by magnitude.
