@@ -15,7 +15,9 @@ import (
 // when a batch is cut. A batch's arrays are only valid until the builders are
 // reset, which happens after the batch has been aggregated and written.
 
-// bitmap is an Arrow validity bitmap being built.
+// bitmap is an Arrow validity bitmap being built. Its bits are kept only
+// once there is a null (nulls > 0): until then a valid value is a count,
+// since most columns have no null and Arrow needs no bitmap for them.
 type bitmap struct {
 	b     []byte
 	n     int
@@ -23,6 +25,13 @@ type bitmap struct {
 }
 
 func (m *bitmap) add(valid bool) {
+	if m.nulls == 0 {
+		if valid {
+			m.n++
+			return
+		}
+		m.fill()
+	}
 	if m.n>>3 >= len(m.b) {
 		m.b = append(m.b, 0)
 	}
@@ -35,14 +44,35 @@ func (m *bitmap) add(valid bool) {
 	m.n++
 }
 
+// fill writes the bits of the first n values, all valid, before the first
+// null.
+func (m *bitmap) fill() {
+	m.b = m.b[:0]
+	for i := m.n >> 3; i > 0; i-- {
+		m.b = append(m.b, 0xff)
+	}
+	if m.n&7 != 0 {
+		m.b = append(m.b, byte(1)<<(m.n&7)-1)
+	}
+}
+
 func (m *bitmap) reset() { m.b, m.n, m.nulls = m.b[:0], 0, 0 }
 
 // at reports whether value i is valid.
-func (m *bitmap) at(i int) bool { return m.b[i>>3]&(1<<(i&7)) != 0 }
+func (m *bitmap) at(i int) bool { return m.nulls == 0 || m.b[i>>3]&(1<<(i&7)) != 0 }
 
 // keep compacts the bitmap to the values where sel is true, in place.
 func (m *bitmap) keep(sel []bool) {
 	n, nulls := 0, 0
+	if m.nulls == 0 {
+		for _, ok := range sel {
+			if ok {
+				n++
+			}
+		}
+		m.n = n
+		return
+	}
 	for i, ok := range sel {
 		if !ok {
 			continue

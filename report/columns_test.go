@@ -127,3 +127,31 @@ func TestBitmapMatchesInput(t *testing.T) {
 }
 
 var arrowFloat64 = arrow.PrimitiveTypes.Float64
+
+// A bitmap keeps no bits until its first null; the bits it then writes
+// for the values before (here 9 valid, after a keep of 12) are all set, and
+// a keep that drops every null leaves it a count again.
+func TestBitmapFirstNullAfterKeep(t *testing.T) {
+	var m bitmap
+	for i := 0; i < 12; i++ {
+		m.add(true)
+	}
+	m.keep([]bool{true, false, true, true, false, true, true, true, false, true, true, true})
+	m.add(false)
+	m.add(true)
+	if m.n != 11 || m.nulls != 1 || len(m.b) != 2 {
+		t.Fatalf("n=%d nulls=%d bytes=%d, want 11, 1, 2", m.n, m.nulls, len(m.b))
+	}
+	for i := 0; i < 11; i++ {
+		if m.at(i) != (i != 9) {
+			t.Fatalf("value %d valid=%v", i, m.at(i))
+		}
+	}
+	sel := make([]bool, 11)
+	sel[0], sel[10] = true, true
+	m.keep(sel)
+	m.add(false)
+	if m.n != 3 || m.nulls != 1 || !m.at(0) || !m.at(1) || m.at(2) {
+		t.Fatalf("after dropping the null: n=%d nulls=%d bits %v %v %v", m.n, m.nulls, m.at(0), m.at(1), m.at(2))
+	}
+}
