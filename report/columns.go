@@ -214,8 +214,12 @@ type dictCol struct {
 	// index (plus one; 0 for none) a value with that hash last had in this
 	// batch: the values of a dimension mostly repeat, and comparing a value
 	// with one dictionary entry costs less than the map.
-	recent [256]int32
+	recent [recentSlots]int32
 }
+
+// recentSlots is the size of dictCol.recent: room for a few hundred values
+// (hosts, say) with few collisions, in 4 KiB.
+const recentSlots = 1024
 
 func (c *dictCol) add(v []byte) {
 	h := recentSlot(v)
@@ -237,16 +241,20 @@ func (c *dictCol) add(v []byte) {
 
 // recentSlot hashes a value's length and last 8 bytes (where values of a
 // dimension mostly differ: node-001, node-002) to a slot of dictCol.recent.
-func recentSlot(v []byte) uint8 {
+// A value of 4 to 7 bytes is read as two overlapping 4-byte words.
+func recentSlot(v []byte) uint16 {
 	var x uint64
-	if len(v) >= 8 {
-		x = binary.LittleEndian.Uint64(v[len(v)-8:])
-	} else {
+	switch n := len(v); {
+	case n >= 8:
+		x = binary.LittleEndian.Uint64(v[n-8:])
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(v))<<32 | uint64(binary.LittleEndian.Uint32(v[n-4:]))
+	default:
 		for _, b := range v {
 			x = x<<8 | uint64(b)
 		}
 	}
-	return uint8(((x ^ uint64(len(v))) * 0x9E3779B97F4A7C15) >> 56)
+	return uint16(((x ^ uint64(len(v))) * 0x9E3779B97F4A7C15) >> (64 - 10))
 }
 
 func (c *dictCol) addNull() { c.indices = append(c.indices, 0); c.valid.add(false) }

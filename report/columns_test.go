@@ -12,18 +12,21 @@ import (
 // A dictionary column gives back every value it was given, in order, with
 // one dictionary entry per distinct value, across batches (resets) and
 // whatever the recent-value slots hold: values that share their last bytes,
-// values longer and shorter than 8 bytes, the empty string, nulls.
+// values of 8 bytes and more, of 4 to 7 and of fewer, the empty string,
+// nulls.
 func TestDictColMatchesInput(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	var pool []string
 	for i := 0; i < 600; i++ {
-		switch i % 4 {
+		switch i % 5 {
 		case 0:
 			pool = append(pool, fmt.Sprintf("node-%03d", i))
 		case 1:
 			pool = append(pool, fmt.Sprintf("%d-same-tail", i)) // equal last 8 bytes
 		case 2:
 			pool = append(pool, fmt.Sprint(i%7))
+		case 3:
+			pool = append(pool, fmt.Sprintf("sv-%d", i%1000)) // 4 to 6 bytes
 		default:
 			pool = append(pool, "")
 		}
