@@ -25,11 +25,16 @@ type bitmap struct {
 }
 
 func (m *bitmap) add(valid bool) {
+	if valid && m.nulls == 0 { // small enough to inline: the common case
+		m.n++
+		return
+	}
+	m.addBit(valid)
+}
+
+// addBit is add once the bits are kept, or for the first null.
+func (m *bitmap) addBit(valid bool) {
 	if m.nulls == 0 {
-		if valid {
-			m.n++
-			return
-		}
 		m.fill()
 	}
 	if m.n>>3 >= len(m.b) {

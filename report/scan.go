@@ -616,41 +616,35 @@ func (w *worker) appendValue(c *column) {
 	}
 }
 
-// parseNumber reads a JSON number without allocating. Numbers of at most 15
-// significant digits and a small exponent take the exact fast path (Clinger):
-// the digits are an exact float64 and so is the power of ten, so one
-// multiplication or division rounds correctly. Others go to strconv.
+// parseNumber reads a JSON number without allocating. A number of at most
+// 19 digits whose digits, read as an integer, are at most 2^53 and with at
+// most 22 after the point takes the exact fast path (Clinger): the digits
+// are an exact float64 and so is the power of ten, so one division rounds
+// correctly. Others (exponents, longer mantissas) go to strconv.
 func parseNumber(v []byte) (float64, bool) {
 	if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
 		return 0, false
 	}
-	i, neg := 0, false
-	if v[0] == '-' {
-		neg, i = true, 1
+	i, neg := 0, v[0] == '-'
+	if neg {
+		i = 1
 	}
+	start := i
 	var mant uint64
-	digits, frac, dot, any := 0, 0, false, false
-	for ; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c >= '0' && c <= '9':
-			mant, any = mant*10+uint64(c-'0'), true
-			if mant != 0 {
-				digits++
-			}
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot:
-			dot = true
-		default:
-			i = -1 // exponent or anything unusual: strconv decides
-		}
-		if i < 0 {
-			break
-		}
+	for ; i < len(v) && v[i]-'0' <= 9; i++ {
+		mant = mant*10 + uint64(v[i]-'0')
 	}
-	if i >= 0 && any && digits <= 15 && frac <= 22 {
+	nd, frac := i-start, 0
+	if i < len(v) && v[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(v) && v[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(v[i]-'0')
+		}
+		frac = i - fs
+		nd += frac
+	}
+	if i == len(v) && nd > 0 && nd <= 19 && mant <= 1<<53 && frac <= 22 {
 		f := float64(mant) / pow10[frac]
 		if neg {
 			f = -f
