@@ -47,7 +47,23 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
 		}
-		s, ke := w.predict(b, i, parent)
+		// Prediction: the key is matched against the slot the previous
+		// record had at this field's position (records of one source mostly
+		// list the same fields in the same order). A hit gives that slot and
+		// the index after the closing quote without a search for the key's
+		// end: the slot's key is a whole raw member name, so equal bytes
+		// followed by a quote are that same key. Written out here, not in a
+		// function: it runs for every key.
+		var s *slot
+		ke := 0
+		if w.pos < len(w.order) {
+			if p := w.order[w.pos]; p != nil && p.parent == parent {
+				if e := p.key.Match(b, i); e >= 0 {
+					w.pos++
+					s, ke = p, e
+				}
+			}
+		}
 		hit := ke > 0
 		if !hit {
 			if ke = jsonx.StringEnd(b, i); ke < 0 {

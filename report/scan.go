@@ -366,23 +366,6 @@ func (w *worker) slotFor(path string) *slot {
 	return s
 }
 
-// predict matches the key whose opening quote is at b[i] against the slot
-// the previous record had at this field's position: records of one source
-// mostly list the same fields in the same order. On a hit it returns that
-// slot and the index after the key's closing quote, having compared the key's
-// bytes without searching for its end; else 0. (The slot's key is a whole raw
-// member name, so equal bytes followed by a quote are that same key.)
-func (w *worker) predict(b []byte, i int, parent *slot) (*slot, int) {
-	if w.pos < len(w.order) {
-		if s := w.order[w.pos]; s != nil && s.parent == parent {
-			if e := s.key.Match(b, i); e >= 0 {
-				w.pos++
-				return s, e
-			}
-		}
-	}
-	return nil, 0
-}
 
 // lookup finds the slot of w.path, the field key of object parent, in the
 // map, and notes it for the next record's prediction.
