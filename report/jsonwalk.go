@@ -44,8 +44,12 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 		return i + 1, true
 	}
 	for {
+		// Records are compact: white space is looked for only where the
+		// expected byte is not found.
 		if i >= len(b) || b[i] != '"' {
-			return 0, false
+			if i = jsonx.SkipWS(b, i); i >= len(b) || b[i] != '"' {
+				return 0, false
+			}
 		}
 		// Prediction: the key is matched against the slot the previous
 		// record had at this field's position (records of one source mostly
@@ -70,16 +74,17 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 				return 0, false
 			}
 		}
-		key := b[i+1 : ke-1]
-		i = jsonx.SkipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, false
+		kq := i // the key's opening quote
+		if i = ke; i >= len(b) || b[i] != ':' {
+			if i = jsonx.SkipWS(b, i); i >= len(b) || b[i] != ':' {
+				return 0, false
+			}
 		}
-		i = jsonx.SkipWS(b, i+1)
-		if i >= len(b) {
+		if i = jsonx.SkipWS(b, i+1); i >= len(b) {
 			return 0, false
 		}
 		if !hit {
+			key := b[kq+1 : ke-1]
 			w.path = w.path[:plen]
 			if plen > 0 {
 				w.path = append(w.path, '.')
@@ -143,13 +148,14 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 				w.tsRank, w.tsVal = s.tsRank, b[i:end]
 			}
 		}
-		i = jsonx.SkipWS(b, end)
-		if i >= len(b) {
-			return 0, false
+		if i = end; i >= len(b) || (b[i] != ',' && b[i] != '}') {
+			if i = jsonx.SkipWS(b, i); i >= len(b) {
+				return 0, false
+			}
 		}
 		switch b[i] {
 		case ',':
-			i = jsonx.SkipWS(b, i+1)
+			i++
 		case '}':
 			return i + 1, true
 		default:
