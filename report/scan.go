@@ -366,7 +366,6 @@ func (w *worker) slotFor(path string) *slot {
 	return s
 }
 
-
 // lookup finds the slot of w.path, the field key of object parent, in the
 // map, and notes it for the next record's prediction.
 func (w *worker) lookup(depth int, parent *slot, key []byte) *slot {
