@@ -112,6 +112,22 @@ func newMetric() *Metric {
 	return &Metric{Min: math.Inf(1), Max: math.Inf(-1), sk: sk}
 }
 
+// newDenseHLL is newHLL without the sparse phase, for a field known to
+// have many values: the registers are those a sparse sketch has once it
+// converts (at 2^hllPrecision values).
+func newDenseHLL() *hyperloglog.Sketch {
+	h, err := hyperloglog.NewSketch(hllPrecision, false)
+	if err != nil {
+		panic(err) // constant parameters
+	}
+	return h
+}
+
+// denseHLLAfter is the estimate past which a field's next sketch starts
+// dense: four times the registers, far past where a sparse sketch converts,
+// so that the estimate's error cannot put a sparse one above it.
+const denseHLLAfter = 4 << hllPrecision
+
 func newHLL() *hyperloglog.Sketch {
 	h, err := hyperloglog.NewSketch(hllPrecision, true)
 	if err != nil {

@@ -356,3 +356,47 @@ func TestEscapedValuesCountByText(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose distinct sketch went far past a sparse one's size starts
+// that field dense in its next scan, and the sketch it builds there is byte
+// for byte the one a fresh worker builds (sparse, then converted); a field
+// with few values stays sparse.
+func TestDenseHLLAfterManyValues(t *testing.T) {
+	cfg := testConfig().withDefaults()
+	cfg.Distinct = []string{"user.id", "level"}
+	var raw []byte
+	for i := 0; i < 3*denseHLLAfter/2; i++ {
+		raw = fmt.Appendf(raw, `{"timestamp":"2026-10-01T00:00:00Z","level":"l%d","user":{"id":"u-%d"}}`+"\n", i%7, i)
+	}
+	scan := func(w *worker) *Agg {
+		if err := w.block(raw, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.flush(nil); err != nil {
+			t.Fatal(err)
+		}
+		return w.agg
+	}
+	hinted := newWorker(&cfg, false)
+	scan(hinted)
+	hinted.noteDense()
+	if !hinted.denseHLL["user.id"] || hinted.denseHLL["level"] {
+		t.Fatalf("dense fields %v, want user.id only", hinted.denseHLL)
+	}
+	hinted.reset()
+	hinted.restart(&cfg)
+	if b, _ := hinted.agg.Distinct["user.id"].MarshalBinary(); len(b) < 1<<hllPrecision {
+		t.Fatalf("user.id starts with a %d-byte sketch, want a dense one", len(b))
+	}
+	got, fresh := scan(hinted), scan(newWorker(&cfg, false))
+	for _, name := range cfg.Distinct {
+		a, _ := got.Distinct[name].MarshalBinary()
+		b, _ := fresh.Distinct[name].MarshalBinary()
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the hinted worker's sketch (%d bytes) differs from a fresh one's (%d bytes)", name, len(a), len(b))
+		}
+	}
+	if e := got.Distinct["user.id"].Estimate(); e < 3*denseHLLAfter/2*97/100 || e > 3*denseHLLAfter/2*103/100 {
+		t.Errorf("user.id estimate %d, want ≈ %d", e, 3*denseHLLAfter/2)
+	}
+}
