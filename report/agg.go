@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 	"github.com/axiomhq/hyperloglog"
 )
@@ -42,6 +43,20 @@ type Metric struct {
 	Max   float64
 	Sum   float64
 	sk    *ddsketch.DDSketch
+	// lm and pos are sk's mapping and positive store as their own types,
+	// when they are those (bind): Add calls them directly for a positive
+	// value, as sk.Add would but without its two interface calls.
+	lm  *mapping.LogarithmicMapping
+	pos *store.CollapsingLowestDenseStore
+}
+
+// bind sets lm and pos from sk.
+func (m *Metric) bind() {
+	m.lm, _ = m.sk.IndexMapping.(*mapping.LogarithmicMapping)
+	m.pos, _ = m.sk.GetPositiveValueStore().(*store.CollapsingLowestDenseStore)
+	if m.lm == nil {
+		m.pos = nil
+	}
 }
 
 // FieldStat is one path of the field inventory.
@@ -109,7 +124,9 @@ func newMetric() *Metric {
 	if err != nil {
 		panic(err) // constant parameters
 	}
-	return &Metric{Min: math.Inf(1), Max: math.Inf(-1), sk: sk}
+	m := &Metric{Min: math.Inf(1), Max: math.Inf(-1), sk: sk}
+	m.bind()
+	return m
 }
 
 // newDenseHLL is newHLL without the sparse phase, for a field known to
@@ -151,6 +168,10 @@ func (m *Metric) Add(v float64) {
 	m.Sum += v
 	m.Min = min(m.Min, v)
 	m.Max = max(m.Max, v)
+	if m.pos != nil && v > m.lm.MinIndexableValue() && v <= m.lm.MaxIndexableValue() {
+		m.pos.Add(m.lm.Index(v)) // what sk.Add does for such a value
+		return
+	}
 	_ = m.sk.Add(v) // fails only for NaN or ±Inf, which JSON cannot hold
 }
 
@@ -380,6 +401,7 @@ func decodeMetric(mj metricJSON) (*Metric, error) {
 		return nil, err
 	}
 	m := &Metric{Count: mj.Count, Min: mj.Min, Max: mj.Max, Sum: mj.Sum, sk: sk}
+	m.bind()
 	if m.Count == 0 {
 		m.Min, m.Max = math.Inf(1), math.Inf(-1)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -117,4 +118,44 @@ func FuzzPartial(f *testing.F) {
 			t.Fatalf("written twice, different: %v\n%s\n%s", err, out, out2)
 		}
 	})
+}
+
+// Metric.Add's direct path (the sketch's own mapping and store) builds the
+// sketch DDSketch.Add builds, byte for byte, for positive, zero, negative,
+// tiny and huge values, fresh and after a decode.
+func TestMetricAddMatchesSketchAdd(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	vals := []float64{0, -0.0, 1e-300, 5e-324, -3.5, 1, 1e300, math.MaxFloat64}
+	for i := 0; i < 20000; i++ {
+		vals = append(vals, r.ExpFloat64()*100, -r.Float64(), float64(r.Intn(90000)))
+	}
+	fast, plain := newMetric(), newMetric()
+	if fast.pos == nil {
+		t.Fatal("newMetric's sketch has no direct path")
+	}
+	plain.pos = nil // sk.Add only
+	for _, v := range vals {
+		fast.Add(v)
+		plain.Add(v)
+	}
+	var a, b []byte
+	fast.sk.Encode(&a, false)
+	plain.sk.Encode(&b, false)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the direct path built another sketch")
+	}
+	back, err := decodeMetric(encodeMetric(fast))
+	if err != nil || back.pos == nil {
+		t.Fatalf("decoded metric: %v, direct path %v", err, back.pos != nil)
+	}
+	for _, v := range vals[:1000] {
+		back.Add(v)
+		plain.Add(v)
+	}
+	a, b = a[:0], b[:0]
+	back.sk.Encode(&a, false)
+	plain.sk.Encode(&b, false)
+	if !bytes.Equal(a, b) {
+		t.Fatal("after a decode, the direct path built another sketch")
+	}
 }
