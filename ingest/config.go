@@ -116,9 +116,11 @@ type SegmentsConfig struct {
 	BlockAge     time.Duration `yaml:"block_age"`
 	Level        string        `yaml:"level"`
 	CompactLevel string        `yaml:"compact_level"`
-	SealGrace    time.Duration `yaml:"seal_grace"`
-	SealIdle     time.Duration `yaml:"seal_idle"`
-	FlushWorkers int           `yaml:"flush_workers"`
+	// CompactBlockSize is the raw size of a compacted (sealed) day's blocks.
+	CompactBlockSize ByteSize      `yaml:"compact_block_size"`
+	SealGrace        time.Duration `yaml:"seal_grace"`
+	SealIdle         time.Duration `yaml:"seal_idle"`
+	FlushWorkers     int           `yaml:"flush_workers"`
 }
 
 // BuffersConfig bounds memory.
@@ -225,7 +227,7 @@ func DefaultConfig() Config {
 		Records: RecordsConfig{TimestampFields: r.TimestampFields, MissingTimestamp: r.MissingTimestamp, AddField: r.AddField,
 			MaxFuture: r.MaxFuture, MaxPast: r.MaxPast, MaxDepth: r.MaxDepth, MaxRecord: ByteSize(r.MaxRecord), MaxErrors: r.MaxErrors},
 		WAL:         WALConfig{Fsync: "always", FsyncInterval: 100 * time.Millisecond, FileSize: 64 << 20, Compress: true},
-		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "best", SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
+		Segments:    SegmentsConfig{BlockSize: 4 << 20, BlockAge: 10 * time.Second, Level: "fastest", CompactLevel: "best", CompactBlockSize: segment.DefaultCompactBlockSize, SealGrace: 10 * time.Minute, SealIdle: time.Minute, FlushWorkers: 2},
 		Buffers:     BuffersConfig{MaxBytes: 256 << 20, MaxRequest: 256 << 20, MemoryLimit: 448 << 20},
 		Auth:        AuthConfig{Tokens: []Token{}},
 		Idempotency: IdempotencyConfig{Window: 24 * time.Hour, MaxKeys: 1_000_000},
@@ -274,6 +276,7 @@ func (c *Config) Validate() error {
 		check(c.WAL.FsyncInterval > 0, "wal.fsync_interval", c.WAL.FsyncInterval, "want > 0"),
 		check(c.WAL.FileSize >= 1<<20, "wal.file_size", c.WAL.FileSize, "want ≥ 1MiB"),
 		check(c.Segments.BlockSize >= 4<<10 && c.Segments.BlockSize <= 32<<20, "segments.block_size", c.Segments.BlockSize, "want 4KiB..32MiB"),
+		check(c.Segments.CompactBlockSize >= 64<<10 && c.Segments.CompactBlockSize <= 32<<20, "segments.compact_block_size", c.Segments.CompactBlockSize, "want 64KiB..32MiB"),
 		check(c.Segments.BlockAge > 0, "segments.block_age", c.Segments.BlockAge, "want > 0"),
 		check(c.Segments.SealGrace >= 0 && c.Segments.SealIdle >= 0, "segments.seal_grace/seal_idle", c.Segments.SealGrace, "want ≥ 0"),
 		check(c.Segments.FlushWorkers > 0 && c.Segments.FlushWorkers <= 64, "segments.flush_workers", c.Segments.FlushWorkers, "want 1..64"),

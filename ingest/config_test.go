@@ -3,6 +3,8 @@ package ingest
 import (
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/segment"
 )
 
 // A token file line is "name token", then optionally a records/s limit and
@@ -29,6 +31,24 @@ func TestParseTokenFile(t *testing.T) {
 	for _, bad := range []string{"a a-token-0123456789 admin", "a a-token-0123456789 1 read extra", "a"} {
 		if _, err := ParseTokenFile([]byte(bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
 			t.Errorf("%q: %v, want an error naming line 1", bad, err)
+		}
+	}
+}
+
+// segments.compact_block_size defaults to segment.DefaultCompactBlockSize
+// and is refused outside 64KiB..32MiB, naming the setting.
+func TestCompactBlockSizeValidated(t *testing.T) {
+	c := DefaultConfig()
+	if c.Segments.CompactBlockSize != segment.DefaultCompactBlockSize {
+		t.Fatalf("default %d, want %d", c.Segments.CompactBlockSize, segment.DefaultCompactBlockSize)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []ByteSize{0, 32 << 10, 64 << 20} {
+		c.Segments.CompactBlockSize = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "segments.compact_block_size") {
+			t.Errorf("compact_block_size %d: %v", bad, err)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.m.reg.MustRegister(newProducerCollector(func() []*producer { return s.prods.Load().list }))
 	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
 	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
-	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), BlockAge: cfg.Segments.BlockAge,
+	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), CompactBlockSize: int(cfg.Segments.CompactBlockSize), BlockAge: cfg.Segments.BlockAge,
 		SealGrace: cfg.Segments.SealGrace, SealIdle: cfg.Segments.SealIdle, Level: lvl, CompactLevel: clvl,
 		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes),
 		RetainDays: cfg.Retention.MaxDays, RetainBytes: int64(cfg.Retention.MaxBytes)}, log)

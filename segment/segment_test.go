@@ -860,3 +860,47 @@ func TestDecoderContentChecksum(t *testing.T) {
 		t.Fatalf("damaged data: %v, want ErrDataCRC", err)
 	}
 }
+
+// Compact without a block size cuts blocks of DefaultCompactBlockSize raw
+// bytes at most, whole lines each, and keeps every record.
+func TestCompactDefaultBlockSize(t *testing.T) {
+	dir := t.TempDir()
+	enc := newEnc(t, LevelFastest)
+	const perPart = 20000 // ≈ 1.4 MiB of records a part
+	for p := 0; p < 2; p++ {
+		w, err := Create(filepath.Join(dir, PartName("n1", uint64(p+1))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(block(t, enc, p*perPart, perPart, uint64(p+1))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Compact(context.Background(), dir, CompactOptions{Encoder: newEnc(t, LevelBetter)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenFile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	idx, err := r.Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw, records int
+	for _, e := range idx {
+		if e.RawLen > DefaultCompactBlockSize {
+			t.Errorf("block of %d raw bytes, want ≤ %d", e.RawLen, DefaultCompactBlockSize)
+		}
+		raw += int(e.RawLen)
+		records += int(e.Records)
+	}
+	if want := len(testRecords(0, 2*perPart)); raw != want || records != 2*perPart || len(idx) < raw/DefaultCompactBlockSize+1 {
+		t.Fatalf("%d blocks, %d raw bytes, %d records; want %d bytes, %d records", len(idx), raw, records, want, 2*perPart)
+	}
+}

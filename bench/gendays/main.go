@@ -57,7 +57,7 @@ func main() {
 				r.Intn(2000000), r.Intn(10000000), r.Intn(100), []int{200, 200, 200, 201, 404, 500}[r.Intn(6)], r.Intn(900), r.Intn(1000), r.Intn(90000),
 				words[r.Intn(len(words))], words[r.Intn(len(words))], words[r.Intn(len(words))], r.Intn(100000))
 			n++
-			if len(raw) > 4<<20-600 {
+			if len(raw) > segment.DefaultCompactBlockSize-600 { // as compaction writes them
 				flush()
 			}
 		}

@@ -24,18 +24,21 @@ import (
 
 // Config configures the per-day buffers and segment rolling.
 type Config struct {
-	DataDir      string
-	Node         string        // node id in the names of new files; "" for none
-	BlockSize    int           // raw bytes that make a block full (4 MiB)
-	BlockAge     time.Duration // a non-empty buffer older than this is flushed (10 s)
-	SealGrace    time.Duration // a day seals this long after its end (10 min)...
-	SealIdle     time.Duration // ...once no record reached it for this long (1 min)
-	Level        segment.Level // intake compression (fastest)
-	CompactLevel segment.Level // compaction (better)
-	FlushWorkers int           // parallel block compressions (2)
-	MaxBuffered  int64         // byte budget for buffered data as held: frames compressed, small requests raw (256 MiB)
-	RetainDays   int           // delete days older than this; 0 = keep
-	RetainBytes  int64         // delete the oldest days while segments exceed this; 0 = no cap
+	DataDir   string
+	Node      string // node id in the names of new files; "" for none
+	BlockSize int    // raw bytes that make a block full (4 MiB)
+	// CompactBlockSize is the raw size of a compacted file's blocks; 0
+	// means segment.DefaultCompactBlockSize.
+	CompactBlockSize int
+	BlockAge         time.Duration // a non-empty buffer older than this is flushed (10 s)
+	SealGrace        time.Duration // a day seals this long after its end (10 min)...
+	SealIdle         time.Duration // ...once no record reached it for this long (1 min)
+	Level            segment.Level // intake compression (fastest)
+	CompactLevel     segment.Level // compaction (better)
+	FlushWorkers     int           // parallel block compressions (2)
+	MaxBuffered      int64         // byte budget for buffered data as held: frames compressed, small requests raw (256 MiB)
+	RetainDays       int           // delete days older than this; 0 = keep
+	RetainBytes      int64         // delete the oldest days while segments exceed this; 0 = no cap
 	// DayDone, when set, is called (on the compactor goroutine; it must not
 	// block) with a finished day's folder once its files are final: after
 	// its compaction, or when there was nothing to compact.
@@ -626,7 +629,7 @@ func (s *Store) compactor() {
 				case <-ctx.Done():
 				}
 			}()
-			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.BlockSize, Node: s.cfg.Node})
+			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.CompactBlockSize, Node: s.cfg.Node})
 			cancel()
 			switch {
 			case err != nil && !errors.Is(err, context.Canceled):
