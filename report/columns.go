@@ -224,7 +224,10 @@ type dictCol struct {
 
 // recentSlots is the size of dictCol.recent: room for a few hundred values
 // (hosts, say) with few collisions, in 4 KiB.
-const recentSlots = 1024
+const (
+	recentBits  = 10
+	recentSlots = 1 << recentBits
+)
 
 func (c *dictCol) add(v []byte) {
 	h := recentSlot(v)
@@ -259,7 +262,7 @@ func recentSlot(v []byte) uint16 {
 			x = x<<8 | uint64(b)
 		}
 	}
-	return uint16(((x ^ uint64(len(v))) * 0x9E3779B97F4A7C15) >> (64 - 10))
+	return uint16(((x ^ uint64(len(v))) * 0x9E3779B97F4A7C15) >> (64 - recentBits))
 }
 
 func (c *dictCol) addNull() { c.indices = append(c.indices, 0); c.valid.add(false) }

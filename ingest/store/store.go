@@ -34,7 +34,7 @@ type Config struct {
 	SealGrace        time.Duration // a day seals this long after its end (10 min)...
 	SealIdle         time.Duration // ...once no record reached it for this long (1 min)
 	Level            segment.Level // intake compression (fastest)
-	CompactLevel     segment.Level // compaction (better)
+	CompactLevel     segment.Level // compaction (best)
 	FlushWorkers     int           // parallel block compressions (2)
 	MaxBuffered      int64         // byte budget for buffered data as held: frames compressed, small requests raw (256 MiB)
 	RetainDays       int           // delete days older than this; 0 = keep
