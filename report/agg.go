@@ -129,11 +129,16 @@ func newMetric() *Metric {
 	return m
 }
 
+// newHLL returns an empty distinct-count sketch that starts sparse.
+func newHLL() *hyperloglog.Sketch { return hllSketch(true) }
+
 // newDenseHLL is newHLL without the sparse phase, for a field known to
 // have many values: the registers are those a sparse sketch has once it
 // converts (at 2^hllPrecision values).
-func newDenseHLL() *hyperloglog.Sketch {
-	h, err := hyperloglog.NewSketch(hllPrecision, false)
+func newDenseHLL() *hyperloglog.Sketch { return hllSketch(false) }
+
+func hllSketch(sparse bool) *hyperloglog.Sketch {
+	h, err := hyperloglog.NewSketch(hllPrecision, sparse)
 	if err != nil {
 		panic(err) // constant parameters
 	}
@@ -144,14 +149,6 @@ func newDenseHLL() *hyperloglog.Sketch {
 // dense: four times the registers, far past where a sparse sketch converts,
 // so that the estimate's error cannot put a sparse one above it.
 const denseHLLAfter = 4 << hllPrecision
-
-func newHLL() *hyperloglog.Sketch {
-	h, err := hyperloglog.NewSketch(hllPrecision, true)
-	if err != nil {
-		panic(err) // constant parameters
-	}
-	return h
-}
 
 func (a *Agg) day(d int64) *DayCount {
 	c := a.Days[d]
