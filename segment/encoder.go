@@ -3,8 +3,10 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -44,12 +46,24 @@ func (l Level) zstd() zstd.EncoderLevel {
 }
 
 // Encoder compresses blocks into header+frame byte strings. One Encoder is
-// meant to live for the whole process; it is safe for concurrent use
-// (klauspost's EncodeAll is, and its maintainer advises against pooling
-// encoders).
+// meant to live for the whole process; it is safe for concurrent use.
+//
+// It keeps its zstd encoders (one each, concurrency 1) in a sync.Pool rather
+// than sharing one zstd.Encoder's channel of them: a pool hands a goroutine
+// the encoder last put back on its own P, so the 256 KiB match table is
+// still in that core's cache, and a run of frames keeps one encoder. The
+// channel passed encoders between the cores frame by frame; in the daemon
+// that made the fastest level ≈ 25 % slower per byte than on its own
+// (docs/BENCHMARKS.md, "Encoders that stay on their core"). An encoder the GC
+// drops from the pool holds only memory: EncodeAll starts no goroutines.
+// As with the channel, at most GOMAXPROCS frames are compressed at once: more
+// would not run sooner, and each holds an encoder's memory.
 type Encoder struct {
-	enc  *zstd.Encoder
-	bufs sync.Pool // *[]byte: AppendFrames' second half
+	opts []zstd.EOption
+	sem  chan struct{} // a token per encoder in use
+	encs sync.Pool     // *zstd.Encoder
+	made atomic.Int64  // encoders made since NewEncoder (tests)
+	bufs sync.Pool     // *[]byte: AppendFrames' second half
 }
 
 // NewEncoder returns an Encoder at level with content checksums on.
@@ -58,12 +72,36 @@ func NewEncoder(level Level) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l.zstd()), zstd.WithEncoderCRC(true),
-		zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
+	e := &Encoder{sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	e.opts = []zstd.EOption{zstd.WithEncoderLevel(l.zstd()), zstd.WithEncoderCRC(true),
+		zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true), zstd.WithEncoderConcurrency(1)}
+	z, err := zstd.NewWriter(nil, e.opts...)
 	if err != nil {
 		return nil, fmt.Errorf("segment: new encoder: %w", err)
 	}
-	return &Encoder{enc: enc}, nil
+	e.encs.Put(z)
+	return e, nil
+}
+
+// get waits for a token and returns a pooled zstd encoder or a new one;
+// hand it back with put.
+func (e *Encoder) get() *zstd.Encoder {
+	e.sem <- struct{}{}
+	if z, _ := e.encs.Get().(*zstd.Encoder); z != nil {
+		return z
+	}
+	e.made.Add(1)
+	z, err := zstd.NewWriter(nil, e.opts...)
+	if err != nil { // NewEncoder made one with the same options
+		panic(fmt.Sprintf("segment: new encoder: %v", err))
+	}
+	return z
+}
+
+// put returns an encoder from get to the pool, and its token.
+func (e *Encoder) put(z *zstd.Encoder) {
+	e.encs.Put(z)
+	<-e.sem
 }
 
 // AppendBlock compresses raw (whole NDJSON lines, each ending in '\n') and
@@ -87,7 +125,12 @@ func (e *Encoder) AppendBlock(dst []byte, m BlockMeta, raw []byte) ([]byte, erro
 // appended to dst. Frames made apart, even by another process, concatenate
 // into a block's data (StartBlock, EndBlock): that is how intake compresses
 // each request once, in its own goroutine.
-func (e *Encoder) AppendFrame(dst, raw []byte) []byte { return e.enc.EncodeAll(raw, dst) }
+func (e *Encoder) AppendFrame(dst, raw []byte) []byte {
+	z := e.get()
+	dst = z.EncodeAll(raw, dst)
+	e.put(z)
+	return dst
+}
 
 // AppendFrames compresses raw[:ends[0]], raw[ends[0]:ends[1]], … into one
 // frame each, appended to dst in order (the last end is len(raw)). With
@@ -96,7 +139,7 @@ func (e *Encoder) AppendFrame(dst, raw []byte) []byte { return e.enc.EncodeAll(r
 // (its answer waits for them).
 func (e *Encoder) AppendFrames(dst, raw []byte, ends []int) []byte {
 	if len(ends) < 2 {
-		return e.enc.EncodeAll(raw, dst)
+		return e.AppendFrame(dst, raw)
 	}
 	half := len(ends) / 2
 	bp, _ := e.bufs.Get().(*[]byte)
@@ -107,16 +150,18 @@ func (e *Encoder) AppendFrames(dst, raw []byte, ends []int) []byte {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		b, prev := (*bp)[:0], ends[half-1]
+		z, b, prev := e.get(), (*bp)[:0], ends[half-1]
 		for _, end := range ends[half:] {
-			b, prev = e.enc.EncodeAll(raw[prev:end], b), end
+			b, prev = z.EncodeAll(raw[prev:end], b), end
 		}
+		e.put(z)
 		*bp = b
 	}()
-	prev := 0
+	z, prev := e.get(), 0
 	for _, end := range ends[:half] {
-		dst, prev = e.enc.EncodeAll(raw[prev:end], dst), end
+		dst, prev = z.EncodeAll(raw[prev:end], dst), end
 	}
+	e.put(z)
 	wg.Wait()
 	dst = append(dst, *bp...)
 	if cap(*bp) <= 4<<20 {
@@ -159,8 +204,17 @@ func EndBlock(dst []byte, start int, m BlockMeta, oneFrame bool) ([]byte, error)
 	return dst, nil
 }
 
-// Close releases the encoder's resources.
-func (e *Encoder) Close() error { return e.enc.Close() }
+// Close releases the pooled encoders' memory to the GC. The Encoder stays
+// usable: it makes new ones as needed.
+func (e *Encoder) Close() error {
+	for {
+		z, _ := e.encs.Get().(*zstd.Encoder)
+		if z == nil {
+			return nil
+		}
+		_ = z.Close() // EncodeAll-only encoders hold no goroutines or files
+	}
+}
 
 // blockMetaOf reads back the meta of an encoded block produced by AppendBlock.
 func blockMetaOf(b []byte) (BlockMeta, error) {

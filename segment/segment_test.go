@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -269,6 +271,55 @@ func TestAppendFramesMatchesOneByOne(t *testing.T) {
 				t.Fatalf("%d frames: AppendFrames differs from one by one", n)
 			}
 		}
+	}
+}
+
+// TestEncoderConcurrentUse: many goroutines compressing at once through one
+// Encoder each get the frames a lone caller gets, and never more than
+// GOMAXPROCS encoders are in use: with the GC off (so the pool keeps what it
+// is given) the Encoder makes at most one per token plus one per other P,
+// whose private pool slot the others cannot take from.
+func TestEncoderConcurrentUse(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	enc := newEnc(t, LevelFastest)
+	raw := testRecords(0, 40000) // ≈ 2.7 MB: frames long enough to be preempted in (without the bound, 16 goroutines made 10–15)
+	var ends []int
+	for i := 1; i <= 4; i++ {
+		ends = append(ends, len(raw)*i/4)
+	}
+	want := newEnc(t, LevelFastest).AppendFrames(nil, raw, ends)
+	wantOne := newEnc(t, LevelFastest).AppendFrame(nil, raw[:ends[0]])
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rep := 0; rep < 4; rep++ {
+				if got := enc.AppendFrames(nil, raw, ends); !bytes.Equal(got, want) {
+					errs <- "AppendFrames"
+					return
+				}
+				if got := enc.AppendFrame(nil, raw[:ends[0]]); !bytes.Equal(got, wantOne) {
+					errs <- "AppendFrame"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatalf("%s under concurrent use differs from a lone caller's", e)
+	}
+	if limit := int64(2*runtime.GOMAXPROCS(0) - 2); !raceEnabled && enc.made.Load() > limit {
+		t.Fatalf("made %d encoders for 16 goroutines, want at most %d", enc.made.Load(), limit)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := enc.AppendFrames(nil, raw, ends); !bytes.Equal(got, want) {
+		t.Fatal("AppendFrames after Close differs")
 	}
 }
 
