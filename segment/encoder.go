@@ -50,14 +50,14 @@ func (l Level) zstd() zstd.EncoderLevel {
 //
 // It keeps its zstd encoders (one each, concurrency 1) in a sync.Pool rather
 // than sharing one zstd.Encoder's channel of them: a pool hands a goroutine
-// the encoder last put back on its own P, so the 256 KiB match table is
-// still in that core's cache, and a run of frames keeps one encoder. The
-// channel passed encoders between the cores frame by frame; in the daemon
-// that made the fastest level ≈ 25 % slower per byte than on its own
+// the encoder last put back on its own P, so the 256 KiB match table is still
+// in that core's cache. The channel passed encoders between the cores; in the
+// daemon that made the fastest level ≈ 25 % slower per byte than on its own
 // (docs/BENCHMARKS.md, "Encoders that stay on their core"). An encoder the GC
-// drops from the pool holds only memory: EncodeAll starts no goroutines.
-// As with the channel, at most GOMAXPROCS frames are compressed at once: more
-// would not run sooner, and each holds an encoder's memory.
+// drops from the pool holds only memory: EncodeAll starts no goroutines. As
+// with the channel, at most GOMAXPROCS frames are compressed at once (more
+// would not run sooner, and each holds an encoder's memory), and an encoder
+// is taken per frame, so that concurrent requests take turns frame by frame.
 type Encoder struct {
 	opts []zstd.EOption
 	sem  chan struct{} // a token per encoder in use
@@ -150,18 +150,16 @@ func (e *Encoder) AppendFrames(dst, raw []byte, ends []int) []byte {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		z, b, prev := e.get(), (*bp)[:0], ends[half-1]
+		b, prev := (*bp)[:0], ends[half-1]
 		for _, end := range ends[half:] {
-			b, prev = z.EncodeAll(raw[prev:end], b), end
+			b, prev = e.AppendFrame(b, raw[prev:end]), end
 		}
-		e.put(z)
 		*bp = b
 	}()
-	z, prev := e.get(), 0
+	prev := 0
 	for _, end := range ends[:half] {
-		dst, prev = z.EncodeAll(raw[prev:end], dst), end
+		dst, prev = e.AppendFrame(dst, raw[prev:end]), end
 	}
-	e.put(z)
 	wg.Wait()
 	dst = append(dst, *bp...)
 	if cap(*bp) <= 4<<20 {
