@@ -5,12 +5,14 @@
 # varies like real logs, and logs, 16 template bodies); each shape's bytes
 # also go through `zstd -b1 -T1` in the same run, and the summary gives
 # records/s, records per daemon CPU-second (from /proc) and the ratio to
-# one core of zstd -1 on the same records.
+# one core of zstd -1 on the same records. CONNS (default 8) is the
+# connections of the closed-loop runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/ingestd-bench}
 DUR=${DUR:-30s}
 RUNS=${RUNS:-3}
+CONNS=${CONNS:-8}
 mkdir -p "$OUT"
 go build -o "$OUT/ingestd" ./cmd/ingestd
 go build -o "$OUT/ingest-bench" ./cmd/ingest-bench
@@ -37,7 +39,7 @@ for shape in $BASE_SHAPES; do
     for run in $(seq "$RUNS"); do
       D="$OUT/data-$fsync-$run"; rm -rf "$D"
       start "$D" "$OUT/$fsync.yaml"
-      "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "$shape" --duration "$DUR" --warmup 5s --conns 8 --pid "$PID" \
+      "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "$shape" --duration "$DUR" --warmup 5s --conns "$CONNS" --pid "$PID" \
         --data-dir "$D" --ack-log "$OUT/acks-$fsync-$run.log" --out "$OUT/max-$shape-$fsync-$run.json" --quiet > "$OUT/max-$shape-$fsync-$run.txt"
       stop
       "$OUT/ingest-bench" --verify "$D" --ack-log "$OUT/acks-$fsync-$run.log" --out "$OUT/verify-$shape-$fsync-$run.json" > /dev/null
@@ -93,7 +95,7 @@ if [ -n "${SHAPES:-}" ]; then
       for run in $(seq "$RUNS"); do
         D="$OUT/data-$shape-$fsync-$run"; rm -rf "$D"
         start "$D" "$OUT/$fsync.yaml"
-        "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "$shape" --duration "$DUR" --warmup 3s --conns 8 --pid "$PID" \
+        "$OUT/ingest-bench" --url http://127.0.0.1:$PORT --shape "$shape" --duration "$DUR" --warmup 3s --conns "$CONNS" --pid "$PID" \
           --data-dir "$D" --ack-log "$OUT/acks-$shape-$fsync-$run.log" --out "$OUT/shape-$shape-$fsync-$run.json" --quiet > /dev/null
         stop
         "$OUT/ingest-bench" --verify "$D" --ack-log "$OUT/acks-$shape-$fsync-$run.log" --out "$OUT/verify-$shape-$fsync-$run.json" > /dev/null
