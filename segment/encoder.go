@@ -51,9 +51,10 @@ func (l Level) zstd() zstd.EncoderLevel {
 // It keeps its zstd encoders (one each, concurrency 1) in a sync.Pool rather
 // than sharing one zstd.Encoder's channel of them: a pool hands a goroutine
 // the encoder last put back on its own P, so the 256 KiB match table is still
-// in that core's cache. The channel passed encoders between the cores; in the
-// daemon that made the fastest level ≈ 25 % slower per byte than on its own
-// (docs/BENCHMARKS.md, "Encoders that stay on their core"). An encoder the GC
+// in that core's cache. The channel passed encoders between the cores. In the
+// daemon the fastest level ran ≈ 25 % slower per byte than on its own, and
+// the pool cut the daemon's CPU at a fixed load by 7–10 % (docs/BENCHMARKS.md,
+// "Encoders that stay on their core"). An encoder the GC
 // drops from the pool holds only memory: EncodeAll starts no goroutines. As
 // with the channel, at most GOMAXPROCS frames are compressed at once (more
 // would not run sooner, and each holds an encoder's memory), and an encoder

@@ -282,7 +282,9 @@ func TestAppendFramesMatchesOneByOne(t *testing.T) {
 func TestEncoderConcurrentUse(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	enc := newEnc(t, LevelFastest)
-	raw := testRecords(0, 40000) // ≈ 2.7 MB: frames long enough to be preempted in (without the bound, 16 goroutines made 10–15)
+	// ≈ 2.7 MB in 4 frames, long enough to be preempted in: without the
+	// bound, 16 goroutines made 10–15 encoders.
+	raw := testRecords(0, 40000)
 	var ends []int
 	for i := 1; i <= 4; i++ {
 		ends = append(ends, len(raw)*i/4)
