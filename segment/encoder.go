@@ -54,11 +54,11 @@ func (l Level) zstd() zstd.EncoderLevel {
 // in that core's cache. The channel passed encoders between the cores. In the
 // daemon the fastest level ran ≈ 25 % slower per byte than on its own, and
 // the pool cut the daemon's CPU at a fixed load by 7–10 % (docs/BENCHMARKS.md,
-// "Encoders that stay on their core"). An encoder the GC
-// drops from the pool holds only memory: EncodeAll starts no goroutines. As
-// with the channel, at most GOMAXPROCS frames are compressed at once (more
-// would not run sooner, and each holds an encoder's memory), and an encoder
-// is taken per frame, so that concurrent requests take turns frame by frame.
+// "Encoders that stay on their core"). An encoder the GC drops from the pool
+// holds only memory: EncodeAll starts no goroutines. As with the channel, at
+// most GOMAXPROCS frames are compressed at once (more would not run sooner,
+// and each holds an encoder's memory), and an encoder is taken per frame, so
+// that concurrent requests take turns frame by frame.
 type Encoder struct {
 	opts []zstd.EOption
 	sem  chan struct{} // a token per encoder in use
