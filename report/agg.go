@@ -67,6 +67,9 @@ type FieldStat struct {
 	// values and their bytes (Choose's mean length).
 	Strings     int64 `json:"strings,omitempty"`
 	StringBytes int64 `json:"string_bytes,omitempty"`
+	// With Config.Auto, for an identifier-like path counted as numbers: the
+	// values that were not integers (an identifier has none).
+	NonIntegers int64 `json:"non_integers,omitempty"`
 }
 
 // JSON value types, as bits of FieldStat.Types.
@@ -181,7 +184,9 @@ func (m *Metric) Mean() float64 {
 }
 
 // Quantile returns the q-quantile (0..1) within QuantileError relative
-// error, or NaN without values.
+// error, or NaN without values. The estimate lies within [Min, Max]: the
+// sketch answers with the middle of a logarithmic bucket, which can lie past
+// the exact extremes (a lone value 1 would read 1.01).
 func (m *Metric) Quantile(q float64) float64 {
 	if m.Count == 0 {
 		return math.NaN()
@@ -190,7 +195,7 @@ func (m *Metric) Quantile(q float64) float64 {
 	if err != nil {
 		return math.NaN()
 	}
-	return v
+	return min(max(v, m.Min), m.Max)
 }
 
 // Merge adds o into m.
@@ -255,6 +260,7 @@ func (a *Agg) Merge(o *Agg) error {
 		x.Types |= f.Types
 		x.Strings += f.Strings
 		x.StringBytes += f.StringBytes
+		x.NonIntegers += f.NonIntegers
 	}
 	q := &a.Quality
 	q.BadLines += o.Quality.BadLines
@@ -413,4 +419,20 @@ func dayName(d int64) string { return time.Unix(d*86400, 0).UTC().Format(time.Da
 func encodeHLL(h *hyperloglog.Sketch) ([]byte, error) {
 	h.Estimate()
 	return h.MarshalBinary()
+}
+
+// distinctEstimate is h's estimate, never above n, the values it can have
+// counted: HyperLogLog's error can put the estimate of a field whose every
+// value differs above the number of records.
+func distinctEstimate(h *hyperloglog.Sketch, n int64) uint64 {
+	return min(h.Estimate(), uint64(max(n, 0)))
+}
+
+// valuesAtMost bounds the values a field can have had: the records that
+// have its path when the field inventory knows it, else every record.
+func (a *Agg) valuesAtMost(path string) int64 {
+	if f := a.Fields[path]; f != nil && f.Records <= a.Records {
+		return f.Records
+	}
+	return a.Records
 }

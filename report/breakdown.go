@@ -567,7 +567,7 @@ func (g *groupStats) row(b Breakdown, total int64) []any {
 				row = append(row, float64(g.Count)/float64(total))
 			}
 		case s.Fn == "distinct":
-			row = append(row, int64(g.HLLs[hi].Estimate()))
+			row = append(row, int64(distinctEstimate(g.HLLs[hi], g.Count)))
 			hi++
 		case s.Fn == "top":
 			var parts []string

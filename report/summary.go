@@ -134,7 +134,7 @@ func summarize(name string, a *Agg, cfg Config) *Summary {
 	}
 	for _, d := range cfg.Distinct {
 		if h := a.Distinct[d]; h != nil {
-			s.Distinct[d] = h.Estimate()
+			s.Distinct[d] = distinctEstimate(h, a.valuesAtMost(d))
 		}
 	}
 	for p, f := range a.Fields {
