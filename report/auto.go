@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 // autoTopCap values, after which the path stops counting them: it has too
 // many to be a dimension), a distinct-count sketch and their count and
 // bytes; for numbers their top values the same way and a metric (count,
-// sum, quantiles), but no sketch (a number is never a distinct count). The
+// sum, quantiles), and, for an identifier-like name (idLike), a sketch of
+// its integer values, so that a numeric user_id is counted, not averaged. The
 // summaries live in Agg's Top, Distinct and Metrics maps under the path and
 // merge like any other, so a month merged from daily partials holds the
 // whole month's summaries, and Choose makes its choice once, on the merged
@@ -88,13 +90,15 @@ type autoCandidate struct {
 	strings  int64
 	meanLen  float64
 	topExact bool
+	numID    bool // numbers with an identifier-like name, integers only, sketched
 }
 
 // Choose picks the dimensions, metrics and distinct counts of a zero-config
 // report from a (merged) aggregate: low-cardinality strings, booleans and
 // numbers (up to autoNumDimMax values) as dimensions; other numbers as
-// metrics; high-cardinality short strings (identifier-like names first) as
-// distinct counts. Each list is ranked by how many records have the path,
+// metrics, except integers with an identifier-like name; those and
+// high-cardinality short strings as distinct counts (identifier-like names
+// first). Each list is ranked by how many records have the path,
 // then by path, and capped. Timestamp fields are never chosen.
 func (a *Agg) Choose(cfg Config) Choice {
 	cfg = cfg.withDefaults()
@@ -123,6 +127,7 @@ func (a *Agg) Choose(cfg Config) Choice {
 		if f.Strings > 0 {
 			c.meanLen = float64(f.StringBytes) / float64(f.Strings)
 		}
+		c.numID = c.numbers > 0 && f.NonIntegers == 0 && a.Distinct[p] != nil && idLike.MatchString(p)
 		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool {
@@ -140,6 +145,8 @@ func (a *Agg) Choose(cfg Config) Choice {
 			if len(ch.Dimensions) < autoDims {
 				ch.Dimensions = append(ch.Dimensions, c.path)
 			}
+		case numeric && c.numID: // an identifier's mean or p99 means nothing
+			distinct = append(distinct, c.path)
 		case numeric:
 			if len(ch.Metrics) < autoMetrics {
 				ch.Metrics = append(ch.Metrics, c.path)
@@ -277,12 +284,16 @@ func (w *worker) autoHashes(c *column) {
 
 // autoNumbers folds a number candidate: its metric, and its values while
 // they are few enough to make it a dimension (their count is then its exact
-// cardinality; past the cap a number can only be a metric, so it keeps no
-// distinct-count sketch).
+// cardinality). Past the cap a number is a metric, unless its name is
+// identifier-like: such a path also keeps a distinct-count sketch of its
+// integer values and counts the values that are not integers.
 func (w *worker) autoNumbers(c *column) {
 	f := c.f64
 	var m *Metric
 	var top *TopK
+	var hll *hyperloglog.Sketch
+	var stat *FieldStat
+	id := idLike.MatchString(c.name)
 	var buf [32]byte
 	for i, v := range f.vals {
 		if !f.valid.at(i) {
@@ -297,10 +308,24 @@ func (w *worker) autoNumbers(c *column) {
 				top = NewTopK(autoTopCap)
 				w.agg.Top[c.name] = top
 			}
+			if id {
+				if hll = w.agg.Distinct[c.name]; hll == nil {
+					hll = newHLL()
+					w.agg.Distinct[c.name] = hll
+				}
+				stat = w.autoStat(c.name)
+			}
 		}
 		m.Add(v)
 		if top.Exact {
 			top.Add(strconv.AppendFloat(buf[:0], v, 'g', -1, 64), 1)
+		}
+		if id {
+			if v != math.Trunc(v) || math.Abs(v) >= 1<<63 {
+				stat.NonIntegers++
+			} else {
+				hll.Insert(strconv.AppendInt(buf[:0], int64(v), 10))
+			}
 		}
 	}
 }

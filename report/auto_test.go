@@ -58,6 +58,16 @@ var autoDatasets = []autoDataset{
 		},
 		want: Choice{Dimensions: []string{"host", "labels.az", "labels.region", "metric"}, Metrics: []string{"count", "value"}, Distinct: []string{}},
 	},
+	{
+		// Numeric identifiers are counted, not averaged; a number with an
+		// identifier-like name but fractions (a score) stays a metric.
+		name: "numeric ids",
+		gen: func(r *rand.Rand, ts time.Time, i int) string {
+			return fmt.Sprintf(`{"ts":%q,"id":%d,"user_id":%d,"order":{"accountId":%d,"total":%.2f},"client":%.3f,"kind":"k%d"}`,
+				ts.Format(time.RFC3339Nano), 1e9+i+r.Intn(1e6)*1000, r.Intn(5000), r.Intn(300), r.Float64()*90, r.Float64(), r.Intn(4))
+		},
+		want: Choice{Dimensions: []string{"kind"}, Metrics: []string{"client", "order.total"}, Distinct: []string{"id", "order.accountId", "user_id"}},
+	},
 }
 
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
