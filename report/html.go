@@ -20,6 +20,7 @@ const (
 var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"commas": commas,
 	"fnum":   fnum,
+	"plural": plural,
 	"join":   func(s []string) string { return strings.Join(s, ", ") },
 	"mul":    func(a, b float64) float64 { return a * b },
 	"pct": func(v *float64) string { // a change as a signed percentage
@@ -46,7 +47,7 @@ h3{font-size:14px;margin:18px 0 2px}.bar{display:inline-block;height:10px;backgr
 code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-radius:3px}
 </style></head><body>
 <h1>ingestd report — {{.S.Month}}</h1>
-<div class="muted">generated {{.S.Generated.Format "2006-01-02 15:04 MST"}} · {{.S.Sources.DaysFromPartials}} days from daily partials, {{.S.Sources.DaysScanned}} scanned</div>
+<div class="muted">generated {{.S.Generated.Format "2006-01-02 15:04 MST"}} · {{.S.Sources.DaysFromPartials}} {{plural .S.Sources.DaysFromPartials "day" "days"}} from daily partials, {{.S.Sources.DaysScanned}} scanned</div>
 {{with index .S.Config "where"}}{{if .}}<p>Only the records matching <code>{{.}}</code> are counted (the field inventory and data quality cover every record read).</p>{{end}}{{end}}
 <div class="totals">
 <div>records<b>{{commas .S.Records}}</b></div>
@@ -189,13 +190,16 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 // dayChart draws records per day as an SVG bar chart with a slot for every
 // day of the month, empty days included.
 func dayChart(month string, days []DaySummary) template.HTML {
-	const W, H, left, bottom, top = 960, 240, 56, 28, 12
+	const W, H, bottom, top = 960, 240, 28, 12
 	count := map[string]int64{}
 	var maxN int64
 	for _, d := range days {
 		count[d.Date] = d.Records
 		maxN = max(maxN, d.Records)
 	}
+	// The busiest day's count labels the axis, right-aligned left of the
+	// bars: the margin grows with it, so that a large count is not clipped.
+	left := max(56, 12+textWidth(commas(maxN)))
 	var dates []string
 	if m, err := time.Parse("2006-01", month); err == nil {
 		for d := m; d.Before(m.AddDate(0, 1, 0)); d = d.AddDate(0, 0, 1) {
@@ -280,23 +284,53 @@ func heatmap(g [7][24]int64) template.HTML {
 				left+h*cw, top+wd*ch, cw-2, ch-2, heatFill(heatShade(n, maxN)), name, h, commas(n))
 		}
 	}
-	// The legend: the shade of 0, 1 and each power of ten up to the busiest.
+	// The legend: the shade of 0, 1, powers of ten and the busiest, spaced
+	// by the widest label so that none runs into the next swatch.
 	y := top + 7*ch + 14
-	ticks := []int64{0}
-	if maxN > 0 {
-		for v := int64(1); 2*v <= maxN; v *= 10 { // not one beside the busiest
-			ticks = append(ticks, v)
-		}
-		ticks = append(ticks, maxN)
-	}
+	ticks := legendTicks(maxN, W-left-100)
+	step := legendStep(ticks)
 	fmt.Fprintf(&b, `<g id="heatmap-legend"><text x="4" y="%d">records (log scale)</text>`, y+14)
 	for i, v := range ticks {
-		x := left + 100 + i*70
+		x := left + 100 + i*step
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="24" height="16" fill="%s" stroke="#cbd5e1"/><text x="%d" y="%d">%s</text>`,
 			x, y+2, heatFill(heatShade(v, maxN)), x+28, y+14, commas(v))
 	}
 	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
+}
+
+// textWidth is a generous width in pixels of s in the charts' 11 px font.
+func textWidth(s string) int { return 7 * len(s) }
+
+// legendStep is the distance between the legend's swatches: a swatch, a gap
+// and the widest label.
+func legendStep(ticks []int64) int {
+	step := 70
+	for _, v := range ticks {
+		step = max(step, 28+textWidth(commas(v))+14)
+	}
+	return step
+}
+
+// legendTicks are the values the heatmap legend shows within width pixels:
+// 0, 1, powers of ten (every second, third … one when they do not all fit)
+// and the busiest, never one beside it.
+func legendTicks(maxN int64, width int) []int64 {
+	if maxN <= 0 {
+		return []int64{0}
+	}
+	for stride := 1; ; stride++ {
+		ticks := []int64{0}
+		for v, i := int64(1), 0; 2*v <= maxN; v, i = v*10, i+1 {
+			if i%stride == 0 {
+				ticks = append(ticks, v)
+			}
+		}
+		ticks = append(ticks, maxN)
+		if len(ticks)*legendStep(ticks) <= width || len(ticks) <= 3 {
+			return ticks
+		}
+	}
 }
 
 // configHint says what to configure when the configured dimensions or
@@ -352,6 +386,14 @@ func codeList(names []string, conj string) string {
 		return strings.Join(parts, "")
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " " + conj + " " + parts[len(parts)-1]
+}
+
+// plural is one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // commas formats an integer with thousands separators.

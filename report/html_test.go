@@ -2,10 +2,13 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	stdhtml "html"
 	"image"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -112,5 +115,94 @@ func TestReportPageOneDaySparseHours(t *testing.T) {
 	// Legend: the swatch of the busiest value beside the cell itself.
 	if n := pixels(img, 0xdc, 0x26, 0x26); n < 32*22/2+24*16/2 {
 		t.Errorf("busiest shade in %d pixels, want the cell and its legend swatch", n)
+	}
+}
+
+// layoutScript measures the laid-out charts in the browser: every label of
+// the day chart and the heatmap lies within its SVG (else it is clipped),
+// and no legend label runs into the next swatch. It leaves the problems as
+// a JSON list in the body's data-layout attribute.
+const layoutScript = `<script>
+const out = [], box = e => e.getBoundingClientRect();
+for (const id of ["day-chart", "heatmap"]) {
+  const svg = document.getElementById(id), sb = box(svg);
+  for (const t of svg.querySelectorAll("text")) {
+    const r = box(t);
+    if (r.left < sb.left - 0.5 || r.right > sb.right + 0.5) out.push(id + ": " + JSON.stringify(t.textContent) + " clipped (" + Math.round(r.left) + "–" + Math.round(r.right) + " of " + Math.round(sb.left) + "–" + Math.round(sb.right) + ")");
+  }
+}
+const g = document.getElementById("heatmap-legend");
+const rects = [...g.querySelectorAll("rect")], texts = [...g.querySelectorAll("text")];
+for (let i = 0; i < texts.length && i < rects.length; i++) {
+  if (box(texts[i]).right + 2 > box(rects[i]).left) out.push("legend: " + JSON.stringify(texts[i].textContent) + " runs into the next swatch");
+}
+document.body.setAttribute("data-layout", JSON.stringify(out));
+</script>`
+
+// Large counts, seen in the browser: the busiest day's axis label
+// (21,957,665) is not clipped, and the heatmap legend's labels (up to
+// 21,957,665 beside powers of ten) leave room for the next swatch.
+func TestReportPageLargeNumbersFit(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+	}
+	f := func(name string, days []DaySummary, busiest int64) {
+		t.Helper()
+		s := &Summary{Month: "2026-11", Days: days, Top: map[string][]TopValue{}, Metrics: map[string]MetricSummary{},
+			Distinct: map[string]uint64{}, Quality: Quality{TypeMismatch: map[string]int64{}}}
+		for _, d := range days {
+			s.Records += d.Records
+		}
+		for h := range 24 {
+			s.HourWeekday[h%7][h] = busiest >> (h % 20)
+		}
+		page := filepath.Join(t.TempDir(), "report.html")
+		if err := writeHTMLFile(page, s, testConfig()); err != nil {
+			t.Fatal(err)
+		}
+		html, _ := os.ReadFile(page)
+		if err := os.WriteFile(page, []byte(strings.Replace(string(html), "</body>", layoutScript+"</body>", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dom, err := browser.DumpDOM(chrome, "file://"+page, t.TempDir(), 1100, 1400)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`data-layout="([^"]*)"`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("%s: the layout script left no result", name)
+		}
+		var problems []string
+		if err := json.Unmarshal([]byte(stdhtml.UnescapeString(m[1])), &problems); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", name, p)
+		}
+	}
+	f("21,957,665 records a day", []DaySummary{{Date: "2026-11-01", Records: 21957665}, {Date: "2026-11-02", Records: 19000000}}, 2_000_000)
+	f("a full month of billions", func() (d []DaySummary) {
+		for i := 1; i <= 30; i++ {
+			d = append(d, DaySummary{Date: fmt.Sprintf("2026-11-%02d", i), Records: 1_234_567_890 + int64(i)})
+		}
+		return d
+	}(), 51_234_567)
+	f("100,000 in the legend", []DaySummary{{Date: "2026-11-03", Records: 300000}}, 250_000)
+}
+
+// The page says "1 day", not "1 days".
+func TestReportPageSingularDay(t *testing.T) {
+	for n, want := range map[int]string{1: "1 day from daily partials", 2: "2 days from daily partials", 0: "0 days from daily partials"} {
+		s := &Summary{Month: "2026-11", Records: 3, Days: []DaySummary{{Date: "2026-11-03", Records: 3}}, Top: map[string][]TopValue{},
+			Metrics: map[string]MetricSummary{}, Distinct: map[string]uint64{}, Quality: Quality{TypeMismatch: map[string]int64{}},
+			Sources: Sources{DaysFromPartials: n}}
+		page := filepath.Join(t.TempDir(), "report.html")
+		if err := writeHTMLFile(page, s, testConfig()); err != nil {
+			t.Fatal(err)
+		}
+		if html, _ := os.ReadFile(page); !strings.Contains(string(html), want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -58,4 +59,24 @@ func Pixels(img image.Image, r0, g0, b0 uint32) int {
 		}
 	}
 	return n
+}
+
+// DumpDOM loads url in headless Chromium, lets its scripts run, and returns
+// the document as serialised after them: a test's script can measure the
+// laid-out page (text boxes, overlaps) and leave its findings in an
+// attribute.
+func DumpDOM(chrome, url, scratch string, width, height int) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(scratch, "profile"), fmt.Sprintf("--window-size=%d,%d", width, height),
+		"--virtual-time-budget=5000", "--dump-dom", url)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("chromium: %v\n%s", err, stderr.String())
+	}
+	return string(out), nil
 }
