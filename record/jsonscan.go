@@ -274,7 +274,8 @@ func (s *scanner) object(depth int, top bool) error {
 		}
 		// A key can be a timestamp field when one of that length exists
 		// (or it has escapes) and the best-ranked one is not found yet.
-		if top && s.tsRank != 0 && (k.escaped || s.fieldLens&(1<<min(ke-ks-2, 63)) != 0) {
+		// A null value counts as no timestamp: the next field is looked for.
+		if top && s.tsRank != 0 && (k.escaped || s.fieldLens&(1<<min(ke-ks-2, 63)) != 0) && s.src[vs] != 'n' {
 			s.noteKey(s.src[ks+1:ke-1], k.escaped, vs, s.pos)
 		}
 		s.ws()

@@ -168,6 +168,7 @@ type Parser struct {
 	now    time.Time
 	nowTS  int64
 	nowStr []byte // `,"<field>":"<now RFC 3339 nano>"}`
+	spare  []byte // fillNull's copy of a record's tail
 	skip   bool
 	b      *Batch
 }
@@ -237,7 +238,7 @@ func (p *Parser) one(src []byte, pos int) (int, error) {
 	end := s.pos
 	s.src = nil
 	if err == nil && len(b.Buf)-mark > p.rules.MaxRecord {
-		err = tooLargeError{fmt.Errorf("record of %d bytes is over the limit of %d", len(b.Buf)-mark, p.rules.MaxRecord)}
+		err = tooLargeError{fmt.Errorf("record of %d bytes is over the limit records.max_record (%d bytes)", len(b.Buf)-mark, p.rules.MaxRecord)}
 	}
 	var ts int64
 	if err == nil {
@@ -258,7 +259,7 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 	s := &p.sc
 	if s.tsRank < 0 {
 		if p.rules.MissingTimestamp != "add" {
-			return 0, tsError{errors.New("record has no timestamp field")}
+			return 0, tsError{errors.New("record has no timestamp field (none present, or null), and records.missing_timestamp is reject")}
 		}
 		if len(p.nowStr) == 0 {
 			p.nowStr = append(p.nowStr, `,"`...)
@@ -266,6 +267,11 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 			p.nowStr = append(p.nowStr, `":"`...)
 			p.nowStr = p.now.UTC().AppendFormat(p.nowStr, time.RFC3339Nano)
 			p.nowStr = append(p.nowStr, `"}`...)
+		}
+		if bytes.Contains(p.b.Buf[mark:], p.nowStr[1:len(p.rules.AddField)+4]) { // `"<add_field>":`, rare
+			if ts, done, err := p.fillNull(mark); done {
+				return ts, err
+			}
 		}
 		buf := p.b.Buf[:len(p.b.Buf)-1] // drop '}'
 		add := p.nowStr
@@ -280,12 +286,39 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 		return 0, tsError{fmt.Errorf("field %q: %w", p.rules.TimestampFields[s.tsRank], err)}
 	}
 	if p.rules.MaxFuture > 0 && ts > p.nowTS+int64(p.rules.MaxFuture) {
-		return 0, tsError{fmt.Errorf("field %q: timestamp more than %s in the future", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)}
+		return 0, tsError{fmt.Errorf("field %q: timestamp more than %s in the future (records.max_future)", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)}
 	}
 	if p.rules.MaxPast > 0 && ts < p.nowTS-int64(p.rules.MaxPast) {
-		return 0, tsError{fmt.Errorf("field %q: timestamp older than %s", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)}
+		return 0, tsError{fmt.Errorf("field %q: timestamp older than %s (records.max_past)", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)}
 	}
 	return ts, nil
+}
+
+// fillNull handles a record without a timestamp whose compacted form has
+// the add field's name: when it is a member at the top level (done), with
+// null the receive time replaces the null (a timestamp field that is null
+// counts as none); with another value the record is refused, since adding
+// the field would repeat a member name. Otherwise the field is added as usual.
+func (p *Parser) fillNull(mark int) (ts int64, done bool, err error) {
+	rec := p.b.Buf[mark:]
+	l := jsonx.Lexer{B: rec}
+	at := -1
+	l.Object(func(key []byte) {
+		if name, ok := jsonx.Unquote(key); ok && name == p.rules.AddField {
+			at = jsonx.SkipWS(rec, l.I)
+		}
+		l.Value()
+	})
+	if at < 0 || l.Err != nil {
+		return 0, false, nil
+	}
+	if !bytes.HasPrefix(rec[at:], []byte("null")) {
+		return 0, true, tsError{fmt.Errorf("no timestamp field has a value, and field %q, where the receive time would go, holds something else", p.rules.AddField)}
+	}
+	val := p.nowStr[len(p.rules.AddField)+4 : len(p.nowStr)-1] // the quoted time
+	p.spare = append(p.spare[:0], rec[at+4:]...)
+	p.b.Buf = append(append(p.b.Buf[:mark+at], val...), p.spare...)
+	return p.nowTS, true, nil
 }
 
 func (p *Parser) parseArray(body []byte, i int) *RequestError {
@@ -340,7 +373,7 @@ func (p *Parser) parseLines(body []byte) *RequestError {
 		next := end + 1
 		if i := jsonx.SkipWS(l, 0); i < len(l) {
 			if len(l) > p.rules.MaxRecord+p.rules.MaxRecord/2+1024 {
-				if re := p.reject(line, l, tooLargeError{fmt.Errorf("line of %d bytes is over the limit", len(l))}); re != nil {
+				if re := p.reject(line, l, tooLargeError{fmt.Errorf("line of %d bytes is over the limit records.max_record (%d bytes for a record, compacted)", len(l), p.rules.MaxRecord)}); re != nil {
 					return re
 				}
 				start = next

@@ -314,3 +314,40 @@ func TestTimestampFieldNamesOfAnyLength(t *testing.T) {
 		}
 	}
 }
+
+// A timestamp field that is null counts as none: the next field is used,
+// and with none the receive time is added, or fills the add field's null in
+// place (adding it would repeat a member name). A null add field with other
+// members, nested fields named like it, and a rejecting rule behave.
+func TestNullTimestampIsNone(t *testing.T) {
+	now := testNow.UTC().Format(time.RFC3339Nano)
+	f := func(body, want string, ts int64) {
+		t.Helper()
+		b, re := parse(t, body, false)
+		if re != nil {
+			t.Fatalf("%s: %v", body, re)
+		}
+		if got := recs(b); len(got) != 1 || got[0] != want || b.Recs[0].TS != ts {
+			t.Fatalf("%s: stored %q at %d, want %s at %d", body, got, b.Recs[0].TS, want, ts)
+		}
+	}
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC).UnixNano()
+	f(`{"ts":null,"msg":"a"}`, `{"ts":null,"msg":"a","timestamp":"`+now+`"}`, testNow.UnixNano())
+	f(`{"timestamp":null,"msg":"b"}`, `{"timestamp":"`+now+`","msg":"b"}`, testNow.UnixNano())
+	f(`{ "msg" : "c" , "timestamp" : null }`, `{"msg":"c","timestamp":"`+now+`"}`, testNow.UnixNano())
+	f(`{"timestamp":null,"ts":"2026-11-03T10:00:00Z"}`, `{"timestamp":null,"ts":"2026-11-03T10:00:00Z"}`, at)
+	f(`{"ts":null,"time":"2026-11-03T10:00:00Z"}`, `{"ts":null,"time":"2026-11-03T10:00:00Z"}`, at)
+	f(`{"a":{"timestamp":null},"s":"\"timestamp\":null"}`, `{"a":{"timestamp":null},"s":"\"timestamp\":null","timestamp":"`+now+`"}`, testNow.UnixNano())
+	f(`{"x":1,"ts":null}`, `{"x":1,"ts":null,"timestamp":"`+now+`"}`, testNow.UnixNano())
+
+	r := DefaultRules()
+	r.MissingTimestamp = "reject"
+	if re := NewParser(r).Parse([]byte(`{"ts":null}`), testNow, false, &Batch{}); re == nil || !strings.Contains(re.Msg, "null") {
+		t.Fatalf("reject rule, null ts: %v", re)
+	}
+	r = DefaultRules()
+	r.AddField, r.TimestampFields = "received", []string{"ts"}
+	if re := NewParser(r).Parse([]byte(`{"received":"yesterday"}`), testNow, false, &Batch{}); re == nil || !strings.Contains(re.Msg, `"received"`) {
+		t.Fatalf("add field present with a value: %v", re)
+	}
+}

@@ -13,7 +13,7 @@ import (
 var (
 	errTSType   = errors.New("timestamp is not a string or a number")
 	errTSFormat = errors.New("timestamp is not RFC 3339")
-	errTSRange  = errors.New("timestamp out of range")
+	errTSRange  = errors.New("timestamp out of range: the span of int64 Unix nanoseconds, 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z")
 )
 
 // ParseTimestamp parses a JSON value (its raw bytes) as a record timestamp

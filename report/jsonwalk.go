@@ -144,7 +144,7 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 				c := w.fcols[s.fcol]
 				c.val, c.set = b[i:end], true
 			}
-			if s.tsRank >= 0 && depth == 0 && s.tsRank < w.tsRank {
+			if s.tsRank >= 0 && depth == 0 && s.tsRank < w.tsRank && t != TypeNull { // as intake: null is no timestamp
 				w.tsRank, w.tsVal = s.tsRank, b[i:end]
 			}
 		}
