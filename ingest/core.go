@@ -236,13 +236,17 @@ func (w *Write) Done(ok bool) {
 	w.st = nil
 }
 
-// storageErr maps a failed write to 507 when the disk is out of space and
-// 503 otherwise.
+// storageErr maps a failed write to 507: the disk is full, or it failed
+// otherwise (read-only, an I/O error). Both are sticky until an operator
+// acts and restarts, so neither advises a short Retry-After: a client that
+// retries every second would only add load while nothing can change.
 func (s *Server) storageErr(err error) *intake.Error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return &intake.Error{Status: 507, Code: intake.CodeDiskFull, Message: "disk full: " + err.Error()}
+		return &intake.Error{Status: 507, Code: intake.CodeDiskFull, Message: "disk full, operator action needed: " + err.Error() +
+			"; nothing of this request was stored; free space and restart ingestd"}
 	}
-	return &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: "storage failure: " + err.Error(), RetryAfter: s.retry}
+	return &intake.Error{Status: 507, Code: intake.CodeFailed, Message: "storage failed, operator action needed: " + err.Error() +
+		"; nothing of this request was stored; intake stays stopped until the disk is fixed and ingestd restarted (its log says more)"}
 }
 
 // Readiness is what /readyz reports: "ready", or why intake is closed

@@ -75,7 +75,7 @@ func NewMetrics() *Metrics {
 	m.stageParse, m.stageCompress, m.stageCommit = stages.WithLabelValues("parse"), stages.WithLabelValues("compress"), stages.WithLabelValues("commit")
 	f(stages)
 	m.protoRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_requests_total",
-		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, forbidden, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, refused)."},
+		Help: "Write requests by protocol, producer and outcome: ok, replayed (an Idempotency-Key seen before), or why it was refused (unauthorized, forbidden, invalid, too_large, unsupported_encoding, key_reused, rate_limited, busy, unavailable, disk_full, storage_failed, refused)."},
 		[]string{"protocol", "producer", "outcome"})
 	m.protoStored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_protocol_records_total",
 		Help: "Records stored (acknowledged), by protocol and producer."}, []string{"protocol", "producer"})

@@ -229,8 +229,8 @@ func (s *Server) failure() error {
 		err = w.Err()
 	}
 	if err != nil && s.m.failed.CompareAndSwap(false, true) {
-		s.log.Error("STORAGE FAILED: intake stopped (507/503); acknowledged data is safe in the WAL and segments; "+
-			"fix the disk and restart to recover (a failed fsync is never retried on the same file)", "err", err)
+		s.log.Error("STORAGE FAILED: intake stopped (writes answer 507 storage_failed); acknowledged data is safe in the WAL and segments; "+
+			"fix the disk (free space, remount read-write, replace it) and restart to recover (a failed fsync is never retried on the same file)", "err", err)
 	}
 	return err
 }

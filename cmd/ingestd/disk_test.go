@@ -147,3 +147,59 @@ func TestENOSPCLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d requests acknowledged, %d answered 507; all acknowledged records recovered once", len(acked), saw507)
 }
+
+// A data dir that turns read-only under the daemon (a read-only bind mount
+// over segments/, so that the next day's folder cannot be created: EROFS)
+// is a storage failure only an operator can fix: writes answer 507 with
+// "storage failed, operator action needed" and no Retry-After (a client
+// told to retry every second would retry forever), the message names the
+// path once, the log says STORAGE FAILED once, and the record acknowledged
+// before the failure is stored after the operator's restart.
+func TestReadOnlyDataDirNeedsOperator(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to bind-mount a folder read-only; run the tests as root (CI does)")
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	d := startDaemon(t, data, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
+	segs := filepath.Join(data, "segments")
+	if err := os.MkdirAll(segs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", segs, segs).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", segs).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", segs).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v %s", err, out)
+	}
+	if r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-21T10:00:00Z","n":1}`), nil); r.code != 200 {
+		t.Fatalf("first record (into the WAL): %d %s", r.code, r.body)
+	}
+	waitLog(t, d, "STORAGE FAILED") // the flush cannot create the day's folder
+	var r reply
+	for i := 0; i < 20; i++ {
+		r = d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-21T10:00:01Z","n":2}`), nil)
+	}
+	if r.code != 507 || !strings.Contains(r.body, "storage failed, operator action needed") {
+		t.Fatalf("after the failure: %d %s", r.code, r.body)
+	}
+	if ra := r.hdr.Get("Retry-After"); ra != "" {
+		t.Errorf("Retry-After: %s, want none (only an operator can fix it)", ra)
+	}
+	day := filepath.Join(segs, "dt=2026-11-21")
+	if n := strings.Count(r.body, day); n != 1 {
+		t.Errorf("the answer names %s %d times: %s", day, n, r.body)
+	}
+	if n := strings.Count(d.log.String(), "STORAGE FAILED"); n != 1 {
+		t.Errorf("STORAGE FAILED logged %d times, want once\n%s", n, d.log)
+	}
+	d.kill() // the operator: fix the disk, restart
+	if out, err := exec.Command("umount", segs).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	d = startDaemon(t, data, "report:\n  schedule: \"off\"\n")
+	d.stop()
+	if got := stored(t, data)["dt=2026-11-21"]; len(got) != 1 || got[0] != `{"ts":"2026-11-21T10:00:00Z","n":1}` {
+		t.Fatalf("after the restart: %q, want the acknowledged record once", got)
+	}
+}

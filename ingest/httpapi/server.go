@@ -410,7 +410,7 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return answer
 	}))
 	if e != nil {
-		h.reply(ctx, ep, native.Error(e))
+		h.reply(ctx, ep, native.Error(native.FormHint(e, ctx.Request.Header.ContentType())))
 		return
 	}
 	if answer == nil {

@@ -23,6 +23,7 @@ const (
 	CodeBusy         = "busy"                 // 503: buffers or request memory full; retry
 	CodeUnavailable  = "unavailable"          // 503: recovering, stopping, or a storage failure
 	CodeDiskFull     = "disk_full"            // 507: under disk.min_free, or ENOSPC
+	CodeFailed       = "storage_failed"       // 507: a write or fsync failed; intake stays stopped until an operator restarts
 )
 
 // Error is a write the core (or the HTTP layer) refused: nothing of it was

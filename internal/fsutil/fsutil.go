@@ -105,7 +105,7 @@ func MkdirDurable(dir string) error {
 	for i := len(missing) - 1; i >= 0; i-- {
 		failpoint.Hit("fsutil.MkdirDurable.mkdir")
 		if err := os.Mkdir(missing[i], 0o700); err != nil && !os.IsExist(err) {
-			return fmt.Errorf("mkdir %s: %w", missing[i], err)
+			return err // a *PathError: it names the operation and the path
 		}
 		failpoint.Hit("fsutil.MkdirDurable.syncdir")
 		if err := SyncDir(filepath.Dir(missing[i])); err != nil {

@@ -151,7 +151,7 @@ func errorType(e *intake.Error) string {
 		return "content_too_long_exception"
 	case e.Code == intake.CodeRateLimited || e.Code == intake.CodeBusy:
 		return "es_rejected_execution_exception"
-	case e.Code == intake.CodeUnavailable || e.Code == intake.CodeDiskFull:
+	case e.Code == intake.CodeUnavailable || e.Code == intake.CodeDiskFull || e.Code == intake.CodeFailed:
 		return "cluster_block_exception"
 	case e.Code == intake.CodeUnsupported:
 		return "media_type_header_exception"

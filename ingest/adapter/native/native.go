@@ -6,7 +6,9 @@
 package native
 
 import (
+	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/ingestd/ingestd/ingest/intake"
 	"github.com/ingestd/ingestd/internal/jsonx"
@@ -44,6 +46,19 @@ func AppendAnswer(dst []byte, res *intake.Result, skip bool) []byte {
 // Answer is the reply for a stored write whose answer body is body.
 func Answer(body []byte) intake.Reply {
 	return intake.Reply{Status: 200, ContentType: "application/json", Body: body}
+}
+
+// FormHint adds a hint to a refusal of a body sent form-encoded (Content-Type
+// application/x-www-form-urlencoded, as curl -d sends it) that reads as
+// records run together on one line: curl -d strips the file's newlines.
+func FormHint(e *intake.Error, contentType []byte) *intake.Error {
+	if e.Status != 400 || !bytes.HasPrefix(bytes.TrimSpace(contentType), []byte("application/x-www-form-urlencoded")) ||
+		!strings.Contains(e.Message, "unexpected data after the JSON object on the same line") {
+		return e
+	}
+	h := *e
+	h.Message += "; the body came form-encoded, as curl -d sends it, and curl -d removes newlines: send NDJSON with curl --data-binary @file"
+	return &h
 }
 
 // Error renders a refusal: {"error":"…"} with the record's "line" when known.
