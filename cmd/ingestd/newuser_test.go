@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// What a new user plausibly does wrong gets an answer that says what to do,
+// and every limit a message names is named with its setting.
+func TestErrorsTellTheUserWhatToDo(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	d := startDaemon(t, data, "report:\n  schedule: \"off\"\n")
+
+	t.Run("curl -d strips newlines", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl not installed (apt-get install curl)")
+		}
+		f := filepath.Join(t.TempDir(), "two.ndjson")
+		os.WriteFile(f, []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n{\"ts\":\"2026-11-03T10:00:01Z\",\"n\":2}\n"), 0o600)
+		out, err := exec.Command("curl", "-s", "-d", "@"+f, d.url+"/v1/ingest").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "curl -d removes newlines") || !strings.Contains(string(out), "--data-binary") {
+			t.Errorf("curl -d of an NDJSON file: %s, want the --data-binary hint", out)
+		}
+		out, _ = exec.Command("curl", "-s", "--data-binary", "@"+f, d.url+"/v1/ingest").Output()
+		if string(out) != `{"accepted":2}` {
+			t.Errorf("--data-binary: %s", out)
+		}
+	})
+
+	t.Run("a 50 MB line names its limit", func(t *testing.T) {
+		line := append([]byte(`{"ts":"2026-11-03T10:00:00Z","big":"`), bytes.Repeat([]byte("x"), 50<<20)...)
+		line = append(line, "\"}\n"...)
+		r := d.post(t, "/v1/ingest", line, nil)
+		if r.code != 413 && r.code != 400 || !strings.Contains(r.body, "records.max_record") || !strings.Contains(r.body, "4194304 bytes") {
+			t.Errorf("50 MB line: %d %s", r.code, r.body)
+		}
+		r = d.post(t, "/v1/ingest", append(append([]byte(`{"ts":"2026-11-03T10:00:00Z","big":"`), bytes.Repeat([]byte("x"), 5<<20)...), "\"}"...), nil)
+		if !strings.Contains(r.body, "records.max_record") {
+			t.Errorf("5 MB record: %d %s", r.code, r.body)
+		}
+	})
+
+	t.Run("out-of-range timestamps say the range", func(t *testing.T) {
+		r := d.post(t, "/v1/ingest", []byte(`{"ts":"3000-01-01T00:00:00Z"}`), nil)
+		if r.code != 400 || !strings.Contains(r.body, "1677-09-21") || !strings.Contains(r.body, "2262-04-11") {
+			t.Errorf("year 3000: %d %s", r.code, r.body)
+		}
+		future := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+		r = d.post(t, "/v1/ingest", []byte(`{"ts":"`+future+`"}`), nil)
+		if r.code != 400 || !strings.Contains(r.body, "records.max_future") {
+			t.Errorf("two days ahead: %d %s", r.code, r.body)
+		}
+	})
+
+	t.Run("a null timestamp is no timestamp", func(t *testing.T) {
+		for _, in := range []string{
+			`{"ts":null,"msg":"a"}`,
+			`{"timestamp":null,"msg":"b"}`,
+			`{"timestamp":null,"ts":"2026-11-03T10:00:00Z","msg":"c"}`,
+		} {
+			if r := d.post(t, "/v1/ingest", []byte(in), nil); r.code != 200 {
+				t.Errorf("%s: %d %s", in, r.code, r.body)
+			}
+		}
+		d.stop()
+		var got []string
+		for _, lines := range stored(t, data) {
+			for _, l := range lines {
+				if strings.Contains(l, `"msg":"`) {
+					got = append(got, l)
+				}
+			}
+		}
+		for _, c := range []struct{ prefix, suffix string }{
+			{`{"ts":null,"msg":"a","timestamp":"`, `Z"}`},
+			{`{"timestamp":"`, `Z","msg":"b"}`},
+			{`{"timestamp":null,"ts":"2026-11-03T10:00:00Z","msg":"c"}`, ``},
+		} {
+			n := 0
+			for _, l := range got {
+				if strings.HasPrefix(l, c.prefix) && strings.HasSuffix(l, c.suffix) {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("want one record %s…%s, stored %q", c.prefix, c.suffix, got)
+			}
+		}
+	})
+}
