@@ -5,7 +5,7 @@
 //	ingestd verify  --data-dir DIR
 //	ingestd cat     --data-dir DIR [--from T] [--to T]
 //	ingestd repair  --data-dir DIR
-//	ingestd report  --month YYYY-MM [--data-dir DIR] [--out DIR] [--export-records]
+//	ingestd report  (--month YYYY-MM | --from DAY --to DAY) [--data-dir DIR] [--out DIR] [--export-records]
 //	ingestd replay-rejected [--data-dir DIR] (--print | --list | --url URL)
 //	ingestd version
 package main
@@ -25,7 +25,7 @@ Usage:
   ingestd verify  [--config FILE] [--data-dir DIR]                  check every segment file
   ingestd cat     [--data-dir DIR] [--from T] [--to T]              print records as NDJSON
   ingestd repair  [--data-dir DIR]                                  move damaged data aside
-  ingestd report  --month YYYY-MM [--out DIR] [--export-records]    write a month's report
+  ingestd report  (--month YYYY-MM | --from DAY --to DAY) [--out DIR] [--where E]   write a report of a month or of days
   ingestd query   --from T --to T [--where E] [--by P] [--stats S]  ask a question: records or a table
   ingestd replay-rejected (--print | --list | --url URL) [--remove]  lines rejected with ?invalid=skip
   ingestd version                                                   print the version

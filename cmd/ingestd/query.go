@@ -33,7 +33,7 @@ over whole days, else by scanning. T is RFC 3339 or a date
 (2026-11-03, midnight UTC). Examples:
 
   ingestd query --from 2026-11-01 --to 2026-12-01 --where 'level == "error"' --limit 20
-  ingestd query --from 2026-11-01 --to 2026-12-01 --by service,status --stats count,p99(duration_ms)`
+  ingestd query --from 2026-11-01 --to 2026-12-01 --by service,status --stats 'count,p99(duration_ms)'`
 
 func runQuery(args []string) int {
 	var from, to, where, by, stats, format, source *string

@@ -23,7 +23,7 @@ func runReport(args []string) int {
 	fs := newFlagSet("report", "report (--month YYYY-MM | --from DATE --to DATE) [--config FILE] [--data-dir DIR] [--out DIR] [--export-records] [--where EXPR]")
 	var cf commonFlags
 	cf.register(fs)
-	month := fs.String("month", "", "the `month` to report, YYYY-MM (required)")
+	month := fs.String("month", "", "the `month` to report, YYYY-MM (this or --from/--to is required)")
 	out := fs.String("out", "", "reports `directory`; the month goes to DIR/YYYY-MM (default from config: <data-dir>/reports)")
 	export := fs.Bool("export-records", false, "also write the month's records as records.parquet (typed columns and the raw record)")
 	workers := fs.Int("workers", 0, "parallel decoders and parsers (default: every core)")
