@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -203,6 +204,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		rawBytes  int64
 		wireBytes int64
 		allRaw    int64 // acknowledged raw bytes, warm-up included
+		allAcked  int64 // acknowledged records, warm-up included
 		measured  int64
 	)
 	if cfg.AckLog != nil {
@@ -252,6 +254,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				}
 				if status == "200" {
 					allRaw += int64(j.req.Raw)
+					allAcked += accepted
 				}
 				if !j.intended.Before(measureFrom) {
 					measured++
@@ -290,17 +293,12 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 				if rss > res.DaemonRSSMB {
 					res.DaemonRSSMB = rss
 				}
-				acked := res.RecordsAcked
+				acked, everAcked := res.RecordsAcked, allAcked
 				p99 := float64(hist.ValueAtQuantile(99)) / 1000
 				st := fmtStatus(res.Status)
 				mu.Unlock()
 				if cfg.Progress != nil {
-					phase := ""
-					if now.Before(measureFrom) {
-						phase = " (warm-up)"
-					}
-					fmt.Fprintf(cfg.Progress, "%5.0fs %9.0f records/s  p99 %7.2f ms  %s  rss %.0f MB%s\n",
-						now.Sub(start).Seconds(), float64(acked-last), p99, st, rss, phase)
+					fmt.Fprintln(cfg.Progress, progressLine(now.Sub(start), measureFrom.Sub(now), acked-last, everAcked, p99, st, cfg.PID > 0, rss))
 				}
 				last = acked
 			}
@@ -437,6 +435,23 @@ func statCPU(path string) float64 {
 }
 
 // procRSS returns VmRSS and VmHWM in MB.
+// progressLine is one line of the per-second progress, at elapsed: during
+// the warm-up (warmLeft > 0), which the figures leave out, what was
+// acknowledged so far; then the measured records of the last second, the
+// p99 and the answers. The daemon's RSS only when its pid was given.
+func progressLine(elapsed, warmLeft time.Duration, perSecond, everAcked int64, p99 float64, answers string, withRSS bool, rssMB float64) string {
+	var b strings.Builder
+	if warmLeft > 0 {
+		fmt.Fprintf(&b, "%5.0fs warming up, not measured (%.0f s left): %d records acknowledged", elapsed.Seconds(), math.Ceil(warmLeft.Seconds()), everAcked)
+	} else {
+		fmt.Fprintf(&b, "%5.0fs %9d records/s  p99 %7.2f ms  %s", elapsed.Seconds(), perSecond, p99, answers)
+	}
+	if withRSS {
+		fmt.Fprintf(&b, "  rss %.0f MB", rssMB)
+	}
+	return b.String()
+}
+
 func procRSS(pid int) (rss, hwm float64) {
 	if pid <= 0 {
 		return 0, 0
