@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,4 +97,37 @@ func TestErrorsTellTheUserWhatToDo(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A body over http.max_body gets its JSON 413 also from a client that sends
+// no Expect: 100-continue and is still writing when the answer comes (Go's
+// net/http): the daemon answers, half-closes, and reads on, instead of
+// resetting the connection under the client's write.
+func TestOverLimitBodyAnsweredToAStreamingClient(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	d := startDaemon(t, data, "http:\n  max_body: 16MiB\nreport:\n  schedule: \"off\"\n")
+	big := bytes.Repeat([]byte(`{"ts":"2026-11-03T10:00:00Z","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`+"\n"), 25<<20/70) // ≈ 25 MB
+	for _, c := range []struct {
+		name string
+		body func() io.Reader
+	}{
+		{"declared length", func() io.Reader { return bytes.NewReader(big) }},
+		{"chunked", func() io.Reader { return struct{ io.Reader }{bytes.NewReader(big)} }},
+	} {
+		for i := 0; i < 3; i++ {
+			req, _ := http.NewRequest("POST", d.url+"/v1/ingest", c.body())
+			resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+			if err != nil {
+				t.Fatalf("%s, try %d: %v (the client never read the answer)", c.name, i, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 413 || !strings.Contains(string(b), `"error":"request body over the limit of 16777216 bytes`) {
+				t.Fatalf("%s: %d %s", c.name, resp.StatusCode, b)
+			}
+		}
+	}
+	if r := d.post(t, "/v1/ingest", []byte(`{"ts":"2026-11-03T10:00:00Z"}`), nil); r.code != 200 {
+		t.Fatalf("a small request after them: %d %s", r.code, r.body)
+	}
 }

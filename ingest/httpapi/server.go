@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -65,9 +64,10 @@ func New(core *ingest.Server, log *slog.Logger) *Server {
 		Handler:      h.handle,
 		ErrorHandler: h.errorHandler,
 		Name:         "ingestd",
-		// Streaming: fasthttp reads bodies up to MaxRequestBodySize ahead and
-		// hands larger ones over as a stream, with no limit of its own; the
-		// handler enforces http.max_body (readBody).
+		// Streaming: fasthttp (v1.78) pre-reads at most 8 KiB of a body and
+		// hands every body over as a stream, whatever its length and
+		// MaxRequestBodySize, with no limit of its own: the handler enforces
+		// http.max_body (readBody), so no body-size error reaches errorHandler.
 		StreamRequestBody:            true,
 		MaxRequestBodySize:           int(cfg.HTTP.MaxBody),
 		ExpectHandler:                h.expect,
@@ -226,8 +226,6 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	e := &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "malformed HTTP request"}
 	var ne net.Error
 	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		e = &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes", h.cfg.HTTP.MaxBody)}
 	case errors.As(err, &small):
 		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes", h.cfg.HTTP.MaxHeader)}
 	case errors.As(err, &ne) && ne.Timeout():
@@ -281,12 +279,18 @@ func (h *Server) tooLarge(after string) *intake.Error {
 	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s", h.cfg.HTTP.MaxBody, after)}
 }
 
-// maxDrain is how much of an over-limit body is read and discarded before
-// the 413 is sent and the connection closed: closing a socket with unread
-// data makes the kernel reset it, and the client would lose the answer.
+// Before refusing a body it will not read (over the limit, or no memory to
+// read it into), the server reads and discards the rest of it, then answers
+// and closes: closing a socket with unread data makes the kernel reset it,
+// and a client still writing its body (one that sent no Expect:
+// 100-continue, as Go's net/http does) would get the reset instead of the
+// answer. The discarding stops after maxDrain bytes, maxDrainTime, or
+// drainIdle without a byte (a client that stalls gets its answer then). A
+// client that sends Expect is refused before it sends the body.
 const (
-	maxDrain     = 4 << 20
-	maxDrainTime = 2 * time.Second
+	maxDrain     = 1 << 30
+	maxDrainTime = 30 * time.Second
+	drainIdle    = 500 * time.Millisecond
 )
 
 // readBody reads the request body into a pooled buffer (release with
@@ -312,11 +316,23 @@ func (h *Server) readBody(ctx *fasthttp.RequestCtx) ([]byte, *[]byte, error) {
 	return b, bp, err
 }
 
+// drain discards the rest of a refused body (see maxDrain) and closes the
+// connection after the answer.
 func (h *Server) drain(ctx *fasthttp.RequestCtx) {
 	if r := ctx.RequestBodyStream(); r != nil {
-		// Bounded in time as well: the connection closes after this answer.
-		ctx.Conn().SetReadDeadline(time.Now().Add(maxDrainTime))
-		io.CopyN(io.Discard, r, maxDrain)
+		c, buf := ctx.Conn(), make([]byte, 64<<10) // a refusal's path: no pool
+		end := time.Now().Add(maxDrainTime)
+		for n := 0; n < maxDrain && time.Now().Before(end); {
+			dl := time.Now().Add(drainIdle)
+			if dl.After(end) {
+				dl = end
+			}
+			c.SetReadDeadline(dl)
+			k, err := r.Read(buf)
+			if n += k; err != nil {
+				break
+			}
+		}
 	}
 	ctx.SetConnectionClose()
 }
