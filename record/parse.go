@@ -10,7 +10,7 @@ import (
 	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
-// Rules are the record rules of DESIGN section 4. The zero value is not
+// Rules are the record rules (README "Send data"). The zero value is not
 // usable; DefaultRules returns the defaults.
 type Rules struct {
 	TimestampFields  []string      // first present wins, in this order

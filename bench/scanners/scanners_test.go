@@ -1,5 +1,5 @@
 // Package scanners measures ingestd's strict record scanner against JSON
-// libraries on the same records (issue #15): throughput on compact NDJSON
+// libraries on the same records: throughput on compact NDJSON
 // of the unique and logs shapes, and which malformed or non-I-JSON records
 // each accepts. It is its own module, so that the libraries it compares
 // never become dependencies of the daemon.

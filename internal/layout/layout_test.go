@@ -1,12 +1,13 @@
-// Package layout holds the test of the import rules of docs/ARCHITECTURE.md:
-// dependencies point one way, and protocol adapters, the record contract and
-// the report engine never pull in the HTTP server, the WAL or the store.
 package layout
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,58 @@ func TestImportRules(t *testing.T) {
 		if !checked[r.pkg] {
 			t.Errorf("no package matches rule %q", r.pkg)
 		}
+	}
+}
+
+// Every package says what it is for: go doc prints a package comment.
+func TestEveryPackageHasADocComment(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{.Doc}}", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		n++
+		path, doc, _ := strings.Cut(l, "\t")
+		if strings.TrimSpace(doc) == "" {
+			t.Errorf("%s has no package comment (add a doc.go)", path)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("go list found %d packages", n)
+	}
+}
+
+// No Go file reaches 800 lines: split it by concern before it does.
+func TestNoFileReaches800Lines(t *testing.T) {
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(root))
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && p != dir) {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if lines := bytes.Count(b, []byte("\n")); lines >= 800 {
+			rel, _ := filepath.Rel(dir, p)
+			t.Errorf("%s has %d lines; split it before 800", rel, lines)
+		}
+		return nil
+	})
+	if n < 50 {
+		t.Fatalf("found %d Go files", n)
 	}
 }
