@@ -243,14 +243,11 @@ func (k *Keys) preCommit(first uint64, metas []*reqState) error {
 		k.buf = append(k.buf, make([]byte, 8)...)
 		k.buf = binary.LittleEndian.AppendUint64(k.buf, first+uint64(i))
 		k.buf = binary.LittleEndian.AppendUint64(k.buf, uint64(now))
-		if st.digest != 0 {
-			k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key))|hasDigest)
-			k.buf = append(k.buf, st.key...)
-			k.buf = binary.LittleEndian.AppendUint64(k.buf, st.digest)
-		} else {
-			k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key)))
-			k.buf = append(k.buf, st.key...)
-		}
+		// A key is always set with its request's digest (Write.Key), never 0;
+		// records without one are only read, from journals written before.
+		k.buf = binary.LittleEndian.AppendUint16(k.buf, uint16(len(st.key))|hasDigest)
+		k.buf = append(k.buf, st.key...)
+		k.buf = binary.LittleEndian.AppendUint64(k.buf, st.digest)
 		k.buf = append(k.buf, st.resp...)
 		body := k.buf[start+8:]
 		binary.LittleEndian.PutUint32(k.buf[start:], uint32(len(body)))

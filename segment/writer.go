@@ -89,9 +89,6 @@ func (w *Writer) Path() string { return w.path }
 // Size returns the bytes written so far.
 func (w *Writer) Size() int64 { return w.off }
 
-// Blocks returns how many blocks the file holds.
-func (w *Writer) Blocks() int { return len(w.index) }
-
 // HighWater returns the largest WAL sequence held by a block that is durable
 // (written and synced).
 func (w *Writer) HighWater() uint64 { return w.synced }

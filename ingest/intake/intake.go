@@ -63,7 +63,6 @@ type Result struct {
 	Rejected int                // bad records left out (Options.Skip)
 	Errors   []record.LineError // the first records.max_errors of them
 	Bad      []record.BadLine   // every one, by line
-	Replayed []byte             // the first answer, when an Idempotency-Key was seen before
 }
 
 // BadByLine returns the reason each rejected line was refused, by line.

@@ -2,12 +2,9 @@ package store
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,9 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ingestd/ingestd/record"
-
-	"github.com/ingestd/ingestd/internal/failpoint"
-	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/ingestd/ingestd/segment"
 )
@@ -137,9 +131,6 @@ type Counters struct {
 	RetentionDays    atomic.Int64 // days deleted by retention
 	RetentionBytes   atomic.Int64 // bytes deleted by retention
 }
-
-// Counters returns the store's counters.
-func (s *Store) Counters() *Counters { return s.m }
 
 // New prepares a store over cfg.DataDir; nothing is read until Recover.
 func New(cfg Config, log *slog.Logger) (*Store, error) {
@@ -268,40 +259,6 @@ func (s *Store) addDone(d *dayState) {
 	}
 }
 
-func (s *Store) enqueue(d *dayState) {
-	s.qmu.Lock()
-	s.queue = append(s.queue, d)
-	s.qmu.Unlock()
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// kickIfPending wakes a worker when days are still queued.
-func (s *Store) kickIfPending() {
-	s.qmu.Lock()
-	n := len(s.queue)
-	s.qmu.Unlock()
-	if n > 0 {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (s *Store) dequeue() *dayState {
-	s.qmu.Lock()
-	defer s.qmu.Unlock()
-	if len(s.queue) == 0 {
-		return nil
-	}
-	d := s.queue[0]
-	s.queue = s.queue[1:]
-	return d
-}
-
 // Start runs the flush workers, the ticker and the compactor.
 func (s *Store) Start() {
 	n := max(1, s.cfg.FlushWorkers)
@@ -321,177 +278,10 @@ func (s *Store) Start() {
 	s.pendingCompact = nil
 }
 
-func (s *Store) worker() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.kick:
-		}
-		for d := s.dequeue(); d != nil; d = s.dequeue() {
-			s.kickIfPending() // another worker can take the next day meanwhile
-			if err := s.flush(d); err != nil {
-				s.fail(err)
-			}
-		}
-	}
-}
-
 func (s *Store) fail(err error) {
 	if s.failed.CompareAndSwap(nil, err) {
 		s.log.Error("segment write failed; intake stopped, data stays in the WAL; restart to recover", "err", err)
 	}
-}
-
-// flush writes d's buffer as blocks to its open part and syncs.
-func (s *Store) flush(d *dayState) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	d.mu.Lock()
-	d.queued = false
-	if len(d.buf) == 0 {
-		d.mu.Unlock()
-		return nil
-	}
-	raw, marks := d.buf, d.marks
-	d.buf, d.spare = d.spare[:0], nil
-	d.marks, d.spareMarks = d.spareMarks[:0], nil
-	d.rawLen = 0
-	d.inflight = d.firstSeq
-	d.mu.Unlock()
-
-	err := s.writeBlocks(d, raw, marks)
-
-	d.mu.Lock()
-	if err == nil {
-		d.inflight = 0 // on error it stays set: the WAL must keep these entries
-		// Recycle the buffer only at a normal size: after a burst an
-		// oversized one would pin its peak memory for good.
-		if cap(raw) <= 2*s.cfg.BlockSize+s.cfg.BlockSize/2 {
-			d.spare, d.spareMarks = raw[:0], marks[:0]
-		}
-	}
-	d.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.buffered.Add(-int64(len(raw)))
-	s.release()
-	return nil
-}
-
-// writeBlocks encodes raw into blocks cut only between marks (each block at
-// most BlockSize unless one entry alone is larger), appends them and syncs.
-// Called with d.wmu held.
-func (s *Store) writeBlocks(d *dayState, raw []byte, marks []mark) error {
-	if err := s.Failed(); err != nil {
-		return err
-	}
-	if d.w == nil {
-		failpoint.Hit("ingest.writeBlocks.mkdirdurable")
-		if err := fsutil.MkdirDurable(d.dir); err != nil {
-			return err
-		}
-		w, err := segment.Create(filepath.Join(d.dir, segment.PartName(s.cfg.Node, marks[0].seq)))
-		if err != nil {
-			return err
-		}
-		d.w = w
-	}
-	// Cut blocks between marks: each at most BlockSize raw bytes unless one
-	// entry alone is larger.
-	chunks := d.chunks[:0]
-	start := 0
-	for i := 0; i < len(marks); {
-		m := segment.BlockMeta{FirstSeq: marks[i].seq, MinTS: marks[i].minTS, MaxTS: marks[i].maxTS}
-		j := i
-		for ; j < len(marks); j++ {
-			if j > i && int(m.RawLen)+int(marks[j].raw) > s.cfg.BlockSize {
-				break
-			}
-			m.Records += marks[j].recs
-			m.RawLen += marks[j].raw
-			m.MinTS, m.MaxTS = min(m.MinTS, marks[j].minTS), max(m.MaxTS, marks[j].maxTS)
-			m.LastSeq = marks[j].seq
-		}
-		chunks = append(chunks, chunk{first: i, last: j, start: start, end: marks[j-1].end, meta: m})
-		start, i = marks[j-1].end, j
-	}
-	if start != len(raw) {
-		panic("BUG: marks do not cover the day buffer")
-	}
-	// A day that fell behind has several blocks: encode them in parallel
-	// (the shared encoder is safe for concurrent use), then append in order.
-	workers := min(len(chunks), max(1, s.cfg.FlushWorkers))
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := int(next.Add(1) - 1); k < len(chunks); k = int(next.Add(1) - 1) {
-				c := &chunks[k]
-				buf, _ := s.outPool.Get().(*[]byte)
-				if buf == nil {
-					buf = new([]byte)
-				}
-				*buf, c.err = s.encodeBlock((*buf)[:0], raw, marks, c)
-				c.out = buf
-			}
-		}()
-	}
-	wg.Wait()
-	var err error
-	for k := range chunks {
-		c := &chunks[k]
-		if err == nil && c.err != nil {
-			err = fmt.Errorf("ingest: encode block for %s: %w", d.dir, c.err)
-		}
-		if err == nil {
-			if err = d.w.Append(*c.out); err == nil {
-				s.m.FramesWritten.Add(1)
-				s.m.RawBytesWritten.Add(int64(c.meta.RawLen))
-				s.m.CompBytesWritten.Add(int64(len(*c.out)))
-			}
-		}
-		if cap(*c.out) <= 2*s.cfg.BlockSize {
-			s.outPool.Put(c.out)
-		}
-		c.out = nil
-	}
-	d.chunks = chunks[:0]
-	if err != nil {
-		return err
-	}
-	return d.w.Sync()
-}
-
-// encodeBlock appends chunk c of a day buffer as one block to dst. Frames
-// the requests made are copied as they are; each run of raw entries between
-// them becomes one frame here.
-func (s *Store) encodeBlock(dst, buf []byte, marks []mark, c *chunk) ([]byte, error) {
-	dst, start := segment.StartBlock(dst)
-	frames, off, runStart := 0, c.start, -1 // frames: made here, or 2 for any of a request's
-	endRun := func(at int) {
-		if runStart >= 0 {
-			dst = s.enc.AppendFrame(dst, buf[runStart:at])
-			frames++
-			runStart = -1
-		}
-	}
-	for _, m := range marks[c.first:c.last] {
-		if m.packed {
-			endRun(off)
-			dst = append(dst, buf[off:m.end]...)
-			frames += 2 // one or more: counted as several
-		} else if runStart < 0 {
-			runStart = off
-		}
-		off = m.end
-	}
-	endRun(off)
-	return segment.EndBlock(dst, start, c.meta, frames == 1)
 }
 
 // snapshot returns the current days; the map may grow meanwhile.
@@ -532,118 +322,6 @@ func (s *Store) release() {
 	}
 }
 
-// ticker flushes old buffers and seals days that are over.
-func (s *Store) ticker() {
-	defer s.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			s.tick(now)
-		}
-	}
-}
-
-func (s *Store) tick(now time.Time) {
-	days := s.snapshot()
-	for _, d := range days {
-		d.mu.Lock()
-		old := len(d.buf) > 0 && now.Sub(d.since) >= s.cfg.BlockAge && !d.queued
-		if old {
-			d.queued = true
-		}
-		over := now.After(segment.DayStart(d.num+1).Add(s.cfg.SealGrace)) && now.Sub(d.lastAdd) >= s.cfg.SealIdle
-		d.mu.Unlock()
-		if old {
-			s.enqueue(d)
-		}
-		if over {
-			d.wmu.Lock()
-			open := d.w != nil
-			d.wmu.Unlock()
-			if open {
-				if err := s.seal(d); err != nil {
-					s.fail(err)
-				} else {
-					select {
-					case s.compact <- d.num:
-					default:
-					}
-				}
-			}
-		}
-	}
-}
-
-// seal flushes d and seals its open part.
-func (s *Store) seal(d *dayState) error {
-	if err := s.flush(d); err != nil {
-		return err
-	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	if d.w == nil {
-		return nil
-	}
-	d.mu.Lock()
-	pending := len(d.buf) > 0
-	d.mu.Unlock()
-	if pending { // records arrived meanwhile; seal next time
-		return nil
-	}
-	p, err := d.w.Seal()
-	if err != nil {
-		return err
-	}
-	d.w = nil
-	if p != "" {
-		s.log.Info("sealed part", "file", p)
-	}
-	return nil
-}
-
-func (s *Store) compactor() {
-	defer s.wg.Done()
-	ret := time.NewTicker(time.Minute)
-	defer ret.Stop()
-	s.applyRetention(time.Now())
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-ret.C:
-			s.applyRetention(now)
-		case num := <-s.compact:
-			d := s.day(num)
-			if _, err := os.Stat(d.dir); os.IsNotExist(err) {
-				continue // retention deleted the day after it was queued
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-s.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			p, err := segment.Compact(ctx, d.dir, segment.CompactOptions{Encoder: s.cenc, BlockSize: s.cfg.CompactBlockSize, Node: s.cfg.Node})
-			cancel()
-			switch {
-			case err != nil && !errors.Is(err, context.Canceled):
-				s.log.Error("compaction failed; the parts stay as they are", "dir", d.dir, "err", err)
-			case p != "":
-				s.log.Info("compacted day", "file", p)
-			}
-			if err == nil && s.cfg.DayDone != nil {
-				s.cfg.DayDone(d.dir)
-			}
-		}
-	}
-}
-
 // Close stops the workers, flushes every buffer and seals every open part.
 // The caller has stopped the WAL first, so nothing is applied meanwhile.
 func (s *Store) Close() error {
@@ -660,117 +338,6 @@ func (s *Store) Close() error {
 		first = s.Failed()
 	}
 	return first
-}
-
-// StartupError stops the daemon's start: corruption that is not a torn
-// tail, with the command that repairs it.
-type StartupError struct {
-	Err  error
-	Hint string
-}
-
-func (e *StartupError) Error() string { return e.Err.Error() + "\n" + e.Hint }
-func (e *StartupError) Unwrap() error { return e.Err }
-
-// RecoverReport says what recovery found and did.
-type RecoverReport struct {
-	Days      int
-	OpenParts int
-	CutBytes  int64
-	MaxSeq    uint64           // highest sequence held by any segment
-	HighWater map[int64]uint64 // per day
-}
-
-// Recover repairs every day folder after a crash: finishes interrupted
-// compactions, truncates torn tails of open parts (keeping them open for
-// appending) and computes each day's high-water mark.
-func (s *Store) Recover() (RecoverReport, error) {
-	rep := RecoverReport{HighWater: map[int64]uint64{}}
-	days, err := segment.ListDays(s.cfg.DataDir)
-	if err != nil {
-		return rep, err
-	}
-	hint := fmt.Sprintf("run `ingestd verify --data-dir %s` to list every problem and `ingestd repair --data-dir %s` to move damaged data aside (copies kept as *.broken)", s.cfg.DataDir, s.cfg.DataDir)
-	for _, dd := range days {
-		rep.Days++
-		num := dd.Start.Unix() / 86400
-		if _, err := segment.RecoverDay(dd.Dir); err != nil {
-			return rep, &StartupError{Err: err, Hint: hint}
-		}
-		sealed, open, err := segment.DayFiles(dd.Dir)
-		if err != nil {
-			return rep, err
-		}
-		var hw uint64
-		for _, p := range sealed {
-			r, err := segment.OpenFile(p)
-			if err != nil {
-				return rep, err
-			}
-			idx, err := r.Index()
-			r.Close()
-			if err != nil {
-				return rep, &StartupError{Err: err, Hint: hint}
-			}
-			for _, e := range idx {
-				hw = max(hw, e.LastSeq)
-			}
-		}
-		d := s.day(num)
-		for i, p := range open {
-			w, rec, err := segment.OpenAppend(p)
-			if err != nil {
-				return rep, &StartupError{Err: err, Hint: hint}
-			}
-			rep.OpenParts++
-			rep.CutBytes += rec.Cut
-			if rec.Cut > 0 {
-				s.log.Warn("cut torn tail of open part", "file", p, "bytes", rec.Cut, "reason", rec.Reason)
-			}
-			hw = max(hw, rec.HighWater)
-			if i < len(open)-1 || rec.Blocks == 0 {
-				// keep only the newest open part for appending
-				if _, err := w.Seal(); err != nil {
-					return rep, err
-				}
-				continue
-			}
-			d.w = w
-		}
-		rep.HighWater[num] = hw
-		rep.MaxSeq = max(rep.MaxSeq, hw)
-		// A finished day whose parts were sealed (a stop, a crash) but not
-		// yet compacted: compaction is queued when the store starts.
-		over := time.Now().After(dd.Start.Add(24 * time.Hour).Add(s.cfg.SealGrace))
-		if over && d.w == nil && needsCompaction(sealed) {
-			s.pendingCompact = append(s.pendingCompact, num)
-		}
-	}
-	return rep, nil
-}
-
-// needsCompaction reports whether a day's sealed files are more than one
-// compacted file.
-func needsCompaction(sealed []string) bool {
-	return len(sealed) > 1 || (len(sealed) == 1 && !segment.IsCompacted(sealed[0]))
-}
-
-// replayer adapts WAL replay to the store, skipping what segments hold.
-func (s *Store) replay(hw map[int64]uint64) func(seq uint64, payload []byte) error {
-	return func(seq uint64, payload []byte) error {
-		added, err := s.apply(seq, payload, func(day int64) bool { return seq > hw[day] })
-		if err != nil {
-			return err
-		}
-		s.buffered.Add(added)
-		// Keep replay memory bounded: flush full buffers right here.
-		for d := s.dequeue(); d != nil; d = s.dequeue() {
-			if err := s.flush(d); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 // ApplyEntry adds one committed request's records, as its format 2 WAL
@@ -798,21 +365,6 @@ var intakeFraming = record.Framing{Min: 16 << 10, Span: 64 << 10}
 // hold (admit it); packed says the payload needs no further compression.
 func (s *Store) AppendEntry(dst []byte, b *record.Batch, sc *record.EntryScratch) (payload []byte, stored int, packed bool) {
 	return record.AppendFramedEntry(dst, b, s.enc, intakeFraming, sc)
-}
-
-// Replayer returns the WAL replay function of recovery: it applies each
-// entry's records whose day's segments do not already hold it (hw is
-// Recovery's high-water mark per day).
-func (s *Store) Replayer(hw map[int64]uint64) func(seq uint64, payload []byte) error {
-	return s.replay(hw)
-}
-
-// AppliedAtLeast raises the sequence the buffers hold up to (recovery: the
-// log's end, whose records the segments or the replay hold).
-func (s *Store) AppliedAtLeast(seq uint64) {
-	if seq > s.lastApplied.Load() {
-		s.lastApplied.Store(seq)
-	}
 }
 
 // Durable is the highest WAL sequence all of whose records are in fsynced
