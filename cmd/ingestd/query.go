@@ -42,7 +42,7 @@ func runQuery(args []string) int {
 	cfg, code := prepare("query", querySynopsis, args, func(fs *flag.FlagSet) {
 		from = fs.String("from", "", "first `time` (inclusive; required)")
 		to = fs.String("to", "", "`time` to stop before (exclusive; required)")
-		where = fs.String("where", "", "only records matching this filter `expression` (README \"Filters\")")
+		where = fs.String("where", "", "only records matching this filter `expression` (docs/REPORTS.md \"Filters\")")
 		by = fs.String("by", "", "group by one or two comma-separated field `paths`")
 		stats = fs.String("stats", "", "comma-separated `statistics` per group: count, share, rate(filter), sum|min|max|mean|p50|p90|p99|distinct|top(field) (default count)")
 		format = fs.String("format", "", "`format`: table (default with --by/--stats), csv, json, ndjson (default for records)")

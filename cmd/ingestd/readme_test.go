@@ -16,23 +16,41 @@ import (
 // "# → " lines promise ("…" stands for any text, newlines included): its
 // stdout, or its stderr when stdout is empty.
 type readmeCmd struct {
+	file string // README.md or a doc under docs/
 	line int
 	text string
 	want []string
 }
 
-// readmeBlock is one ```sh block of the README.
+// readmeBlock is one ```sh block of the README or of a doc it sends the
+// reader to.
 type readmeBlock struct {
+	file string
 	line int
 	cmds []readmeCmd
 }
 
-// readmeBlocks parses the README's sh blocks into commands. A line ending in
-// | \ or && continues on the next one; "# → " lines are the output of the
-// command before them; other comments are skipped.
+// exampleDocs are the documents whose examples run in order, as a reader
+// goes from the README to the docs it links: the later ones read what the
+// README's examples posted.
+var exampleDocs = []string{"README.md", "docs/REPORTS.md"}
+
+// readmeBlocks parses the sh blocks of every example doc, in order.
 func readmeBlocks(t *testing.T) []readmeBlock {
 	t.Helper()
-	f, err := os.Open(filepath.Join(repoRoot(), "README.md"))
+	var all []readmeBlock
+	for _, f := range exampleDocs {
+		all = append(all, docBlocks(t, f)...)
+	}
+	return all
+}
+
+// docBlocks parses one document's sh blocks into commands. A line ending in
+// | \ or && continues on the next one; "# → " lines are the output of the
+// command before them; other comments are skipped.
+func docBlocks(t *testing.T, name string) []readmeBlock {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repoRoot(), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +67,7 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 		trim := strings.TrimSpace(l)
 		if cur == nil {
 			if trim == "```sh" {
-				blocks = append(blocks, readmeBlock{line: n})
+				blocks = append(blocks, readmeBlock{file: name, line: n})
 				cur, indent, open = &blocks[len(blocks)-1], l[:strings.Index(l, "```")], false
 			}
 			continue
@@ -62,7 +80,7 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 		switch {
 		case strings.HasPrefix(l, "# → "):
 			if len(cur.cmds) == 0 {
-				t.Fatalf("README.md:%d: output line before any command", n)
+				t.Fatalf("%s:%d: output line before any command", name, n)
 			}
 			c := &cur.cmds[len(cur.cmds)-1]
 			c.want = append(c.want, strings.TrimPrefix(l, "# → "))
@@ -71,7 +89,7 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 			c := &cur.cmds[len(cur.cmds)-1]
 			c.text += "\n" + l
 		default:
-			cur.cmds = append(cur.cmds, readmeCmd{line: n, text: l})
+			cur.cmds = append(cur.cmds, readmeCmd{file: name, line: n, text: l})
 		}
 		if trim != "" && !strings.HasPrefix(l, "#") {
 			code := strings.TrimSpace(strings.SplitN(l, " #", 2)[0])
@@ -247,7 +265,7 @@ go() {
 	var cmds []readmeCmd
 	for _, c := range b.cmds {
 		if strings.HasPrefix(c.text, "duckdb ") && !duckdbOK {
-			t.Logf("README.md:%d skipped: DuckDB not installed (npm install --prefix .ci/duckdb @duckdb/node-api); .ci/run installs it", c.line)
+			t.Logf("%s:%d skipped: DuckDB not installed (npm install --prefix .ci/duckdb @duckdb/node-api); .ci/run installs it", c.file, c.line)
 			continue
 		}
 		text := strings.NewReplacer("localhost:8080", addr, "127.0.0.1:8080", addr).Replace(c.text)
@@ -267,10 +285,10 @@ go() {
 		stderr, _ := os.ReadFile(base + ".err")
 		rc, err := os.ReadFile(base + ".rc")
 		if err != nil {
-			t.Fatalf("README.md:%d did not run (block of line %d stopped: %v)", c.line, b.line, runErr)
+			t.Fatalf("%s:%d did not run (block of line %d stopped: %v)", c.file, c.line, b.line, runErr)
 		}
 		if strings.TrimSpace(string(rc)) != "0" {
-			t.Fatalf("README.md:%d exited %s:\n%s\n%s%s", c.line, strings.TrimSpace(string(rc)), c.text, out, stderr)
+			t.Fatalf("%s:%d exited %s:\n%s\n%s%s", c.file, c.line, strings.TrimSpace(string(rc)), c.text, out, stderr)
 		}
 		// The promised output is stdout's, or stderr's for a command that
 		// prints only there (such as a summary while stdout goes to a file).
@@ -279,7 +297,7 @@ go() {
 			shown = stderr
 		}
 		if len(c.want) > 0 && !c.matches(string(shown)) {
-			t.Errorf("README.md:%d prints\n%s\n(stderr: %s)\nthe README says\n%s", c.line, out, stderr, strings.Join(c.want, "\n"))
+			t.Errorf("%s:%d prints\n%s\n(stderr: %s)\nit says\n%s", c.file, c.line, out, stderr, strings.Join(c.want, "\n"))
 		}
 	}
 }
@@ -294,14 +312,17 @@ func TestREADMEToolsHaveAnOrigin(t *testing.T) {
 		"until": true, "do": true, "done": true, "sleep": true, "ls": true, "grep": true, "[": true,
 		"go": true, "./ingestd": true, "./ingest-bench": true, "}": true, "{": true,
 	}
-	readme, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	var paragraphs []string
+	for _, f := range exampleDocs {
+		b, err := os.ReadFile(filepath.Join(repoRoot(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paragraphs = append(paragraphs, strings.Split(string(b), "\n\n")...)
 	}
-	paragraphs := strings.Split(string(readme), "\n\n")
 	install := regexp.MustCompile(`apt-get install|npm install|go install|curl https://install`)
 	split := regexp.MustCompile(`\||&&|;|\$\(|\bdo\b`)
-	tools := map[string]int{}
+	tools := map[string]string{} // the first place each runs
 	for _, b := range readmeBlocks(t) {
 		for _, c := range b.cmds {
 			code := c.text
@@ -314,7 +335,7 @@ func TestREADMEToolsHaveAnOrigin(t *testing.T) {
 					f = f[1:]
 				}
 				if len(f) > 0 && !base[f[0]] && !strings.HasPrefix(f[0], "'") && !strings.HasPrefix(f[0], `"`) && !strings.HasPrefix(f[0], ">") {
-					tools[f[0]] = c.line
+					tools[f[0]] = fmt.Sprintf("%s:%d", c.file, c.line)
 				}
 			}
 		}
@@ -322,7 +343,7 @@ func TestREADMEToolsHaveAnOrigin(t *testing.T) {
 	if len(tools) < 3 {
 		t.Fatalf("found only %v in the examples; the test lost them", tools)
 	}
-	for tool, line := range tools {
+	for tool, where := range tools {
 		found := false
 		for _, p := range paragraphs {
 			if strings.Contains(p, "`"+tool+"`") && install.MatchString(p) {
@@ -331,7 +352,7 @@ func TestREADMEToolsHaveAnOrigin(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("README.md:%d runs %s, but no paragraph says where it comes from (names `%s` and how to install it)", line, tool, tool)
+			t.Errorf("%s runs %s, but no paragraph of the example docs says where it comes from (names `%s` and how to install it)", where, tool, tool)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func runReport(args []string) int {
 	rescan := fs.Bool("rescan", false, "ignore stored daily partials and read every record")
 	noStore := fs.Bool("no-partials", false, "do not write missing or stale daily partials beside the days")
 	source := fs.String("source", "", "read the segments from object storage, `s3://bucket/prefix` (every node's files; endpoint and credentials from the config's storage section)")
-	whereExpr := fs.String("where", "", "count only the records matching this filter `expression` (README \"Filters\"), e.g. 'level == \"error\" and status >= 500'; needs --out, so the scheduled report is not replaced, and stores no partials")
+	whereExpr := fs.String("where", "", "count only the records matching this filter `expression` (docs/REPORTS.md \"Filters\"), e.g. 'level == \"error\" and status >= 500'; needs --out, so the scheduled report is not replaced, and stores no partials")
 	fromDay := fs.String("from", "", "instead of --month: the first `day` of a range, YYYY-MM-DD (daily partials serve it as they serve a month)")
 	toDay := fs.String("to", "", "with --from: the `day` the range ends before, YYYY-MM-DD (exclusive); the report goes to DIR/<from>_to_<last day>")
 	dayDir := fs.String("day-dir", "", "instead of a month: compute and store the daily partial of this day `folder` (what serve runs as each day is compacted)")
