@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/internal/browser"
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 func findChromium() string { return browser.Find() }
@@ -22,7 +23,7 @@ func screenshot(t *testing.T, page string) image.Image {
 	t.Helper()
 	chrome := findChromium()
 	if chrome == "" {
-		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+		testenv.Missing(t, "chromium", "apt-get install chromium")
 	}
 	img, err := browser.Screenshot(chrome, "file://"+page, t.TempDir(), 1100, 1400)
 	if err != nil {
@@ -38,7 +39,7 @@ func pixels(img image.Image, r0, g0, b0 uint32) int { return browser.Pixels(img,
 // cell colour.
 func TestReportHTMLRendersInChromium(t *testing.T) {
 	if findChromium() == "" {
-		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+		testenv.Missing(t, "chromium", "apt-get install chromium")
 	}
 	data, out := t.TempDir(), t.TempDir()
 	genMonth(t, data, 6, 1500)
@@ -145,7 +146,7 @@ document.body.setAttribute("data-layout", JSON.stringify(out));
 func TestReportPageLargeNumbersFit(t *testing.T) {
 	chrome := findChromium()
 	if chrome == "" {
-		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+		testenv.Missing(t, "chromium", "apt-get install chromium")
 	}
 	f := func(name string, days []DaySummary, busiest int64) {
 		t.Helper()

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 var testDay = time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
@@ -219,7 +221,7 @@ func TestMultiFrameBlocks(t *testing.T) {
 	if len(rep2.Problems) == 0 {
 		t.Fatal("a damaged frame inside a multi-frame block passed verify")
 	}
-	if out, err := exec.LookPath("zstd"); err == nil {
+	if out := testenv.Find(t, "zstd", "apt-get install zstd"); out != "" {
 		got, err := exec.Command(out, "-dc", sealed).Output()
 		if err != nil || !bytes.Equal(got, testRecords(0, 82)) {
 			t.Fatalf("zstd -dc: %v, %d bytes", err, len(got))
@@ -327,7 +329,7 @@ func TestEncoderConcurrentUse(t *testing.T) {
 func TestZstdCLIReadsSegments(t *testing.T) {
 	zstd, err := exec.LookPath("zstd")
 	if err != nil {
-		t.Skip("zstd CLI not installed (apt-get install zstd); .ci/run installs it")
+		testenv.Missing(t, "zstd", "apt-get install zstd")
 	}
 	dir := filepath.Join(t.TempDir(), "segments", "dt=2026-11-03")
 	enc := newEnc(t, LevelFastest)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/browser"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/report"
 )
 
@@ -126,7 +127,7 @@ func TestReportBreakdowns(t *testing.T) {
 	}
 	chrome := browser.Find()
 	if chrome == "" {
-		t.Skip("Chromium not installed: the page is not drawn (.ci/run installs it)")
+		testenv.Missing(t, "chromium", "apt-get install chromium")
 	}
 	img, err := browser.Screenshot(chrome, "file://"+filepath.Join(rep, "report.html"), t.TempDir(), 1100, 3000)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/failpoint/scan"
 	"github.com/ingestd/ingestd/internal/powercut"
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 var crashPoints = flag.String("crash.points", os.Getenv("INGESTD_CRASH_POINTS"),
@@ -108,6 +109,8 @@ report:
 			t.Fatal(err)
 		}
 		cfg += fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: points\n  access_key: %s\n  secret_key: %s\n  delete_after: -1s\n  interval: 200ms\n", s3.addr, s3Key, s3Secret)
+	} else if testenv.Required() {
+		testenv.Missing(t, "versitygw (the shipper's points are reached only with it)", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 	} else {
 		t.Log("versitygw not installed: the shipper's points are not reached (.ci/run installs it)")
 	}

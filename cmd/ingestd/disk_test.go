@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // mountTmpfs mounts a small tmpfs for a test, or skips when it cannot (not
@@ -18,11 +20,11 @@ import (
 func mountTmpfs(t *testing.T, mib int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs for a real full-disk test; run the tests as root (CI does)")
+		testenv.Missing(t, "root (to mount a small tmpfs for a real full-disk test)", "run the tests as root, as CI does")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", mib), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s); the full-disk tests need one", err, strings.TrimSpace(string(out)))
+		testenv.Missing(t, "a tmpfs mount ("+err.Error()+": "+strings.TrimSpace(string(out))+")", "run the tests as root where mounts are allowed")
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir
@@ -157,7 +159,7 @@ func TestENOSPCLosesNothingAcknowledged(t *testing.T) {
 // before the failure is stored after the operator's restart.
 func TestReadOnlyDataDirNeedsOperator(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to bind-mount a folder read-only; run the tests as root (CI does)")
+		testenv.Missing(t, "root (to bind-mount a folder read-only)", "run the tests as root, as CI does")
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	d := startDaemon(t, data, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
@@ -166,7 +168,7 @@ func TestReadOnlyDataDirNeedsOperator(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("mount", "--bind", segs, segs).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount here (%v: %s)", err, strings.TrimSpace(string(out)))
+		testenv.Missing(t, "a bind mount ("+err.Error()+": "+strings.TrimSpace(string(out))+")", "run the tests as root where mounts are allowed")
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", segs).Run() })
 	if out, err := exec.Command("mount", "-o", "remount,bind,ro", segs).CombinedOutput(); err != nil {

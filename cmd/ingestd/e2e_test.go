@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/bench"
+	"github.com/ingestd/ingestd/internal/testenv"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -113,7 +114,7 @@ func TestBodyFormsAndEncodings(t *testing.T) {
 	if code != 0 {
 		t.Fatal(catOut)
 	}
-	if zstdcat, err := exec.LookPath("zstdcat"); err == nil {
+	if zstdcat := testenv.Find(t, "zstdcat", "apt-get install zstd"); zstdcat != "" {
 		sealed, _ := filepath.Glob(filepath.Join(dir, "segments", "dt=*", "*.ndjson.zst"))
 		out, err := exec.Command(zstdcat, sealed...).Output()
 		if err != nil || string(out) != catOut {
@@ -585,11 +586,11 @@ func duckdb(t *testing.T, sql string) string {
 	root, _ := filepath.Abs("../..")
 	script := filepath.Join(root, ".ci", "duckdb", "query.mjs")
 	if _, err := os.Stat(filepath.Join(root, ".ci", "duckdb", "node_modules", "@duckdb", "node-api")); err != nil {
-		t.Skip("DuckDB not installed (npm install --prefix .ci/duckdb @duckdb/node-api); .ci/run installs it")
+		testenv.Missing(t, "DuckDB's Node.js API", "npm install --prefix .ci/duckdb @duckdb/node-api")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed; needed to run DuckDB")
+		testenv.Missing(t, "node", "apt-get install nodejs npm")
 	}
 	out, err := exec.Command(node, script, sql).CombinedOutput()
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // Splunk's own Node.js logging library (npm splunk-logging), unmodified,
@@ -14,11 +16,11 @@ import (
 func TestHECFromSplunkLogging(t *testing.T) {
 	script := filepath.Join(repoRoot(), ".ci", "hec", "send.cjs")
 	if _, err := os.Stat(filepath.Join(repoRoot(), ".ci", "hec", "node_modules", "splunk-logging")); err != nil {
-		t.Skip("splunk-logging not installed (npm install --prefix .ci/hec splunk-logging@0.11.1); .ci/run installs it")
+		testenv.Missing(t, "splunk-logging", "npm install --prefix .ci/hec splunk-logging@0.11.1")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed; needed to run Splunk's logging library")
+		testenv.Missing(t, "node", "apt-get install nodejs npm")
 	}
 	dir := t.TempDir()
 	d := startDaemon(t, dir, "auth:\n  tokens: [{name: hec-app, token: 3f2a5c5e-hec-token}]\nreport:\n  schedule: \"off\"\n")

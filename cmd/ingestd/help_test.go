@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // Every example in the usage and in each command's --help can be pasted
@@ -11,7 +13,7 @@ import (
 // the help tells the options a command really takes.
 func TestHelpExamplesPasteIntoBash(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
+		testenv.Missing(t, "bash", "apt-get install bash")
 	}
 	helps := map[string]string{}
 	top, _ := runCLI(t, "--help")

@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/ingestd/ingestd/bench"
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // TestTwoNodesBehindNginx: two daemons behind nginx take the bench
@@ -24,7 +25,7 @@ import (
 func TestTwoNodesBehindNginx(t *testing.T) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
-		t.Skip("nginx not installed (apt-get install nginx-light); .ci/run installs it")
+		testenv.Missing(t, "nginx", "apt-get install nginx-light")
 	}
 	s3, c := startS3(t, "fleet")
 	defer s3.stop()

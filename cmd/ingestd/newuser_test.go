@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // What a new user plausibly does wrong gets an answer that says what to do,
@@ -20,7 +22,7 @@ func TestErrorsTellTheUserWhatToDo(t *testing.T) {
 
 	t.Run("curl -d strips newlines", func(t *testing.T) {
 		if _, err := exec.LookPath("curl"); err != nil {
-			t.Skip("curl not installed (apt-get install curl)")
+			testenv.Missing(t, "curl", "apt-get install curl")
 		}
 		f := filepath.Join(t.TempDir(), "two.ndjson")
 		os.WriteFile(f, []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n{\"ts\":\"2026-11-03T10:00:01Z\",\"n\":2}\n"), 0o600)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // lookOtelcol returns the OpenTelemetry Collector that .ci/run builds with
@@ -69,7 +71,7 @@ func TestOTelCollectorJSON(t *testing.T) {
 func testOTelCollector(t *testing.T, encoding string, kill bool) {
 	bin := lookOtelcol()
 	if bin == "" {
-		t.Skip("OpenTelemetry Collector not built (builder --config .ci/otelcol/builder-config.yaml); .ci/run builds it")
+		testenv.Missing(t, "the OpenTelemetry Collector (otelcol-ingestd)", "builder --config .ci/otelcol/builder-config.yaml, see CONTRIBUTING.md")
 	}
 	dir, work := t.TempDir(), t.TempDir()
 	// A fixed port: the Collector keeps sending to the same endpoint

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/powercut"
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // mountPowerCut mounts a power-cut filesystem in a temporary folder for the
@@ -16,7 +17,7 @@ import (
 func mountPowerCut(t *testing.T) (*powercut.FS, string) {
 	t.Helper()
 	if err := powercut.Available(); err != nil {
-		t.Skipf("power-cut filesystem unavailable (CI installs fuse3 and runs as root): %v", err)
+		testenv.Missing(t, "the power-cut filesystem ("+err.Error()+")", "root and /dev/fuse, or apt-get install fuse3")
 	}
 	dir := t.TempDir()
 	f := powercut.New()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // readmeCmd is one shell command of a README example, with the output its
@@ -125,7 +127,7 @@ func (c readmeCmd) matches(out string) bool {
 func TestREADMEExamples(t *testing.T) {
 	for _, tool := range []string{"curl", "gzip", "zstd", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed; the README examples use it (apt-get install %s)", tool, tool)
+			testenv.Missing(t, tool, "apt-get install "+tool+"; the README examples use it")
 		}
 	}
 	blocks := readmeBlocks(t)
@@ -265,6 +267,9 @@ go() {
 	var cmds []readmeCmd
 	for _, c := range b.cmds {
 		if strings.HasPrefix(c.text, "duckdb ") && !duckdbOK {
+			if testenv.Required() {
+				testenv.Missing(t, "DuckDB (its CLI, or its Node.js API in .ci/duckdb)", "npm install --prefix .ci/duckdb @duckdb/node-api")
+			}
 			t.Logf("%s:%d skipped: DuckDB not installed (npm install --prefix .ci/duckdb @duckdb/node-api); .ci/run installs it", c.file, c.line)
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // TestRejectedLinesKeptAndReplayed: lines left out by ?invalid=skip are kept
@@ -31,7 +33,7 @@ func TestRejectedLinesKeptAndReplayed(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("rejected files: %v", files)
 	}
-	if zstd, err := exec.LookPath("zstd"); err == nil {
+	if zstd := testenv.Find(t, "zstd", "apt-get install zstd"); zstd != "" {
 		out, err := exec.Command(zstd, "-dc", files[0]).Output()
 		if err != nil || strings.Count(string(out), "\n") != 5 || !strings.Contains(string(out), `"reason":"timestamp"`) ||
 			!strings.Contains(string(out), `"line_base64"`) || !strings.Contains(string(out), `"reason":"not_object"`) {

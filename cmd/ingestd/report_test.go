@@ -170,7 +170,7 @@ func TestScheduledReportCaughtUpAtStart(t *testing.T) {
 	}
 	d.stop()
 	d = startDaemon(t, dir, yaml)
-	time.Sleep(500 * time.Millisecond)
+	waitLog(t, d, "monthly reports caught up")
 	d.stop()
 	if strings.Contains(d.log.String(), "monthly report started") {
 		t.Fatalf("the report ran again after it was done\n%s", d.log)
@@ -231,10 +231,7 @@ func TestScheduledReportWaitsForData(t *testing.T) {
 		month = month.AddDate(0, -1, 0) // the schedule (1st, 03:00) has not fired yet this month
 	}
 	d := startDaemon(t, dir, "segments:\n  block_age: 100ms\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.log.String(), "no data for the month yet") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLog(t, d, "no data for the month yet")
 	if _, err := os.Stat(filepath.Join(dir, "reports", report.MarkerName)); err == nil {
 		t.Fatalf("a month without data was marked reported\n%s", d.log)
 	}
@@ -248,7 +245,7 @@ func TestScheduledReportWaitsForData(t *testing.T) {
 	d.stop()
 	d = startDaemon(t, dir, "segments:\n  block_age: 100ms\n")
 	name := month.Format("2006-01")
-	for deadline = time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if last, _ := report.LastReported(filepath.Join(dir, "reports")); last.Format("2006-01") == name {
 			break
 		}
@@ -401,7 +398,8 @@ func TestReportSchedulesDailyWeekly(t *testing.T) {
 		t.Fatalf("daily %s: %d records, weekly %s: %d, want 30 and %d", dayName, daily.Records, weekName, weekly.Records, wantWeek)
 	}
 	d = startDaemon(t, dir, cfg)
-	time.Sleep(500 * time.Millisecond)
+	waitLog(t, d, "daily reports caught up")
+	waitLog(t, d, "weekly reports caught up")
 	d.stop()
 	if strings.Contains(d.log.String(), "report started") {
 		t.Fatalf("a reported period ran again:\n%s", d.log)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/ingestd/ingestd/internal/browser"
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 const (
@@ -163,7 +164,7 @@ func basic(user, pass string) string {
 func TestServedReportsInChromium(t *testing.T) {
 	chrome := browser.Find()
 	if chrome == "" {
-		t.Skip("chromium not installed (apt-get install chromium); .ci/run installs it")
+		testenv.Missing(t, "chromium", "apt-get install chromium")
 	}
 	dir := t.TempDir()
 	cfg := "report:\n  schedule: \"off\"\n"

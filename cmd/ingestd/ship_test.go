@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/klauspost/compress/zstd"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -30,7 +31,7 @@ func findVersitygw(t *testing.T) string {
 	if p := lookVersitygw(); p != "" {
 		return p
 	}
-	t.Skip("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); .ci/run installs it")
+	testenv.Missing(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 	return ""
 }
 
@@ -315,6 +316,9 @@ func TestShippingSurvivesKill9(t *testing.T) {
 	}
 	d.kill()
 	shippedBefore := strings.Count(d.log.String(), "msg=shipped")
+	if shippedBefore < 3 || shippedBefore >= 20 { // else the kill proved nothing about shipping
+		t.Fatalf("the kill landed after %d of 20 uploads, not while shipping\n%s", shippedBefore, d.log)
+	}
 	// Restart: the rest ships, nothing twice.
 	d = startDaemon(t, dir, yaml)
 	deadline = time.Now().Add(90 * time.Second)

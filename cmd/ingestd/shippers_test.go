@@ -22,6 +22,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 	"github.com/elastic/go-elasticsearch/v8/typedapi/types"
 	"github.com/grafana/loki/pkg/push"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/klauspost/compress/snappy"
 )
 
@@ -488,12 +489,12 @@ func TestLokiProtobufFromWinstonLoki(t *testing.T) {
 	script := filepath.Join(repoRoot(), ".ci", "loki", "send.cjs")
 	for _, m := range []string{"winston-loki", "snappy", "winston"} {
 		if _, err := os.Stat(filepath.Join(repoRoot(), ".ci", "loki", "node_modules", m)); err != nil {
-			t.Skip("winston-loki not installed (npm install --prefix .ci/loki winston winston-loki@6.1.7 snappy); .ci/run installs it")
+			testenv.Missing(t, "winston-loki", "npm install --prefix .ci/loki winston@3 winston-loki@6.1.7 snappy@7")
 		}
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed; needed to run winston-loki")
+		testenv.Missing(t, "node", "apt-get install nodejs npm")
 	}
 	dir := t.TempDir()
 	d := startDaemon(t, dir, "auth:\n  tokens: [{name: winston, token: loki-token-0123456789}]\nreport:\n  schedule: \"off\"\n")

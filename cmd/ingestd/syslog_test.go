@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // syslogAddrs starts a daemon with both syslog listeners on free ports and
@@ -54,7 +56,7 @@ type syslogStored struct {
 func TestSyslogFromLogger(t *testing.T) {
 	loggerBin, err := exec.LookPath("logger")
 	if err != nil {
-		t.Skip("logger (util-linux) not installed; apt-get install bsdutils")
+		testenv.Missing(t, "logger (util-linux)", "apt-get install bsdutils")
 	}
 	dir := t.TempDir()
 	d, tcp, udp := syslogDaemon(t, dir, "")
@@ -183,7 +185,7 @@ func TestSyslogLimits(t *testing.T) {
 func TestSyslogFromRsyslog(t *testing.T) {
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
-		t.Skip("rsyslogd not installed (apt-get install rsyslog); .ci/run installs it")
+		testenv.Missing(t, "rsyslogd", "apt-get install rsyslog")
 	}
 	dir := t.TempDir()
 	d, tcp, _ := syslogDaemon(t, dir, "")

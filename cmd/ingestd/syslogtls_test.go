@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // testCA writes a CA certificate and a server certificate it signed, for
@@ -111,10 +113,10 @@ func writeConfig(t *testing.T, yaml string) string {
 func TestSyslogTLSFromRsyslog(t *testing.T) {
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
-		t.Skip("rsyslogd not installed (apt-get install rsyslog rsyslog-gnutls); .ci/run installs it")
+		testenv.Missing(t, "rsyslogd", "apt-get install rsyslog rsyslog-gnutls")
 	}
 	if !globExists("/usr/lib/*/rsyslog/lmnsd_gtls.so") {
-		t.Skip("rsyslog's TLS driver not installed (apt-get install rsyslog-gnutls); .ci/run installs it")
+		testenv.Missing(t, "rsyslog's TLS driver", "apt-get install rsyslog-gnutls")
 	}
 	dir := t.TempDir()
 	caFile, _, certFile, keyFile := testCA(t, t.TempDir())

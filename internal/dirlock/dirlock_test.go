@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 func TestOneHolderAtATime(t *testing.T) {
@@ -45,7 +47,7 @@ func TestOneHolderAtATime(t *testing.T) {
 // TestAnotherProcessSeesTheLock: flock(1) from util-linux holds it.
 func TestAnotherProcessSeesTheLock(t *testing.T) {
 	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("no flock(1)")
+		testenv.Missing(t, "flock(1)", "apt-get install util-linux")
 	}
 	dir := t.TempDir()
 	l, err := Acquire(dir)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // mount mounts a new FS in a temporary folder, or skips when the machine
@@ -13,7 +15,7 @@ import (
 func mount(t *testing.T) (*FS, string) {
 	t.Helper()
 	if err := Available(); err != nil {
-		t.Skipf("power-cut filesystem unavailable (CI installs fuse3 and runs as root): %v", err)
+		testenv.Missing(t, "the power-cut filesystem ("+err.Error()+")", "root and /dev/fuse, or apt-get install fuse3")
 	}
 	dir := t.TempDir()
 	f := New()
