@@ -130,7 +130,8 @@ type Scheduler struct {
 	fingerprint func(ctx context.Context, month time.Time) (string, error)
 	ctx         context.Context
 	cancel      context.CancelFunc
-	wg          sync.WaitGroup
+	wg          sync.WaitGroup // every goroutine Start began; Stop waits for them
+	startup     sync.WaitGroup // the catch-up and the first recheck
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -251,8 +252,10 @@ func (s *Scheduler) Start() {
 		if last.Before(due) {
 			s.log.Info(s.period.adjective()+" report missed while stopped: running it now", string(s.period), s.period.Name(due))
 			s.wg.Add(1)
+			s.startup.Add(1)
 			go func() {
 				defer s.wg.Done()
+				defer s.startup.Done()
 				defer func() {
 					if r := recover(); r != nil {
 						s.log.Error(s.period.adjective()+" report panicked", "panic", r)
@@ -269,14 +272,30 @@ func (s *Scheduler) Start() {
 	}))
 	if s.fingerprint != nil {
 		s.wg.Add(1)
+		s.startup.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.startup.Done()
 			s.recheck()
 		}()
 		s.c.Schedule(cron.Every(time.Hour), cron.FuncJob(s.recheck))
 	}
 	s.c.Start()
+	// The start-up work's end, for an operator reading the log (and the
+	// tests, which wait for it instead of sleeping).
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.startup.Wait()
+		if s.ctx.Err() == nil {
+			s.log.Info(s.period.adjective()+" reports caught up", string(s.period), s.period.Name(s.period.Prev(s.period.Start(s.now()))))
+		}
+	}()
 }
+
+// waitStartup waits until the work Start began (a missed report, the first
+// recheck) is over.
+func (s *Scheduler) waitStartup() { s.startup.Wait() }
 
 // report runs one period's report unless the marker says it is done, and
 // moves the marker forward after success.

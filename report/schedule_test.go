@@ -162,7 +162,7 @@ func TestNoDataIsNotReported(t *testing.T) {
 			return inputs, nil
 		})
 		s.Start()
-		time.Sleep(200 * time.Millisecond)
+		s.waitStartup()
 		s.Stop()
 	}
 	start()

@@ -99,7 +99,8 @@ func (s *Store) compactor() {
 		case num := <-s.compact:
 			d := s.day(num)
 			if _, err := os.Stat(d.dir); os.IsNotExist(err) {
-				continue // retention deleted the day after it was queued
+				s.log.Debug("compaction skipped: retention deleted the day after it was queued", "dir", d.dir)
+				continue
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {

@@ -170,9 +170,11 @@ func TestDurableWatermark(t *testing.T) {
 // skipped, not logged as a failed compaction (TestCrashPoints found that).
 func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	var logs strings.Builder
+	sw := &syncWriter{w: &logs}
+	logged := func() string { sw.mu.Lock(); defer sw.mu.Unlock(); return logs.String() }
 	st, err := New(Config{DataDir: t.TempDir(), BlockSize: 1 << 20, BlockAge: time.Hour, SealGrace: time.Hour,
 		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelFastest, FlushWorkers: 1, MaxBuffered: 1 << 30},
-		slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+		slog.New(slog.NewTextHandler(sw, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,12 @@ func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	st.day(num) // known to the store, never written: no folder
 	st.Start()
 	st.compact <- num
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged(), "compaction skipped") && !strings.Contains(logged(), "compaction failed"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the compactor never took the day:\n%s", logged())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
