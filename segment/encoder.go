@@ -48,17 +48,14 @@ func (l Level) zstd() zstd.EncoderLevel {
 // Encoder compresses blocks into header+frame byte strings. One Encoder is
 // meant to live for the whole process; it is safe for concurrent use.
 //
-// It keeps its zstd encoders (one each, concurrency 1) in a sync.Pool rather
-// than sharing one zstd.Encoder's channel of them: a pool hands a goroutine
-// the encoder last put back on its own P, so the 256 KiB match table is still
-// in that core's cache. The channel passed encoders between the cores. In the
-// daemon the fastest level ran ≈ 25 % slower per byte than on its own, and
-// the pool cut the daemon's CPU at a fixed load by 7–10 % (docs/BENCHMARKS.md,
-// "Encoders that stay on their core"). An encoder the GC drops from the pool
-// holds only memory: EncodeAll starts no goroutines. As with the channel, at
-// most GOMAXPROCS frames are compressed at once (more would not run sooner,
-// and each holds an encoder's memory), and an encoder is taken per frame, so
-// that concurrent requests take turns frame by frame.
+// Its zstd encoders (concurrency 1 each) live in a sync.Pool, not behind one
+// shared zstd.Encoder: the pool hands a goroutine the encoder last put back
+// on its own P, whose 256 KiB match table is then still in that core's cache.
+// At most GOMAXPROCS frames are compressed at once (more would not run
+// sooner, and each holds an encoder's memory), and an encoder is taken per
+// frame, so that concurrent requests take turns frame by frame. An encoder
+// the GC drops from the pool holds only memory: EncodeAll starts no
+// goroutines.
 type Encoder struct {
 	opts []zstd.EOption
 	sem  chan struct{} // a token per encoder in use

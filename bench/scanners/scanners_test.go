@@ -117,7 +117,7 @@ func BenchmarkScanners(b *testing.B) {
 }
 
 // TestStrictness lists which records each scanner accepts that ingestd's
-// contract refuses (DESIGN §4: strict grammar, UTF-8, I-JSON). It asserts
+// contract refuses (the record contract: strict grammar, UTF-8, I-JSON). It asserts
 // only ingestd's own column: the others are what the measurement found.
 func TestStrictness(t *testing.T) {
 	cases := []struct{ name, rec string }{

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Logs returns n ≈ 280-byte log records as NDJSON, like the DESIGN targets:
+// Logs returns n ≈ 280-byte log records as NDJSON, like the design brief's targets:
 // timestamps, ids, numbers and paths vary from record to record.
 func Logs(n int) []byte {
 	var b bytes.Buffer
