@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,55 +100,8 @@ func (h *Server) Shutdown(ctx context.Context) error {
 	return h.core.Shutdown(ctx)
 }
 
-// route is one entry of the route table.
-type route struct {
-	endpoint string // metrics label, from a fixed set
-	write    bool   // stores records: an Expect: 100-continue checks the token first
-	serve    func(h *Server, ctx *fasthttp.RequestCtx, es es.Call)
-}
-
-// routes is the route table of the fixed paths; Elasticsearch's paths are
-// classified by es.Route.
-var routes = map[string]route{
-	"/v1/ingest":        {"/v1/ingest", true, (*Server).ingest},
-	"/loki/api/v1/push": {"/loki/api/v1/push", true, (*Server).lokiPush},
-	"/v1/logs":          {"/v1/logs", true, (*Server).otlpLogs},
-
-	"/services/collector":            {"/services/collector", true, (*Server).hecEvents},
-	"/services/collector/event":      {"/services/collector", true, (*Server).hecEvents},
-	"/services/collector/event/1.0":  {"/services/collector", true, (*Server).hecEvents},
-	"/services/collector/raw":        {"/services/collector/raw", true, (*Server).hecRaw},
-	"/services/collector/raw/1.0":    {"/services/collector/raw", true, (*Server).hecRaw},
-	"/services/collector/health":     {"/services/collector/health", false, (*Server).hecHealth},
-	"/services/collector/health/1.0": {"/services/collector/health", false, (*Server).hecHealth},
-	"/services/collector/ack":        {"/services/collector/ack", false, (*Server).hecAck},
-	"/services/collector/ack/1.0":    {"/services/collector/ack", false, (*Server).hecAck},
-	"/healthz":                       {"/healthz", false, (*Server).healthz},
-	"/readyz":                        {"/readyz", false, (*Server).readyz},
-	"/metrics":                       {"/metrics", false, (*Server).metrics},
-}
-
-// lookup finds the request's route; ok is false for an unknown path.
-func lookup(ctx *fasthttp.RequestCtx) (r route, call es.Call, ok bool) {
-	path := string(ctx.Path())
-	if r, ok := routes[path]; ok {
-		return r, call, true
-	}
-	if path == "/reports" || strings.HasPrefix(path, "/reports/") {
-		return route{"/reports", false, (*Server).reports}, call, true
-	}
-	call = es.Route(string(ctx.Method()), path)
-	switch call.Kind {
-	case es.None:
-		return route{endpoint: "other"}, call, false
-	case es.Bulk, es.Doc:
-		return route{"/_bulk", true, (*Server).elasticsearch}, call, true
-	}
-	return route{"/_es", false, (*Server).elasticsearch}, call, true
-}
-
 func (h *Server) handle(ctx *fasthttp.RequestCtx) {
-	r, call, ok := lookup(ctx)
+	r, ok := lookup(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic in handler", "panic", p, "path", string(ctx.Path()))
@@ -160,7 +112,7 @@ func (h *Server) handle(ctx *fasthttp.RequestCtx) {
 		h.reply(ctx, r.endpoint, native.Error(&intake.Error{Status: 404, Message: "not found"}))
 		return
 	}
-	r.serve(h, ctx, call)
+	r.serve(h, ctx, r.call)
 }
 
 // reply writes an adapter's reply and counts it.
@@ -231,34 +183,17 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ne) && ne.Timeout():
 		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
 	}
-	r, call, _ := lookup(ctx)
-	h.reply(ctx, r.endpoint, render(ctx, r, call, e))
-}
-
-// render shapes a refusal made before a handler ran (Expect: 100-continue,
-// fasthttp's own errors) for the protocol of the request's path.
-func render(ctx *fasthttp.RequestCtx, r route, call es.Call, e *intake.Error) intake.Reply {
-	switch {
-	case call.Kind != es.None:
-		return es.Error(e)
-	case r.endpoint == "/v1/logs":
-		enc, _ := otlp.ContentType(string(ctx.Request.Header.ContentType()))
-		return otlp.Error(e, enc)
-	case r.endpoint == "/loki/api/v1/push":
-		return loki.Error(e)
-	case strings.HasPrefix(r.endpoint, "/services/collector"):
-		return hec.Error(e, len(ctx.Request.Header.Peek("Authorization")) > 0)
-	}
-	return native.Error(e)
+	r, _ := lookup(ctx)
+	h.reply(ctx, r.endpoint, r.refuse(ctx, e))
 }
 
 // expect answers "Expect: 100-continue" before the client sends its body:
 // a declared length over the limit gets 413 and a missing token 401 at once,
 // with the same error body as after the body was read.
 func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
-	r, call, _ := lookup(ctx)
+	r, _ := lookup(ctx)
 	if cl := ctx.Request.Header.ContentLength(); cl > int(h.cfg.HTTP.MaxBody) {
-		h.reply(ctx, r.endpoint, render(ctx, r, call, h.tooLarge("")))
+		h.reply(ctx, r.endpoint, r.refuse(ctx, h.tooLarge("")))
 		return fasthttp.StatusRequestEntityTooLarge
 	}
 	if !r.write {
@@ -266,10 +201,10 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 	}
 	switch known, write, _ := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
 	case !known:
-		h.reply(ctx, r.endpoint, render(ctx, r, call, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
+		h.reply(ctx, r.endpoint, r.refuse(ctx, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
 		return fasthttp.StatusUnauthorized
 	case !write:
-		h.reply(ctx, r.endpoint, render(ctx, r, call, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "this token has the role read: it may not write"}))
+		h.reply(ctx, r.endpoint, r.refuse(ctx, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "this token has the role read: it may not write"}))
 		return fasthttp.StatusForbidden
 	}
 	return fasthttp.StatusContinue
@@ -398,56 +333,49 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, r)
 		return
 	}
-	w, body, release, e := h.begin(ctx, "native")
-	if e != nil {
-		h.reply(ctx, ep, native.Error(e))
-		return
-	}
-	defer release()
-	ok := false
-	defer func() { w.Done(ok) }()
-	if key := ctx.Request.Header.Peek("Idempotency-Key"); key != nil {
-		answer, e := w.Key(key, ctx.RequestURI(), body)
-		if e != nil {
-			h.reply(ctx, ep, native.Error(e))
-			return
-		}
-		if answer != nil {
-			r := native.Answer(answer)
-			r.Header = []string{"Idempotency-Replayed", "true"}
-			h.reply(ctx, ep, r)
-			return
-		}
-	}
 	skip := string(ctx.QueryArgs().Peek("invalid")) == "skip"
-	var answer []byte
-	res, e := w.Commit(body, native.Options(skip, func(res *intake.Result) []byte {
-		answer = native.AppendAnswer(answer[:0], res, skip)
-		return answer
-	}))
-	if e != nil {
-		h.reply(ctx, ep, native.Error(native.FormHint(e, ctx.Request.Header.ContentType())))
-		return
-	}
-	if answer == nil {
-		answer = native.AppendAnswer(nil, res, skip)
-	}
-	ok = true
-	h.reply(ctx, ep, native.Answer(answer))
+	contentType := ctx.Request.Header.ContentType()
+	var answer []byte // made in Commit, so that an Idempotency-Key's journal keeps it
+	h.write(ctx, ep, adapted{
+		protocol: "native",
+		keyed:    true,
+		options: native.Options(skip, func(res *intake.Result) []byte {
+			answer = native.AppendAnswer(answer[:0], res, skip)
+			return answer
+		}),
+		answer: func(res *intake.Result) intake.Reply {
+			if answer == nil {
+				answer = native.AppendAnswer(nil, res, skip)
+			}
+			return native.Answer(answer)
+		},
+		refuse: func(e *intake.Error) intake.Reply { return native.Error(native.FormHint(e, contentType)) },
+		replay: func(first []byte) intake.Reply {
+			r := native.Answer(first)
+			r.Header = []string{"Idempotency-Replayed", "true"}
+			return r
+		},
+	})
 }
 
 // adapted is what the write skeleton needs of one request's adapter.
 type adapted struct {
-	protocol string                                         // its name in the metrics
-	records  func(dst, body []byte) ([]byte, *intake.Error) // the envelope's records, appended to dst
-	options  intake.Options
-	answer   func(*intake.Result) intake.Reply
-	refuse   func(*intake.Error) intake.Reply
+	protocol string // its name in the metrics
+	// records appends the envelope's records to dst; nil when the body is
+	// the records as sent (the native API).
+	records func(dst, body []byte) ([]byte, *intake.Error)
+	options intake.Options
+	answer  func(*intake.Result) intake.Reply
+	refuse  func(*intake.Error) intake.Reply
+	// keyed: an Idempotency-Key header makes a repeat of the request get
+	// the first answer, as replay renders it, and store nothing again.
+	keyed  bool
+	replay func(first []byte) intake.Reply
 }
 
-// write runs the steps every translated write shares: Begin and the body,
-// the adapter's records (in the write's pooled scratch), Commit, and the
-// adapter's answer or refusal.
+// write runs the steps every write shares: Begin and the body, the
+// Idempotency-Key when the protocol honours one, the adapter's records (in
+// the write's pooled scratch), Commit, and the adapter's answer or refusal.
 func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
 	w, body, release, e := h.begin(ctx, a.protocol)
 	if e != nil {
@@ -457,13 +385,27 @@ func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
 	defer release()
 	ok := false
 	defer func() { w.Done(ok) }()
-	recs, e := a.records(w.Scratch(), body)
-	w.KeepScratch(recs)
-	if e != nil {
-		w.Refuse(e)
-		h.refused(e)
-		h.reply(ctx, ep, a.refuse(e))
-		return
+	if key := ctx.Request.Header.Peek("Idempotency-Key"); a.keyed && key != nil {
+		first, e := w.Key(key, ctx.RequestURI(), body)
+		if e != nil {
+			h.reply(ctx, ep, a.refuse(e))
+			return
+		}
+		if first != nil {
+			h.reply(ctx, ep, a.replay(first))
+			return
+		}
+	}
+	recs := body
+	if a.records != nil {
+		recs, e = a.records(w.Scratch(), body)
+		w.KeepScratch(recs)
+		if e != nil {
+			w.Refuse(e)
+			h.refused(e)
+			h.reply(ctx, ep, a.refuse(e))
+			return
+		}
 	}
 	res, e := w.Commit(recs, a.options)
 	if e != nil {

@@ -3,6 +3,9 @@ package layout
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"os"
@@ -131,5 +134,63 @@ func TestNoFileReaches800Lines(t *testing.T) {
 	})
 	if n < 50 {
 		t.Fatalf("found %d Go files", n)
+	}
+}
+
+// Paths are routed only by the protocol table (ingest/httpapi/protocols.go):
+// a path literal compared, switched on, matched by prefix or used as a map
+// key anywhere else in the HTTP server is a route outside the table.
+func TestRoutesOnlyInTheProtocolTable(t *testing.T) {
+	root, err := exec.Command("go", "list", "-f", "{{.Dir}}", mod+"ingest/httpapi").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(root))
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go") && fi.Name() != "protocols.go"
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isPath := func(e ast.Expr) bool {
+		l, ok := e.(*ast.BasicLit)
+		return ok && l.Kind == token.STRING && strings.HasPrefix(l.Value, `"/`)
+	}
+	files := 0
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			files++
+			ast.Inspect(f, func(n ast.Node) bool {
+				flag := func(e ast.Expr, how string) {
+					if isPath(e) {
+						t.Errorf("%s: %s %s outside the protocol table (add a row to protocols.go)", fset.Position(e.Pos()), how, e.(*ast.BasicLit).Value)
+					}
+				}
+				switch n := n.(type) {
+				case *ast.BinaryExpr:
+					if n.Op == token.EQL || n.Op == token.NEQ {
+						flag(n.X, "compares the path")
+						flag(n.Y, "compares the path")
+					}
+				case *ast.CaseClause:
+					for _, e := range n.List {
+						flag(e, "switches on the path")
+					}
+				case *ast.KeyValueExpr:
+					flag(n.Key, "keys a map by the path")
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "HasPrefix" || sel.Sel.Name == "HasSuffix") {
+						for _, a := range n.Args {
+							flag(a, "matches the path by "+sel.Sel.Name)
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	if files < 3 {
+		t.Fatalf("parsed %d files of ingest/httpapi", files)
 	}
 }
