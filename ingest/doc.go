@@ -21,15 +21,15 @@
 //     high-water mark, the largest WAL sequence its blocks hold.
 //  4. wal.Open cuts a torn WAL tail; corruption elsewhere stops the start
 //     with a StartupError that names the repair command.
-//  5. The WAL is replayed through store.Replayer: per day, only the
-//     entries above that day's high-water mark go back into the buffers.
-//  6. The next sequence starts after both the WAL's and the segments' last;
-//     the store counts everything up to the WAL's end as applied.
+//  5. The WAL is replayed through store.Replay: per day, only the entries
+//     above that day's high-water mark go back into the buffers.
+//  6. The next sequence starts after both the WAL's and the segments' last.
 //  7. The idempotency journal opens, dropping keys of entries beyond the
 //     WAL's end (those requests never committed).
-//  8. The WAL writer starts, the store is given the WAL to release, its
-//     flushers and sealer start, and the WAL files the segments already
-//     hold are dropped. Then intake opens (/readyz answers 200).
+//  8. The WAL writer starts; store.Attach counts everything up to the WAL's
+//     end as applied, takes the WAL to release, starts the flushers, the
+//     sealer and the compactor, and drops the WAL files the segments
+//     already hold. Then intake opens (/readyz answers 200).
 //
 // Shutdown runs the other way: intake closes, the WAL writer stops, the
 // store flushes and seals every buffer, and the WAL, whose every entry is

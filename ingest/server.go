@@ -141,15 +141,10 @@ func (s *Server) Recover() error {
 		s.log.Warn("cut torn tail of WAL", "file", tail.Path, "offset", tail.Offset, "bytes", tail.Cut, "reason", tail.Reason)
 	}
 	var replayed int
-	replay := s.store.Replayer(rep.HighWater)
-	if err := w.Replay(func(seq uint64, p []byte) error { replayed++; return replay(seq, p) }); err != nil {
+	if err := w.Replay(func(seq uint64, p []byte) error { replayed++; return s.store.Replay(seq, p) }); err != nil {
 		return s.startupErr(err)
 	}
 	w.SetNext(max(w.LastSeq(), rep.MaxSeq) + 1)
-	// Everything up to here is in the segments or was just replayed into
-	// the buffers: the durable watermark starts at the log's end, not at 0
-	// (else a start without traffic could not empty the log on stop).
-	s.store.AppliedAtLeast(w.LastSeq())
 	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.Idempotency.Window, s.cfg.Idempotency.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
 	if err != nil {
 		return err
@@ -159,9 +154,10 @@ func (s *Server) Recover() error {
 		return err
 	}
 	s.wal.Store(w)
-	s.store.SetWAL(w)
-	s.store.Start()
-	s.store.ReleaseWAL()
+	// Everything up to the log's end is in the segments or was just
+	// replayed into the buffers: the durable watermark starts there, not
+	// at 0 (else a start without traffic could not empty the log on stop).
+	s.store.Attach(w, w.LastSeq())
 	d := time.Since(t0)
 	s.m.recoverySeconds.Store(math.Float64bits(d.Seconds()))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,

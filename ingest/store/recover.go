@@ -95,6 +95,7 @@ func (s *Store) Recover() (RecoverReport, error) {
 			s.pendingCompact = append(s.pendingCompact, num)
 		}
 	}
+	s.highWater = rep.HighWater
 	return rep, nil
 }
 
@@ -104,35 +105,33 @@ func needsCompaction(sealed []string) bool {
 	return len(sealed) > 1 || (len(sealed) == 1 && !segment.IsCompacted(sealed[0]))
 }
 
-// replayer adapts WAL replay to the store, skipping what segments hold.
-func (s *Store) replay(hw map[int64]uint64) func(seq uint64, payload []byte) error {
-	return func(seq uint64, payload []byte) error {
-		added, err := s.apply(seq, payload, func(day int64) bool { return seq > hw[day] })
-		if err != nil {
+// Replay applies one WAL entry during recovery, after Recover: of its
+// records, those of each day whose segments do not already hold the entry
+// (its sequence is above the day's high-water mark). Full buffers are
+// flushed right here, so that replay memory stays bounded.
+func (s *Store) Replay(seq uint64, payload []byte) error {
+	added, err := s.apply(seq, payload, func(day int64) bool { return seq > s.highWater[day] })
+	if err != nil {
+		return err
+	}
+	s.buffered.Add(added)
+	for d := s.dequeue(); d != nil; d = s.dequeue() {
+		if err := s.flush(d); err != nil {
 			return err
 		}
-		s.buffered.Add(added)
-		// Keep replay memory bounded: flush full buffers right here.
-		for d := s.dequeue(); d != nil; d = s.dequeue() {
-			if err := s.flush(d); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
+	return nil
 }
 
-// Replayer returns the WAL replay function of recovery: it applies each
-// entry's records whose day's segments do not already hold it (hw is
-// Recovery's high-water mark per day).
-func (s *Store) Replayer(hw map[int64]uint64) func(seq uint64, payload []byte) error {
-	return s.replay(hw)
-}
-
-// AppliedAtLeast raises the sequence the buffers hold up to (recovery: the
-// log's end, whose records the segments or the replay hold).
-func (s *Store) AppliedAtLeast(seq uint64) {
-	if seq > s.lastApplied.Load() {
-		s.lastApplied.Store(seq)
+// Attach ends recovery: the buffers hold everything up to last, the WAL's
+// end (the segments or the replay hold each entry); w is the log the store
+// releases from now on. It starts the flushers, the sealer and the
+// compactor, and drops the WAL files the segments already hold.
+func (s *Store) Attach(w Releaser, last uint64) {
+	if last > s.lastApplied.Load() {
+		s.lastApplied.Store(last)
 	}
+	s.wal = w
+	s.start()
+	s.release()
 }

@@ -118,8 +118,8 @@ func (s *Store) compactor() {
 			case p != "":
 				s.log.Info("compacted day", "file", p)
 			}
-			if err == nil && s.cfg.DayDone != nil {
-				s.cfg.DayDone(d.dir)
+			if err == nil && s.dayDone != nil {
+				s.dayDone(d.dir)
 			}
 		}
 	}

@@ -33,10 +33,6 @@ type Config struct {
 	MaxBuffered      int64         // byte budget for buffered data as held: frames compressed, small requests raw (256 MiB)
 	RetainDays       int           // delete days older than this; 0 = keep
 	RetainBytes      int64         // delete the oldest days while segments exceed this; 0 = no cap
-	// DayDone, when set, is called (on the compactor goroutine; it must not
-	// block) with a finished day's folder once its files are final: after
-	// its compaction, or when there was nothing to compact.
-	DayDone func(dir string)
 }
 
 // Releaser is what the store needs of the WAL: to drop the entries up to a
@@ -54,7 +50,7 @@ type Store struct {
 	cenc *segment.Encoder // compaction level
 	log  *slog.Logger
 	m    *Counters
-	wal  Releaser // set before Start
+	wal  Releaser // set by Attach
 
 	mu   sync.Mutex // guards days
 	days map[int64]*dayState
@@ -71,11 +67,15 @@ type Store struct {
 	queue   []*dayState
 	kick    chan struct{} // size 1: "the queue is not empty"
 	compact chan int64    // days to compact; buffered so sealing never waits on compaction
-	// pendingCompact lists finished days Recover found uncompacted; Start
+	// pendingCompact lists finished days Recover found uncompacted; Attach
 	// queues them.
 	pendingCompact []int64
-	stop           chan struct{}
-	wg             sync.WaitGroup
+	// highWater is each day's largest WAL sequence in its blocks, as
+	// Recover found them; Replay applies only what is above.
+	highWater map[int64]uint64
+	dayDone   func(dir string) // OnDayDone's; set before Attach
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // dayState is one UTC day's buffer and open part.
@@ -259,8 +259,8 @@ func (s *Store) addDone(d *dayState) {
 	}
 }
 
-// Start runs the flush workers, the ticker and the compactor.
-func (s *Store) Start() {
+// start runs the flush workers, the ticker and the compactor (Attach).
+func (s *Store) start() {
 	n := max(1, s.cfg.FlushWorkers)
 	for i := 0; i < n; i++ {
 		s.wg.Add(1)
@@ -297,7 +297,9 @@ func (s *Store) snapshot() []*dayState {
 
 // durable returns the highest sequence below which everything is in synced
 // segment blocks.
-func (s *Store) durable() uint64 {
+// Durable is the highest WAL sequence all of whose records are in fsynced
+// segment blocks: the WAL may drop every entry up to it.
+func (s *Store) Durable() uint64 {
 	last := s.lastApplied.Load()
 	days := s.snapshot()
 	for _, d := range days {
@@ -317,7 +319,7 @@ func (s *Store) release() {
 	if s.wal == nil {
 		return
 	}
-	if err := s.wal.Release(s.durable()); err != nil {
+	if err := s.wal.Release(s.Durable()); err != nil {
 		s.log.Warn("wal release", "err", err)
 	}
 }
@@ -365,19 +367,10 @@ func (s *Store) AppendEntry(dst []byte, b *record.Batch, sc *record.EntryScratch
 	return record.AppendFramedEntry(dst, b, s.enc, intakeFraming, sc)
 }
 
-// Durable is the highest WAL sequence all of whose records are in fsynced
-// segment blocks.
-func (s *Store) Durable() uint64 { return s.durable() }
-
-// SetWAL gives the store the log it releases; call before Start.
-func (s *Store) SetWAL(w Releaser) { s.wal = w }
-
-// ReleaseWAL drops the log entries the segments hold durably.
-func (s *Store) ReleaseWAL() { s.release() }
-
-// OnDayDone registers fn to be told of each finished day whose files are
-// final (compacted); fn must not block. Call before Recover.
-func (s *Store) OnDayDone(fn func(dir string)) { s.cfg.DayDone = fn }
+// OnDayDone registers fn to be told, on the compactor goroutine, of each
+// finished day whose files are final: after its compaction, or when there
+// was nothing to compact. fn must not block. Call it before Attach.
+func (s *Store) OnDayDone(fn func(dir string)) { s.dayDone = fn }
 
 // RegisterMetrics registers the store's counters (segment bytes and frames
 // written, the compression ratio, retention) in reg.

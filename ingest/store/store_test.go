@@ -145,22 +145,22 @@ func TestDurableWatermark(t *testing.T) {
 	add(1, 0)
 	add(2, 1)
 	add(3, 0)
-	if got := st.durable(); got != 0 {
+	if got := st.Durable(); got != 0 {
 		t.Fatalf("nothing flushed, durable %d", got)
 	}
 	d1 := st.days[segment.DayOf(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixNano())]
 	st.flush(d1)
-	if got := st.durable(); got != 0 {
+	if got := st.Durable(); got != 0 {
 		t.Fatalf("day 0 still holds seq 1, durable %d", got)
 	}
 	for _, d := range st.days {
 		st.flush(d)
 	}
-	if got := st.durable(); got != 3 {
+	if got := st.Durable(); got != 3 {
 		t.Fatalf("all flushed, durable %d want 3", got)
 	}
 	add(4, 1)
-	if got := st.durable(); got != 3 {
+	if got := st.Durable(); got != 3 {
 		t.Fatalf("seq 4 buffered, durable %d want 3", got)
 	}
 }
@@ -180,7 +180,7 @@ func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	}
 	num := segment.DayOf(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	st.day(num) // known to the store, never written: no folder
-	st.Start()
+	st.start()
 	st.compact <- num
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged(), "compaction skipped") && !strings.Contains(logged(), "compaction failed"); {
 		if time.Now().After(deadline) {
