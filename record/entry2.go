@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/ingestd/ingestd/internal/utcday"
 )
 
 // Entry format 2 holds a request's records already grouped by UTC day, each
@@ -66,17 +68,6 @@ type EntryScratch struct {
 	ends   []int   // frame ends of a part
 }
 
-// DayNum is the UTC day number of a timestamp in Unix ns (floor division, so
-// instants before 1970 fall on their own day).
-func DayNum(ns int64) int64 {
-	const day = int64(86400e9)
-	d := ns / day
-	if ns < 0 && ns%day != 0 {
-		d--
-	}
-	return d
-}
-
 // AppendFramedEntry appends b's records as a format 2 payload to dst. A
 // day's share of at least f.Min raw bytes is compressed by c into frames of
 // whole lines, each up to f.Span bytes; a smaller one stays raw (it is
@@ -88,7 +79,7 @@ func AppendFramedEntry(dst []byte, b *Batch, c Compressor, f Framing, sc *EntryS
 	sc.days, sc.which = sc.days[:0], sc.which[:0]
 	last := -1
 	for _, r := range b.Recs {
-		num := DayNum(r.TS)
+		num := utcday.Of(r.TS)
 		if last < 0 || sc.days[last] != num {
 			last = -1
 			for i, d := range sc.days {
@@ -259,7 +250,7 @@ func DecodeParts(p []byte, parts []Part) ([]Part, error) {
 		switch {
 		case kind != partRaw && kind != partZstd,
 			recs == 0, raw < recs, raw > maxPartRaw, dlen == 0,
-			pt.MinTS > pt.MaxTS, DayNum(pt.MinTS) != pt.Day, DayNum(pt.MaxTS) != pt.Day:
+			pt.MinTS > pt.MaxTS, utcday.Of(pt.MinTS) != pt.Day, utcday.Of(pt.MaxTS) != pt.Day:
 			return parts, errParts
 		case !pt.Packed && (dlen != raw || pt.Data[dlen-1] != '\n'):
 			return parts, errParts

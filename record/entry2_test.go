@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -56,7 +57,7 @@ func newFrames(t testing.TB) (zstdFrames, *zstd.Decoder) {
 func byDay(b *Batch) map[int64]*Part {
 	out := map[int64]*Part{}
 	for _, r := range b.Recs {
-		d := DayNum(r.TS)
+		d := utcday.Of(r.TS)
 		p := out[d]
 		if p == nil {
 			p = &Part{Day: d, MinTS: r.TS, MaxTS: r.TS}
@@ -160,17 +161,6 @@ func TestFramedEntryRoundTrip(t *testing.T) {
 			p2, stored2, _ := AppendFramedEntry(nil, b2, c, tc.f, &sc)
 			checkEntry(t, p2, b2, d, stored2)
 		})
-	}
-}
-
-// TestDayNum: floor division, so instants before 1970 fall on their own day.
-func TestDayNum(t *testing.T) {
-	day := int64(24 * time.Hour)
-	for ns, want := range map[int64]int64{0: 0, 1: 0, day - 1: 0, day: 1, -1: -1, -day: -1, -day - 1: -2,
-		time.Date(2026, 12, 3, 23, 59, 59, 999999999, time.UTC).UnixNano(): 20790} {
-		if got := DayNum(ns); got != want {
-			t.Errorf("DayNum(%d) = %d, want %d", ns, got, want)
-		}
 	}
 }
 

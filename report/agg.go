@@ -11,6 +11,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 	"github.com/axiomhq/hyperloglog"
+	"github.com/ingestd/ingestd/internal/utcday"
 )
 
 // Agg is the mergeable aggregate of a set of records: counts per day and
@@ -324,7 +325,7 @@ func (a *Agg) MarshalJSON() ([]byte, error) {
 	s := aggState{Records: a.Records, Days: map[string]*DayCount{}, Top: map[string]topState{},
 		Metrics: map[string]metricJSON{}, Distinct: map[string][]byte{}, Fields: a.Fields, Quality: a.Quality, Breakdowns: a.Breakdowns}
 	for d, c := range a.Days {
-		s.Days[dayName(d)] = c
+		s.Days[utcday.Name(d)] = c
 	}
 	for k, t := range a.Top {
 		s.Top[k] = t.state()
@@ -361,7 +362,7 @@ func (a *Agg) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("report: day %q: %w", name, err)
 		}
-		a.Days[t.Unix()/86400] = c
+		a.Days[utcday.OfSeconds(t.Unix())] = c
 	}
 	for k, t := range s.Top {
 		a.Top[k] = topFromState(t)
@@ -410,8 +411,6 @@ func decodeMetric(mj metricJSON) (*Metric, error) {
 	}
 	return m, nil
 }
-
-func dayName(d int64) string { return time.Unix(d*86400, 0).UTC().Format(time.DateOnly) }
 
 // encodeHLL serialises a distinct-count sketch. The library's encoding
 // depends on insertion order until the sketch is compacted; Estimate

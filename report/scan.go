@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/ingestd/ingestd/internal/jsonx"
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/report/filter"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -169,7 +170,7 @@ func Scan(ctx context.Context, files []string, cfg Config, opt ScanOptions) (*Ag
 		// handed to a sink (query printing them) keep it, as cat does.
 		SkipContentChecksum: opt.Sink == nil}, func(wi int, _ string, m segment.BlockMeta, raw []byte) error {
 		w := workers[wi]
-		if err := w.block(raw, segment.DayOf(m.MinTS), opt.Sink); err != nil {
+		if err := w.block(raw, utcday.Of(m.MinTS), opt.Sink); err != nil {
 			return err
 		}
 		r, b := records.Add(int64(m.Records)), rawBytes.Add(int64(len(raw)))

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -91,7 +92,7 @@ func checkAgainst(t *testing.T, a *Agg, e *expect, cfg Config, exactTop bool) {
 		t.Fatalf("%d days, want %d", len(a.Days), len(e.days))
 	}
 	for d, c := range a.Days {
-		name := dayName(d)
+		name := utcday.Name(d)
 		if c.Records != e.days[name] {
 			t.Errorf("day %s: %d records, want %d", name, c.Records, e.days[name])
 		}
@@ -184,7 +185,7 @@ func TestScanHeterogeneousAndInvalid(t *testing.T) {
 	if a.Records != 5 || a.Quality.BadLines != 4 || a.Quality.NoTimestamp != 2 {
 		t.Fatalf("records %d bad %d no-ts %d, want 5, 4, 2", a.Records, a.Quality.BadLines, a.Quality.NoTimestamp)
 	}
-	if a.Days[segment.DayOf(d.UnixNano())].Records != 5 {
+	if a.Days[utcday.Of(d.UnixNano())].Records != 5 {
 		t.Fatalf("day count %+v", a.Days)
 	}
 	if n := a.Quality.TypeMismatch["duration_ms"]; n != 2 {

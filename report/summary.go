@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/ingestd/ingestd/internal/utcday"
 )
 
 // Summary is summary.json: the month's report as data.
@@ -117,9 +118,9 @@ func summarize(name string, a *Agg, cfg Config) *Summary {
 	}
 	for _, d := range a.DayList() {
 		c := a.Days[d]
-		s.Days = append(s.Days, DaySummary{Date: dayName(d), Records: c.Records})
+		s.Days = append(s.Days, DaySummary{Date: utcday.Name(d), Records: c.Records})
 		h := c.Hours
-		s.hours[dayName(d)] = &h
+		s.hours[utcday.Name(d)] = &h
 	}
 	for _, d := range cfg.Dimensions {
 		if t := a.Top[d]; t != nil {

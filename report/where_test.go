@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/report/filter"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -136,7 +137,7 @@ func TestScanWhereMatchesRowByRow(t *testing.T) {
 		}
 		for day, n := range want.days {
 			d, _ := time.Parse(time.DateOnly, day)
-			if got := a.Days[d.Unix()/86400]; got == nil || got.Records != n {
+			if got := a.Days[utcday.OfSeconds(d.Unix())]; got == nil || got.Records != n {
 				t.Errorf("%s: day %s %v, want %d", where, day, got, n)
 			}
 		}

@@ -21,18 +21,6 @@ func DayDir(dataDir string, t time.Time) string {
 	return filepath.Join(SegmentsDir(dataDir), "dt="+t.UTC().Format(DayLayout))
 }
 
-// DayOf returns the UTC day number (days since 1970-01-01) of a Unix-nanosecond time.
-func DayOf(ns int64) int64 {
-	d := ns / int64(24*time.Hour)
-	if ns < 0 && ns%int64(24*time.Hour) != 0 {
-		d--
-	}
-	return d
-}
-
-// DayStart returns the time at which UTC day number d begins.
-func DayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
-
 // Day is one day folder.
 type Day struct {
 	Dir   string    // the folder

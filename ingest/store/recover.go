@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -42,7 +43,7 @@ func (s *Store) Recover() (RecoverReport, error) {
 	hint := fmt.Sprintf("run `ingestd verify --data-dir %s` to list every problem and `ingestd repair --data-dir %s` to move damaged data aside (copies kept as *.broken)", s.cfg.DataDir, s.cfg.DataDir)
 	for _, dd := range days {
 		rep.Days++
-		num := dd.Start.Unix() / 86400
+		num := utcday.OfSeconds(dd.Start.Unix())
 		if _, err := segment.RecoverDay(dd.Dir); err != nil {
 			return rep, &StartupError{Err: err, Hint: hint}
 		}

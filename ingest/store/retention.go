@@ -9,6 +9,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
+	"github.com/ingestd/ingestd/internal/utcday"
 
 	"github.com/ingestd/ingestd/segment"
 )
@@ -45,9 +46,9 @@ func (s *Store) applyRetention(now time.Time) {
 		sizes[i] = dirSize(d.Dir)
 		total += sizes[i]
 	}
-	today := segment.DayOf(now.UnixNano())
+	today := utcday.Of(now.UnixNano())
 	for i, d := range days { // oldest first
-		num := d.Start.Unix() / 86400
+		num := utcday.OfSeconds(d.Start.Unix())
 		if num >= today-1 || s.active(num) {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -49,7 +50,7 @@ func TestRetentionByAgeAndBytes(t *testing.T) {
 		makeDay(t, data, now.Truncate(24*time.Hour).AddDate(0, 0, d), 20000)
 	}
 	// An old day still being written is never touched.
-	busy := st.day(segment.DayOf(now.AddDate(0, 0, -35).UnixNano()))
+	busy := st.day(utcday.Of(now.AddDate(0, 0, -35).UnixNano()))
 	busy.buf = append(busy.buf, "{}\n"...)
 
 	st.cfg.RetainDays = 30

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/segment"
 )
 
@@ -35,7 +36,7 @@ func (s *Store) tick(now time.Time) {
 		if old {
 			d.queued = true
 		}
-		over := now.After(segment.DayStart(d.num+1).Add(s.cfg.SealGrace)) && now.Sub(d.lastAdd) >= s.cfg.SealIdle
+		over := now.After(utcday.Start(d.num+1).Add(s.cfg.SealGrace)) && now.Sub(d.lastAdd) >= s.cfg.SealIdle
 		d.mu.Unlock()
 		if old {
 			s.enqueue(d)

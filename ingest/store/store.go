@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/record"
 
 	"github.com/ingestd/ingestd/segment"
@@ -151,7 +152,7 @@ func (s *Store) day(num int64) *dayState {
 	defer s.mu.Unlock()
 	d := s.days[num]
 	if d == nil {
-		d = &dayState{num: num, dir: segment.DayDir(s.cfg.DataDir, segment.DayStart(num))}
+		d = &dayState{num: num, dir: segment.DayDir(s.cfg.DataDir, utcday.Start(num))}
 		s.days[num] = d
 	}
 	return d

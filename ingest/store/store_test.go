@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/utcday"
 	"github.com/ingestd/ingestd/record"
 
 	"github.com/ingestd/ingestd/segment"
@@ -54,7 +55,7 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 					b.Buf = fmt.Appendf(b.Buf, `{"ts":%d,"seq":%d,"j":%d}`, ts, seq, j)
 					b.Recs = append(b.Recs, record.Rec{Off: uint32(off), Len: uint32(len(b.Buf) - off), TS: ts})
 					b.Buf = append(b.Buf, '\n')
-					dn := segment.DayOf(ts)
+					dn := utcday.Of(ts)
 					if want[dn] == nil {
 						want[dn] = map[uint64]int{}
 					}
@@ -87,7 +88,7 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 				d.w.Close()
 			}
 			for dn, seqs := range want {
-				dir := segment.DayDir(st.cfg.DataDir, segment.DayStart(dn))
+				dir := segment.DayDir(st.cfg.DataDir, utcday.Start(dn))
 				_, open, _ := segment.DayFiles(dir)
 				seen := map[uint64]int{}
 				var lastSeq, lastJ uint64
@@ -148,7 +149,7 @@ func TestDurableWatermark(t *testing.T) {
 	if got := st.Durable(); got != 0 {
 		t.Fatalf("nothing flushed, durable %d", got)
 	}
-	d1 := st.days[segment.DayOf(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixNano())]
+	d1 := st.days[utcday.Of(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixNano())]
 	st.flush(d1)
 	if got := st.Durable(); got != 0 {
 		t.Fatalf("day 0 still holds seq 1, durable %d", got)
@@ -178,7 +179,7 @@ func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	num := segment.DayOf(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	num := utcday.Of(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	st.day(num) // known to the store, never written: no folder
 	st.start()
 	st.compact <- num
