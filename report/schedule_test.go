@@ -13,7 +13,7 @@ import (
 type runs struct {
 	mu     sync.Mutex
 	months []string
-	fail   int // fail (or panic, when negative) this many times first
+	plan   []string // what the first runs do, in order: "panic" or "fail"; then succeed
 	done   chan struct{}
 }
 
@@ -27,15 +27,15 @@ func (r *runs) run(_ context.Context, m time.Time) error {
 		}
 	}()
 	r.months = append(r.months, m.Format("2006-01"))
-	switch {
-	case r.fail > 0:
-		r.fail--
-		return errors.New("disk on fire")
-	case r.fail < 0:
-		r.fail++
+	if len(r.plan) == 0 {
+		return nil
+	}
+	next := r.plan[0]
+	r.plan = r.plan[1:]
+	if next == "panic" {
 		panic("report bug")
 	}
-	return nil
+	return errors.New("disk on fire")
 }
 
 func TestScheduleDue(t *testing.T) {
@@ -102,23 +102,15 @@ func TestScheduledRunSurvivesFailureAndPanic(t *testing.T) {
 	s.now = func() time.Time { return now }
 	os.WriteFile(filepath.Join(out, MarkerName), []byte("2000-01\n"), 0o600)
 	// Catch-up panics (recovered), the first cron run fails, the next succeeds.
-	r.fail = -1
+	r.plan = []string{"panic", "fail"}
 	s.Start()
-	deadline := time.Now().Add(20 * time.Second)
-	armed := false
-	for {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if last, _ := LastReported(out); !last.IsZero() && last.Year() > 2000 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("runs %v", r.months)
 		}
-		r.mu.Lock()
-		if len(r.months) == 1 && !armed {
-			r.fail, armed = 1, true
-		}
-		r.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
 	}
 	s.Stop()
 	r.mu.Lock()
