@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,9 +67,6 @@ func (s *Server) OnDayDone(fn func(dir string)) { s.store.OnDayDone(fn) }
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Buffers.MemoryLimit > 0 {
-		debug.SetMemoryLimit(int64(cfg.Buffers.MemoryLimit))
 	}
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
