@@ -204,7 +204,7 @@ func (s *scanner) lit(w string) error {
 
 func (s *scanner) object(depth int, top bool) error {
 	if depth > s.maxDepth {
-		return s.fail(fmt.Sprintf("nesting deeper than %d", s.maxDepth))
+		return s.fail(fmt.Sprintf("nesting deeper than %d (records.max_depth)", s.maxDepth))
 	}
 	start := s.pos
 	s.pos++ // '{'
@@ -428,7 +428,7 @@ func hex4(b []byte) int {
 
 func (s *scanner) array(depth int) error {
 	if depth > s.maxDepth {
-		return s.fail(fmt.Sprintf("nesting deeper than %d", s.maxDepth))
+		return s.fail(fmt.Sprintf("nesting deeper than %d (records.max_depth)", s.maxDepth))
 	}
 	s.pos++ // '['
 	s.ws()

@@ -52,6 +52,20 @@ func TestErrorsTellTheUserWhatToDo(t *testing.T) {
 		}
 	})
 
+	t.Run("size and depth limits name their setting", func(t *testing.T) {
+		for _, c := range []struct {
+			body, want string
+			hdr        map[string]string
+		}{
+			{`{"ts":1,"a":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, "(records.max_depth)", nil},
+			{strings.Repeat(" ", 65<<20), "(http.max_body)", nil},
+		} {
+			if r := d.post(t, "/v1/ingest", []byte(c.body), c.hdr); !strings.Contains(r.body, c.want) {
+				t.Errorf("%.40s…: %d %s, want it to name %s", c.body, r.code, r.body, c.want)
+			}
+		}
+	})
+
 	t.Run("out-of-range timestamps say the range", func(t *testing.T) {
 		r := d.post(t, "/v1/ingest", []byte(`{"ts":"3000-01-01T00:00:00Z"}`), nil)
 		if r.code != 400 || !strings.Contains(r.body, "1677-09-21") || !strings.Contains(r.body, "2262-04-11") {

@@ -179,7 +179,7 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var ne net.Error
 	switch {
 	case errors.As(err, &small):
-		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes", h.cfg.HTTP.MaxHeader)}
+		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes (http.max_header)", h.cfg.HTTP.MaxHeader)}
 	case errors.As(err, &ne) && ne.Timeout():
 		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
 	}
@@ -211,7 +211,7 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 }
 
 func (h *Server) tooLarge(after string) *intake.Error {
-	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s", h.cfg.HTTP.MaxBody, after)}
+	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s (http.max_body)", h.cfg.HTTP.MaxBody, after)}
 }
 
 // Before refusing a body it will not read (over the limit, or no memory to

@@ -56,7 +56,7 @@ func RecordsProto(dst, body []byte, merge bool, maxDecoded int) ([]byte, *intake
 		return dst, bad("snappy: " + err.Error())
 	}
 	if n > maxDecoded {
-		return dst, &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: "push request over the limit of " + strconv.Itoa(maxDecoded) + " bytes after decompression"}
+		return dst, &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: "push request over the limit of " + strconv.Itoa(maxDecoded) + " bytes after decompression (http.max_body)"}
 	}
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
