@@ -69,9 +69,9 @@ func (s *Server) open() *intake.Error {
 	if err := s.failure(); err != nil {
 		return s.storageErr(err)
 	}
-	if s.m.diskLow.Load() {
+	if s.diskLow.Load() {
 		return &intake.Error{Status: 507, Code: intake.CodeDiskFull,
-			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.m.diskFree.Load(), s.cfg.Disk.MinFree)}
+			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.diskFree.Load(), s.cfg.Disk.MinFree)}
 	}
 	if !s.ready.Load() {
 		msg := "recovering; not accepting yet"
@@ -254,7 +254,7 @@ func (s *Server) storageErr(err error) *intake.Error {
 func (s *Server) Readiness() (state string, err error) {
 	failure := s.failure()
 	switch {
-	case s.ready.Load() && failure == nil && s.m.diskLow.Load():
+	case s.ready.Load() && failure == nil && s.diskLow.Load():
 		return "disk_low", nil
 	case s.ready.Load() && failure == nil:
 		return "ready", nil

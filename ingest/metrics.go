@@ -39,9 +39,6 @@ type Metrics struct {
 
 	// State read at scrape time.
 	recoverySeconds atomic.Uint64 // float64 bits
-	diskFree        atomic.Int64
-	diskLow         atomic.Bool
-	failed          atomic.Bool
 	rejectedStored  atomic.Int64
 	rejectedLost    atomic.Int64
 	rejectedCapped  atomic.Int64
@@ -95,9 +92,6 @@ func NewMetrics() *Metrics {
 	counter("ingestd_rejected_lines_lost_total", "Rejected lines that could not be written to <data-dir>/rejected (see the log).", &m.rejectedLost)
 	counter("ingestd_rejected_capped_bytes_total", "Bytes of old rejected-line files deleted to stay under rejected.max_bytes.", &m.rejectedCapped)
 	m.AddGauge("ingestd_rejected_bytes", "Bytes in <data-dir>/rejected.", func() float64 { return float64(m.rejectedDisk.Load()) })
-	m.AddGauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", func() float64 { return float64(m.diskFree.Load()) })
-	m.AddGauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", func() float64 { return bool01(m.diskLow.Load()) })
-	m.AddGauge("ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", func() float64 { return bool01(m.failed.Load()) })
 	m.AddGauge("ingestd_recovery_duration_seconds", "Time the last start spent on recovery.", func() float64 { return math.Float64frombits(m.recoverySeconds.Load()) })
 	return m
 }

@@ -37,10 +37,15 @@ type Server struct {
 	wal   atomic.Pointer[wal.WAL[*reqState]] // set once recovery has opened it
 	keys  *Keys                              // set by Recover before the WAL writer starts
 
-	parsers  sync.Pool // *record.Parser
-	batches  sync.Pool // *reqState
-	ready    atomic.Bool
-	closing  atomic.Bool
+	parsers sync.Pool // *record.Parser
+	batches sync.Pool // *reqState
+	ready   atomic.Bool
+	closing atomic.Bool
+	// The disk's state, kept by watchDisk every second; the gauges and
+	// /readyz read it.
+	diskFree atomic.Int64
+	diskLow  atomic.Bool
+	failed   atomic.Bool // a storage failure was seen (and logged, once)
 	prods    atomic.Pointer[producers]
 	rejected atomic.Pointer[rejectedStore] // nil: rejected lines are not kept
 	retry    int                           // Retry-After seconds
@@ -70,6 +75,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
+	s.m.AddGauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", func() float64 { return float64(s.diskFree.Load()) })
+	s.m.AddGauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", func() float64 { return bool01(s.diskLow.Load()) })
+	s.m.AddGauge("ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", func() float64 { return bool01(s.failed.Load()) })
 	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
 	s.m.protoSeries(s.prods.Load().list)
 	s.m.reg.MustRegister(newProducerCollector(func() []*producer { return s.prods.Load().list }))
@@ -220,7 +228,7 @@ func (s *Server) failure() error {
 	if w := s.wal.Load(); err == nil && w != nil {
 		err = w.Err()
 	}
-	if err != nil && s.m.failed.CompareAndSwap(false, true) {
+	if err != nil && s.failed.CompareAndSwap(false, true) {
 		s.log.Error("STORAGE FAILED: intake stopped (writes answer 507 storage_failed); acknowledged data is safe in the WAL and segments; "+
 			"fix the disk (free space, remount read-write, replace it) and restart to recover (a failed fsync is never retried on the same file)", "err", err)
 	}
@@ -259,9 +267,9 @@ func (s *Server) checkDisk() {
 		return
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	s.m.diskFree.Store(free)
+	s.diskFree.Store(free)
 	low := s.cfg.Disk.MinFree > 0 && free < int64(s.cfg.Disk.MinFree)
-	if was := s.m.diskLow.Swap(low); was != low {
+	if was := s.diskLow.Swap(low); was != low {
 		if low {
 			s.log.Error("disk nearly full: intake answers 507 until space returns", "free_bytes", free, "min_free", int64(s.cfg.Disk.MinFree), "dir", s.cfg.DataDir)
 		} else {
