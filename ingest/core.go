@@ -33,7 +33,7 @@ import (
 // Write is one write request in progress. Get it from Begin and end it with
 // Done; what its Result points into is valid until Done.
 type Write struct {
-	s     *Server
+	s     *Core
 	prod  *producer
 	st    *reqState
 	start time.Time // the receive time given to records without a timestamp
@@ -45,7 +45,7 @@ type Write struct {
 // checks that intake is open: storage healthy, disk above disk.min_free,
 // recovery done, not stopping. protocol names the adapter in the metrics
 // (native, elasticsearch, loki, otlp, hec, syslog).
-func (s *Server) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
+func (s *Core) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
 	prod := s.prods.Load().find(auth)
 	if prod == nil {
 		s.m.protoRequest(protocol, "", intake.CodeUnauthorized)
@@ -65,7 +65,7 @@ func (s *Server) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
 }
 
 // open says why intake is closed, or nil.
-func (s *Server) open() *intake.Error {
+func (s *Core) open() *intake.Error {
 	if err := s.failure(); err != nil {
 		return s.storageErr(err)
 	}
@@ -89,12 +89,12 @@ func (w *Write) Refuse(e *intake.Error) { w.code = e.Code }
 
 // Authorized reports whether auth (an Authorization header value) names a
 // producer, for the calls that store nothing.
-func (s *Server) Authorized(auth []byte) bool { known, _, _ := s.Access(auth); return known }
+func (s *Core) Authorized(auth []byte) bool { known, _, _ := s.Access(auth); return known }
 
 // Access says what auth (an Authorization header value) may do: known is
 // false for a missing or unknown token; without tokens configured, anyone
 // may write and read.
-func (s *Server) Access(auth []byte) (known, write, read bool) {
+func (s *Core) Access(auth []byte) (known, write, read bool) {
 	p := s.prods.Load().find(auth)
 	if p == nil {
 		return false, false, false
@@ -240,7 +240,7 @@ func (w *Write) Done(ok bool) {
 // otherwise (read-only, an I/O error). Both are sticky until an operator
 // acts and restarts, so neither advises a short Retry-After: a client that
 // retries every second would only add load while nothing can change.
-func (s *Server) storageErr(err error) *intake.Error {
+func (s *Core) storageErr(err error) *intake.Error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return &intake.Error{Status: 507, Code: intake.CodeDiskFull, Message: "disk full, operator action needed: " + err.Error() +
 			"; nothing of this request was stored; free space and restart ingestd"}
@@ -251,7 +251,7 @@ func (s *Server) storageErr(err error) *intake.Error {
 
 // Readiness is what /readyz reports: "ready", or why intake is closed
 // ("disk_low", "failed" with the error, "stopping", "recovering").
-func (s *Server) Readiness() (state string, err error) {
+func (s *Core) Readiness() (state string, err error) {
 	failure := s.failure()
 	switch {
 	case s.ready.Load() && failure == nil && s.diskLow.Load():

@@ -51,7 +51,7 @@ func runServe(args []string) int {
 
 // reloadOnHUP re-reads the token file and the TLS certificate. A file that
 // fails to load leaves the current tokens or certificate in place.
-func reloadOnHUP(log *slog.Logger, cfg fileConfig, own []ingest.Token, srv *ingest.Server, certs *certReloader) {
+func reloadOnHUP(log *slog.Logger, cfg fileConfig, own []ingest.Token, srv *ingest.Core, certs *certReloader) {
 	if cfg.Auth.TokenFile != "" {
 		cfg.Auth.Tokens = own
 		if ts, err := cfg.tokens(); err != nil {

@@ -40,7 +40,7 @@ type service struct {
 	opt     serveOptions
 	log     *slog.Logger
 	lock    *dirlock.Lock
-	core    *ingest.Server
+	core    *ingest.Core
 	certs   *certReloader  // nil without TLS
 	own     []ingest.Token // the config file's tokens; a SIGHUP adds the token file's again
 	tokens  []ingest.Token // all of them, as the core started with

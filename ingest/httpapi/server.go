@@ -31,7 +31,7 @@ import (
 
 // Server serves the HTTP API in front of an intake core.
 type Server struct {
-	core *ingest.Server
+	core *ingest.Core
 	cfg  *ingest.Config
 	m    *ingest.Metrics
 	log  *slog.Logger
@@ -48,7 +48,7 @@ type Server struct {
 }
 
 // New prepares the HTTP server for core (not listening yet).
-func New(core *ingest.Server, log *slog.Logger) *Server {
+func New(core *ingest.Core, log *slog.Logger) *Server {
 	cfg := core.Config()
 	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_http_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"path", "code"}),

@@ -41,7 +41,7 @@ const maxBatch = 1 << 20
 
 // Server runs the syslog listeners of one core.
 type Server struct {
-	core *ingest.Server
+	core *ingest.Core
 	cfg  ingest.SyslogConfig
 	log  *slog.Logger
 	auth []byte
@@ -59,7 +59,7 @@ type Server struct {
 }
 
 // New prepares the listeners of cfg (none when both addresses are empty).
-func New(core *ingest.Server, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
+func New(core *ingest.Core, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
 	s := &Server{core: core, cfg: cfg, log: log, conns: map[net.Conn]struct{}{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_messages_total", Help: "Syslog messages stored, by transport."}, []string{"transport"}),
 		invalid:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_invalid_total", Help: "Syslog messages the parser refused (not stored), by transport."}, []string{"transport"}),

@@ -22,13 +22,13 @@ import (
 	"github.com/ingestd/ingestd/segment"
 )
 
-// Server is the intake core: authorization, budgets, the record rules, the
+// Core is the intake core: authorization, budgets, the record rules, the
 // WAL with group commit, the idempotency journal, the rejected-lines store
 // and the day store. It knows nothing of HTTP: a protocol's handler calls
 // Begin, then Write.Commit, and renders the typed result or error (see
 // package intake). Create it with New, open intake with Recover, stop it
 // with Shutdown.
-type Server struct {
+type Core struct {
 	cfg   Config
 	rules record.Rules
 	log   *slog.Logger
@@ -66,14 +66,14 @@ type reqState struct {
 // OnDayDone registers fn to be told of each finished day whose files are
 // final (compacted), e.g. to compute its report partial. fn must not block.
 // Call it before Recover.
-func (s *Server) OnDayDone(fn func(dir string)) { s.store.OnDayDone(fn) }
+func (s *Core) OnDayDone(fn func(dir string)) { s.store.OnDayDone(fn) }
 
 // New validates cfg and prepares a server; nothing is read from disk yet.
-func New(cfg Config, log *slog.Logger) (*Server, error) {
+func New(cfg Config, log *slog.Logger) (*Core, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
+	s := &Core{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
 		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
 	s.m.AddGauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", func() float64 { return float64(s.diskFree.Load()) })
 	s.m.AddGauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", func() float64 { return bool01(s.diskLow.Load()) })
@@ -103,18 +103,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 // Metrics returns the server's metrics.
-func (s *Server) Metrics() *Metrics { return s.m }
+func (s *Core) Metrics() *Metrics { return s.m }
 
 // Config returns the configuration the server runs with.
-func (s *Server) Config() *Config { return &s.cfg }
+func (s *Core) Config() *Config { return &s.cfg }
 
 // RetryAfter is the Retry-After, in seconds, of a 503 (http.retry_after).
-func (s *Server) RetryAfter() int { return s.retry }
+func (s *Core) RetryAfter() int { return s.retry }
 
 // Recover repairs the data directory, replays the WAL into the buffers and
 // opens intake (/readyz turns 200). Corruption that is not a torn tail
 // returns a *StartupError naming the file, offset and repair command.
-func (s *Server) Recover() error {
+func (s *Core) Recover() error {
 	t0 := time.Now()
 	failpoint.Hit("ingest.Recover.mkdirdurable")
 	if err := fsutil.MkdirDurable(s.cfg.DataDir); err != nil {
@@ -176,7 +176,7 @@ func (s *Server) Recover() error {
 // tail (in the WAL or the segments), with the command that repairs it.
 type StartupError = store.StartupError
 
-func (s *Server) startupErr(err error) error {
+func (s *Core) startupErr(err error) error {
 	var ce *wal.CorruptionError
 	if errors.As(err, &ce) {
 		return &StartupError{Err: err, Hint: fmt.Sprintf("run `ingestd repair --data-dir %s` to cut the WAL at the damage (a copy is kept as *.broken); entries after it are lost unless already in segments", s.cfg.DataDir)}
@@ -187,20 +187,20 @@ func (s *Server) startupErr(err error) error {
 // commit is the WAL's OnCommit: it runs on the WAL writer goroutine, in
 // sequence order, and moves the request's records (its entry's frames) into
 // the day buffers.
-func (s *Server) commit(seq uint64, st *reqState) {
+func (s *Core) commit(seq uint64, st *reqState) {
 	s.store.ApplyEntry(seq, st.payload)
 }
 
 // Closing turns intake away (503 "shutting down") before the HTTP layer
 // stops; Shutdown calls it too.
-func (s *Server) Closing() {
+func (s *Core) Closing() {
 	s.closing.Store(true)
 	s.ready.Store(false)
 }
 
 // Shutdown flushes and seals every buffer and part and empties the WAL.
 // Call it once the HTTP layer answered the requests in flight.
-func (s *Server) Shutdown(ctx context.Context) error {
+func (s *Core) Shutdown(ctx context.Context) error {
 	s.Closing()
 	if r := s.rejected.Load(); r != nil {
 		r.close()
@@ -223,7 +223,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return w.Empty()
 }
 
-func (s *Server) failure() error {
+func (s *Core) failure() error {
 	err := s.store.Failed()
 	if w := s.wal.Load(); err == nil && w != nil {
 		err = w.Err()
@@ -237,7 +237,7 @@ func (s *Server) failure() error {
 
 // SetTokens replaces the bearer tokens (a SIGHUP re-reads the token file).
 // Producers keep their counters across the swap.
-func (s *Server) SetTokens(ts []Token) error {
+func (s *Core) SetTokens(ts []Token) error {
 	if err := ValidateTokens(ts); err != nil {
 		return fmt.Errorf("ingest: tokens%w", err)
 	}
@@ -248,7 +248,7 @@ func (s *Server) SetTokens(ts []Token) error {
 
 // watchDisk checks the data directory's free space every second until the
 // server stops.
-func (s *Server) watchDisk() {
+func (s *Core) watchDisk() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for range t.C {
@@ -261,7 +261,7 @@ func (s *Server) watchDisk() {
 }
 
 // checkDisk turns intake to 507 below disk.min_free and back above it.
-func (s *Server) checkDisk() {
+func (s *Core) checkDisk() {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(s.cfg.DataDir, &st); err != nil {
 		return
