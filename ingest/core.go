@@ -191,7 +191,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 		}
 		var stored int
 		var packed bool
-		st.payload, stored, packed = s.store.AppendEntry(st.payload[:0], b, &st.entry)
+		st.payload, stored, packed = s.store.AppendFramedEntry(st.payload[:0], b, &st.entry)
 		s.store.Unadmit(n - int64(stored))
 		n = int64(stored)
 		t2 := time.Now()

@@ -12,9 +12,9 @@ import (
 // The daemon writes format 2 (entry2.go) since it compresses each request
 // once; format 1 is still read, for a WAL written before.
 
-// AppendEntry appends the format 1 WAL payload for b to dst (tests of the
+// AppendPlainEntry appends the format 1 (EntryPlain) WAL payload for b to dst (tests of the
 // reader of old logs, and benchmarks).
-func AppendEntry(dst []byte, b *Batch) []byte {
+func AppendPlainEntry(dst []byte, b *Batch) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b.Recs)))
 	for _, r := range b.Recs {
 		dst = binary.AppendVarint(dst, r.TS)

@@ -197,9 +197,24 @@ func appendPart(dst []byte, p Part, raw []byte, c Compressor, f Framing, sc *Ent
 	return dst[:at+k+n], n, true
 }
 
-// IsFramedEntry reports whether payload p is in format 2 (DecodeParts)
-// rather than format 1 (DecodeEntry).
-func IsFramedEntry(p []byte) bool { return len(p) > 0 && p[0] == 0 }
+// EntryFormat is the format of a WAL entry's payload.
+type EntryFormat uint8
+
+// The entry formats. The daemon writes EntryFramed; EntryPlain is still
+// read, from a WAL written before.
+const (
+	EntryPlain  EntryFormat = 1 // a count, (ts, len) pairs and the records (AppendPlainEntry, DecodeEntry)
+	EntryFramed EntryFormat = 2 // the records by day, as their segment block's frames (AppendFramedEntry, DecodeParts)
+)
+
+// FormatOf tells payload p's format by its first byte: EntryPlain begins
+// with a record count, which is never 0; EntryFramed with a 0x00 marker.
+func FormatOf(p []byte) EntryFormat {
+	if len(p) > 0 && p[0] == 0 {
+		return EntryFramed
+	}
+	return EntryPlain
+}
 
 var errParts = errors.New("record: malformed WAL entry payload (format 2)")
 

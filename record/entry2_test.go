@@ -75,7 +75,7 @@ func byDay(b *Batch) map[int64]*Part {
 // the batch's records of that day.
 func checkEntry(t *testing.T, payload []byte, b *Batch, d *zstd.Decoder, stored int) {
 	t.Helper()
-	if !IsFramedEntry(payload) {
+	if FormatOf(payload) != EntryFramed {
 		t.Fatal("payload not marked format 2")
 	}
 	parts, err := DecodeParts(payload, nil)
@@ -192,7 +192,7 @@ func TestDecodePartsRefusesDamage(t *testing.T) {
 		t.Fatalf("format 3: %v", err)
 	}
 	// Format 1 payloads are not format 2, and the other way round.
-	if IsFramedEntry(AppendEntry(nil, b)) {
+	if FormatOf(AppendPlainEntry(nil, b)) == EntryFramed {
 		t.Fatal("a format 1 payload looks like format 2")
 	}
 	if _, _, err := DecodeEntry(p, nil); err == nil {

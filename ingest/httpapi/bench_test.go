@@ -57,7 +57,7 @@ func BenchmarkRequestPath(b *testing.B) {
 					if path == "frames" {
 						payload, _, _ = record.AppendFramedEntry(payload[:0], batch, enc, framing, &sc)
 					} else {
-						payload = record.AppendEntry(payload[:0], batch)
+						payload = record.AppendPlainEntry(payload[:0], batch)
 						comp = s2.Encode(comp[:cap(comp)], payload)
 						block, _ = enc.AppendBlock(block[:0], segment.BlockMeta{Records: uint32(len(batch.Recs))}, batch.Buf)
 					}

@@ -17,7 +17,7 @@ func BenchmarkApply(b *testing.B) {
 	b.SetBytes(int64(len(batch.Buf)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		st.apply(uint64(i+1), record.AppendEntry(nil, batch), nil)
+		st.apply(uint64(i+1), record.AppendPlainEntry(nil, batch), nil)
 		for _, d := range st.days {
 			d.buf, d.marks = d.buf[:0], d.marks[:0]
 		}

@@ -188,7 +188,7 @@ func (s *Store) Failed() error {
 // keep filters records during replay (nil: all).
 func (s *Store) apply(seq uint64, payload []byte, keep func(day int64) bool) (int64, error) {
 	sc := &s.scratch
-	if !record.IsFramedEntry(payload) {
+	if record.FormatOf(payload) != record.EntryFramed {
 		// Format 1 (a WAL written before format 2): regroup its records
 		// into a format 2 payload of raw parts, then apply that.
 		buf, recs, err := record.DecodeEntry(payload, sc.recs[:0])
@@ -344,7 +344,7 @@ func (s *Store) Close() error {
 }
 
 // ApplyEntry adds one committed request's records, as its format 2 WAL
-// payload (AppendEntry), to the day buffers. The WAL writer calls it in
+// payload (AppendFramedEntry), to the day buffers. The WAL writer calls it in
 // sequence order, through the core's commit hook.
 // A payload that does not decode (a bug: the core made it) stops intake.
 func (s *Store) ApplyEntry(seq uint64, payload []byte) {
@@ -360,11 +360,11 @@ func (s *Store) ApplyEntry(seq uint64, payload []byte) {
 // stay in cache.
 var intakeFraming = record.Framing{Min: 16 << 10, Span: 64 << 10}
 
-// AppendEntry appends the WAL payload (format 2) of b's records to dst: each
+// AppendFramedEntry appends the WAL payload (record.EntryFramed) of b's records to dst: each
 // day's share compressed once, here, in the caller's goroutine, into the
 // frame the segment block will hold. stored is what the day buffers will
 // hold (admit it); packed says the payload needs no further compression.
-func (s *Store) AppendEntry(dst []byte, b *record.Batch, sc *record.EntryScratch) (payload []byte, stored int, packed bool) {
+func (s *Store) AppendFramedEntry(dst []byte, b *record.Batch, sc *record.EntryScratch) (payload []byte, stored int, packed bool) {
 	return record.AppendFramedEntry(dst, b, s.enc, intakeFraming, sc)
 }
 

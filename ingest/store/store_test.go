@@ -62,7 +62,7 @@ func TestEntryNeverSplitAcrossBlocks(t *testing.T) {
 					want[dn][seq]++
 				}
 				if tc.format == 1 {
-					if _, err := st.apply(seq, record.AppendEntry(nil, b), nil); err != nil {
+					if _, err := st.apply(seq, record.AppendPlainEntry(nil, b), nil); err != nil {
 						t.Fatal(err)
 					}
 				} else {
@@ -139,7 +139,7 @@ func TestDurableWatermark(t *testing.T) {
 		ts := time.Date(2026, 11, 1+d, 0, 0, 0, 0, time.UTC).UnixNano()
 		b := &record.Batch{Buf: fmt.Appendf(nil, `{"ts":%d}`+"\n", ts)}
 		b.Recs = []record.Rec{{Off: 0, Len: uint32(len(b.Buf) - 1), TS: ts}}
-		if _, err := st.apply(seq, record.AppendEntry(nil, b), nil); err != nil {
+		if _, err := st.apply(seq, record.AppendPlainEntry(nil, b), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
