@@ -105,9 +105,6 @@ func New(cfg Config, log *slog.Logger) (*Core, error) {
 // Metrics returns the server's metrics.
 func (s *Core) Metrics() *Metrics { return s.m }
 
-// Config returns the configuration the server runs with.
-func (s *Core) Config() *Config { return &s.cfg }
-
 // RetryAfter is the Retry-After, in seconds, of a 503 (http.retry_after).
 func (s *Core) RetryAfter() int { return s.retry }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/httpapi"
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
@@ -334,6 +335,14 @@ func prepare(name, synopsis string, args []string, extra func(*flag.FlagSet)) (c
 }
 
 // shipConfig is the shipper's configuration: the storage section.
+// httpConfig is the HTTP server's part of the configuration.
+func (c *fileConfig) httpConfig() httpapi.Config {
+	h := c.HTTP
+	return httpapi.Config{MaxBody: int64(h.MaxBody), MaxHeader: int(h.MaxHeader), MaxConnections: h.MaxConnections,
+		MaxConnsPerIP: h.MaxConnsPerIP, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout,
+		MaxRequestBytes: int64(c.Buffers.MaxRequest), LokiMergeJSONLines: c.Loki.MergeJSONLines, OTLPFlatResource: c.OTLP.Resource == "flat"}
+}
+
 func (c *fileConfig) shipConfig() ship.Config {
 	st := c.Storage
 	return ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,

@@ -215,7 +215,7 @@ func (d *service) close() {
 // It returns the exit status.
 func (d *service) run() int {
 	cfg, log := d.cfg, d.log
-	api := httpapi.New(d.core, log)
+	api := httpapi.New(d.core, cfg.httpConfig(), log)
 	api.ServeReports(cfg.reportDir())
 	serveErr := make(chan error, 2)
 	if err := d.listen(api, serveErr); err != nil {

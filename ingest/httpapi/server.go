@@ -32,7 +32,7 @@ import (
 // Server serves the HTTP API in front of an intake core.
 type Server struct {
 	core *ingest.Core
-	cfg  *ingest.Config
+	cfg  Config
 	m    *ingest.Metrics
 	log  *slog.Logger
 	http *fasthttp.Server
@@ -47,9 +47,10 @@ type Server struct {
 	wireBytesIn prometheus.Counter
 }
 
-// New prepares the HTTP server for core (not listening yet).
-func New(core *ingest.Core, log *slog.Logger) *Server {
-	cfg := core.Config()
+// New prepares the HTTP server for core (not listening yet); zero fields of
+// cfg take their defaults.
+func New(core *ingest.Core, cfg Config, log *slog.Logger) *Server {
+	cfg = cfg.withDefaults()
 	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_http_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"path", "code"}),
 		ack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_ack_latency_seconds", Help: "Time from request received to answer, for ingest requests.",
@@ -58,7 +59,7 @@ func New(core *ingest.Core, log *slog.Logger) *Server {
 		wireBytesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_wire_bytes_in_total", Help: "Request body bytes as received."}),
 	}
 	h.m.Registry().MustRegister(h.requests, h.ack, h.bytesIn, h.wireBytesIn)
-	h.dec.budget = &byteBudget{max: int64(cfg.Buffers.MaxRequest)}
+	h.dec.budget = &byteBudget{max: cfg.MaxRequestBytes}
 	h.http = &fasthttp.Server{
 		Handler:      h.handle,
 		ErrorHandler: h.errorHandler,
@@ -68,14 +69,14 @@ func New(core *ingest.Core, log *slog.Logger) *Server {
 		// MaxRequestBodySize, with no limit of its own: the handler enforces
 		// http.max_body (readBody), so no body-size error reaches errorHandler.
 		StreamRequestBody:            true,
-		MaxRequestBodySize:           int(cfg.HTTP.MaxBody),
+		MaxRequestBodySize:           int(cfg.MaxBody),
 		ExpectHandler:                h.expect,
-		ReadBufferSize:               int(cfg.HTTP.MaxHeader),
-		Concurrency:                  cfg.HTTP.MaxConnections,
-		MaxConnsPerIP:                cfg.HTTP.MaxConnsPerIP,
-		ReadTimeout:                  cfg.HTTP.ReadTimeout,
-		WriteTimeout:                 cfg.HTTP.WriteTimeout,
-		IdleTimeout:                  cfg.HTTP.IdleTimeout,
+		ReadBufferSize:               cfg.MaxHeader,
+		Concurrency:                  cfg.MaxConnections,
+		MaxConnsPerIP:                cfg.MaxConnsPerIP,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{log},
@@ -179,7 +180,7 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var ne net.Error
 	switch {
 	case errors.As(err, &small):
-		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes (http.max_header)", h.cfg.HTTP.MaxHeader)}
+		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes (http.max_header)", h.cfg.MaxHeader)}
 	case errors.As(err, &ne) && ne.Timeout():
 		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
 	}
@@ -192,7 +193,7 @@ func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 // with the same error body as after the body was read.
 func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 	r, _ := lookup(ctx)
-	if cl := ctx.Request.Header.ContentLength(); cl > int(h.cfg.HTTP.MaxBody) {
+	if cl := ctx.Request.Header.ContentLength(); cl > int(h.cfg.MaxBody) {
 		h.reply(ctx, r.endpoint, r.refuse(ctx, h.tooLarge("")))
 		return fasthttp.StatusRequestEntityTooLarge
 	}
@@ -211,7 +212,7 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 }
 
 func (h *Server) tooLarge(after string) *intake.Error {
-	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s (http.max_body)", h.cfg.HTTP.MaxBody, after)}
+	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s (http.max_body)", h.cfg.MaxBody, after)}
 }
 
 // Before refusing a body it will not read (over the limit, or no memory to
@@ -231,7 +232,7 @@ const (
 // readBody reads the request body into a pooled buffer (release with
 // h.dec.put), refusing more than http.max_body bytes.
 func (h *Server) readBody(ctx *fasthttp.RequestCtx) ([]byte, *[]byte, error) {
-	limit := int(h.cfg.HTTP.MaxBody)
+	limit := int(h.cfg.MaxBody)
 	if cl := ctx.Request.Header.ContentLength(); cl > limit {
 		h.drain(ctx)
 		return nil, nil, errTooLarge
@@ -287,7 +288,7 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 		}
 		return nil, func() {}, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "reading request body: " + err.Error()}
 	}
-	body, bp, err := h.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(h.cfg.HTTP.MaxBody))
+	body, bp, err := h.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(h.cfg.MaxBody))
 	release = func() { h.dec.put(bp); h.dec.put(wp) }
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -463,11 +464,11 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, r)
 		return
 	}
-	merge := h.cfg.Loki.MergeJSONLines
+	merge := h.cfg.LokiMergeJSONLines
 	records := func(dst, body []byte) ([]byte, *intake.Error) { return loki.Records(dst, body, merge) }
 	if loki.IsProtobuf(string(ctx.Request.Header.ContentType())) {
 		records = func(dst, body []byte) ([]byte, *intake.Error) {
-			return loki.RecordsProto(dst, body, merge, int(h.cfg.HTTP.MaxBody))
+			return loki.RecordsProto(dst, body, merge, int(h.cfg.MaxBody))
 		}
 	}
 	h.write(ctx, ep, adapted{protocol: "loki", records: records, options: loki.Options, answer: loki.Answer, refuse: loki.Error})
@@ -489,7 +490,7 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 	h.write(ctx, ep, adapted{
 		protocol: "otlp",
 		records: func(dst, body []byte) ([]byte, *intake.Error) {
-			return otlp.Records(dst, body, enc, otlp.Mapping{Max: int(h.cfg.HTTP.MaxBody), FlatResource: h.cfg.OTLP.Resource == "flat"})
+			return otlp.Records(dst, body, enc, otlp.Mapping{Max: int(h.cfg.MaxBody), FlatResource: h.cfg.OTLPFlatResource})
 		},
 		options: otlp.Options,
 		answer:  func(res *intake.Result) intake.Reply { return otlp.Answer(res, enc) },
