@@ -192,6 +192,7 @@ func (w *worker) autoColumn(s *slot, t uint8) {
 	}
 	c := &column{colSpec: colSpec{name: s.path, metric: t == TypeNumber}}
 	if c.metric {
+		c.idLike = idLike.MatchString(s.path) // once per path, not per batch
 		c.f64 = &fixedCol[float64]{}
 		for range w.rows {
 			c.f64.addNull()
@@ -293,7 +294,7 @@ func (w *worker) autoNumbers(c *column) {
 	var top *TopK
 	var hll *hyperloglog.Sketch
 	var stat *FieldStat
-	id := idLike.MatchString(c.name)
+	id := c.idLike
 	var buf [32]byte
 	for i, v := range f.vals {
 		if !f.valid.at(i) {

@@ -230,6 +230,9 @@ type column struct {
 	// A zero-config candidate with too many values to be a dimension keeps
 	// each value's HyperLogLog hash and length instead of a dictionary.
 	hashed *hashCol
+	// idLike: a zero-config number candidate whose name is identifier-like
+	// (it keeps a distinct-count sketch of its integers).
+	idLike bool
 }
 
 // hashCol builds a zero-config candidate's value hashes and lengths.

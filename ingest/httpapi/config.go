@@ -22,27 +22,19 @@ type Config struct {
 
 // withDefaults fills the zero fields.
 func (c Config) withDefaults() Config {
-	def := func(v *int64, d int64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defInt := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	defDur := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&c.MaxBody, 64<<20)
-	defInt(&c.MaxHeader, 16<<10)
-	defInt(&c.MaxConnections, 1024)
-	defDur(&c.ReadTimeout, 60*time.Second)
-	defDur(&c.WriteTimeout, 60*time.Second)
-	defDur(&c.IdleTimeout, 120*time.Second)
-	def(&c.MaxRequestBytes, 256<<20)
+	orDefault(&c.MaxBody, 64<<20)
+	orDefault(&c.MaxHeader, 16<<10)
+	orDefault(&c.MaxConnections, 1024)
+	orDefault(&c.ReadTimeout, 60*time.Second)
+	orDefault(&c.WriteTimeout, 60*time.Second)
+	orDefault(&c.IdleTimeout, 120*time.Second)
+	orDefault(&c.MaxRequestBytes, 256<<20)
 	return c
+}
+
+// orDefault sets *v to d when it is not positive.
+func orDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
