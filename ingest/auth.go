@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -14,14 +13,12 @@ import (
 // configured (and then may write and read). Metrics are kept by its name,
 // never by token.
 type producer struct {
-	name     string
-	token    []byte
-	write    bool         // may store records
-	read     bool         // may read reports
-	records  atomic.Int64 // stored
-	requests atomic.Int64 // answered 200
-	limited  atomic.Int64 // answered 429
-	limit    *rateLimiter // nil: no limit
+	name  string
+	token []byte
+	write bool         // may store records
+	read  bool         // may read reports
+	tally *tally       // its writes, kept by name across reloads
+	limit *rateLimiter // nil: no limit
 }
 
 // producers is the set of known writers, swapped whole on reload.
@@ -30,28 +27,17 @@ type producers struct {
 	anon *producer // set when there are no tokens
 }
 
-func newProducers(ts []Token, old *producers) *producers {
+func newProducers(ts []Token, old *producers, tl *tallies) *producers {
 	p := &producers{}
-	prev := map[string]*producer{}
-	if old != nil {
-		for _, q := range old.list {
-			prev[q.name] = q
-		}
-	}
 	for _, t := range ts {
-		q := &producer{name: t.Name, token: []byte(t.Token), write: t.CanWrite(), read: t.CanRead()}
-		if o := prev[t.Name]; o != nil { // counters survive a reload
-			q.records.Store(o.records.Load())
-			q.requests.Store(o.requests.Load())
-			q.limited.Store(o.limited.Load())
-		}
+		q := &producer{name: t.Name, token: []byte(t.Token), write: t.CanWrite(), read: t.CanRead(), tally: tl.of(t.Name)}
 		if t.RateLimit > 0 {
 			q.limit = newRateLimiter(t.RateLimit)
 		}
 		p.list = append(p.list, q)
 	}
 	if len(p.list) == 0 {
-		p.anon = &producer{name: "anonymous", write: true, read: true}
+		p.anon = &producer{name: "anonymous", write: true, read: true, tally: tl.of("anonymous")}
 		if old != nil && old.anon != nil {
 			p.anon = old.anon
 		}

@@ -3,6 +3,9 @@ package ingest
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/ingest/wal"
 
 	"github.com/ingestd/ingestd/segment"
 )
@@ -38,17 +41,33 @@ func TestParseTokenFile(t *testing.T) {
 // segments.compact_block_size defaults to segment.DefaultCompactBlockSize
 // and is refused outside 64KiB..32MiB, naming the setting.
 func TestCompactBlockSizeValidated(t *testing.T) {
-	c := DefaultConfig()
-	if c.Segments.CompactBlockSize != segment.DefaultCompactBlockSize {
-		t.Fatalf("default %d, want %d", c.Segments.CompactBlockSize, segment.DefaultCompactBlockSize)
+	c := Config{DataDir: "d"}
+	if got := c.WithDefaults().CompactBlockSize; got != segment.DefaultCompactBlockSize {
+		t.Fatalf("default %d, want %d", got, segment.DefaultCompactBlockSize)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []ByteSize{0, 32 << 10, 64 << 20} {
-		c.Segments.CompactBlockSize = bad
+	for _, bad := range []int64{32 << 10, 64 << 20} {
+		c.CompactBlockSize = bad
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "segments.compact_block_size") {
 			t.Errorf("compact_block_size %d: %v", bad, err)
 		}
+	}
+}
+
+// The zero Config with a data dir is a working core: every field with a
+// default gets it, and the settings where 0 means off stay off.
+func TestConfigZeroValueIsTheDefaults(t *testing.T) {
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "data_dir") {
+		t.Fatalf("no data dir: %v", err)
+	}
+	c := Config{DataDir: "d"}.WithDefaults()
+	if c.Fsync != wal.SyncAlways || c.BlockSize != 4<<20 || c.Level != segment.LevelFastest || c.CompactLevel != segment.LevelBest ||
+		c.MaxBuffered != 256<<20 || c.KeyWindow != 24*time.Hour || c.RetryAfter != time.Second || len(c.Rules.TimestampFields) == 0 {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	if c.MinFree != 0 || c.RetainDays != 0 || c.SealGrace != 0 || c.KeepRejected {
+		t.Fatalf("a setting where 0 means off was given a value: %+v", c)
 	}
 }

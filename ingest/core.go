@@ -37,7 +37,7 @@ type Write struct {
 	prod  *producer
 	st    *reqState
 	start time.Time // the receive time given to records without a timestamp
-	proto string    // the protocol, for the metrics
+	proto int       // the protocol's index in Protocols, for the metrics
 	code  string    // the outcome so far: "", or an intake.Code*, or "replayed"
 }
 
@@ -46,22 +46,23 @@ type Write struct {
 // recovery done, not stopping. protocol names the adapter in the metrics
 // (native, elasticsearch, loki, otlp, hec, syslog).
 func (s *Core) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
+	proto := protocolIndex(protocol)
 	prod := s.prods.Load().find(auth)
 	if prod == nil {
-		s.m.protoRequest(protocol, "", intake.CodeUnauthorized)
+		s.m.tallies.of(unknownProducer).outcomes[proto][outcomeIndex(intake.CodeUnauthorized)].Add(1)
 		return nil, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}
 	}
 	if !prod.write {
-		s.m.protoRequest(protocol, prod.name, intake.CodeForbidden)
+		prod.tally.outcomes[proto][outcomeIndex(intake.CodeForbidden)].Add(1)
 		return nil, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "token " + prod.name + " has the role read: it may read reports, not write; use a token with the role write"}
 	}
 	if e := s.open(); e != nil {
-		s.m.protoRequest(protocol, prod.name, e.Code)
+		prod.tally.outcomes[proto][outcomeIndex(e.Code)].Add(1)
 		return nil, e
 	}
 	st := s.batches.Get().(*reqState)
 	st.key, st.digest, st.resp = "", 0, st.resp[:0]
-	return &Write{s: s, prod: prod, st: st, start: time.Now(), proto: protocol}, nil
+	return &Write{s: s, prod: prod, st: st, start: time.Now(), proto: proto}, nil
 }
 
 // open says why intake is closed, or nil.
@@ -71,7 +72,7 @@ func (s *Core) open() *intake.Error {
 	}
 	if s.diskLow.Load() {
 		return &intake.Error{Status: 507, Code: intake.CodeDiskFull,
-			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.diskFree.Load(), s.cfg.Disk.MinFree)}
+			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.diskFree.Load(), s.cfg.MinFree)}
 	}
 	if !s.ready.Load() {
 		msg := "recovering; not accepting yet"
@@ -142,7 +143,8 @@ func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *int
 		return nil, e
 	}
 	w.code = "ok"
-	w.s.m.protoRecords(w.proto, w.prod.name, res.Accepted, res.Rejected)
+	w.prod.tally.records[w.proto].Add(int64(res.Accepted))
+	w.prod.tally.rejected[w.proto].Add(int64(res.Rejected))
 	return res, nil
 }
 
@@ -178,7 +180,6 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 	if len(b.Recs) > 0 {
 		if prod.limit != nil {
 			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
-				prod.limited.Add(1)
 				return nil, &intake.Error{Status: 429, Code: intake.CodeRateLimited,
 					Message: "rate limit of producer " + prod.name + " reached; retry later", RetryAfter: int(wait/time.Second) + 1}
 			}
@@ -208,10 +209,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 			s.store.Unadmit(n)
 			return nil, s.storageErr(err)
 		}
-		s.m.recordsIn.Add(float64(len(b.Recs)))
-		prod.records.Add(int64(len(b.Recs)))
 	}
-	prod.requests.Add(1)
 	if r := s.rejected.Load(); r != nil && opt.KeepBad && len(b.Bad) > 0 {
 		r.add(prod.name, time.Now(), b)
 	}
@@ -228,7 +226,7 @@ func (w *Write) Done(ok bool) {
 	case code == "" || (code == "ok" && !ok):
 		code = "refused" // the answer could not be sent, or no reason was told
 	}
-	w.s.m.protoRequest(w.proto, w.prod.name, code)
+	w.prod.tally.outcomes[w.proto][outcomeIndex(code)].Add(1)
 	if w.st.key != "" {
 		w.s.keys.Finish(w.st.key, w.st.resp, ok)
 	}

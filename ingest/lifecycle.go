@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,13 +12,13 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/record"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 
 	"github.com/ingestd/ingestd/ingest/store"
 	"github.com/ingestd/ingestd/ingest/wal"
-	"github.com/ingestd/ingestd/segment"
 )
 
 // Core is the intake core: authorization, budgets, the record rules, the
@@ -32,7 +31,7 @@ type Core struct {
 	cfg   Config
 	rules record.Rules
 	log   *slog.Logger
-	m     *Metrics
+	m     *metrics
 	store *store.Store
 	wal   atomic.Pointer[wal.WAL[*reqState]] // set once recovery has opened it
 	keys  *Keys                              // set by Recover before the WAL writer starts
@@ -68,42 +67,43 @@ type reqState struct {
 // Call it before Recover.
 func (s *Core) OnDayDone(fn func(dir string)) { s.store.OnDayDone(fn) }
 
-// New validates cfg and prepares a server; nothing is read from disk yet.
-func New(cfg Config, log *slog.Logger) (*Core, error) {
+// New validates cfg and prepares a core; nothing is read from disk yet. The
+// core and its store register their metrics in reg (nil: not exported).
+func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Core, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Core{cfg: cfg, rules: cfg.Rules(), log: log, m: NewMetrics(),
-		retry: int((cfg.HTTP.RetryAfter + time.Second - 1) / time.Second)}
-	s.m.AddGauge("ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", func() float64 { return float64(s.diskFree.Load()) })
-	s.m.AddGauge("ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", func() float64 { return bool01(s.diskLow.Load()) })
-	s.m.AddGauge("ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", func() float64 { return bool01(s.failed.Load()) })
-	s.prods.Store(newProducers(cfg.Auth.Tokens, nil))
-	s.m.protoSeries(s.prods.Load().list)
-	s.m.reg.MustRegister(newProducerCollector(func() []*producer { return s.prods.Load().list }))
-	lvl, _ := segment.ParseLevel(cfg.Segments.Level)
-	clvl, _ := segment.ParseLevel(cfg.Segments.CompactLevel)
-	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.Segments.BlockSize), CompactBlockSize: int(cfg.Segments.CompactBlockSize), BlockAge: cfg.Segments.BlockAge,
-		SealGrace: cfg.Segments.SealGrace, SealIdle: cfg.Segments.SealIdle, Level: lvl, CompactLevel: clvl,
-		FlushWorkers: cfg.Segments.FlushWorkers, MaxBuffered: int64(cfg.Buffers.MaxBytes),
-		RetainDays: cfg.Retention.MaxDays, RetainBytes: int64(cfg.Retention.MaxBytes)}, log)
+	cfg = cfg.WithDefaults()
+	s := &Core{cfg: cfg, rules: cfg.Rules, log: log, m: newMetrics(reg),
+		retry: int((cfg.RetryAfter + time.Second - 1) / time.Second)}
+	s.prods.Store(newProducers(cfg.Tokens, nil, &s.m.tallies))
+	st, err := store.New(store.Config{DataDir: cfg.DataDir, Node: cfg.Node, BlockSize: int(cfg.BlockSize), CompactBlockSize: int(cfg.CompactBlockSize), BlockAge: cfg.BlockAge,
+		SealGrace: cfg.SealGrace, SealIdle: cfg.SealIdle, Level: cfg.Level, CompactLevel: cfg.CompactLevel,
+		FlushWorkers: cfg.FlushWorkers, MaxBuffered: cfg.MaxBuffered,
+		RetainDays: cfg.RetainDays, RetainBytes: cfg.RetainBytes}, reg, log)
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
-	s.m.registerStore(st, func() int { // /metrics answers during recovery too
-		if w := s.wal.Load(); w != nil {
-			return w.Files()
-		}
-		return 0
-	})
+	if reg != nil {
+		gauge(reg, "ingestd_disk_free_bytes", "Free bytes on the data directory's file system (checked every second).", func() float64 { return float64(s.diskFree.Load()) })
+		gauge(reg, "ingestd_disk_low", "1 while free space is under disk.min_free and intake answers 507.", func() float64 { return bool01(s.diskLow.Load()) })
+		gauge(reg, "ingestd_storage_failed", "1 once a WAL or segment write or fsync failed: intake is stopped until a restart.", func() float64 { return bool01(s.failed.Load()) })
+		gauge(reg, "ingestd_wal_files", "Write-ahead log files on disk.", func() float64 { // /metrics answers during recovery too
+			if w := s.wal.Load(); w != nil {
+				return float64(w.Files())
+			}
+			return 0
+		})
+	}
 	s.parsers.New = func() any { return record.NewParser(s.rules) }
 	s.batches.New = func() any { return &reqState{} }
 	return s, nil
 }
 
-// Metrics returns the server's metrics.
-func (s *Core) Metrics() *Metrics { return s.m }
+// RejectRequest counts a whole request an adapter refused with 400 for
+// reason (one of record.Reasons) before it reached the core.
+func (s *Core) RejectRequest(reason string) { s.m.rejectRequest(reason) }
 
 // RetryAfter is the Retry-After, in seconds, of a 503 (http.retry_after).
 func (s *Core) RetryAfter() int { return s.retry }
@@ -117,8 +117,8 @@ func (s *Core) Recover() error {
 	if err := fsutil.MkdirDurable(s.cfg.DataDir); err != nil {
 		return fmt.Errorf("ingest: data dir %s: %w", s.cfg.DataDir, err)
 	}
-	if s.cfg.Rejected.Keep {
-		r, err := openRejected(RejectedDir(s.cfg.DataDir), int64(s.cfg.Rejected.MaxBytes), s.log, s.m)
+	if s.cfg.KeepRejected {
+		r, err := openRejected(RejectedDir(s.cfg.DataDir), s.cfg.MaxRejected, s.log, s.m)
 		if err != nil {
 			return err
 		}
@@ -128,10 +128,10 @@ func (s *Core) Recover() error {
 	if err != nil {
 		return err
 	}
-	mode, _ := wal.ParseSyncMode(s.cfg.WAL.Fsync)
+	mode := s.cfg.Fsync
 	w, tail, err := wal.Open(wal.Options[*reqState]{
-		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.WAL.FsyncInterval,
-		FileSize: int64(s.cfg.WAL.FileSize), NoCompress: !s.cfg.WAL.Compress,
+		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.FsyncInterval,
+		FileSize: s.cfg.WALFileSize, NoCompress: s.cfg.WALNoCompress,
 		OnCommit: s.commit, OnSync: s.m.observeFsync,
 		PreCommit: func(first uint64, metas []*reqState) error { return s.keys.preCommit(first, metas) },
 	})
@@ -146,7 +146,7 @@ func (s *Core) Recover() error {
 		return s.startupErr(err)
 	}
 	w.SetNext(max(w.LastSeq(), rep.MaxSeq) + 1)
-	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.Idempotency.Window, s.cfg.Idempotency.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
+	keys, err := OpenKeys(s.cfg.DataDir, s.cfg.KeyWindow, s.cfg.MaxKeys, mode == wal.SyncAlways, w.LastSeq(), time.Now())
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Core) Recover() error {
 	// at 0 (else a start without traffic could not empty the log on stop).
 	s.store.Attach(w, w.LastSeq())
 	d := time.Since(t0)
-	s.m.recoverySeconds.Store(math.Float64bits(d.Seconds()))
+	s.m.recovery.Store(int64(d))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
 		"wal_entries_read", replayed, "buffered_bytes", s.store.Buffered(), "duration", d.Round(time.Millisecond))
 	s.checkDisk()
@@ -238,8 +238,7 @@ func (s *Core) SetTokens(ts []Token) error {
 	if err := ValidateTokens(ts); err != nil {
 		return fmt.Errorf("ingest: tokens%w", err)
 	}
-	s.prods.Store(newProducers(ts, s.prods.Load()))
-	s.m.protoSeries(s.prods.Load().list)
+	s.prods.Store(newProducers(ts, s.prods.Load(), &s.m.tallies))
 	return nil
 }
 
@@ -265,10 +264,10 @@ func (s *Core) checkDisk() {
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
 	s.diskFree.Store(free)
-	low := s.cfg.Disk.MinFree > 0 && free < int64(s.cfg.Disk.MinFree)
+	low := s.cfg.MinFree > 0 && free < s.cfg.MinFree
 	if was := s.diskLow.Swap(low); was != low {
 		if low {
-			s.log.Error("disk nearly full: intake answers 507 until space returns", "free_bytes", free, "min_free", int64(s.cfg.Disk.MinFree), "dir", s.cfg.DataDir)
+			s.log.Error("disk nearly full: intake answers 507 until space returns", "free_bytes", free, "min_free", s.cfg.MinFree, "dir", s.cfg.DataDir)
 		} else {
 			s.log.Info("disk space back above disk.min_free: intake open again", "free_bytes", free)
 		}

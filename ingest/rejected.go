@@ -41,7 +41,7 @@ type rejectedStore struct {
 	dir      string
 	maxBytes int64
 	log      *slog.Logger
-	m        *Metrics
+	m        *metrics
 
 	mu     sync.Mutex
 	f      *os.File
@@ -57,7 +57,7 @@ type rejectedStore struct {
 
 const rejectedRotate = 16 << 20
 
-func openRejected(dir string, maxBytes int64, log *slog.Logger, m *Metrics) (*rejectedStore, error) {
+func openRejected(dir string, maxBytes int64, log *slog.Logger, m *metrics) (*rejectedStore, error) {
 	failpoint.Hit("ingest.openRejected.mkdirdurable")
 	if err := fsutil.MkdirDurable(dir); err != nil {
 		return nil, fmt.Errorf("rejected: %w", err)

@@ -15,7 +15,7 @@ import (
 
 func TestRejectedStoreRotatesAndCaps(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rejected")
-	m := NewMetrics()
+	m := newMetrics(nil)
 	r, err := openRejected(dir, 1<<20, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	if err != nil {
 		t.Fatal(err)

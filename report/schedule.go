@@ -13,6 +13,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/robfig/cron/v3"
 )
@@ -20,6 +21,20 @@ import (
 // MarkerName is the file in the reports folder that holds the last month
 // reported by the schedule (YYYY-MM).
 const MarkerName = ".last-reported"
+
+// LastSuccessGauge is ingestd_report_last_success_timestamp_seconds: when
+// the monthly schedule writing into outDir last succeeded (its marker's
+// modification time; 0: never).
+func LastSuccessGauge(outDir string) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_report_last_success_timestamp_seconds",
+		Help: "When the scheduled monthly report last succeeded (0: never)."}, func() float64 {
+		st, err := os.Stat(filepath.Join(outDir, MarkerName))
+		if err != nil {
+			return 0
+		}
+		return float64(st.ModTime().Unix())
+	})
+}
 
 // Period is what a schedule reports: the day, ISO week (Monday to Sunday)
 // or month before the one it fires in, all in UTC.

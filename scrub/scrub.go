@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/segment"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Target is one file a pass verifies.
@@ -67,8 +68,9 @@ type Scrubber struct {
 	done chan struct{}
 }
 
-// New returns a scrubber over the listers' targets; Start runs it.
-func New(cfg Config, listers ...Lister) (*Scrubber, error) {
+// New returns a scrubber over the listers' targets and registers its
+// gauges in reg (nil: not exported); Start runs it.
+func New(cfg Config, reg prometheus.Registerer, listers ...Lister) (*Scrubber, error) {
 	if cfg.Interval <= 0 {
 		return nil, errors.New("scrub: interval must be positive")
 	}
@@ -84,7 +86,28 @@ func New(cfg Config, listers ...Lister) (*Scrubber, error) {
 	if cfg.sleep == nil {
 		cfg.sleep = time.Sleep
 	}
-	return &Scrubber{cfg: cfg, listers: listers, stop: make(chan struct{}), done: make(chan struct{})}, nil
+	s := &Scrubber{cfg: cfg, listers: listers, stop: make(chan struct{}), done: make(chan struct{})}
+	if reg != nil {
+		s.register(reg)
+	}
+	return s, nil
+}
+
+// register exports the scrub's progress.
+func (s *Scrubber) register(reg prometheus.Registerer) {
+	gauge := func(name, help string, fn func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+	}
+	gauge("ingestd_scrub_corrupt_files", "Files the last full scrub pass found corrupt (local and shipped).",
+		func() float64 { return float64(s.CorruptFiles()) })
+	gauge("ingestd_scrub_last_pass_age_seconds", "Seconds since the last full scrub pass ended (-1: none yet).", func() float64 {
+		if t := s.LastPass(); !t.IsZero() {
+			return time.Since(t).Seconds()
+		}
+		return -1
+	})
+	gauge("ingestd_scrub_interval_seconds", "scrub.interval.", func() float64 { return s.cfg.Interval.Seconds() })
+	gauge("ingestd_scrub_files_checked", "Files verified by the scrub since start.", func() float64 { return float64(s.Checked()) })
 }
 
 // Start runs a pass now and then every Interval, until Close.

@@ -57,7 +57,7 @@ func TestPassFindsTheCorruptFile(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		files = append(files, writeDay(t, dir, day.AddDate(0, 0, i), uint64(1+10*i), 500))
 	}
-	s, err := New(Config{Interval: time.Hour}, LocalFiles{DataDir: dir})
+	s, err := New(Config{Interval: time.Hour}, nil, LocalFiles{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestThrottleBoundsTheReadRate(t *testing.T) {
 	p := writeDay(t, dir, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), 1, 20000)
 	st, _ := os.Stat(p)
 	var slept time.Duration
-	s, err := New(Config{Interval: time.Hour, Rate: 64 << 10, sleep: func(d time.Duration) { slept += d }}, LocalFiles{DataDir: dir})
+	s, err := New(Config{Interval: time.Hour, Rate: 64 << 10, sleep: func(d time.Duration) { slept += d }}, nil, LocalFiles{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,10 +107,10 @@ func TestThrottleBoundsTheReadRate(t *testing.T) {
 }
 
 func TestConfigIsChecked(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
+	if _, err := New(Config{}, nil); err == nil {
 		t.Error("a zero interval was accepted")
 	}
-	if _, err := New(Config{Interval: time.Second, Rate: -1}); err == nil {
+	if _, err := New(Config{Interval: time.Second, Rate: -1}, nil); err == nil {
 		t.Error("a negative rate was accepted")
 	}
 }

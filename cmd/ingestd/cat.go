@@ -55,7 +55,7 @@ func runCat(args []string) int {
 	}
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	defer out.Flush()
-	check := record.Check(cfg.Rules())
+	check := record.Check(cfg.rules())
 	for _, d := range days {
 		start, end := d.Start.UnixNano(), d.Start.Add(24*time.Hour).UnixNano()
 		if (hi != 0 && start >= hi) || (lo != 0 && end <= lo) {

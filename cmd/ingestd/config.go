@@ -15,112 +15,17 @@ import (
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
-	"github.com/ingestd/ingestd/ingest/httpapi"
-	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/report"
 	"github.com/ingestd/ingestd/scrub"
 	"github.com/ingestd/ingestd/segment"
 )
 
-// fileConfig is the YAML file: one section per component.
-type fileConfig struct {
-	ingest.Config `yaml:",inline"`
-	Report        reportConfig  `yaml:"report"`
-	NodeID        string        `yaml:"node_id"` // "" = the host name
-	Storage       storageConfig `yaml:"storage"`
-	Scrub         scrubConfig   `yaml:"scrub"`
-}
-
-// scrubConfig is the background verification of sealed files and their
-// shipped copies.
-type scrubConfig struct {
-	Interval time.Duration   `yaml:"interval"` // between the starts of two passes; 0 = off
-	Rate     ingest.ByteSize `yaml:"rate"`     // bytes/s read at most
-	Shipped  bool            `yaml:"shipped"`  // also verify the shipped objects (with storage)
-}
-
-// storageConfig is where sealed days are shipped; no endpoint = no shipping.
-type storageConfig struct {
-	Endpoint    string        `yaml:"endpoint"`     // host:port of the S3-compatible store
-	Secure      bool          `yaml:"secure"`       // https
-	Region      string        `yaml:"region"`       // "" = the store's default
-	Bucket      string        `yaml:"bucket"`       // must exist
-	Prefix      string        `yaml:"prefix"`       // key prefix
-	AccessKey   string        `yaml:"access_key"`   // "" = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment
-	SecretKey   string        `yaml:"secret_key"`   //
-	DeleteAfter time.Duration `yaml:"delete_after"` // remove the local copy this long after the store confirmed it; negative = keep
-	Interval    time.Duration `yaml:"interval"`     // how often to look for files to ship
-}
-
-// node returns the node id: node_id, or the host name.
-func (c *fileConfig) node() string {
-	if c.NodeID != "" {
-		return c.NodeID
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "node"
-	}
-	// A host name is nearly always a valid node id; make sure it is.
-	b := []byte(h[:min(len(h), 64)])
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')) {
-			b[i] = 'x'
-		}
-	}
-	return string(b)
-}
-
-// reportConfig is the report section: the monthly schedule and what the
-// reports compute.
-type reportConfig struct {
-	Schedule    string   `yaml:"schedule"`     // cron spec (5 fields, optional CRON_TZ=); "off" disables
-	Dir         string   `yaml:"dir"`          // "" = <data_dir>/reports
-	Dimensions  []string `yaml:"dimensions"`   // top-N values (all three empty: chosen from the data)
-	Metrics     []string `yaml:"metrics"`      // numeric fields
-	Distinct    []string `yaml:"distinct"`     // distinct counts
-	TopN        int      `yaml:"top_n"`        // values listed per dimension
-	TopCapacity int      `yaml:"top_capacity"` // exact counting up to this many values, Space-Saving beyond
-	Partials    bool     `yaml:"partials"`     // compute a finished day's partial when it is compacted
-	Workers     int      `yaml:"workers"`      // cores used by reports inside serve
-	Where       string   `yaml:"where"`        // a filter: only matching records are counted ("" = all)
-	// Schedules are more reports, each of a day, an ISO week or a month,
-	// on its own cron with its own catch-up marker.
-	Schedules []scheduleConfig `yaml:"schedules"`
-	// Breakdowns are named group-by tables in every report.
-	Breakdowns []breakdownConfig `yaml:"breakdowns"`
-}
-
-// breakdownConfig is one named breakdown (report.Breakdown).
-type breakdownConfig struct {
-	Name     string   `yaml:"name"`     // names its files: breakdown-<name>.csv and .parquet
-	By       []string `yaml:"by"`       // 0, 1 or 2 field paths
-	Time     string   `yaml:"time"`     // "", day or hour
-	Where    string   `yaml:"where"`    // a filter; "" = every record of the report
-	Stats    []string `yaml:"stats"`    // count, share, rate(filter), sum|min|max|mean|p50|p90|p99|distinct|top(field); empty = count, share
-	Capacity int      `yaml:"capacity"` // groups counted exactly (0 = 1000); Space-Saving beyond
-	Limit    int      `yaml:"limit"`    // groups shown on the page (0 = 20); the files hold all
-}
-
-// scheduleConfig is one named report schedule.
-type scheduleConfig struct {
-	Name   string `yaml:"name"`   // names its marker (.last-reported-<name>) and log lines
-	Cron   string `yaml:"cron"`   // when it runs (5 fields, optional CRON_TZ=)
-	Period string `yaml:"period"` // day (yesterday), week (the last ISO week) or month (the last month)
-}
-
-func defaultReportConfig() reportConfig {
-	return reportConfig{Schedule: "CRON_TZ=UTC 0 3 1 * *", Dimensions: []string{},
-		Metrics: []string{}, Distinct: []string{}, TopN: 10, TopCapacity: 10000,
-		Partials: true, Workers: 1, Schedules: []scheduleConfig{}, Breakdowns: []breakdownConfig{}}
-}
-
 var scheduleName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // Validate checks every section.
 func (c *fileConfig) Validate() error {
-	if err := c.Config.Validate(); err != nil {
+	if err := c.validateSections(); err != nil {
 		return err
 	}
 	r := c.Report
@@ -214,14 +119,13 @@ func (c *fileConfig) reportConfig(workers int) report.Config {
 // loadConfig reads the embedded defaults, then path (if any) over them, with
 // unknown keys refused.
 func loadConfig(path string) (fileConfig, error) {
-	c := fileConfig{Config: ingest.DefaultConfig(), Report: defaultReportConfig(),
+	c := fileConfig{Report: defaultReportConfig(),
 		Storage: storageConfig{DeleteAfter: 24 * time.Hour, Interval: 10 * time.Second},
 		Scrub:   scrubConfig{Rate: scrub.DefaultRate, Shipped: true}}
 	if err := decodeStrict(configs.Default, &c); err != nil {
 		return c, fmt.Errorf("embedded config: %w", err)
 	}
 	if path == "" {
-		c.Config.Node = c.node()
 		return c, nil
 	}
 	b, err := os.ReadFile(path)
@@ -231,7 +135,6 @@ func loadConfig(path string) (fileConfig, error) {
 	if err := decodeStrict(b, &c); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	c.Config.Node = c.node()
 	return c, nil
 }
 
@@ -257,7 +160,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 
 // tokens returns the configured tokens plus those of auth.token_file.
 func (c *fileConfig) tokens() ([]ingest.Token, error) {
-	ts := append([]ingest.Token(nil), c.Auth.Tokens...)
+	ts := c.ownTokens()
 	if c.Auth.TokenFile == "" {
 		return ts, nil
 	}
@@ -332,20 +235,4 @@ func prepare(name, synopsis string, args []string, extra func(*flag.FlagSet)) (c
 		return cfg, 2
 	}
 	return cfg, -1
-}
-
-// shipConfig is the shipper's configuration: the storage section.
-// httpConfig is the HTTP server's part of the configuration.
-func (c *fileConfig) httpConfig() httpapi.Config {
-	h := c.HTTP
-	return httpapi.Config{MaxBody: int64(h.MaxBody), MaxHeader: int(h.MaxHeader), MaxConnections: h.MaxConnections,
-		MaxConnsPerIP: h.MaxConnsPerIP, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout,
-		MaxRequestBytes: int64(c.Buffers.MaxRequest), LokiMergeJSONLines: c.Loki.MergeJSONLines, OTLPFlatResource: c.OTLP.Resource == "flat"}
-}
-
-func (c *fileConfig) shipConfig() ship.Config {
-	st := c.Storage
-	return ship.Config{Endpoint: st.Endpoint, Secure: st.Secure, Region: st.Region,
-		Bucket: st.Bucket, Prefix: st.Prefix, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Node: c.node(),
-		DeleteAfter: st.DeleteAfter, Interval: st.Interval, WaitPartials: c.Report.Partials}
 }

@@ -12,16 +12,17 @@ import (
 
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/httpapi"
+	"github.com/ingestd/ingestd/ingest/syslogd"
 )
 
-// The documented example must state exactly the built-in defaults.
+// The documented example must state exactly the built-in defaults: the
+// report and storage sections the command's, the others each component's
+// (TestComponentDefaultsAreTheFileDefaults).
 func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 	var c fileConfig
 	if err := decodeStrict(configs.Default, &c); err != nil {
 		t.Fatal(err)
-	}
-	if want := ingest.DefaultConfig(); !reflect.DeepEqual(c.Config, want) {
-		t.Fatalf("configs/ingestd.yaml differs from ingest.DefaultConfig():\n yaml %+v\n code %+v", c.Config, want)
 	}
 	if c.Storage.DeleteAfter != 24*time.Hour || c.Storage.Interval != 10*time.Second || c.NodeID != "" {
 		t.Fatalf("configs/ingestd.yaml storage section differs from the built-in defaults: %+v", c.Storage)
@@ -56,6 +57,33 @@ func TestEmbeddedConfigIsTheDefaults(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(fileConfig{}), m, "")
+}
+
+// Each component's zero Config means what configs/ingestd.yaml says, field
+// by field, so a component used alone behaves as the daemon does. The
+// core's settings where 0 means off are the exception: the file turns
+// them on (disk.min_free, segments.seal_grace and seal_idle,
+// rejected.keep), and retention is off in both.
+func TestComponentDefaultsAreTheFileDefaults(t *testing.T) {
+	var c fileConfig
+	if err := decodeStrict(configs.Default, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.httpConfig(), (httpapi.Config{}).WithDefaults(); got != want {
+		t.Errorf("http:\n file %+v\n zero %+v", got, want)
+	}
+	if got, want := c.syslogConfig(), (syslogd.Config{}).WithDefaults(); got != want {
+		t.Errorf("syslog:\n file %+v\n zero %+v", got, want)
+	}
+	got := c.coreConfig(nil)
+	off := ingest.Config{DataDir: got.DataDir, Node: got.Node, MinFree: got.MinFree, SealGrace: got.SealGrace, SealIdle: got.SealIdle,
+		KeepRejected: got.KeepRejected, RetainDays: got.RetainDays, RetainBytes: got.RetainBytes}
+	if want := off.WithDefaults(); !reflect.DeepEqual(got.WithDefaults(), want) {
+		t.Errorf("core:\n file %+v\n zero %+v", got, want)
+	}
+	if got.MinFree == 0 || got.SealGrace == 0 || !got.KeepRejected || got.RetainDays != 0 {
+		t.Errorf("the file's defaults for the settings where 0 means off changed: %+v", got)
+	}
 }
 
 func TestFlagsOverrideFile(t *testing.T) {

@@ -51,9 +51,8 @@ func runServe(args []string) int {
 
 // reloadOnHUP re-reads the token file and the TLS certificate. A file that
 // fails to load leaves the current tokens or certificate in place.
-func reloadOnHUP(log *slog.Logger, cfg fileConfig, own []ingest.Token, srv *ingest.Core, certs *certReloader) {
+func reloadOnHUP(log *slog.Logger, cfg fileConfig, srv *ingest.Core, certs *certReloader) {
 	if cfg.Auth.TokenFile != "" {
-		cfg.Auth.Tokens = own
 		if ts, err := cfg.tokens(); err != nil {
 			log.Error("SIGHUP: tokens not reloaded; the previous ones stay", "err", err)
 		} else if err := srv.SetTokens(ts); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -20,6 +19,8 @@ import (
 	"github.com/ingestd/ingestd/ingest/syslogd"
 	"github.com/ingestd/ingestd/internal/dirlock"
 	"github.com/ingestd/ingestd/report"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // serveOptions are serve's flags beyond the configuration.
@@ -41,10 +42,10 @@ type service struct {
 	log     *slog.Logger
 	lock    *dirlock.Lock
 	core    *ingest.Core
-	certs   *certReloader  // nil without TLS
-	own     []ingest.Token // the config file's tokens; a SIGHUP adds the token file's again
-	tokens  []ingest.Token // all of them, as the core started with
-	shipper *ship.Shipper  // nil without storage
+	reg     *prometheus.Registry // every component's metrics, served at /metrics
+	certs   *certReloader        // nil without TLS
+	tokens  []ingest.Token       // auth.tokens and auth.token_file's, as the core started with
+	shipper *ship.Shipper        // nil without storage
 	scheds  []*report.Scheduler
 	closers []func() // in the order they run at close
 }
@@ -70,7 +71,12 @@ func newService(cfg fileConfig, common *commonFlags, opt serveOptions, log *slog
 	if err := checkExposure(cfg, tokens, opt.open); err != nil {
 		return nil, err
 	}
-	d := &service{cfg: cfg, common: common, opt: opt, log: log, own: cfg.Auth.Tokens, tokens: tokens}
+	d := &service{cfg: cfg, common: common, opt: opt, log: log, tokens: tokens, reg: prometheus.NewRegistry()}
+	// The process's and the Go runtime's own view, for finding where
+	// latency goes: scheduling latency (go_sched_latencies_seconds), GC
+	// pauses and CPU, heap, and the process's CPU and memory.
+	d.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsGC, collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
 			d.close()
@@ -80,7 +86,6 @@ func newService(cfg fileConfig, common *commonFlags, opt serveOptions, log *slog
 		return nil, &exitErr{1, err}
 	}
 	d.closers = append(d.closers, func() { d.lock.Release() })
-	d.cfg.Auth.Tokens = tokens
 	if cfg.TLS.CertFile != "" {
 		if d.certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
 			return nil, &exitErr{2, err}
@@ -89,7 +94,7 @@ func newService(cfg fileConfig, common *commonFlags, opt serveOptions, log *slog
 	if cfg.Buffers.MemoryLimit > 0 { // process-wide: the command's, not the core's
 		debug.SetMemoryLimit(int64(cfg.Buffers.MemoryLimit))
 	}
-	if d.core, err = ingest.New(d.cfg.Config, log); err != nil {
+	if d.core, err = ingest.New(cfg.coreConfig(tokens), d.reg, log); err != nil {
 		return nil, &exitErr{2, err}
 	}
 	if err := d.buildBackground(); err != nil {
@@ -139,12 +144,11 @@ func (d *service) buildBackground() error {
 		dayDone = append(dayDone, pw.Enqueue)
 	}
 	if cfg.Storage.Endpoint != "" {
-		sh, err := ship.New(cfg.DataDir, cfg.shipConfig(), log)
+		sh, err := ship.New(cfg.DataDir, cfg.shipConfig(), d.reg, log)
 		if err != nil {
 			return &exitErr{2, err}
 		}
 		d.shipper = sh
-		registerShipGauges(d.core.Metrics(), sh)
 		dayDone = append(dayDone, func(string) { sh.Kick() })
 	}
 	if len(dayDone) > 0 {
@@ -156,14 +160,7 @@ func (d *service) buildBackground() error {
 	}
 	outDir := cfg.reportDir()
 	if cfg.Report.Schedule != "off" {
-		d.core.Metrics().AddGauge("ingestd_report_last_success_timestamp_seconds",
-			"When the scheduled monthly report last succeeded (0: never).", func() float64 {
-				st, err := os.Stat(filepath.Join(outDir, report.MarkerName))
-				if err != nil {
-					return 0
-				}
-				return float64(st.ModTime().Unix())
-			})
+		d.reg.MustRegister(report.LastSuccessGauge(outDir))
 		sched, err := report.NewScheduler(cfg.Report.Schedule, outDir, periodReport(cfg, log, report.Month, outDir, workers, base), log)
 		if err != nil {
 			return &exitErr{2, err}
@@ -187,20 +184,6 @@ func (d *service) buildBackground() error {
 	return nil
 }
 
-// registerShipGauges exports the shipper's progress.
-func registerShipGauges(m *ingest.Metrics, sh *ship.Shipper) {
-	m.AddGauge("ingestd_ship_backlog_files", "Sealed segment files not yet confirmed by the object store.", func() float64 { return float64(sh.BacklogFiles.Load()) })
-	m.AddGauge("ingestd_ship_backlog_bytes", "Bytes of those files.", func() float64 { return float64(sh.BacklogBytes.Load()) })
-	m.AddGauge("ingestd_ship_uploaded_files", "Objects uploaded and confirmed since start.", func() float64 { return float64(sh.Uploaded.Load()) })
-	m.AddGauge("ingestd_ship_upload_errors", "Failed uploads since start (each retried).", func() float64 { return float64(sh.Errors.Load()) })
-	m.AddGauge("ingestd_ship_oldest_unshipped_age_seconds", "Age of the oldest file not yet shipped (0: none).", func() float64 {
-		if t := sh.OldestUnix.Load(); t > 0 {
-			return time.Since(time.Unix(t, 0)).Seconds()
-		}
-		return 0
-	})
-}
-
 // close releases what newService took.
 func (d *service) close() {
 	for _, f := range d.closers {
@@ -215,7 +198,11 @@ func (d *service) close() {
 // It returns the exit status.
 func (d *service) run() int {
 	cfg, log := d.cfg, d.log
-	api := httpapi.New(d.core, cfg.httpConfig(), log)
+	api, err := httpapi.New(d.core, cfg.httpConfig(), d.reg, log)
+	if err != nil { // checked by fileConfig.Validate
+		fmt.Fprintln(os.Stderr, "ingestd:", err)
+		return 2
+	}
 	api.ServeReports(cfg.reportDir())
 	serveErr := make(chan error, 2)
 	if err := d.listen(api, serveErr); err != nil {
@@ -242,7 +229,7 @@ func (d *service) run() int {
 		log.Info("shipping sealed days", "endpoint", cfg.Storage.Endpoint, "bucket", cfg.Storage.Bucket, "node", cfg.node())
 	}
 	if cfg.Scrub.Interval > 0 {
-		if sc, err := startScrub(&d.cfg, d.core.Metrics(), log); err != nil {
+		if sc, err := startScrub(&d.cfg, d.reg, log); err != nil {
 			log.Error("scrub: cannot start; sealed files are not verified in the background", "err", err)
 		} else {
 			defer sc.Close()
@@ -285,7 +272,7 @@ func (d *service) listen(api *httpapi.Server, serveErr chan<- error) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			reloadOnHUP(log, cfg, d.own, d.core, d.certs)
+			reloadOnHUP(log, cfg, d.core, d.certs)
 		}
 	}()
 	go func() { serveErr <- api.Serve(ln) }()
@@ -332,7 +319,10 @@ func (d *service) startSyslog() (*syslogd.Server, error) {
 	if sc.ListenTCP == "" && sc.ListenUDP == "" && sc.ListenTLS == "" {
 		return nil, nil
 	}
-	sys := syslogd.New(d.core, sc, d.log)
+	sys, err := syslogd.New(d.core, d.cfg.syslogConfig(), d.reg, d.log)
+	if err != nil {
+		return nil, err
+	}
 	var wrap func(net.Listener) net.Listener
 	if d.certs != nil {
 		wrap = d.certs.listener

@@ -23,7 +23,7 @@ func runVerify(args []string) int {
 	if code >= 0 {
 		return code
 	}
-	check := record.Check(cfg.Rules())
+	check := record.Check(cfg.rules())
 	var rep segment.VerifyReport
 	var err error
 	if *source != "" {

@@ -1,6 +1,11 @@
 package httpapi
 
-import "time"
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Config is the HTTP server's own configuration: the limits of everything a
 // client controls, and the options it hands the protocol adapters. cmd
@@ -20,21 +25,35 @@ type Config struct {
 	OTLPFlatResource   bool // OTLP: resource attributes as top-level "resource.<key>" members
 }
 
-// withDefaults fills the zero fields.
-func (c Config) withDefaults() Config {
-	orDefault(&c.MaxBody, 64<<20)
-	orDefault(&c.MaxHeader, 16<<10)
-	orDefault(&c.MaxConnections, 1024)
-	orDefault(&c.ReadTimeout, 60*time.Second)
-	orDefault(&c.WriteTimeout, 60*time.Second)
-	orDefault(&c.IdleTimeout, 120*time.Second)
-	orDefault(&c.MaxRequestBytes, 256<<20)
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	c.MaxBody = cmp.Or(c.MaxBody, 64<<20)
+	c.MaxHeader = cmp.Or(c.MaxHeader, 16<<10)
+	c.MaxConnections = cmp.Or(c.MaxConnections, 1024)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, 60*time.Second)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, 60*time.Second)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, 120*time.Second)
+	c.MaxRequestBytes = cmp.Or(c.MaxRequestBytes, 256<<20)
 	return c
 }
 
-// orDefault sets *v to d when it is not positive.
-func orDefault[T int | int64 | time.Duration](v *T, d T) {
-	if *v <= 0 {
-		*v = d
+// Validate reports every bad value, naming its key in the configuration
+// file. Zero fields are checked as their defaults.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	check := func(ok bool, key string, v any, want string) error {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("config: %s: %v (%s)", key, v, want)
 	}
+	return errors.Join(
+		check(c.MaxBody >= 1024, "http.max_body", c.MaxBody, "want ≥ 1KiB"),
+		check(c.MaxBody <= 64<<20, "http.max_body", c.MaxBody, "want ≤ 64MiB: a request is stored as one WAL entry and never split across segment blocks"),
+		check(c.MaxHeader >= 1024 && c.MaxHeader <= 1<<20, "http.max_header", c.MaxHeader, "want 1KiB..1MiB"),
+		check(c.MaxConnections > 0, "http.max_connections", c.MaxConnections, "want > 0"),
+		check(c.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.MaxConnsPerIP, "want ≥ 0"),
+		check(c.ReadTimeout > 0 && c.WriteTimeout > 0 && c.IdleTimeout > 0, "http.*_timeout", c.ReadTimeout, "want > 0"),
+		check(c.MaxRequestBytes >= 3*c.MaxBody, "buffers.max_request_bytes", c.MaxRequestBytes, "want ≥ 3 × http.max_body: a compressed request holds its body and its decoded copy"),
+	)
 }

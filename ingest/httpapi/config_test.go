@@ -1,23 +1,28 @@
 package httpapi
 
 import (
+	"strings"
 	"testing"
-
-	"github.com/ingestd/ingestd/ingest"
 )
 
-// A zero Config means the daemon's documented defaults (configs/ingestd.yaml,
-// ingest.DefaultConfig), field by field.
+// A zero Config is valid and means the defaults; a set field is kept, and a
+// bad one is refused naming its key in the configuration file. (That the
+// defaults are the documented ones is cmd/ingestd's
+// TestComponentDefaultsAreTheFileDefaults.)
 func TestConfigZeroValueIsTheDefaults(t *testing.T) {
-	got, d := Config{}.withDefaults(), ingest.DefaultConfig()
-	want := Config{MaxBody: int64(d.HTTP.MaxBody), MaxHeader: int(d.HTTP.MaxHeader), MaxConnections: d.HTTP.MaxConnections,
-		MaxConnsPerIP: d.HTTP.MaxConnsPerIP, ReadTimeout: d.HTTP.ReadTimeout, WriteTimeout: d.HTTP.WriteTimeout,
-		IdleTimeout: d.HTTP.IdleTimeout, MaxRequestBytes: int64(d.Buffers.MaxRequest),
-		LokiMergeJSONLines: d.Loki.MergeJSONLines, OTLPFlatResource: d.OTLP.Resource == "flat"}
-	if got != want {
-		t.Fatalf("zero Config means %+v, the defaults are %+v", got, want)
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatal(err)
 	}
-	if c := (Config{MaxBody: 1 << 10}).withDefaults(); c.MaxBody != 1<<10 {
+	if c := (Config{}).WithDefaults(); c.MaxBody != 64<<20 || c.MaxConnections != 1024 || c.MaxRequestBytes != 256<<20 {
+		t.Fatalf("zero Config means %+v", c)
+	}
+	if c := (Config{MaxBody: 1 << 10}).WithDefaults(); c.MaxBody != 1<<10 {
 		t.Fatalf("a set field was replaced: %+v", c)
+	}
+	for key, c := range map[string]Config{"http.max_conns_per_ip": {MaxConnsPerIP: -1}, "http.max_body": {MaxBody: 100 << 20},
+		"buffers.max_request_bytes": {MaxBody: 1 << 20, MaxRequestBytes: 2 << 20}} {
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%+v: %v, want an error naming %s", c, err, key)
+		}
 	}
 }

@@ -11,12 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
 
 	"github.com/ingestd/ingestd/ingest"
@@ -33,32 +35,42 @@ import (
 type Server struct {
 	core *ingest.Core
 	cfg  Config
-	m    *ingest.Metrics
+	reg  Registry
 	log  *slog.Logger
 	http *fasthttp.Server
 	dec  decoders
 
 	reportsDir string // served under /reports/; "" = not served
 
-	// The HTTP layer's metrics, in the core's registry.
+	// The HTTP layer's metrics.
 	requests    *prometheus.CounterVec // by endpoint (a fixed set) and status
 	ack         prometheus.Histogram
 	bytesIn     prometheus.Counter
 	wireBytesIn prometheus.Counter
 }
 
+// Registry is where the server registers its metrics and what /metrics
+// serves: the daemon's whole registry (*prometheus.Registry).
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
 // New prepares the HTTP server for core (not listening yet); zero fields of
 // cfg take their defaults.
-func New(core *ingest.Core, cfg Config, log *slog.Logger) *Server {
-	cfg = cfg.withDefaults()
-	h := &Server{core: core, cfg: cfg, m: core.Metrics(), log: log,
+func New(core *ingest.Core, cfg Config, reg Registry, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	h := &Server{core: core, cfg: cfg, reg: reg, log: log,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_http_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"path", "code"}),
 		ack: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_ack_latency_seconds", Help: "Time from request received to answer, for ingest requests.",
 			Buckets: ingest.LatencyBuckets}),
 		bytesIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_bytes_in_total", Help: "Request body bytes after decompression."}),
 		wireBytesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_wire_bytes_in_total", Help: "Request body bytes as received."}),
 	}
-	h.m.Registry().MustRegister(h.requests, h.ack, h.bytesIn, h.wireBytesIn)
+	reg.MustRegister(h.requests, h.ack, h.bytesIn, h.wireBytesIn)
 	h.dec.budget = &byteBudget{max: cfg.MaxRequestBytes}
 	h.http = &fasthttp.Server{
 		Handler:      h.handle,
@@ -81,7 +93,7 @@ func New(core *ingest.Core, cfg Config, log *slog.Logger) *Server {
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{log},
 	}
-	return h
+	return h, nil
 }
 
 type fasthttpLogger struct{ l *slog.Logger }
@@ -167,10 +179,22 @@ func (h *Server) metrics(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return
 	}
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	if err := h.m.Write(ctx); err != nil {
+	if err := writeMetrics(ctx, h.reg); err != nil {
 		h.log.Warn("metrics", "err", err)
 	}
 	h.requests.WithLabelValues("/metrics", "200").Inc()
+}
+
+// writeMetrics writes every metric g gathers in the Prometheus text format.
+func writeMetrics(w io.Writer, g prometheus.Gatherer) error {
+	mfs, err := g.Gather()
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // errorHandler answers what fasthttp rejects before the handler runs.
@@ -421,7 +445,7 @@ func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
 // (the core counts the ones it refuses).
 func (h *Server) refused(e *intake.Error) {
 	if e.Reason != "" {
-		h.m.RejectRequest(e.Reason)
+		h.core.RejectRequest(e.Reason)
 	}
 }
 

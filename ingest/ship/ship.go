@@ -34,6 +34,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -81,8 +82,9 @@ type Shipper struct {
 	OldestUnix    atomic.Int64 // modification time of the oldest unshipped file; 0: none
 }
 
-// New prepares a shipper; nothing is contacted yet.
-func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
+// New prepares a shipper and registers its gauges in reg (nil: not
+// exported); nothing is contacted yet.
+func New(dataDir string, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Shipper, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.Node == "" {
 		return nil, fmt.Errorf("ship: endpoint, bucket and node id are required")
 	}
@@ -99,8 +101,29 @@ func New(dataDir string, cfg Config, log *slog.Logger) (*Shipper, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	s := &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if reg != nil {
+		s.register(reg)
+	}
+	return s, nil
+}
+
+// register exports the shipper's progress.
+func (s *Shipper) register(reg prometheus.Registerer) {
+	gauge := func(name, help string, fn func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+	}
+	gauge("ingestd_ship_backlog_files", "Sealed segment files not yet confirmed by the object store.", func() float64 { return float64(s.BacklogFiles.Load()) })
+	gauge("ingestd_ship_backlog_bytes", "Bytes of those files.", func() float64 { return float64(s.BacklogBytes.Load()) })
+	gauge("ingestd_ship_uploaded_files", "Objects uploaded and confirmed since start.", func() float64 { return float64(s.Uploaded.Load()) })
+	gauge("ingestd_ship_upload_errors", "Failed uploads since start (each retried).", func() float64 { return float64(s.Errors.Load()) })
+	gauge("ingestd_ship_oldest_unshipped_age_seconds", "Age of the oldest file not yet shipped (0: none).", func() float64 {
+		if t := s.OldestUnix.Load(); t > 0 {
+			return time.Since(time.Unix(t, 0)).Seconds()
+		}
+		return 0
+	})
 }
 
 // Client returns a client for the store of cfg (endpoint, TLS, region and

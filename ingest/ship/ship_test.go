@@ -43,10 +43,10 @@ func TestSettledAndConfig(t *testing.T) {
 	if !settled([]string{p}, now) || settled(nil, now) {
 		t.Fatal("settled: wrong for an hour-old file or for no files")
 	}
-	if _, err := New(dir, Config{Endpoint: "127.0.0.1:1", Bucket: "b", Node: "a/b"}, nil); err == nil {
+	if _, err := New(dir, Config{Endpoint: "127.0.0.1:1", Bucket: "b", Node: "a/b"}, nil, nil); err == nil {
 		t.Fatal("a node id with a slash was accepted")
 	}
-	if _, err := New(dir, Config{Endpoint: "127.0.0.1:1", Node: "n"}, nil); err == nil {
+	if _, err := New(dir, Config{Endpoint: "127.0.0.1:1", Node: "n"}, nil, nil); err == nil {
 		t.Fatal("no bucket was accepted")
 	}
 }

@@ -50,7 +50,7 @@ type Store struct {
 	enc  *segment.Encoder // intake level, shared by the workers
 	cenc *segment.Encoder // compaction level
 	log  *slog.Logger
-	m    *Counters
+	m    *counters
 	wal  Releaser // set by Attach
 
 	mu   sync.Mutex // guards days
@@ -124,8 +124,8 @@ type mark struct {
 	minTS, maxTS int64
 }
 
-// Counters are what the store counts, read by the daemon's metrics.
-type Counters struct {
+// counters are what the store counts, read by the daemon's metrics.
+type counters struct {
 	FramesWritten    atomic.Int64 // segment blocks written (the metric's name predates blocks of several frames)
 	RawBytesWritten  atomic.Int64 // their records' bytes
 	CompBytesWritten atomic.Int64 // their compressed bytes
@@ -134,7 +134,7 @@ type Counters struct {
 }
 
 // New prepares a store over cfg.DataDir; nothing is read until Recover.
-func New(cfg Config, log *slog.Logger) (*Store, error) {
+func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
 	enc, err := segment.NewEncoder(cfg.Level)
 	if err != nil {
 		return nil, err
@@ -143,8 +143,12 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, enc: enc, cenc: cenc, log: log, m: &Counters{}, days: map[int64]*dayState{},
-		kick: make(chan struct{}, 1), compact: make(chan int64, 1024), stop: make(chan struct{})}, nil
+	s := &Store{cfg: cfg, enc: enc, cenc: cenc, log: log, m: &counters{}, days: map[int64]*dayState{},
+		kick: make(chan struct{}, 1), compact: make(chan int64, 1024), stop: make(chan struct{})}
+	if reg != nil {
+		s.register(reg)
+	}
+	return s, nil
 }
 
 func (s *Store) day(num int64) *dayState {
@@ -373,10 +377,12 @@ func (s *Store) AppendFramedEntry(dst []byte, b *record.Batch, sc *record.EntryS
 // was nothing to compact. fn must not block. Call it before Attach.
 func (s *Store) OnDayDone(fn func(dir string)) { s.dayDone = fn }
 
-// RegisterMetrics registers the store's counters (segment bytes and frames
-// written, the compression ratio, retention) in reg.
-func (s *Store) RegisterMetrics(reg prometheus.Registerer) {
+// register registers the store's metrics (segment bytes and frames
+// written, the compression ratio, retention, the bytes buffered) in reg.
+func (s *Store) register(reg prometheus.Registerer) {
 	c := s.m
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_buffered_bytes", Help: "Bytes accepted and not yet in a synced segment block."},
+		func() float64 { return float64(s.Buffered()) }))
 	counter := func(name, help string, v *atomic.Int64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
 	}

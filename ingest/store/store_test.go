@@ -21,7 +21,7 @@ func testStore(t *testing.T, blockSize int) *Store {
 	t.Helper()
 	st, err := New(Config{DataDir: t.TempDir(), BlockSize: blockSize, BlockAge: time.Hour, SealGrace: time.Hour,
 		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelBetter, FlushWorkers: 1, MaxBuffered: 1 << 30},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+		nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestCompactorSkipsADayRetentionDeleted(t *testing.T) {
 	logged := func() string { sw.mu.Lock(); defer sw.mu.Unlock(); return logs.String() }
 	st, err := New(Config{DataDir: t.TempDir(), BlockSize: 1 << 20, BlockAge: time.Hour, SealGrace: time.Hour,
 		SealIdle: time.Hour, Level: segment.LevelFastest, CompactLevel: segment.LevelFastest, FlushWorkers: 1, MaxBuffered: 1 << 30},
-		slog.New(slog.NewTextHandler(sw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		nil, slog.New(slog.NewTextHandler(sw, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@ package syslogd
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -39,10 +41,44 @@ import (
 // without waiting to run out of input.
 const maxBatch = 1 << 20
 
+// Config is the syslog section of the configuration. A zero field takes its
+// default (in parentheses); an empty address is a listener that is off.
+type Config struct {
+	ListenTCP      string        // RFC 5424/3164 over TCP, octet-counting or newline framing
+	ListenUDP      string        // one message a datagram
+	ListenTLS      string        // RFC 5425: over TLS (Listen's wrap)
+	Token          string        // with auth tokens: the token whose producer syslog writes as
+	MaxMessage     int           // one message, bytes (64 KiB); a TCP connection sending a longer one is closed
+	MaxConnections int           // TCP connections at once (256); more are closed at once
+	IdleTimeout    time.Duration // a TCP connection silent this long is closed (5 min)
+}
+
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	c.MaxMessage = cmp.Or(c.MaxMessage, 64<<10)
+	c.MaxConnections = cmp.Or(c.MaxConnections, 256)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, 5*time.Minute)
+	return c
+}
+
+// Validate reports a bad value, naming its key in the configuration file.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.MaxMessage < 480 || c.MaxMessage > 16<<20:
+		return fmt.Errorf("config: syslog.max_message: %d (want 480B..16MiB: RFC 5424 receivers take at least 480 bytes)", c.MaxMessage)
+	case c.MaxConnections < 1:
+		return fmt.Errorf("config: syslog.max_connections: %d (want ≥ 1)", c.MaxConnections)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("config: syslog.idle_timeout: %v (want > 0)", c.IdleTimeout)
+	}
+	return nil
+}
+
 // Server runs the syslog listeners of one core.
 type Server struct {
 	core *ingest.Core
-	cfg  ingest.SyslogConfig
+	cfg  Config
 	log  *slog.Logger
 	auth []byte
 
@@ -58,8 +94,13 @@ type Server struct {
 	dropped  *prometheus.CounterVec // by transport and reason
 }
 
-// New prepares the listeners of cfg (none when both addresses are empty).
-func New(core *ingest.Core, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
+// New prepares the listeners of cfg (none when every address is empty) and
+// registers the syslog metrics in reg.
+func New(core *ingest.Core, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
 	s := &Server{core: core, cfg: cfg, log: log, conns: map[net.Conn]struct{}{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_messages_total", Help: "Syslog messages stored, by transport."}, []string{"transport"}),
 		invalid:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_invalid_total", Help: "Syslog messages the parser refused (not stored), by transport."}, []string{"transport"}),
@@ -68,7 +109,6 @@ func New(core *ingest.Core, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
 	if cfg.Token != "" {
 		s.auth = []byte("Bearer " + cfg.Token)
 	}
-	reg := core.Metrics().Registry()
 	reg.MustRegister(s.messages, s.invalid, s.dropped)
 	// The series of each configured transport exist at 0 from the start.
 	for tr, addr := range map[string]string{"tcp": cfg.ListenTCP, "udp": cfg.ListenUDP, "tls": cfg.ListenTLS} {
@@ -78,8 +118,9 @@ func New(core *ingest.Core, cfg ingest.SyslogConfig, log *slog.Logger) *Server {
 			s.dropped.WithLabelValues(tr, "too_large")
 		}
 	}
-	core.Metrics().AddGauge("ingestd_syslog_connections", "Syslog TCP connections open.", func() float64 { return float64(s.nconns.Load()) })
-	return s
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_syslog_connections", Help: "Syslog TCP connections open."},
+		func() float64 { return float64(s.nconns.Load()) }))
+	return s, nil
 }
 
 // Listen opens the configured listeners and serves them in the background.
@@ -269,7 +310,7 @@ func (s *Server) serveTCP(c net.Conn, transport string) {
 	}()
 	remote := c.RemoteAddr().String()
 	b := &batch{s: s, transport: transport}
-	cr := &commitReader{c: c, b: b, idle: s.cfg.IdleTimeout, limit: int(s.cfg.MaxMessage)}
+	cr := &commitReader{c: c, b: b, idle: s.cfg.IdleTimeout, limit: s.cfg.MaxMessage}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	first, err := br.Peek(1)
 	if err != nil {
@@ -282,7 +323,7 @@ func (s *Server) serveTCP(c net.Conn, transport string) {
 		return
 	}
 	cr.lines = first[0] == '<'
-	p := syslog.NewStreamParser(first[0], int(s.cfg.MaxMessage), func(res *gosyslog.Result) {
+	p := syslog.NewStreamParser(first[0], s.cfg.MaxMessage, func(res *gosyslog.Result) {
 		if res.Message == nil || res.Error != nil && !res.Message.Valid() {
 			s.invalid.WithLabelValues(transport).Inc()
 			return
@@ -297,7 +338,7 @@ func (s *Server) serveTCP(c net.Conn, transport string) {
 	b.commit(true)
 	if errors.Is(cr.err, errTooLong) {
 		s.dropped.WithLabelValues(transport, "too_large").Inc()
-		s.log.Warn("syslog: closed a connection sending a message over syslog.max_message", "remote", remote, "max_message", int64(s.cfg.MaxMessage))
+		s.log.Warn("syslog: closed a connection sending a message over syslog.max_message", "remote", remote, "max_message", s.cfg.MaxMessage)
 	}
 }
 
@@ -306,7 +347,7 @@ const udpWindow = 5 * time.Millisecond
 
 func (s *Server) serveUDP(pc net.PacketConn) {
 	defer s.wg.Done()
-	buf := make([]byte, int(s.cfg.MaxMessage)+1)
+	buf := make([]byte, s.cfg.MaxMessage+1)
 	m := syslog.NewMachine()
 	b := &batch{s: s, transport: "udp"}
 	for {
@@ -325,7 +366,7 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 			b.commit(false)
 			return // closed
 		}
-		if n > int(s.cfg.MaxMessage) {
+		if n > s.cfg.MaxMessage {
 			s.dropped.WithLabelValues("udp", "too_large").Inc()
 			continue
 		}
