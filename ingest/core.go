@@ -8,7 +8,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -38,23 +38,23 @@ type Write struct {
 	st    *reqState
 	start time.Time // the receive time given to records without a timestamp
 	proto int       // the protocol's index in Protocols, for the metrics
-	code  string    // the outcome so far: "", or an intake.Code*, or "replayed"
+	code  string    // the outcome so far: "", or an adapter.Code*, or "replayed"
 }
 
 // Begin authorizes a write (auth is the Authorization header's value) and
 // checks that intake is open: storage healthy, disk above disk.min_free,
 // recovery done, not stopping. protocol names the adapter in the metrics
 // (native, elasticsearch, loki, otlp, hec, syslog).
-func (s *Core) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
+func (s *Core) Begin(auth []byte, protocol string) (*Write, *adapter.Error) {
 	proto := protocolIndex(protocol)
 	prod := s.prods.Load().find(auth)
 	if prod == nil {
-		s.m.tallies.of(unknownProducer).outcomes[proto][outcomeIndex(intake.CodeUnauthorized)].Add(1)
-		return nil, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}
+		s.m.tallies.of(unknownProducer).outcomes[proto][outcomeIndex(adapter.CodeUnauthorized)].Add(1)
+		return nil, &adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "missing or unknown bearer token"}
 	}
 	if !prod.write {
-		prod.tally.outcomes[proto][outcomeIndex(intake.CodeForbidden)].Add(1)
-		return nil, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "token " + prod.name + " has the role read: it may read reports, not write; use a token with the role write"}
+		prod.tally.outcomes[proto][outcomeIndex(adapter.CodeForbidden)].Add(1)
+		return nil, &adapter.Error{Status: 403, Code: adapter.CodeForbidden, Message: "token " + prod.name + " has the role read: it may read reports, not write; use a token with the role write"}
 	}
 	if e := s.open(); e != nil {
 		prod.tally.outcomes[proto][outcomeIndex(e.Code)].Add(1)
@@ -66,12 +66,12 @@ func (s *Core) Begin(auth []byte, protocol string) (*Write, *intake.Error) {
 }
 
 // open says why intake is closed, or nil.
-func (s *Core) open() *intake.Error {
+func (s *Core) open() *adapter.Error {
 	if err := s.failure(); err != nil {
 		return s.storageErr(err)
 	}
 	if s.diskLow.Load() {
-		return &intake.Error{Status: 507, Code: intake.CodeDiskFull,
+		return &adapter.Error{Status: 507, Code: adapter.CodeDiskFull,
 			Message: fmt.Sprintf("disk nearly full: %d bytes free, under disk.min_free (%d); nothing was stored", s.diskFree.Load(), s.cfg.MinFree)}
 	}
 	if !s.ready.Load() {
@@ -79,14 +79,14 @@ func (s *Core) open() *intake.Error {
 		if s.closing.Load() {
 			msg = "shutting down"
 		}
-		return &intake.Error{Status: 503, Code: intake.CodeUnavailable, Message: msg, RetryAfter: s.retry}
+		return &adapter.Error{Status: 503, Code: adapter.CodeUnavailable, Message: msg, RetryAfter: s.retry}
 	}
 	return nil
 }
 
 // Refuse tells the write's outcome when it is refused outside the core (a
 // body over the limit, an envelope that does not decode); Done counts it.
-func (w *Write) Refuse(e *intake.Error) { w.code = e.Code }
+func (w *Write) Refuse(e *adapter.Error) { w.code = e.Code }
 
 // Authorized reports whether auth (an Authorization header value) names a
 // producer, for the calls that store nothing.
@@ -114,16 +114,16 @@ func (w *Write) KeepScratch(b []byte) { w.st.recs = b[:0] }
 // Key applies an Idempotency-Key: a key seen before with the same request
 // returns its first answer (store nothing and send it); with another
 // request, a 422. uri and the decoded body identify the request.
-func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *intake.Error) {
+func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *adapter.Error) {
 	if !validKey(key) {
-		w.code = intake.CodeInvalid
-		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: errKeyFormat.Error()}
+		w.code = adapter.CodeInvalid
+		return nil, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: errKeyFormat.Error()}
 	}
 	k, digest := string(key), requestDigest(uri, body)
 	answer, replayed, err := w.s.keys.Begin(k, digest, time.Now())
 	if err != nil {
-		w.code = intake.CodeKeyReused
-		return nil, &intake.Error{Status: 422, Code: intake.CodeKeyReused, Message: err.Error()}
+		w.code = adapter.CodeKeyReused
+		return nil, &adapter.Error{Status: 422, Code: adapter.CodeKeyReused, Message: err.Error()}
 	}
 	if replayed {
 		w.code = "replayed"
@@ -136,7 +136,7 @@ func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *intake.Error) {
 // Commit parses records (NDJSON, a JSON array or one object) under the
 // record rules and stores the accepted ones durably: the producer's rate
 // limit, the buffer budget, then one WAL entry in the next group commit.
-func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *intake.Error) {
+func (w *Write) Commit(records []byte, opt adapter.Options) (*adapter.Result, *adapter.Error) {
 	res, e := w.commit(records, opt)
 	if e != nil {
 		w.code = e.Code
@@ -148,7 +148,7 @@ func (w *Write) Commit(records []byte, opt intake.Options) (*intake.Result, *int
 	return res, nil
 }
 
-func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *intake.Error) {
+func (w *Write) commit(records []byte, opt adapter.Options) (*adapter.Result, *adapter.Error) {
 	s, st := w.s, w.st
 	b := &st.batch
 	b.Reset()
@@ -160,7 +160,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 	s.m.stageParse.Observe(t1.Sub(t0).Seconds())
 	if re != nil {
 		s.m.rejectRequest(re.Reason)
-		return nil, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: re.Msg, Line: re.Line, Reason: re.Reason}
+		return nil, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: re.Msg, Line: re.Line, Reason: re.Reason}
 	}
 	for i, n := range b.ByReason {
 		if n > 0 {
@@ -168,10 +168,10 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 		}
 	}
 	if len(b.Buf) > segment.MaxBlockRaw {
-		return nil, &intake.Error{Status: 413, Code: intake.CodeTooLarge,
+		return nil, &adapter.Error{Status: 413, Code: adapter.CodeTooLarge,
 			Message: fmt.Sprintf("request stores %d bytes (compacted, with added timestamps), over the limit of %d", len(b.Buf), segment.MaxBlockRaw)}
 	}
-	res := &intake.Result{Accepted: len(b.Recs), Rejected: b.Rejected, Errors: b.Errs, Bad: b.Bad}
+	res := &adapter.Result{Accepted: len(b.Recs), Rejected: b.Rejected, Errors: b.Errs, Bad: b.Bad}
 	if st.key != "" && opt.Answer != nil {
 		// Made before the WAL append: journaled in the same group commit.
 		st.resp = append(st.resp[:0], opt.Answer(res)...)
@@ -180,7 +180,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 	if len(b.Recs) > 0 {
 		if prod.limit != nil {
 			if ok, wait := prod.limit.take(len(b.Recs), time.Now()); !ok {
-				return nil, &intake.Error{Status: 429, Code: intake.CodeRateLimited,
+				return nil, &adapter.Error{Status: 429, Code: adapter.CodeRateLimited,
 					Message: "rate limit of producer " + prod.name + " reached; retry later", RetryAfter: int(wait/time.Second) + 1}
 			}
 		}
@@ -188,7 +188,7 @@ func (w *Write) commit(records []byte, opt intake.Options) (*intake.Result, *int
 		// the frames compressed here (once for good), or the small raw.
 		n := int64(len(b.Buf))
 		if !s.store.Admit(n) {
-			return nil, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: "buffers full; retry later", RetryAfter: s.retry}
+			return nil, &adapter.Error{Status: 503, Code: adapter.CodeBusy, Message: "buffers full; retry later", RetryAfter: s.retry}
 		}
 		var stored int
 		var packed bool
@@ -238,12 +238,12 @@ func (w *Write) Done(ok bool) {
 // otherwise (read-only, an I/O error). Both are sticky until an operator
 // acts and restarts, so neither advises a short Retry-After: a client that
 // retries every second would only add load while nothing can change.
-func (s *Core) storageErr(err error) *intake.Error {
+func (s *Core) storageErr(err error) *adapter.Error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return &intake.Error{Status: 507, Code: intake.CodeDiskFull, Message: "disk full, operator action needed: " + err.Error() +
+		return &adapter.Error{Status: 507, Code: adapter.CodeDiskFull, Message: "disk full, operator action needed: " + err.Error() +
 			"; nothing of this request was stored; free space and restart ingestd"}
 	}
-	return &intake.Error{Status: 507, Code: intake.CodeFailed, Message: "storage failed, operator action needed: " + err.Error() +
+	return &adapter.Error{Status: 507, Code: adapter.CodeFailed, Message: "storage failed, operator action needed: " + err.Error() +
 		"; nothing of this request was stored; intake stays stopped until the disk is fixed and ingestd restarted (its log says more)"}
 }
 

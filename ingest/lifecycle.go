@@ -25,7 +25,7 @@ import (
 // WAL with group commit, the idempotency journal, the rejected-lines store
 // and the day store. It knows nothing of HTTP: a protocol's handler calls
 // Begin, then Write.Commit, and renders the typed result or error (see
-// package intake). Create it with New, open intake with Recover, stop it
+// package adapter). Create it with New, open intake with Recover, stop it
 // with Shutdown.
 type Core struct {
 	cfg   Config

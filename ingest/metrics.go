@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/record"
 )
 
@@ -90,11 +90,11 @@ func (m *metrics) observeFsync(d time.Duration) { m.walFsync.Observe(d.Seconds()
 var Protocols = []string{"native", "elasticsearch", "loki", "otlp", "hec", "syslog"}
 
 // Outcomes are how a write ends, in ingestd_protocol_requests_total: ok,
-// replayed (an Idempotency-Key seen before), every intake.Code* refusal, and
+// replayed (an Idempotency-Key seen before), every adapter.Code* refusal, and
 // refused (the answer could not be sent, or no reason was told).
-var Outcomes = []string{"ok", "replayed", intake.CodeUnauthorized, intake.CodeForbidden, intake.CodeInvalid,
-	intake.CodeTooLarge, intake.CodeUnsupported, intake.CodeKeyReused, intake.CodeRateLimited, intake.CodeBusy,
-	intake.CodeUnavailable, intake.CodeDiskFull, intake.CodeFailed, "refused"}
+var Outcomes = []string{"ok", "replayed", adapter.CodeUnauthorized, adapter.CodeForbidden, adapter.CodeInvalid,
+	adapter.CodeTooLarge, adapter.CodeUnsupported, adapter.CodeKeyReused, adapter.CodeRateLimited, adapter.CodeBusy,
+	adapter.CodeUnavailable, adapter.CodeDiskFull, adapter.CodeFailed, "refused"}
 
 const (
 	outcomeOK      = 0
@@ -210,7 +210,7 @@ func (c *tallyCollector) Collect(ch chan<- prometheus.Metric) {
 			r := t.records[p].Load()
 			recs += r
 			ok += t.outcomes[p][outcomeOK].Load()
-			limited += t.outcomes[p][outcomeIndex(intake.CodeRateLimited)].Load()
+			limited += t.outcomes[p][outcomeIndex(adapter.CodeRateLimited)].Load()
 			for o, outcome := range Outcomes {
 				if v := t.outcomes[p][o].Load(); v > 0 || o == outcomeOK && name != unknownProducer {
 					counter(c.protoRequests, v, proto, name, outcome)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 )
 
 // The tally's arrays are indexed by Protocols and Outcomes.
@@ -17,8 +17,8 @@ func TestTallyIndexes(t *testing.T) {
 	if Outcomes[outcomeOK] != "ok" || Outcomes[outcomeRefused] != "refused" || outcomeIndex("no such code") != outcomeRefused {
 		t.Fatal("outcome indexes")
 	}
-	for _, c := range []string{intake.CodeUnauthorized, intake.CodeForbidden, intake.CodeInvalid, intake.CodeTooLarge, intake.CodeUnsupported,
-		intake.CodeKeyReused, intake.CodeRateLimited, intake.CodeBusy, intake.CodeUnavailable, intake.CodeDiskFull, intake.CodeFailed} {
+	for _, c := range []string{adapter.CodeUnauthorized, adapter.CodeForbidden, adapter.CodeInvalid, adapter.CodeTooLarge, adapter.CodeUnsupported,
+		adapter.CodeKeyReused, adapter.CodeRateLimited, adapter.CodeBusy, adapter.CodeUnavailable, adapter.CodeDiskFull, adapter.CodeFailed} {
 		if Outcomes[outcomeIndex(c)] != c {
 			t.Errorf("intake code %s is not an outcome", c)
 		}
@@ -38,11 +38,11 @@ func TestMetricsAreSumsOfOneTally(t *testing.T) {
 	a.records[loki].Add(4)
 	a.outcomes[native][outcomeOK].Add(1)
 	a.outcomes[loki][outcomeOK].Add(1)
-	a.outcomes[loki][outcomeIndex(intake.CodeRateLimited)].Add(2)
+	a.outcomes[loki][outcomeIndex(adapter.CodeRateLimited)].Add(2)
 	b.records[native].Add(10)
 	b.rejected[native].Add(1)
 	b.outcomes[native][outcomeOK].Add(1)
-	m.tallies.of(unknownProducer).outcomes[loki][outcomeIndex(intake.CodeUnauthorized)].Add(5)
+	m.tallies.of(unknownProducer).outcomes[loki][outcomeIndex(adapter.CodeUnauthorized)].Add(5)
 
 	after := newProducers([]Token{tok("a")}, prods, &m.tallies) // b removed
 	if after.list[0].tally != a {

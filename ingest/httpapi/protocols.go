@@ -5,12 +5,12 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/es"
 	"github.com/ingestd/ingestd/ingest/adapter/hec"
 	"github.com/ingestd/ingestd/ingest/adapter/loki"
 	"github.com/ingestd/ingestd/ingest/adapter/native"
 	"github.com/ingestd/ingestd/ingest/adapter/otlp"
-	"github.com/ingestd/ingestd/ingest/intake"
 )
 
 // protocol is one row of the table of HTTP APIs the daemon answers. A new
@@ -30,7 +30,7 @@ type protocol struct {
 	serve    func(h *Server, ctx *fasthttp.RequestCtx, call es.Call)
 	// refuse shapes a refusal made before serve ran (an Expect:
 	// 100-continue, fasthttp's own errors) in the protocol's error shape.
-	refuse func(ctx *fasthttp.RequestCtx, e *intake.Error) intake.Reply
+	refuse func(ctx *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply
 }
 
 // protocols is the table. Order matters only among rows that could claim
@@ -114,15 +114,15 @@ func classifyES(method, path string) (es.Call, string, bool, bool) {
 	return call, "/_es", false, true
 }
 
-func refuseNative(_ *fasthttp.RequestCtx, e *intake.Error) intake.Reply { return native.Error(e) }
-func refuseLoki(_ *fasthttp.RequestCtx, e *intake.Error) intake.Reply   { return loki.Error(e) }
-func refuseES(_ *fasthttp.RequestCtx, e *intake.Error) intake.Reply     { return es.Error(e) }
+func refuseNative(_ *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply { return native.Error(e) }
+func refuseLoki(_ *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply   { return loki.Error(e) }
+func refuseES(_ *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply     { return es.Error(e) }
 
-func refuseOTLP(ctx *fasthttp.RequestCtx, e *intake.Error) intake.Reply {
+func refuseOTLP(ctx *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply {
 	enc, _ := otlp.ContentType(string(ctx.Request.Header.ContentType()))
 	return otlp.Error(e, enc)
 }
 
-func refuseHEC(ctx *fasthttp.RequestCtx, e *intake.Error) intake.Reply {
+func refuseHEC(ctx *fasthttp.RequestCtx, e *adapter.Error) adapter.Reply {
 	return hec.Error(e, len(ctx.Request.Header.Peek("Authorization")) > 0)
 }

@@ -16,9 +16,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/es"
 	"github.com/ingestd/ingestd/ingest/adapter/native"
-	"github.com/ingestd/ingestd/ingest/intake"
 )
 
 // ServeReports serves the reports in dir (the scheduler's report.dir) under
@@ -50,17 +50,17 @@ func (h *Server) reports(ctx *fasthttp.RequestCtx, _ es.Call) {
 	}
 	switch known, _, read := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
 	case !known:
-		r := native.Error(&intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "reports need a token with the role read (as a bearer token, or as the password of basic auth)"})
+		r := native.Error(&adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "reports need a token with the role read (as a bearer token, or as the password of basic auth)"})
 		r.Header = []string{"WWW-Authenticate", `Basic realm="ingestd reports", charset="UTF-8"`} // a browser asks; the token is the password
 		h.reply(ctx, ep, r)
 		return
 	case !read:
-		h.reply(ctx, ep, native.Error(&intake.Error{Status: 403, Code: intake.CodeForbidden,
+		h.reply(ctx, ep, native.Error(&adapter.Error{Status: 403, Code: adapter.CodeForbidden,
 			Message: "this token has the role write: it may send records, not read reports; use a token with the role read or both"}))
 		return
 	}
 	notFound := func(what string) {
-		h.reply(ctx, ep, native.Error(&intake.Error{Status: 404, Message: what}))
+		h.reply(ctx, ep, native.Error(&adapter.Error{Status: 404, Message: what}))
 	}
 	if h.reportsDir == "" {
 		notFound("reports are not served by this daemon")
@@ -175,7 +175,7 @@ func (h *Server) reportIndex(ctx *fasthttp.RequestCtx, ep string) {
 	list, err := listReports(h.reportsDir)
 	if err != nil {
 		h.log.Error("reports: list", "err", err)
-		h.reply(ctx, ep, native.Error(&intake.Error{Status: 500, Message: "cannot list the reports"}))
+		h.reply(ctx, ep, native.Error(&adapter.Error{Status: 500, Message: "cannot list the reports"}))
 		return
 	}
 	if string(ctx.QueryArgs().Peek("format")) == "json" || strings.Contains(string(ctx.Request.Header.Peek("Accept")), "application/json") {
@@ -183,7 +183,7 @@ func (h *Server) reportIndex(ctx *fasthttp.RequestCtx, ep string) {
 			list = []reportEntry{}
 		}
 		b, _ := json.Marshal(map[string]any{"reports": list})
-		h.reply(ctx, ep, intake.Reply{Status: 200, ContentType: "application/json", Body: b})
+		h.reply(ctx, ep, adapter.Reply{Status: 200, ContentType: "application/json", Body: b})
 		return
 	}
 	var b strings.Builder
@@ -214,7 +214,7 @@ th{background:#f4f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums}a{
 	}
 	b.WriteString("</body></html>\n")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	h.reply(ctx, ep, intake.Reply{Status: 200, ContentType: "text/html; charset=utf-8", Body: []byte(b.String())})
+	h.reply(ctx, ep, adapter.Reply{Status: 200, ContentType: "text/html; charset=utf-8", Body: []byte(b.String())})
 }
 
 // groupDigits writes n with thin spaces between thousands.

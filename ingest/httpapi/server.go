@@ -22,12 +22,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/es"
 	"github.com/ingestd/ingestd/ingest/adapter/hec"
 	"github.com/ingestd/ingestd/ingest/adapter/loki"
 	"github.com/ingestd/ingestd/ingest/adapter/native"
 	"github.com/ingestd/ingestd/ingest/adapter/otlp"
-	"github.com/ingestd/ingestd/ingest/intake"
 	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
@@ -118,18 +118,18 @@ func (h *Server) handle(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic in handler", "panic", p, "path", string(ctx.Path()))
-			h.reply(ctx, r.endpoint, native.Error(&intake.Error{Status: 500, Message: "internal error"}))
+			h.reply(ctx, r.endpoint, native.Error(&adapter.Error{Status: 500, Message: "internal error"}))
 		}
 	}()
 	if !ok {
-		h.reply(ctx, r.endpoint, native.Error(&intake.Error{Status: 404, Message: "not found"}))
+		h.reply(ctx, r.endpoint, native.Error(&adapter.Error{Status: 404, Message: "not found"}))
 		return
 	}
 	r.serve(h, ctx, r.call)
 }
 
 // reply writes an adapter's reply and counts it.
-func (h *Server) reply(ctx *fasthttp.RequestCtx, endpoint string, r intake.Reply) {
+func (h *Server) reply(ctx *fasthttp.RequestCtx, endpoint string, r adapter.Reply) {
 	ctx.SetStatusCode(r.Status)
 	for i := 0; i+1 < len(r.Header); i += 2 {
 		ctx.Response.Header.Add(r.Header[i], r.Header[i+1])
@@ -146,7 +146,7 @@ func (h *Server) isGet(ctx *fasthttp.RequestCtx, endpoint string) bool {
 	if ctx.IsGet() || ctx.IsHead() {
 		return true
 	}
-	r := native.Error(&intake.Error{Status: 405, Message: "method not allowed; use GET"})
+	r := native.Error(&adapter.Error{Status: 405, Message: "method not allowed; use GET"})
 	r.Header = append(r.Header, "Allow", "GET")
 	h.reply(ctx, endpoint, r)
 	return false
@@ -155,7 +155,7 @@ func (h *Server) isGet(ctx *fasthttp.RequestCtx, endpoint string) bool {
 // get answers a read-only endpoint.
 func (h *Server) get(ctx *fasthttp.RequestCtx, endpoint string, code int, body string) {
 	if h.isGet(ctx, endpoint) {
-		h.reply(ctx, endpoint, intake.Reply{Status: code, ContentType: "application/json", Body: []byte(body)})
+		h.reply(ctx, endpoint, adapter.Reply{Status: code, ContentType: "application/json", Body: []byte(body)})
 	}
 }
 
@@ -200,13 +200,13 @@ func writeMetrics(w io.Writer, g prometheus.Gatherer) error {
 // errorHandler answers what fasthttp rejects before the handler runs.
 func (h *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
-	e := &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "malformed HTTP request"}
+	e := &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: "malformed HTTP request"}
 	var ne net.Error
 	switch {
 	case errors.As(err, &small):
-		e = &intake.Error{Status: 431, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes (http.max_header)", h.cfg.MaxHeader)}
+		e = &adapter.Error{Status: 431, Code: adapter.CodeTooLarge, Message: fmt.Sprintf("request headers over the limit of %d bytes (http.max_header)", h.cfg.MaxHeader)}
 	case errors.As(err, &ne) && ne.Timeout():
-		e = &intake.Error{Status: 408, Code: intake.CodeInvalid, Message: "request timed out"}
+		e = &adapter.Error{Status: 408, Code: adapter.CodeInvalid, Message: "request timed out"}
 	}
 	r, _ := lookup(ctx)
 	h.reply(ctx, r.endpoint, r.refuse(ctx, e))
@@ -226,17 +226,17 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 	}
 	switch known, write, _ := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
 	case !known:
-		h.reply(ctx, r.endpoint, r.refuse(ctx, &intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing or unknown bearer token"}))
+		h.reply(ctx, r.endpoint, r.refuse(ctx, &adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "missing or unknown bearer token"}))
 		return fasthttp.StatusUnauthorized
 	case !write:
-		h.reply(ctx, r.endpoint, r.refuse(ctx, &intake.Error{Status: 403, Code: intake.CodeForbidden, Message: "this token has the role read: it may not write"}))
+		h.reply(ctx, r.endpoint, r.refuse(ctx, &adapter.Error{Status: 403, Code: adapter.CodeForbidden, Message: "this token has the role read: it may not write"}))
 		return fasthttp.StatusForbidden
 	}
 	return fasthttp.StatusContinue
 }
 
-func (h *Server) tooLarge(after string) *intake.Error {
-	return &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s (http.max_body)", h.cfg.MaxBody, after)}
+func (h *Server) tooLarge(after string) *adapter.Error {
+	return &adapter.Error{Status: 413, Code: adapter.CodeTooLarge, Message: fmt.Sprintf("request body over the limit of %d bytes%s (http.max_body)", h.cfg.MaxBody, after)}
 }
 
 // Before refusing a body it will not read (over the limit, or no memory to
@@ -299,7 +299,7 @@ func (h *Server) drain(ctx *fasthttp.RequestCtx) {
 
 // body reads and decodes the request body under the limits. release
 // returns the buffers (also after an error).
-func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ *intake.Error) {
+func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ *adapter.Error) {
 	wire, wp, err := h.readBody(ctx)
 	if err != nil {
 		h.dec.put(wp)
@@ -308,9 +308,9 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 			return nil, func() {}, h.tooLarge("")
 		case errors.Is(err, errBusy):
 			h.drain(ctx)
-			return nil, func() {}, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
+			return nil, func() {}, &adapter.Error{Status: 503, Code: adapter.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
 		}
-		return nil, func() {}, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: "reading request body: " + err.Error()}
+		return nil, func() {}, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: "reading request body: " + err.Error()}
 	}
 	body, bp, err := h.dec.decode(ctx.Request.Header.ContentEncoding(), wire, int(h.cfg.MaxBody))
 	release = func() { h.dec.put(bp); h.dec.put(wp) }
@@ -318,11 +318,11 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 	case errors.Is(err, errTooLarge):
 		return nil, release, h.tooLarge(" after decompression")
 	case errors.Is(err, errUnsupported):
-		return nil, release, &intake.Error{Status: 415, Code: intake.CodeUnsupported, Message: err.Error()}
+		return nil, release, &adapter.Error{Status: 415, Code: adapter.CodeUnsupported, Message: err.Error()}
 	case errors.Is(err, errBusy):
-		return nil, release, &intake.Error{Status: 503, Code: intake.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
+		return nil, release, &adapter.Error{Status: 503, Code: adapter.CodeBusy, Message: err.Error() + "; retry later", RetryAfter: h.core.RetryAfter()}
 	case err != nil:
-		return nil, release, &intake.Error{Status: 400, Code: intake.CodeInvalid, Message: err.Error()}
+		return nil, release, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: err.Error()}
 	}
 	h.wireBytesIn.Add(float64(len(wire)))
 	h.bytesIn.Add(float64(len(body)))
@@ -332,7 +332,7 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 // begin runs the steps every write shares before its records: the core's
 // Begin (token, storage, disk, readiness), then the body. On an error
 // nothing is held.
-func (h *Server) begin(ctx *fasthttp.RequestCtx, protocol string) (*ingest.Write, []byte, func(), *intake.Error) {
+func (h *Server) begin(ctx *fasthttp.RequestCtx, protocol string) (*ingest.Write, []byte, func(), *adapter.Error) {
 	w, e := h.core.Begin(ctx.Request.Header.Peek("Authorization"), protocol)
 	if e != nil {
 		return nil, nil, nil, e
@@ -353,7 +353,7 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	const ep = "/v1/ingest"
 	if !ctx.IsPost() {
-		r := native.Error(&intake.Error{Status: 405, Message: "method not allowed; use POST"})
+		r := native.Error(&adapter.Error{Status: 405, Message: "method not allowed; use POST"})
 		r.Header = append(r.Header, "Allow", "POST")
 		h.reply(ctx, ep, r)
 		return
@@ -364,18 +364,18 @@ func (h *Server) ingest(ctx *fasthttp.RequestCtx, _ es.Call) {
 	h.write(ctx, ep, adapted{
 		protocol: "native",
 		keyed:    true,
-		options: native.Options(skip, func(res *intake.Result) []byte {
+		options: native.Options(skip, func(res *adapter.Result) []byte {
 			answer = native.AppendAnswer(answer[:0], res, skip)
 			return answer
 		}),
-		answer: func(res *intake.Result) intake.Reply {
+		answer: func(res *adapter.Result) adapter.Reply {
 			if answer == nil {
 				answer = native.AppendAnswer(nil, res, skip)
 			}
 			return native.Answer(answer)
 		},
-		refuse: func(e *intake.Error) intake.Reply { return native.Error(native.FormHint(e, contentType)) },
-		replay: func(first []byte) intake.Reply {
+		refuse: func(e *adapter.Error) adapter.Reply { return native.Error(native.FormHint(e, contentType)) },
+		replay: func(first []byte) adapter.Reply {
 			r := native.Answer(first)
 			r.Header = []string{"Idempotency-Replayed", "true"}
 			return r
@@ -388,14 +388,14 @@ type adapted struct {
 	protocol string // its name in the metrics
 	// records appends the envelope's records to dst; nil when the body is
 	// the records as sent (the native API).
-	records func(dst, body []byte) ([]byte, *intake.Error)
-	options intake.Options
-	answer  func(*intake.Result) intake.Reply
-	refuse  func(*intake.Error) intake.Reply
+	records func(dst, body []byte) ([]byte, *adapter.Error)
+	options adapter.Options
+	answer  func(*adapter.Result) adapter.Reply
+	refuse  func(*adapter.Error) adapter.Reply
 	// keyed: an Idempotency-Key header makes a repeat of the request get
 	// the first answer, as replay renders it, and store nothing again.
 	keyed  bool
-	replay func(first []byte) intake.Reply
+	replay func(first []byte) adapter.Reply
 }
 
 // write runs the steps every write shares: Begin and the body, the
@@ -443,7 +443,7 @@ func (h *Server) write(ctx *fasthttp.RequestCtx, ep string, a adapted) {
 
 // refused counts a request an adapter refused for a malformed envelope
 // (the core counts the ones it refuses).
-func (h *Server) refused(e *intake.Error) {
+func (h *Server) refused(e *adapter.Error) {
 	if e.Reason != "" {
 		h.core.RejectRequest(e.Reason)
 	}
@@ -489,9 +489,9 @@ func (h *Server) lokiPush(ctx *fasthttp.RequestCtx, _ es.Call) {
 		return
 	}
 	merge := h.cfg.LokiMergeJSONLines
-	records := func(dst, body []byte) ([]byte, *intake.Error) { return loki.Records(dst, body, merge) }
+	records := func(dst, body []byte) ([]byte, *adapter.Error) { return loki.Records(dst, body, merge) }
 	if loki.IsProtobuf(string(ctx.Request.Header.ContentType())) {
-		records = func(dst, body []byte) ([]byte, *intake.Error) {
+		records = func(dst, body []byte) ([]byte, *adapter.Error) {
 			return loki.RecordsProto(dst, body, merge, int(h.cfg.MaxBody))
 		}
 	}
@@ -505,7 +505,7 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 	const ep = "/v1/logs"
 	enc, e := otlp.ContentType(string(ctx.Request.Header.ContentType()))
 	if e == nil && !ctx.IsPost() {
-		e = &intake.Error{Status: 405, Message: "method not allowed; use POST"}
+		e = &adapter.Error{Status: 405, Message: "method not allowed; use POST"}
 	}
 	if e != nil {
 		h.reply(ctx, ep, otlp.Error(e, enc))
@@ -513,12 +513,12 @@ func (h *Server) otlpLogs(ctx *fasthttp.RequestCtx, _ es.Call) {
 	}
 	h.write(ctx, ep, adapted{
 		protocol: "otlp",
-		records: func(dst, body []byte) ([]byte, *intake.Error) {
+		records: func(dst, body []byte) ([]byte, *adapter.Error) {
 			return otlp.Records(dst, body, enc, otlp.Mapping{Max: int(h.cfg.MaxBody), FlatResource: h.cfg.OTLPFlatResource})
 		},
 		options: otlp.Options,
-		answer:  func(res *intake.Result) intake.Reply { return otlp.Answer(res, enc) },
-		refuse:  func(e *intake.Error) intake.Reply { return otlp.Error(e, enc) },
+		answer:  func(res *adapter.Result) adapter.Reply { return otlp.Answer(res, enc) },
+		refuse:  func(e *adapter.Error) adapter.Reply { return otlp.Error(e, enc) },
 	})
 }
 
@@ -531,15 +531,15 @@ func (h *Server) hecEvents(ctx *fasthttp.RequestCtx, _ es.Call) {
 func (h *Server) hecRaw(ctx *fasthttp.RequestCtx, _ es.Call) {
 	q := ctx.QueryArgs()
 	m := hec.Meta{Host: string(q.Peek("host")), Source: string(q.Peek("source")), Sourcetype: string(q.Peek("sourcetype")), Index: string(q.Peek("index"))}
-	h.hecWrite(ctx, "/services/collector/raw", func(dst, body []byte) ([]byte, *intake.Error) { return hec.Raw(dst, body, m) })
+	h.hecWrite(ctx, "/services/collector/raw", func(dst, body []byte) ([]byte, *adapter.Error) { return hec.Raw(dst, body, m) })
 }
 
-func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst, body []byte) ([]byte, *intake.Error)) {
+func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst, body []byte) ([]byte, *adapter.Error)) {
 	start := time.Now()
 	defer func() { h.ack.Observe(time.Since(start).Seconds()) }()
 	hasAuth := len(ctx.Request.Header.Peek("Authorization")) > 0
 	if !ctx.IsPost() {
-		h.reply(ctx, ep, hec.Error(&intake.Error{Status: 405, Message: "use POST"}, hasAuth))
+		h.reply(ctx, ep, hec.Error(&adapter.Error{Status: 405, Message: "use POST"}, hasAuth))
 		return
 	}
 	channel := string(ctx.Request.Header.Peek("X-Splunk-Request-Channel"))
@@ -547,15 +547,15 @@ func (h *Server) hecWrite(ctx *fasthttp.RequestCtx, ep string, records func(dst,
 		channel = string(ctx.QueryArgs().Peek("channel"))
 	}
 	h.write(ctx, ep, adapted{protocol: "hec", records: records, options: hec.Options,
-		answer: func(*intake.Result) intake.Reply { return hec.Answer(channel) },
-		refuse: func(e *intake.Error) intake.Reply { return hec.Error(e, hasAuth) },
+		answer: func(*adapter.Result) adapter.Reply { return hec.Answer(channel) },
+		refuse: func(e *adapter.Error) adapter.Reply { return hec.Error(e, hasAuth) },
 	})
 }
 
 func (h *Server) hecHealth(ctx *fasthttp.RequestCtx, _ es.Call) {
 	if h.isGet(ctx, "/services/collector/health") {
 		if state, _ := h.core.Readiness(); state != "ready" {
-			h.reply(ctx, "/services/collector/health", intake.Reply{Status: 503, ContentType: "application/json", Body: []byte(`{"text":"HEC is unhealthy, queues are full","code":18}`)})
+			h.reply(ctx, "/services/collector/health", adapter.Reply{Status: 503, ContentType: "application/json", Body: []byte(`{"text":"HEC is unhealthy, queues are full","code":18}`)})
 			return
 		}
 		h.reply(ctx, "/services/collector/health", hec.Health())
@@ -566,7 +566,7 @@ func (h *Server) hecAck(ctx *fasthttp.RequestCtx, _ es.Call) {
 	const ep = "/services/collector/ack"
 	hasAuth := len(ctx.Request.Header.Peek("Authorization")) > 0
 	if !h.core.Authorized(ctx.Request.Header.Peek("Authorization")) {
-		h.reply(ctx, ep, hec.Error(&intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "token"}, hasAuth))
+		h.reply(ctx, ep, hec.Error(&adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "token"}, hasAuth))
 		return
 	}
 	body, release, e := h.body(ctx)

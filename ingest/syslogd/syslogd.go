@@ -33,8 +33,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/syslog"
-	"github.com/ingestd/ingestd/ingest/intake"
 )
 
 // maxBatch is how many record bytes a connection gathers before it commits
@@ -251,7 +251,7 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-func (s *Server) commitOnce(recs []byte) *intake.Error {
+func (s *Server) commitOnce(recs []byte) *adapter.Error {
 	w, e := s.core.Begin(s.auth, "syslog")
 	if e != nil {
 		return e

@@ -26,7 +26,7 @@ var rules = []struct {
 }{
 	{"record", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "segment", mod + "report"},
 		"the record contract is read by verify, cat, report and bench without the daemon"},
-	{"ingest/intake", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal"},
+	{"ingest/adapter", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal"},
 		"the types between the core and the adapters are protocol- and storage-free"},
 	{"ingest/adapter/", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal", mod + "ingest/store", mod + "ingest/httpapi"},
 		"an adapter translates an envelope and an answer; it never sees HTTP, the WAL or the store"},

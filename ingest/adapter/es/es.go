@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
@@ -100,7 +100,7 @@ func noop(path, method string) bool {
 
 // Static answers the calls that store nothing; local is the address the
 // request reached (for sniffing clients).
-func Static(c Call, local string) intake.Reply {
+func Static(c Call, local string) adapter.Reply {
 	switch c.Kind {
 	case Info:
 		return reply(200, `{"name":"ingestd","cluster_name":"ingestd","cluster_uuid":"aW5nZXN0ZC1pbmdlc3Rk","version":{"number":"`+Version+
@@ -121,39 +121,39 @@ func Static(c Call, local string) intake.Reply {
 		return reply(200, `{"license":{"status":"active","uid":"ingestd","type":"basic","issue_date":"2026-01-01T00:00:00.000Z","issue_date_in_millis":1767225600000,"max_nodes":1000,"issued_to":"ingestd","issuer":"ingestd","start_date_in_millis":-1}}`)
 	case Noop:
 		if c.Method == "HEAD" {
-			return intake.Reply{Status: 200, Header: []string{"X-Elastic-Product", "Elasticsearch"}}
+			return adapter.Reply{Status: 200, Header: []string{"X-Elastic-Product", "Elasticsearch"}}
 		}
 		return reply(200, `{"acknowledged":true}`)
 	}
-	return Error(&intake.Error{Status: 404, Type: "illegal_argument_exception", Message: "unknown Elasticsearch call " + c.Method + " " + c.Path})
+	return Error(&adapter.Error{Status: 404, Type: "illegal_argument_exception", Message: "unknown Elasticsearch call " + c.Method + " " + c.Path})
 }
 
-func reply(status int, body string) intake.Reply {
-	return intake.Reply{Status: status, ContentType: "application/json", Header: []string{"X-Elastic-Product", "Elasticsearch"}, Body: []byte(body)}
+func reply(status int, body string) adapter.Reply {
+	return adapter.Reply{Status: status, ContentType: "application/json", Header: []string{"X-Elastic-Product", "Elasticsearch"}, Body: []byte(body)}
 }
 
 // Unauthorized is a secured Elasticsearch's answer to a call without
 // credentials.
-func Unauthorized(path string) intake.Reply {
-	r := Error(&intake.Error{Status: 401, Code: intake.CodeUnauthorized, Message: "missing authentication credentials for REST request [" + path + "]"})
+func Unauthorized(path string) adapter.Reply {
+	r := Error(&adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "missing authentication credentials for REST request [" + path + "]"})
 	r.Header = append(r.Header, "WWW-Authenticate", `Bearer realm="ingestd"`)
 	return r
 }
 
 // errorType names the Elasticsearch exception for a refusal.
-func errorType(e *intake.Error) string {
+func errorType(e *adapter.Error) string {
 	switch {
 	case e.Type != "":
 		return e.Type
-	case e.Code == intake.CodeUnauthorized || e.Code == intake.CodeForbidden:
+	case e.Code == adapter.CodeUnauthorized || e.Code == adapter.CodeForbidden:
 		return "security_exception"
-	case e.Code == intake.CodeTooLarge:
+	case e.Code == adapter.CodeTooLarge:
 		return "content_too_long_exception"
-	case e.Code == intake.CodeRateLimited || e.Code == intake.CodeBusy:
+	case e.Code == adapter.CodeRateLimited || e.Code == adapter.CodeBusy:
 		return "es_rejected_execution_exception"
-	case e.Code == intake.CodeUnavailable || e.Code == intake.CodeDiskFull || e.Code == intake.CodeFailed:
+	case e.Code == adapter.CodeUnavailable || e.Code == adapter.CodeDiskFull || e.Code == adapter.CodeFailed:
 		return "cluster_block_exception"
-	case e.Code == intake.CodeUnsupported:
+	case e.Code == adapter.CodeUnsupported:
 		return "media_type_header_exception"
 	case e.Status == 405:
 		return "method_not_allowed"
@@ -163,7 +163,7 @@ func errorType(e *intake.Error) string {
 
 // Error renders a refusal as Elasticsearch does:
 // {"error":{"root_cause":[…],"type":…,"reason":…},"status":N}.
-func Error(e *intake.Error) intake.Reply {
+func Error(e *adapter.Error) adapter.Reply {
 	typ := errorType(e)
 	reason := string(jsonx.AppendString(nil, e.Error()))
 	r := reply(e.Status, `{"error":{"root_cause":[{"type":"`+typ+`","reason":`+reason+`}],"type":"`+typ+`","reason":`+reason+`},"status":`+strconv.Itoa(e.Status)+`}`)
@@ -175,7 +175,7 @@ func Error(e *intake.Error) intake.Reply {
 
 // Options are the core's options for a bulk write: a refused document is
 // answered in its item, not kept as a rejected line.
-var Options = intake.Options{Skip: true}
+var Options = adapter.Options{Skip: true}
 
 // item is one action of a bulk request.
 type item struct {
@@ -199,13 +199,13 @@ type Write struct {
 func NewWrite(c Call) *Write { return &Write{call: c, start: time.Now()} }
 
 // Check refuses a write call made with the wrong method.
-func (w *Write) Check() *intake.Error {
+func (w *Write) Check() *adapter.Error {
 	m := w.call.Method
 	switch {
 	case w.call.Kind == Bulk && m != "POST" && m != "PUT":
-		return &intake.Error{Status: 405, Message: "use POST for _bulk"}
+		return &adapter.Error{Status: 405, Message: "use POST for _bulk"}
 	case w.call.Kind == Doc && (w.call.ID == "" && m != "POST" || m != "POST" && m != "PUT"):
-		return &intake.Error{Status: 405, Message: "use POST /<index>/_doc, or PUT /<index>/_doc/<id>"}
+		return &adapter.Error{Status: 405, Message: "use POST /<index>/_doc, or PUT /<index>/_doc/<id>"}
 	}
 	return nil
 }
@@ -214,7 +214,7 @@ func (w *Write) Check() *intake.Error {
 // the index API) into records with _index (and _id) first, appended to dst.
 // index and create store the source; delete and update are answered per
 // item as unsupported.
-func (w *Write) Records(dst, body []byte) ([]byte, *intake.Error) {
+func (w *Write) Records(dst, body []byte) ([]byte, *adapter.Error) {
 	if w.call.Kind == Doc {
 		// One document, maybe pretty-printed: one bulk item of its compact form.
 		var line bytes.Buffer
@@ -225,7 +225,7 @@ func (w *Write) Records(dst, body []byte) ([]byte, *intake.Error) {
 		}
 		line.WriteString("}}\n")
 		if err := json.Compact(&line, body); err != nil {
-			return dst, &intake.Error{Status: 400, Code: intake.CodeInvalid, Type: "document_parsing_exception", Message: "failed to parse the document: " + err.Error()}
+			return dst, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Type: "document_parsing_exception", Message: "failed to parse the document: " + err.Error()}
 		}
 		line.WriteByte('\n')
 		body = line.Bytes()
@@ -261,7 +261,7 @@ func (w *Write) Records(dst, body []byte) ([]byte, *intake.Error) {
 			})
 		})
 		if l.Err != nil || it.action == "" {
-			return dst, &intake.Error{Status: 400, Code: intake.CodeInvalid, Type: "illegal_argument_exception",
+			return dst, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Type: "illegal_argument_exception",
 				Message: "malformed action/metadata line " + strconv.Itoa(len(w.items)+1) + ", expected {\"index\":{...}} or similar"}
 		}
 		switch it.action {
@@ -276,7 +276,7 @@ func (w *Write) Records(dst, body []byte) ([]byte, *intake.Error) {
 		case "delete":
 			it.status, it.err = 400, "ingestd stores records append-only: [delete] is not supported"
 		default:
-			return dst, &intake.Error{Status: 400, Code: intake.CodeInvalid, Type: "illegal_argument_exception", Message: "unknown bulk action [" + it.action + "]"}
+			return dst, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Type: "illegal_argument_exception", Message: "unknown bulk action [" + it.action + "]"}
 		}
 		if it.id == "" && it.status == 201 {
 			it.id = "i" + strconv.FormatUint(idSeq.Add(1), 36)
@@ -288,7 +288,7 @@ func (w *Write) Records(dst, body []byte) ([]byte, *intake.Error) {
 
 // Answer renders the stored write: the bulk answer with one item per
 // action, or the index API's 201 for a single document.
-func (w *Write) Answer(res *intake.Result) intake.Reply {
+func (w *Write) Answer(res *adapter.Result) adapter.Reply {
 	if res.Rejected > 0 {
 		bad := res.BadByLine()
 		for i := range w.items {
@@ -297,11 +297,11 @@ func (w *Write) Answer(res *intake.Result) intake.Reply {
 			}
 		}
 	}
-	var r intake.Reply
+	var r adapter.Reply
 	if w.call.Kind == Doc && len(w.items) == 1 {
 		it := w.items[0]
 		if it.status != 201 {
-			r = Error(&intake.Error{Status: 400, Code: intake.CodeInvalid, Type: "document_parsing_exception", Message: it.err})
+			r = Error(&adapter.Error{Status: 400, Code: adapter.CodeInvalid, Type: "document_parsing_exception", Message: it.err})
 		} else {
 			r = reply(201, `{"_index":`+string(jsonx.AppendString(nil, it.index))+`,"_id":`+string(jsonx.AppendString(nil, it.id))+
 				`,"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1}`)

@@ -23,14 +23,14 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/record"
 )
 
 // Options are the core's options: one bad event refuses the request, as
 // HEC does ("Invalid data format").
-var Options = intake.Options{}
+var Options = adapter.Options{}
 
 // HEC's status codes.
 const (
@@ -49,20 +49,20 @@ const (
 
 var ackSeq atomic.Int64
 
-func reply(status, code int, text string, extra string) intake.Reply {
+func reply(status, code int, text string, extra string) adapter.Reply {
 	b := append([]byte(`{"text":`), jsonx.AppendString(nil, text)...)
 	b = append(b, `,"code":`...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, extra...)
 	b = append(b, '}')
-	return intake.Reply{Status: status, ContentType: "application/json", Body: b}
+	return adapter.Reply{Status: status, ContentType: "application/json", Body: b}
 }
 
 // Health is the answer of GET /services/collector/health.
-func Health() intake.Reply { return reply(200, codeHealthy, "HEC is healthy", "") }
+func Health() adapter.Reply { return reply(200, codeHealthy, "HEC is healthy", "") }
 
 // Answer is the answer to a stored request; channel "" means no ack.
-func Answer(channel string) intake.Reply {
+func Answer(channel string) adapter.Reply {
 	if channel == "" {
 		return reply(200, codeSuccess, "Success", "")
 	}
@@ -71,7 +71,7 @@ func Answer(channel string) intake.Reply {
 
 // Ack answers POST /services/collector/ack: {"acks":[ids]} → every id true,
 // since an acknowledged request was fsynced before its answer.
-func Ack(body []byte) intake.Reply {
+func Ack(body []byte) adapter.Reply {
 	var ids [][]byte
 	l := jsonx.Lexer{B: body}
 	l.Object(func(k []byte) {
@@ -97,21 +97,21 @@ func Ack(body []byte) intake.Reply {
 		b = append(b, `":true`...)
 	}
 	b = append(b, "}}"...)
-	return intake.Reply{Status: 200, ContentType: "application/json", Body: b}
+	return adapter.Reply{Status: 200, ContentType: "application/json", Body: b}
 }
 
 // Error renders a refusal as HEC does. hasAuth says whether the request sent
 // credentials (a missing token is 401 code 2, a wrong one 403 code 4).
 // Throttling, an unavailable store and a full disk are HEC's retryable
 // "Server is busy" (503, code 9).
-func Error(e *intake.Error, hasAuth bool) intake.Reply {
-	var r intake.Reply
+func Error(e *adapter.Error, hasAuth bool) adapter.Reply {
+	var r adapter.Reply
 	switch {
-	case e.Code == intake.CodeUnauthorized && !hasAuth:
+	case e.Code == adapter.CodeUnauthorized && !hasAuth:
 		r = reply(401, codeTokenNeeded, "Token is required", "")
-	case e.Code == intake.CodeUnauthorized:
+	case e.Code == adapter.CodeUnauthorized:
 		r = reply(403, codeInvalidToken, "Invalid token", "")
-	case e.Code == intake.CodeForbidden: // a read-only token: HEC's "Token disabled"
+	case e.Code == adapter.CodeForbidden: // a read-only token: HEC's "Token disabled"
 		r = reply(403, codeDisabled, "Token disabled", "")
 	case e.Status == 429 || e.Status == 503 || e.Status == 507:
 		r = reply(503, codeBusy, "Server is busy", "")
@@ -141,12 +141,12 @@ func Error(e *intake.Error, hasAuth bool) intake.Reply {
 	return r
 }
 
-func invalid(typ string, n int, msg string) *intake.Error {
-	return &intake.Error{Status: 400, Code: intake.CodeInvalid, Type: typ, Line: n, Reason: record.ReasonInvalidJSON, Message: msg}
+func invalid(typ string, n int, msg string) *adapter.Error {
+	return &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Type: typ, Line: n, Reason: record.ReasonInvalidJSON, Message: msg}
 }
 
 // Events appends the records of concatenated HEC event objects to dst.
-func Events(dst, body []byte) ([]byte, *intake.Error) {
+func Events(dst, body []byte) ([]byte, *adapter.Error) {
 	l := jsonx.Lexer{B: body}
 	n := 0
 	for l.Peek() != 0 {
@@ -217,7 +217,7 @@ func (*blankErr) Error() string { return "blank event" }
 type Meta struct{ Host, Source, Sourcetype, Index string }
 
 // Raw appends one record per non-empty line of a raw request to dst.
-func Raw(dst, body []byte, m Meta) ([]byte, *intake.Error) {
+func Raw(dst, body []byte, m Meta) ([]byte, *adapter.Error) {
 	n := 0
 	for len(body) > 0 {
 		line := body

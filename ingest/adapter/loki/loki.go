@@ -23,18 +23,18 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/record"
 )
 
 // Options are the core's options for a push: one bad entry refuses it.
-var Options = intake.Options{}
+var Options = adapter.Options{}
 
 // Check refuses another method than POST.
-func Check(method string) *intake.Error {
+func Check(method string) *adapter.Error {
 	if method != "POST" {
-		return &intake.Error{Status: 405, Message: "method not allowed; use POST"}
+		return &adapter.Error{Status: 405, Message: "method not allowed; use POST"}
 	}
 	return nil
 }
@@ -47,16 +47,16 @@ func IsProtobuf(contentType string) bool {
 // RecordsProto appends the entries of a snappy-compressed protobuf
 // PushRequest to dst as records, shaped as the JSON push's. maxDecoded
 // bounds the decompressed size.
-func RecordsProto(dst, body []byte, merge bool, maxDecoded int) ([]byte, *intake.Error) {
-	bad := func(msg string) *intake.Error {
-		return &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: msg}
+func RecordsProto(dst, body []byte, merge bool, maxDecoded int) ([]byte, *adapter.Error) {
+	bad := func(msg string) *adapter.Error {
+		return &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: msg}
 	}
 	n, err := snappy.DecodedLen(body)
 	if err != nil {
 		return dst, bad("snappy: " + err.Error())
 	}
 	if n > maxDecoded {
-		return dst, &intake.Error{Status: 413, Code: intake.CodeTooLarge, Message: "push request over the limit of " + strconv.Itoa(maxDecoded) + " bytes after decompression (http.max_body)"}
+		return dst, &adapter.Error{Status: 413, Code: adapter.CodeTooLarge, Message: "push request over the limit of " + strconv.Itoa(maxDecoded) + " bytes after decompression (http.max_body)"}
 	}
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
@@ -149,7 +149,7 @@ func appendLabelSet(dst []byte, s string) ([]byte, bool) {
 }
 
 // Records appends the push body's entries to dst as records.
-func Records(dst, body []byte, merge bool) ([]byte, *intake.Error) {
+func Records(dst, body []byte, merge bool) ([]byte, *adapter.Error) {
 	l := jsonx.Lexer{B: body}
 	l.Object(func(k []byte) {
 		if string(k) != `"streams"` {
@@ -190,21 +190,21 @@ func Records(dst, body []byte, merge bool) ([]byte, *intake.Error) {
 		l.Err = jsonx.ErrMalformed
 	}
 	if l.Err != nil {
-		return dst, &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "malformed JSON body at byte " + strconv.Itoa(l.I)}
+		return dst, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "malformed JSON body at byte " + strconv.Itoa(l.I)}
 	}
 	return dst, nil
 }
 
 // Answer is Loki's answer to a stored push.
-func Answer(*intake.Result) intake.Reply { return intake.Reply{Status: 204} }
+func Answer(*adapter.Result) adapter.Reply { return adapter.Reply{Status: 204} }
 
 // Error renders a refusal as Loki does: the status with a plain-text reason.
-func Error(e *intake.Error) intake.Reply {
+func Error(e *adapter.Error) adapter.Reply {
 	msg := e.Message
 	if e.Line > 0 {
 		msg = "entry " + strconv.Itoa(e.Line) + ": " + msg
 	}
-	r := intake.Reply{Status: e.Status, ContentType: "text/plain; charset=utf-8", Body: []byte("loki push: " + msg + "\n")}
+	r := adapter.Reply{Status: e.Status, ContentType: "text/plain; charset=utf-8", Body: []byte("loki push: " + msg + "\n")}
 	if e.RetryAfter > 0 {
 		r.Header = []string{"Retry-After", strconv.Itoa(e.RetryAfter)}
 	}

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/sample"
 )
 
@@ -51,7 +51,7 @@ func BenchmarkRecords(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			var e *intake.Error
+			var e *adapter.Error
 			if dst, e = Records(dst[:0], body, Protobuf, Mapping{}); e != nil {
 				b.Fatal(e)
 			}

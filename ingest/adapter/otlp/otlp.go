@@ -29,7 +29,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/record"
 )
@@ -37,7 +37,7 @@ import (
 // Options are the core's options for an export: a record the rules refuse
 // is reported in partial_success and kept in the rejected-lines store; the
 // others are stored.
-var Options = intake.Options{Skip: true, KeepBad: true}
+var Options = adapter.Options{Skip: true, KeepBad: true}
 
 // Encoding is a request's body encoding, which the answer uses too.
 type Encoding int
@@ -50,7 +50,7 @@ const (
 
 // ContentType returns the encoding of a Content-Type, or an error for one
 // OTLP does not define.
-func ContentType(ct string) (Encoding, *intake.Error) {
+func ContentType(ct string) (Encoding, *adapter.Error) {
 	mt := strings.TrimSpace(strings.ToLower(strings.SplitN(ct, ";", 2)[0]))
 	switch mt {
 	case "application/x-protobuf", "application/protobuf":
@@ -58,7 +58,7 @@ func ContentType(ct string) (Encoding, *intake.Error) {
 	case "application/json":
 		return JSON, nil
 	}
-	return Protobuf, &intake.Error{Status: 415, Code: intake.CodeUnsupported,
+	return Protobuf, &adapter.Error{Status: 415, Code: adapter.CodeUnsupported,
 		Message: "OTLP/HTTP takes application/x-protobuf or application/json, not " + strconvQuote(ct)}
 }
 
@@ -84,7 +84,7 @@ type Mapping struct {
 // Records decodes an export request and appends one record per LogRecord
 // to dst. Protobuf is decoded straight from the wire (wire.go); JSON, with
 // its quirks, by pdata.
-func Records(dst, body []byte, enc Encoding, m Mapping) ([]byte, *intake.Error) {
+func Records(dst, body []byte, enc Encoding, m Mapping) ([]byte, *adapter.Error) {
 	if enc == Protobuf {
 		out, err := RecordsProto(dst, body, m)
 		if err != nil {
@@ -127,12 +127,12 @@ func appendLogs(dst []byte, logs plog.Logs, m Mapping) ([]byte, error) {
 }
 
 // decodeError is the refusal of a body that does not decode.
-func decodeError(err error, max int) *intake.Error {
+func decodeError(err error, max int) *adapter.Error {
 	if err == errTooLarge {
-		return &intake.Error{Status: 413, Code: intake.CodeTooLarge,
+		return &adapter.Error{Status: 413, Code: adapter.CodeTooLarge,
 			Message: "OTLP: the log records, as JSON with their resource and scope, exceed " + strconv.Itoa(max) + " bytes; send fewer per request"}
 	}
-	return &intake.Error{Status: 400, Code: intake.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "OTLP: cannot decode the ExportLogsServiceRequest: " + err.Error()}
+	return &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Reason: record.ReasonInvalidJSON, Message: "OTLP: cannot decode the ExportLogsServiceRequest: " + err.Error()}
 }
 
 func appendTime(dst []byte, ts pcommon.Timestamp) []byte {
@@ -296,7 +296,7 @@ func contentType(enc Encoding) string {
 
 // Answer renders the ExportLogsServiceResponse: the records the core
 // refused (they are in the rejected-lines store) in partial_success.
-func Answer(res *intake.Result, enc Encoding) intake.Reply {
+func Answer(res *adapter.Result, enc Encoding) adapter.Reply {
 	resp := plogotlp.NewExportResponse()
 	if res.Rejected > 0 {
 		ps := resp.PartialSuccess()
@@ -315,9 +315,9 @@ func Answer(res *intake.Result, enc Encoding) intake.Reply {
 		b, err = resp.MarshalProto()
 	}
 	if err != nil { // cannot happen for this message; say so rather than lie
-		return Error(&intake.Error{Status: 500, Message: "OTLP: encode the response: " + err.Error()}, enc)
+		return Error(&adapter.Error{Status: 500, Message: "OTLP: encode the response: " + err.Error()}, enc)
 	}
-	return intake.Reply{Status: 200, ContentType: contentType(enc), Body: b}
+	return adapter.Reply{Status: 200, ContentType: contentType(enc), Body: b}
 }
 
 // gRPC status codes of google.rpc.Status.
@@ -333,7 +333,7 @@ const (
 // Error renders a refusal as a google.rpc.Status in the request's encoding.
 // OTLP/HTTP retries only 429, 502, 503 and 504, so a full disk (507) is
 // answered 503 with Retry-After: the data is not lost, only delayed.
-func Error(e *intake.Error, enc Encoding) intake.Reply {
+func Error(e *adapter.Error, enc Encoding) adapter.Reply {
 	status, code := e.Status, codeInvalidArgument
 	switch {
 	case e.Status == 401:
@@ -347,7 +347,7 @@ func Error(e *intake.Error, enc Encoding) intake.Reply {
 	case e.Status >= 500:
 		code = codeInternal
 	}
-	r := intake.Reply{Status: status, ContentType: contentType(enc)}
+	r := adapter.Reply{Status: status, ContentType: contentType(enc)}
 	msg := e.Error()
 	if enc == JSON {
 		r.Body = append([]byte(`{"code":`+strconv.Itoa(code)+`,"message":`), jsonx.AppendString(nil, msg)...)
@@ -365,7 +365,7 @@ func Error(e *intake.Error, enc Encoding) intake.Reply {
 	if retry > 0 && (status == 429 || status == 503) {
 		r.Header = []string{"Retry-After", strconv.Itoa(retry)}
 	}
-	if e.Code == intake.CodeUnauthorized {
+	if e.Code == adapter.CodeUnauthorized {
 		r.Header = append(r.Header, "WWW-Authenticate", `Bearer realm="ingestd"`)
 	}
 	return r

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -67,6 +67,6 @@ func TestErrorShapes(t *testing.T) {
 
 var intakeErr507 = intakeError(507)
 
-func intakeError(status int) intake.Error {
-	return intake.Error{Status: status, Code: intake.CodeDiskFull, Message: "disk full"}
+func intakeError(status int) adapter.Error {
+	return adapter.Error{Status: status, Code: adapter.CodeDiskFull, Message: "disk full"}
 }

@@ -25,13 +25,13 @@ import (
 	"github.com/leodido/go-syslog/v4/rfc3164"
 	"github.com/leodido/go-syslog/v4/rfc5424"
 
-	"github.com/ingestd/ingestd/ingest/intake"
+	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
 // Options are the core's options for a batch of messages: a message the
 // record rules refuse goes to the rejected-lines store; the rest are stored.
-var Options = intake.Options{Skip: true, KeepBad: true}
+var Options = adapter.Options{Skip: true, KeepBad: true}
 
 func rfc3164Options() gosyslog.ParserOption {
 	return auto.WithRFC3164MachineOptions(rfc3164.WithYear(rfc3164.CurrentYear{}), rfc3164.WithTimezone(time.UTC))

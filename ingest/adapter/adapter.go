@@ -1,8 +1,8 @@
-// Package intake holds the protocol-free types between the intake core
+// Package adapter holds the protocol-free types between the intake core
 // (package ingest) and the protocol adapters: what a write asks for, what the
 // core answers, and the reply an adapter renders. It imports nothing of HTTP,
 // the WAL or the store, so adapters built on it stay thin translations.
-package intake
+package adapter
 
 import (
 	"fmt"
