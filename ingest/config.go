@@ -2,13 +2,13 @@ package ingest
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/confcheck"
 	"github.com/ingestd/ingestd/record"
 
 	"github.com/ingestd/ingestd/ingest/wal"
@@ -81,53 +81,46 @@ func (c Config) WithDefaults() Config {
 // file. Zero fields are checked as their defaults.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	check := func(ok bool, key string, v any, want string) error {
-		if ok {
-			return nil
-		}
-		return fmt.Errorf("config: %s: %v (%s)", key, v, want)
-	}
-	errs := []error{
-		check(c.DataDir != "", "data_dir", c.DataDir, "want a directory"),
-		check(c.RetryAfter >= time.Second, "http.retry_after", c.RetryAfter, "want ≥ 1s"),
-		check(c.KeyWindow > 0, "idempotency.window", c.KeyWindow, "want > 0"),
-		check(c.MaxKeys > 0, "idempotency.max_keys", c.MaxKeys, "want > 0"),
-		check(c.FsyncInterval > 0, "wal.fsync_interval", c.FsyncInterval, "want > 0"),
-		check(c.WALFileSize >= 1<<20, "wal.file_size", c.WALFileSize, "want ≥ 1MiB"),
-		check(c.BlockSize >= 4<<10 && c.BlockSize <= 32<<20, "segments.block_size", c.BlockSize, "want 4KiB..32MiB"),
-		check(c.CompactBlockSize >= 64<<10 && c.CompactBlockSize <= 32<<20, "segments.compact_block_size", c.CompactBlockSize, "want 64KiB..32MiB"),
-		check(c.BlockAge > 0, "segments.block_age", c.BlockAge, "want > 0"),
-		check(c.SealGrace >= 0 && c.SealIdle >= 0, "segments.seal_grace/seal_idle", c.SealGrace, "want ≥ 0"),
-		check(c.FlushWorkers > 0 && c.FlushWorkers <= 64, "segments.flush_workers", c.FlushWorkers, "want 1..64"),
-		check(c.MaxBuffered >= c.BlockSize*2, "buffers.max_bytes", c.MaxBuffered, "want ≥ 2 × segments.block_size"),
-	}
+	var l confcheck.List
+	l.Check(c.DataDir != "", "data_dir", c.DataDir, "want a directory")
+	l.Check(c.RetryAfter >= time.Second, "http.retry_after", c.RetryAfter, "want ≥ 1s")
+	l.Check(c.KeyWindow > 0, "idempotency.window", c.KeyWindow, "want > 0")
+	l.Check(c.MaxKeys > 0, "idempotency.max_keys", c.MaxKeys, "want > 0")
+	l.Check(c.FsyncInterval > 0, "wal.fsync_interval", c.FsyncInterval, "want > 0")
+	l.Check(c.WALFileSize >= 1<<20, "wal.file_size", c.WALFileSize, "want ≥ 1MiB")
+	l.Check(c.BlockSize >= 4<<10 && c.BlockSize <= 32<<20, "segments.block_size", c.BlockSize, "want 4KiB..32MiB")
+	l.Check(c.CompactBlockSize >= 64<<10 && c.CompactBlockSize <= 32<<20, "segments.compact_block_size", c.CompactBlockSize, "want 64KiB..32MiB")
+	l.Check(c.BlockAge > 0, "segments.block_age", c.BlockAge, "want > 0")
+	l.Check(c.SealGrace >= 0 && c.SealIdle >= 0, "segments.seal_grace/seal_idle", c.SealGrace, "want ≥ 0")
+	l.Check(c.FlushWorkers > 0 && c.FlushWorkers <= 64, "segments.flush_workers", c.FlushWorkers, "want 1..64")
+	l.Check(c.MaxBuffered >= c.BlockSize*2, "buffers.max_bytes", c.MaxBuffered, "want ≥ 2 × segments.block_size")
 	if c.Node != "" {
 		if err := segment.CheckNode(c.Node); err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", err))
+			l.Add(fmt.Errorf("config: %w", err))
 		}
 	}
 	if _, err := wal.ParseSyncMode(string(c.Fsync)); err != nil {
-		errs = append(errs, fmt.Errorf("config: wal.fsync: %w", err))
+		l.Add(fmt.Errorf("config: wal.fsync: %w", err))
 	}
 	if _, err := segment.ParseLevel(string(c.Level)); err != nil {
-		errs = append(errs, fmt.Errorf("config: segments.level: %w", err))
+		l.Add(fmt.Errorf("config: segments.level: %w", err))
 	}
 	if _, err := segment.ParseLevel(string(c.CompactLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("config: segments.compact_level: %w", err))
+		l.Add(fmt.Errorf("config: segments.compact_level: %w", err))
 	}
 	if err := c.Rules.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		l.Add(fmt.Errorf("config: %w", err))
 	}
 	if c.KeepRejected && c.MaxRejected < 1<<20 {
-		errs = append(errs, fmt.Errorf("config: rejected.max_bytes: %v (want ≥ 1MiB)", c.MaxRejected))
+		l.Add(fmt.Errorf("config: rejected.max_bytes: %v (want ≥ 1MiB)", c.MaxRejected))
 	}
 	if c.MinFree < 0 || c.RetainDays < 0 || c.RetainBytes < 0 {
-		errs = append(errs, fmt.Errorf("config: disk.min_free, retention.max_days, retention.max_bytes: want ≥ 0"))
+		l.Add(fmt.Errorf("config: disk.min_free, retention.max_days, retention.max_bytes: want ≥ 0"))
 	}
 	if err := ValidateTokens(c.Tokens); err != nil {
-		errs = append(errs, fmt.Errorf("config: auth.tokens%w", err))
+		l.Add(fmt.Errorf("config: auth.tokens%w", err))
 	}
-	return errors.Join(errs...)
+	return l.Err()
 }
 
 // Token is one producer's bearer token.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ingestd/ingestd/segment"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Target is one file a pass verifies.
@@ -87,16 +88,15 @@ func New(cfg Config, reg prometheus.Registerer, listers ...Lister) (*Scrubber, e
 		cfg.sleep = time.Sleep
 	}
 	s := &Scrubber{cfg: cfg, listers: listers, stop: make(chan struct{}), done: make(chan struct{})}
-	if reg != nil {
-		s.register(reg)
-	}
+	s.register(reg)
 	return s, nil
 }
 
 // register exports the scrub's progress.
 func (s *Scrubber) register(reg prometheus.Registerer) {
+	f := promauto.With(reg) // nil: made, not registered
 	gauge := func(name, help string, fn func() float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+		f.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn)
 	}
 	gauge("ingestd_scrub_corrupt_files", "Files the last full scrub pass found corrupt (local and shipped).",
 		func() float64 { return float64(s.CorruptFiles()) })

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/ingest/syslogd"
 	"github.com/ingestd/ingestd/ingest/wal"
+	"github.com/ingestd/ingestd/internal/confcheck"
 	"github.com/ingestd/ingestd/record"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -348,15 +348,8 @@ func (c *fileConfig) shipConfig() ship.Config {
 // validateSections checks the listener sections and what spans components;
 // each component's Validate checks its own part.
 func (c *fileConfig) validateSections() error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.Listen == "" {
-		add(fmt.Errorf("config: listen: want host:port"))
-	}
+	var l confcheck.List
+	l.Check(c.Listen != "", "listen", `""`, "want host:port")
 	// A component reads 0 as its default; in the file, 0 is what the
 	// operator wrote, so it is refused where it would mean nothing.
 	positive := []struct {
@@ -373,30 +366,28 @@ func (c *fileConfig) validateSections() error {
 		{"idempotency.max_keys", int64(c.Idempotency.MaxKeys)}, {"syslog.max_message", int64(c.Syslog.MaxMessage)},
 		{"syslog.max_connections", int64(c.Syslog.MaxConnections)}, {"syslog.idle_timeout", int64(c.Syslog.IdleTimeout)}}
 	for _, p := range positive {
-		if p.v == 0 {
-			add(fmt.Errorf("config: %s: 0 (want > 0)", p.key))
-		}
+		l.Check(p.v != 0, p.key, 0, "want > 0")
 	}
 	if c.Rejected.Keep && c.Rejected.MaxBytes == 0 {
-		add(fmt.Errorf("config: rejected.max_bytes: 0 (want ≥ 1MiB)"))
+		l.Add(fmt.Errorf("config: rejected.max_bytes: 0 (want ≥ 1MiB)"))
 	}
 	if c.WAL.Fsync == "" {
-		add(fmt.Errorf("config: wal.fsync: empty (want always, interval or never)"))
+		l.Add(fmt.Errorf("config: wal.fsync: empty (want always, interval or never)"))
 	}
-	add(c.coreConfig(c.ownTokens()).Validate())
-	add(c.httpConfig().Validate())
-	add(c.syslogConfig().Validate())
+	l.Add(c.coreConfig(c.ownTokens()).Validate())
+	l.Add(c.httpConfig().Validate())
+	l.Add(c.syslogConfig().Validate())
 	if c.OTLP.Resource != "nested" && c.OTLP.Resource != "flat" {
-		add(fmt.Errorf("config: otlp.resource: %q (want nested or flat)", c.OTLP.Resource))
+		l.Add(fmt.Errorf("config: otlp.resource: %q (want nested or flat)", c.OTLP.Resource))
 	}
 	if c.Buffers.MaxBytes < c.HTTP.MaxBody {
-		add(fmt.Errorf("config: buffers.max_bytes: %v (want ≥ http.max_body, or a large request could never be admitted)", c.Buffers.MaxBytes))
+		l.Add(fmt.Errorf("config: buffers.max_bytes: %v (want ≥ http.max_body, or a large request could never be admitted)", c.Buffers.MaxBytes))
 	}
 	if m := c.Buffers.MemoryLimit; m != 0 && m < c.Buffers.MaxBytes+64<<20 {
-		add(fmt.Errorf("config: buffers.memory_limit: %v (want 0 or ≥ buffers.max_bytes + 64MiB)", m))
+		l.Add(fmt.Errorf("config: buffers.memory_limit: %v (want 0 or ≥ buffers.max_bytes + 64MiB)", m))
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		add(fmt.Errorf("config: tls: set both cert_file and key_file, or neither"))
+		l.Add(fmt.Errorf("config: tls: set both cert_file and key_file, or neither"))
 	}
-	return errors.Join(errs...)
+	return l.Err()
 }

@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/confcheck"
 )
 
 // Config is the HTTP server's own configuration: the limits of everything a
@@ -41,19 +41,13 @@ func (c Config) WithDefaults() Config {
 // file. Zero fields are checked as their defaults.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	check := func(ok bool, key string, v any, want string) error {
-		if ok {
-			return nil
-		}
-		return fmt.Errorf("config: %s: %v (%s)", key, v, want)
-	}
-	return errors.Join(
-		check(c.MaxBody >= 1024, "http.max_body", c.MaxBody, "want ≥ 1KiB"),
-		check(c.MaxBody <= 64<<20, "http.max_body", c.MaxBody, "want ≤ 64MiB: a request is stored as one WAL entry and never split across segment blocks"),
-		check(c.MaxHeader >= 1024 && c.MaxHeader <= 1<<20, "http.max_header", c.MaxHeader, "want 1KiB..1MiB"),
-		check(c.MaxConnections > 0, "http.max_connections", c.MaxConnections, "want > 0"),
-		check(c.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.MaxConnsPerIP, "want ≥ 0"),
-		check(c.ReadTimeout > 0 && c.WriteTimeout > 0 && c.IdleTimeout > 0, "http.*_timeout", c.ReadTimeout, "want > 0"),
-		check(c.MaxRequestBytes >= 3*c.MaxBody, "buffers.max_request_bytes", c.MaxRequestBytes, "want ≥ 3 × http.max_body: a compressed request holds its body and its decoded copy"),
-	)
+	var l confcheck.List
+	l.Check(c.MaxBody >= 1024, "http.max_body", c.MaxBody, "want ≥ 1KiB")
+	l.Check(c.MaxBody <= 64<<20, "http.max_body", c.MaxBody, "want ≤ 64MiB: a request is stored as one WAL entry and never split across segment blocks")
+	l.Check(c.MaxHeader >= 1024 && c.MaxHeader <= 1<<20, "http.max_header", c.MaxHeader, "want 1KiB..1MiB")
+	l.Check(c.MaxConnections > 0, "http.max_connections", c.MaxConnections, "want > 0")
+	l.Check(c.MaxConnsPerIP >= 0, "http.max_conns_per_ip", c.MaxConnsPerIP, "want ≥ 0")
+	l.Check(c.ReadTimeout > 0 && c.WriteTimeout > 0 && c.IdleTimeout > 0, "http.*_timeout", c.ReadTimeout, "want > 0")
+	l.Check(c.MaxRequestBytes >= 3*c.MaxBody, "buffers.max_request_bytes", c.MaxRequestBytes, "want ≥ 3 × http.max_body: a compressed request holds its body and its decoded copy")
+	return l.Err()
 }

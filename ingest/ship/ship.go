@@ -35,6 +35,7 @@ import (
 	"github.com/ingestd/ingestd/internal/failpoint"
 	"github.com/ingestd/ingestd/internal/fsutil"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -103,16 +104,15 @@ func New(dataDir string, cfg Config, reg prometheus.Registerer, log *slog.Logger
 	}
 	s := &Shipper{cfg: cfg, dataDir: dataDir, client: c, log: log,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	if reg != nil {
-		s.register(reg)
-	}
+	s.register(reg)
 	return s, nil
 }
 
 // register exports the shipper's progress.
 func (s *Shipper) register(reg prometheus.Registerer) {
+	f := promauto.With(reg) // nil: made, not registered
 	gauge := func(name, help string, fn func() float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+		f.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn)
 	}
 	gauge("ingestd_ship_backlog_files", "Sealed segment files not yet confirmed by the object store.", func() float64 { return float64(s.BacklogFiles.Load()) })
 	gauge("ingestd_ship_backlog_bytes", "Bytes of those files.", func() float64 { return float64(s.BacklogBytes.Load()) })

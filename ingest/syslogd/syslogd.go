@@ -21,7 +21,6 @@ import (
 	"bufio"
 	"cmp"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -35,6 +34,7 @@ import (
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/syslog"
+	"github.com/ingestd/ingestd/internal/confcheck"
 )
 
 // maxBatch is how many record bytes a connection gathers before it commits
@@ -64,15 +64,11 @@ func (c Config) WithDefaults() Config {
 // Validate reports a bad value, naming its key in the configuration file.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	switch {
-	case c.MaxMessage < 480 || c.MaxMessage > 16<<20:
-		return fmt.Errorf("config: syslog.max_message: %d (want 480B..16MiB: RFC 5424 receivers take at least 480 bytes)", c.MaxMessage)
-	case c.MaxConnections < 1:
-		return fmt.Errorf("config: syslog.max_connections: %d (want ≥ 1)", c.MaxConnections)
-	case c.IdleTimeout < 0:
-		return fmt.Errorf("config: syslog.idle_timeout: %v (want > 0)", c.IdleTimeout)
-	}
-	return nil
+	var l confcheck.List
+	l.Check(c.MaxMessage >= 480 && c.MaxMessage <= 16<<20, "syslog.max_message", c.MaxMessage, "want 480B..16MiB: RFC 5424 receivers take at least 480 bytes")
+	l.Check(c.MaxConnections >= 1, "syslog.max_connections", c.MaxConnections, "want ≥ 1")
+	l.Check(c.IdleTimeout > 0, "syslog.idle_timeout", c.IdleTimeout, "want > 0")
+	return l.Err()
 }
 
 // Server runs the syslog listeners of one core.
