@@ -1,0 +1,191 @@
+package crash
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/internal/e2e"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ingestd/ingestd/report"
+
+	"github.com/ingestd/ingestd/internal/failpoint/scan"
+	"github.com/ingestd/ingestd/internal/powercut"
+	"github.com/ingestd/ingestd/internal/testenv"
+)
+
+var crashPoints = flag.String("crash.points", os.Getenv("INGESTD_CRASH_POINTS"),
+	`failpoints TestCrashPoints arms: "all", or a comma-separated list; default a random sample of 8 (INGESTD_CRASH_POINTS sets the default; CI sets all)`)
+
+// durablePackages are the packages whose failpoints the sweep arms (the
+// scan test in internal/failpoint/scan holds each durable call to a point).
+var durablePackages = []string{"./ingest/...", "./segment/...", "./report/...", "./internal/fsutil"}
+
+// reachedRe and crashedRe read the trace lines, also when a child process
+// (a report) printed them and the daemon logged them quoted.
+var (
+	reachedRe = regexp.MustCompile(`failpoint: reached ([A-Za-z0-9._-]+)`)
+	crashedRe = regexp.MustCompile(`failpoint: crashing at ([A-Za-z0-9._-]+)`)
+)
+
+// TestCrashPoints crashes the daemon at named failpoints in turn, found in
+// the source by internal/failpoint/scan, under producer load with
+// Idempotency-Keys, restarting it on what is left, first with kill -9
+// alone, then with a power cut after each crash. A point that the load
+// does not reach within a few seconds is tried during a graceful stop.
+// Every acknowledged record must be stored exactly once at the end (see
+// crashRounds).
+func TestCrashPoints(t *testing.T) {
+	t.Parallel() // with TestRepairCrashPoints: both mostly wait
+	points, _, err := scan.Scan("../..", durablePackages...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range points {
+		names = append(names, p.Name)
+	}
+	seed := time.Now().UnixNano()
+	switch *crashPoints {
+	case "all":
+	case "":
+		rng := rand.New(rand.NewSource(seed))
+		rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		names = names[:min(8, len(names))]
+		sort.Strings(names)
+		t.Logf("a sample of 8 of %d points (seed %d; -crash.points=all for every one): %v", len(points), seed, names)
+	default:
+		names = strings.Split(*crashPoints, ",")
+	}
+	// Retention keeps 30 days; some records go 40 days back, so retention
+	// deletes days while the daemon runs. The past day changes every
+	// round, so the previous round's day seals, compacts and gets its
+	// partial while the armed round runs.
+	// A breakdown, so that the report writes its files at the points too.
+	cfg := crashCfg + `
+retention:
+  max_days: 30
+report:
+  breakdowns: [{name: ids, by: [id], stats: [count, "rate(exists(pad))"], capacity: 100}]
+`
+	// Compaction at the fastest level, so that it finishes within a round.
+	cfg = strings.Replace(cfg, "segments:\n", "segments:\n  compact_level: fastest\n", 1)
+	now := time.Now()
+	when := func(r *rand.Rand, round int) time.Time {
+		switch k := r.Intn(10); {
+		case k == 0:
+			return now.AddDate(0, 0, -40-round%3)
+		case k < 5:
+			return now
+		default:
+			return now.AddDate(0, 0, -1-round%5)
+		}
+	}
+	expendable := func(day string) bool {
+		d, err := time.Parse(time.DateOnly, day)
+		return err == nil && now.Sub(d) > 30*24*time.Hour
+	}
+	// With versitygw, the daemon ships finished days (and keeps the local
+	// copies, which the check reads), so the shipper's points are armed too.
+	if vgw := e2e.LookVersitygw(); vgw != "" {
+		s3 := &e2e.S3Server{Bin: vgw, Dir: t.TempDir(), Addr: e2e.FreeAddr(t)}
+		s3.Start(t)
+		t.Cleanup(s3.Stop)
+		c, err := minio.New(s3.Addr, &minio.Options{Creds: credentials.NewStaticV4(e2e.S3Key, e2e.S3Secret, "")})
+		if err == nil {
+			err = c.MakeBucket(context.Background(), "points", minio.MakeBucketOptions{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: points\n  access_key: %s\n  secret_key: %s\n  delete_after: -1s\n  interval: 200ms\n", s3.Addr, e2e.S3Key, e2e.S3Secret)
+	} else if testenv.Required() {
+		testenv.Missing(t, "versitygw (the shipper's points are reached only with it)", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	} else {
+		t.Log("versitygw not installed: the shipper's points are not reached (.ci/run installs it)")
+	}
+	for _, mode := range []string{"kill", "powercut"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel() // most of a round is waiting: the two sweeps share the cores well
+			dir := t.TempDir()
+			var fs *powercut.FS
+			if mode == "powercut" {
+				fs, dir = mountPowerCut(t)
+			}
+			hit, reached := map[string]bool{}, map[string]bool{}
+			rng := rand.New(rand.NewSource(seed))
+			// Round 0 is a warm-up without a point, so that the first
+			// armed round has days to seal, compact and delete.
+			crashRounds(t, crashRun{rounds: len(names) + 1, producers: 3, dir: dir, cfg: cfg, when: when, expendable: expendable,
+				env: func(round int) []string {
+					if round == 0 {
+						return []string{"INGESTD_FAILPOINT_TRACE=1"}
+					}
+					return []string{"INGESTD_FAILPOINT=" + names[round-1], "INGESTD_FAILPOINT_TRACE=1"}
+				},
+				crash: func(d *e2e.Daemon, round int) {
+					// The next start catches up last month's report again, so
+					// the report's points are reached in every round.
+					defer os.Remove(filepath.Join(dir, "reports", report.MarkerName))
+					if round == 0 {
+						randomPause()
+						d.Kill()
+						return
+					}
+					armed := names[round-1]
+					select {
+					case <-d.Done:
+					case <-time.After(5 * time.Second):
+						// Not reached under load: try a graceful stop.
+						d.Cmd.Process.Signal(syscall.SIGTERM)
+						select {
+						case <-d.Done:
+						case <-time.After(30 * time.Second):
+							d.Kill()
+						}
+					}
+					log := d.Log.String()
+					for _, m := range crashedRe.FindAllStringSubmatch(log, -1) {
+						hit[m[1]] = true
+					}
+					if !hit[armed] && testing.Verbose() && *crashPoints != "all" {
+						t.Logf("%s not reached; the daemon's log:\n%s", armed, log)
+					}
+					for _, m := range reachedRe.FindAllStringSubmatch(log, -1) {
+						reached[m[1]] = true
+					}
+					if fs != nil {
+						if _, err := fs.Cut(powercut.CutOptions{Torn: rng.Intn(2) == 0, Rand: rng}); err != nil {
+							t.Fatal(err)
+						}
+					}
+
+				}})
+			var missed []string
+			for _, n := range names {
+				if !hit[n] {
+					missed = append(missed, n)
+				}
+			}
+			var seen []string
+			for _, n := range missed {
+				if reached[n] {
+					seen = append(seen, n)
+				}
+			}
+			t.Logf("%s: crashed at %d of %d armed points; not reached while armed: %v (of them reached in other rounds: %v)", mode, len(hit), len(names), missed, seen)
+		})
+	}
+}

@@ -1,0 +1,9 @@
+package daemon
+
+import (
+	"testing"
+
+	"github.com/ingestd/ingestd/internal/e2e"
+)
+
+func TestMain(m *testing.M) { e2e.Main(m) }
