@@ -30,6 +30,7 @@ const (
 // then checks every record (see crashRounds). -crash.long runs many more
 // rounds.
 func TestCrashKill9(t *testing.T) {
+	t.Parallel() // its own data dir; overlaps the failpoint sweeps, which mostly wait
 	rounds := 5
 	if *e2e.LongCrash {
 		rounds = 40

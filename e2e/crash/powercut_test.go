@@ -42,6 +42,7 @@ func mountPowerCut(t *testing.T) (*powercut.FS, string) {
 // every acknowledged record must be stored exactly once, and the daemon
 // must start without a repair.
 func TestPowerCut(t *testing.T) {
+	t.Parallel() // its own mount; overlaps the failpoint sweeps, which mostly wait
 	f, dir := mountPowerCut(t)
 	rounds := 6
 	if *e2e.LongCrash {
