@@ -11,7 +11,7 @@ import (
 )
 
 // rowTests names, for each row of the protocol table (by its endpoint
-// label), the end-to-end tests in cmd/ingestd that send it requests: the
+// label), the end-to-end tests under e2e/ that send it requests: the
 // first runs a real client where one exists; request-shape tests follow.
 var rowTests = map[string][]string{
 	"/v1/ingest":                 {"TestBodyFormsAndEncodings", "TestIdempotencyKey", "TestREADMEExamples", "TestBenchHarnessAgainstDaemon"},
@@ -33,7 +33,7 @@ var rowTests = map[string][]string{
 // the row that claims it.
 func TestProtocolTable(t *testing.T) {
 	src := ""
-	files, _ := filepath.Glob(filepath.Join("..", "..", "cmd", "ingestd", "*_test.go"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "e2e", "*", "*_test.go"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -42,7 +42,7 @@ func TestProtocolTable(t *testing.T) {
 		src += string(b)
 	}
 	if len(files) == 0 {
-		t.Fatal("no end-to-end test files found in cmd/ingestd")
+		t.Fatal("no end-to-end test files found under e2e/")
 	}
 	names := map[string]bool{}
 	for _, p := range protocols {
@@ -57,7 +57,7 @@ func TestProtocolTable(t *testing.T) {
 		}
 		for _, name := range tests {
 			if !regexp.MustCompile(`(?m)^func ` + name + `\(t \*testing\.T\)`).MatchString(src) {
-				t.Errorf("row %q names %s, which cmd/ingestd does not have", key, name)
+				t.Errorf("row %q names %s, which no test under e2e/ has", key, name)
 			}
 		}
 		if p.serve == nil || p.refuse == nil {
