@@ -25,6 +25,11 @@ func runChild(ctx context.Context, log *slog.Logger, args ...string) (string, er
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// A child never outlives the daemon: after a kill -9 or a crash of
+	// serve, the kernel kills it too (its work is crash-safe, and the next
+	// start runs it again), rather than letting it write into a data dir
+	// that a restarted daemon, or an operator's repair, now owns.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 30 * time.Second
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
