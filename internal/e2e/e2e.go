@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -227,6 +228,29 @@ func (s *SyncBuffer) String() string {
 
 var addrRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
+var consulted sync.Once
+
+// consultSources stats every source file of the module from inside a test,
+// so that go test's cache, which keys a package's result on the files its
+// tests consulted, runs the end-to-end tests again after any change to the
+// daemon: the binary Main builds is not a dependency the go command sees.
+func consultSources() {
+	consulted.Do(func() {
+		root := RepoRoot()
+		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return nil
+			case e.IsDir() && (e.Name() == ".git" || e.Name() == "node_modules" || e.Name() == "testdata" && p != filepath.Join(root, "testdata")):
+				return filepath.SkipDir
+			case strings.HasSuffix(p, ".go") || e.Name() == "go.mod" || e.Name() == "go.sum":
+				os.Stat(p)
+			}
+			return nil
+		})
+	})
+}
+
 // Start runs `ingestd serve` on a free port with extra YAML config and
 // waits until /readyz answers 200.
 func Start(t *testing.T, dataDir, yaml string) *Daemon {
@@ -243,6 +267,7 @@ func Start(t *testing.T, dataDir, yaml string) *Daemon {
 // as a crash test's armed failpoint may make it do.
 func Launch(t *testing.T, dataDir, yaml string, env []string) (*Daemon, error) {
 	t.Helper()
+	consultSources()
 	cfg := filepath.Join(t.TempDir(), "ingestd.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -412,6 +437,7 @@ func Files(t *testing.T, dir string) []string {
 // CLI runs the ingestd binary with args and returns its output and exit code.
 func CLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	consultSources()
 	out, err := exec.Command(Bin, args...).CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
