@@ -35,6 +35,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/gobin"
 )
 
 func main() {
@@ -155,7 +157,7 @@ func (s *soak) setup(bin string) error {
 	} else {
 		s.skipped["disk_full"] = "not root (a tmpfs holds the data dir for the disk faults)"
 	}
-	if vgw := findVersitygw(); vgw != "" {
+	if vgw := gobin.Find("versitygw"); vgw != "" {
 		s.s3 = &s3server{bin: vgw, dir: filepath.Join(s.work, "s3"), addr: freeAddr()}
 		os.MkdirAll(filepath.Join(s.s3.dir, bucket), 0o700) // posix backend: a bucket is a folder
 		if err := s.s3.start(); err != nil {
@@ -470,18 +472,6 @@ func (s *soak) startDaemon() error {
 type s3server struct {
 	bin, dir, addr string
 	cmd            *exec.Cmd
-}
-
-func findVersitygw() string {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	gp, _ := exec.Command("go", "env", "GOPATH").Output()
-	p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "versitygw")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
 }
 
 func (s *s3server) start() error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/e2e"
+	"github.com/ingestd/ingestd/internal/gobin"
 
 	"github.com/ingestd/ingestd/internal/testenv"
 )
@@ -25,14 +26,7 @@ func lookOtelcol() string {
 	if p := os.Getenv("INGESTD_OTELCOL"); p != "" && e2e.FileExists(p) {
 		return p
 	}
-	if p, err := exec.LookPath("otelcol-ingestd"); err == nil {
-		return p
-	}
-	gp, _ := exec.Command("go", "env", "GOPATH").Output()
-	if p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "otelcol-ingestd"); e2e.FileExists(p) {
-		return p
-	}
-	return ""
+	return gobin.Find("otelcol-ingestd")
 }
 
 // recordsIn is the daemon's ingestd_records_in_total, or -1 when it cannot

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/gobin"
 	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/segment"
 )
@@ -66,16 +67,7 @@ type S3Server struct {
 }
 
 // LookVersitygw returns the versitygw binary, or "" when it is not installed.
-func LookVersitygw() string {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	gp, _ := exec.Command("go", "env", "GOPATH").Output()
-	if p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "versitygw"); FileExists(p) {
-		return p
-	}
-	return ""
-}
+func LookVersitygw() string { return gobin.Find("versitygw") }
 
 // FileExists reports whether p exists.
 func FileExists(p string) bool { _, err := os.Stat(p); return err == nil }
