@@ -49,7 +49,7 @@ func (s *Core) Begin(auth []byte, protocol string) (*Write, *adapter.Error) {
 	proto := protocolIndex(protocol)
 	prod := s.prods.Load().find(auth)
 	if prod == nil {
-		s.m.tallies.of(unknownProducer).outcomes[proto][outcomeIndex(adapter.CodeUnauthorized)].Add(1)
+		s.m.unknown.outcomes[proto][outcomeIndex(adapter.CodeUnauthorized)].Add(1)
 		return nil, &adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "missing or unknown bearer token"}
 	}
 	if !prod.write {

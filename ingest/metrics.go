@@ -25,6 +25,7 @@ type metrics struct {
 	stageParse, stageCompress, stageCommit prometheus.Observer
 
 	tallies tallies // every write, per producer and protocol
+	unknown *tally  // writes whose token was not known
 
 	// State read at scrape time.
 	recovery       atomic.Int64 // nanoseconds
@@ -41,7 +42,8 @@ var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 20)
 // newMetrics makes the core's metrics and registers them in reg (nil: not
 // exported).
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{tallies: tallies{byName: map[string]*tally{}}}
+	m := &metrics{}
+	m.unknown = m.tallies.of(unknownProducer)
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_records_rejected_total", Help: "Records skipped with ?invalid=skip, by reason."}, []string{"reason"})
 	m.rejectedReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_requests_rejected_total", Help: "Requests refused with 400 (nothing stored), by reason."}, []string{"reason"})
 	for _, r := range record.Reasons { // every reason shows, at 0 until counted
@@ -131,35 +133,35 @@ type tally struct {
 // token reload keeps every producer's counts (and a removed producer's
 // counters stay, as counters should).
 type tallies struct {
-	mu     sync.Mutex
-	byName map[string]*tally
-	names  []string // in order of first use
+	mu   sync.Mutex
+	list []namedTally // in order of first use
 }
 
-// of returns the tally of the producer named name, made on first use.
+type namedTally struct {
+	name string
+	*tally
+}
+
+// of returns the tally of the producer named name, made on first use (at
+// start and at a token reload, never per write).
 func (t *tallies) of(name string) *tally {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.byName[name]
-	if c == nil {
-		c = &tally{}
-		t.byName[name] = c
-		t.names = append(t.names, name)
+	for _, n := range t.list {
+		if n.name == name {
+			return n.tally
+		}
 	}
+	c := &tally{}
+	t.list = append(t.list, namedTally{name, c})
 	return c
 }
 
-// each calls fn with every tally, in order of first use.
-func (t *tallies) each(fn func(name string, c *tally)) {
+// snapshot returns every tally, in order of first use.
+func (t *tallies) snapshot() []namedTally {
 	t.mu.Lock()
-	names := slices.Clone(t.names)
-	t.mu.Unlock()
-	for _, n := range names {
-		t.mu.Lock()
-		c := t.byName[n]
-		t.mu.Unlock()
-		fn(n, c)
-	}
+	defer t.mu.Unlock()
+	return slices.Clone(t.list)
 }
 
 // unknownProducer is the producer label of a write whose token was not known.
@@ -204,13 +206,15 @@ func (c *tallyCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	var total int64
-	c.t.each(func(name string, t *tally) {
-		var recs, ok, limited int64
+	limited := outcomeIndex(adapter.CodeRateLimited)
+	for _, nt := range c.t.snapshot() {
+		name, t := nt.name, nt.tally
+		var recs, ok, nlimited int64
 		for p, proto := range Protocols {
 			r := t.records[p].Load()
 			recs += r
 			ok += t.outcomes[p][outcomeOK].Load()
-			limited += t.outcomes[p][outcomeIndex(adapter.CodeRateLimited)].Load()
+			nlimited += t.outcomes[p][limited].Load()
 			for o, outcome := range Outcomes {
 				if v := t.outcomes[p][o].Load(); v > 0 || o == outcomeOK && name != unknownProducer {
 					counter(c.protoRequests, v, proto, name, outcome)
@@ -225,8 +229,8 @@ func (c *tallyCollector) Collect(ch chan<- prometheus.Metric) {
 		if name != unknownProducer {
 			counter(c.prodRecords, recs, name)
 			counter(c.prodRequests, ok, name)
-			counter(c.prodLimited, limited, name)
+			counter(c.prodLimited, nlimited, name)
 		}
-	})
+	}
 	counter(c.recordsIn, total)
 }
