@@ -159,3 +159,61 @@ func Check(dir string, entry func()) error {
 	}
 	return nil
 }
+
+// Ranges returns the runs of entries above after in the log in dir, one per
+// file, oldest first (for shipping what a previous run had not shipped).
+// Call before Start; a torn tail ends the last run.
+func Ranges(dir string, after uint64) ([]Range, error) {
+	files, err := listFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Range
+	for _, f := range files {
+		r := Range{Path: f.path}
+		var off int64
+		_, _, err := scanFile(f.path, f.first, func(seq uint64, _ byte, p []byte) error {
+			end := off + entryHdr + bodyHdr + int64(len(p))
+			if seq > after {
+				if r.First == 0 {
+					r.First, r.Off = seq, off
+				}
+				r.Last, r.End = seq, end
+			}
+			off = end
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if r.Last != 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Entries walks the whole entries in b (bytes of a log file, from an entry's
+// start), checking each one's checksum, and calls fn with its sequence and
+// its bytes as stored (header included: append them to a log file as they
+// are). It returns an error at the first damaged or partial entry.
+func Entries(b []byte, fn func(seq uint64, entry []byte) error) error {
+	for off := 0; off < len(b); {
+		if len(b)-off < entryHdr+bodyHdr {
+			return fmt.Errorf("wal: partial entry at offset %d", off)
+		}
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		if n < bodyHdr || n > len(b)-off-entryHdr {
+			return fmt.Errorf("wal: bad entry length %d at offset %d", n, off)
+		}
+		body := b[off+entryHdr : off+entryHdr+n]
+		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[off+4:]) {
+			return fmt.Errorf("wal: entry checksum mismatch at offset %d", off)
+		}
+		if err := fn(binary.LittleEndian.Uint64(body), b[off:off+entryHdr+n]); err != nil {
+			return err
+		}
+		off += entryHdr + n
+	}
+	return nil
+}

@@ -61,6 +61,20 @@ type Options[M any] struct {
 	// Fdatasync, when set, replaces the sync call (tests inject failures
 	// through it, per WAL, so they can run in parallel).
 	Fdatasync func(*os.File) error
+	// OnDurable, when set, is called by the writer goroutine with every run
+	// of entries once it is durable as Sync says (SyncAlways: after the
+	// batch's fdatasync; SyncInterval: after the periodic one; SyncNever:
+	// after the write), in sequence order, each run within one file. The
+	// bytes stay in the file until Release passes them.
+	OnDurable func(Range)
+}
+
+// Range is a run of whole entries in one log file: the bytes [Off, End) of
+// Path hold the entries First..Last.
+type Range struct {
+	Path        string
+	Off, End    int64
+	First, Last uint64
 }
 
 const (
@@ -123,6 +137,7 @@ type WAL[M any] struct {
 	last     uint64 // sequence of the last entry written
 	err      error  // sticky write/sync failure (read under errMu by others)
 	metas    []M    // PreCommit scratch, owned by the writer goroutine
+	pend     Range  // written, not yet reported to OnDurable (Last == 0: none)
 
 	errMu   sync.Mutex
 	reqs    chan *request[M]
@@ -368,6 +383,8 @@ func (w *WAL[M]) run() {
 			if dirty && w.err == nil {
 				if err := w.fsync(); err != nil {
 					w.setErr(fmt.Errorf("%w: %w", ErrFailed, err))
+				} else {
+					w.durable()
 				}
 				dirty = false
 			}
@@ -384,8 +401,8 @@ func (w *WAL[M]) run() {
 				}
 				break
 			}
-			if w.err == nil && w.opts.Sync != SyncNever {
-				w.fsync()
+			if w.err == nil && (w.opts.Sync == SyncNever || w.fsync() == nil) {
+				w.durable()
 			}
 			w.f.Close()
 			return
@@ -449,6 +466,7 @@ func (w *WAL[M]) commit(batch []*request[M], buf []byte) []byte {
 		}
 	}
 	failpoint.Hit("wal.commit.write")
+	off := w.size
 	n, err := w.f.Write(buf)
 	w.size += int64(n)
 	if err == nil && w.opts.Sync == SyncAlways {
@@ -462,6 +480,13 @@ func (w *WAL[M]) commit(batch []*request[M], buf []byte) []byte {
 	}
 	w.next = first + uint64(len(batch))
 	w.last = w.next - 1
+	if w.pend.Last == 0 {
+		w.pend = Range{Path: w.f.Name(), Off: off, First: first}
+	}
+	w.pend.End, w.pend.Last = w.size, w.last
+	if w.opts.Sync != SyncInterval {
+		w.durable()
+	}
 	for i, r := range batch {
 		r.seq = first + uint64(i)
 		if w.opts.OnCommit != nil {
@@ -501,12 +526,21 @@ func (w *WAL[M]) fsync() error {
 	return nil
 }
 
+// durable reports the pending run to OnDurable.
+func (w *WAL[M]) durable() {
+	if w.pend.Last != 0 && w.opts.OnDurable != nil {
+		w.opts.OnDurable(w.pend)
+	}
+	w.pend = Range{}
+}
+
 func (w *WAL[M]) rotate(first uint64) error {
 	if w.opts.Sync != SyncNever {
 		if err := w.fsync(); err != nil {
 			return err
 		}
 	}
+	w.durable() // a run never spans files
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("wal: close %s: %w", w.f.Name(), err)
 	}
