@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -128,6 +129,17 @@ func ParseName(name string) (node, kind string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// NameSeq returns the sequence in a segment file's name: a part's first,
+// a compacted file's high-water.
+func NameSeq(name string) (uint64, bool) {
+	if _, _, ok := ParseName(name); !ok {
+		return 0, false
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(name, SuffixOpen), SuffixSealed)
+	seq, err := strconv.ParseUint(base[len(base)-16:], 16, 64)
+	return seq, err == nil
 }
 
 // IsCompacted reports whether a file name (or path) is a compacted day's.
