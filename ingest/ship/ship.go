@@ -75,6 +75,11 @@ type Shipper struct {
 	done chan struct{}
 	once sync.Once
 
+	tail      *Tail         // continuous shipping, whose superseded WAL objects a pass prunes; nil: none
+	flushed   func() uint64 // every entry up to it is in local segment files
+	prunedAt  time.Time
+	PrunedWAL atomic.Int64 // WAL objects deleted since start
+
 	Uploaded      atomic.Int64 // objects confirmed
 	UploadedBytes atomic.Int64
 	Errors        atomic.Int64 // failed uploads (retried)
@@ -159,6 +164,84 @@ func dayKey(prefix, dt, name string) string {
 	return k
 }
 
+// SetTail makes the passes prune t's WAL objects once the segment objects
+// hold their entries; flushed says up to which sequence the local segment
+// files hold every entry. Call before Start.
+func (s *Shipper) SetTail(t *Tail, flushed func() uint64) { s.tail, s.flushed = t, flushed }
+
+// pruneEvery is how often a pass looks for WAL objects to prune when no day
+// was shipped.
+const pruneEvery = 10 * time.Minute
+
+// prune deletes the WAL objects whose entries are all in shipped segment
+// objects: below the lowest sequence of any local file not yet shipped and
+// of what is not yet in local files.
+func (s *Shipper) prune(ctx context.Context, shippedAny bool) {
+	if s.tail == nil || (!shippedAny && time.Since(s.prunedAt) < pruneEvery) {
+		return
+	}
+	low, err := UnshippedLow(s.dataDir)
+	if err != nil {
+		s.log.Warn("WAL objects not pruned", "err", err)
+		return
+	}
+	low = min(low, s.flushed()+1)
+	n, err := s.tail.Prune(ctx, low)
+	if err != nil {
+		s.log.Warn("WAL objects not pruned", "err", err)
+		return
+	}
+	s.prunedAt = time.Now()
+	if n > 0 {
+		s.PrunedWAL.Add(int64(n))
+		s.log.Info("pruned WAL objects the shipped segments hold", "objects", n, "below", low)
+	}
+}
+
+// UnshippedLow returns the lowest WAL sequence held by a local segment file
+// not yet shipped (open parts included), or the largest uint64 when there
+// is none: WAL objects wholly below it are in shipped segment objects. A
+// file whose lowest sequence cannot be told gives 0 (prune nothing).
+func UnshippedLow(dataDir string) (uint64, error) {
+	low := ^uint64(0)
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			return 0, err
+		}
+		for _, f := range append(open, sealed...) {
+			if strings.HasSuffix(f, segment.SuffixSealed) && shipped(f) {
+				continue
+			}
+			low = min(low, lowestSeq(f))
+		}
+	}
+	return low, nil
+}
+
+// lowestSeq is a segment file's lowest sequence: a part's name says it; a
+// compacted file's is its parts', listed by its manifest.
+func lowestSeq(f string) uint64 {
+	if !segment.IsCompacted(f) {
+		seq, _ := segment.NameSeq(filepath.Base(f))
+		return seq
+	}
+	names, err := segment.ReadManifest(f)
+	if err != nil || len(names) == 0 {
+		return 0
+	}
+	low := ^uint64(0)
+	for _, n := range names {
+		seq, _ := segment.NameSeq(n)
+		low = min(low, seq)
+	}
+	return low
+}
+
 // Start runs the shipping loop.
 func (s *Shipper) Start() { go s.loop() }
 
@@ -184,6 +267,7 @@ func (s *Shipper) loop() {
 	backoff := time.Duration(0)
 	for {
 		wait := s.cfg.Interval
+		before := s.Uploaded.Load()
 		if err := s.Pass(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -193,6 +277,7 @@ func (s *Shipper) loop() {
 			s.log.Warn("shipping failed; retrying", "in", wait, "backlog_files", s.BacklogFiles.Load(), "err", err)
 		} else {
 			backoff = 0
+			s.prune(ctx, s.Uploaded.Load() > before)
 		}
 		select {
 		case <-s.stop:
@@ -298,6 +383,7 @@ func shipped(f string) bool {
 func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int64) error {
 	dt := d.Start.Format(time.DateOnly)
 	key := Key(s.cfg.Prefix, s.cfg.Node, dt, filepath.Base(f))
+	failpoint.Hit("ship.upload.put")
 	info, err := s.client.FPutObject(ctx, s.cfg.Bucket, key, f, minio.PutObjectOptions{
 		ContentType: "application/zstd", PartSize: 64 << 20, SendContentMd5: true})
 	if err != nil {
@@ -314,6 +400,7 @@ func (s *Shipper) upload(ctx context.Context, d segment.Day, f string, size int6
 				if n == filepath.Base(f) {
 					continue
 				}
+				failpoint.Hit("ship.upload.removereplaced")
 				if err := s.client.RemoveObject(ctx, s.cfg.Bucket, Key(s.cfg.Prefix, s.cfg.Node, dt, n), minio.RemoveObjectOptions{}); err != nil {
 					return fmt.Errorf("ship: remove replaced %s: %w", n, err)
 				}
@@ -420,6 +507,7 @@ func (s *Shipper) uploadPartial(ctx context.Context, d segment.Day, p, state str
 	if err != nil {
 		return fmt.Errorf("ship: %w", err)
 	}
+	failpoint.Hit("ship.uploadPartial.put")
 	if _, err := s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(b), int64(len(b)),
 		minio.PutObjectOptions{ContentType: "application/json", SendContentMd5: true}); err != nil {
 		return fmt.Errorf("ship: upload %s to %s: %w", p, key, err)
