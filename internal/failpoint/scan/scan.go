@@ -57,9 +57,18 @@ var fileTypes = map[string]bool{"os.File": true, "github.com/ingestd/ingestd/seg
 
 var fileMethods = map[string]bool{"Write": true, "WriteAt": true, "WriteString": true, "Sync": true, "Truncate": true}
 
+// storeTypes are the object-store clients whose writing methods are durable
+// calls too: a PUT or DELETE is a step the crash sweeps must be able to
+// stop the daemon at, like a write to the disk.
+var storeTypes = map[string]bool{"github.com/minio/minio-go/v7.Client": true}
+
+var storeMethods = map[string]bool{"PutObject": true, "FPutObject": true, "RemoveObject": true, "RemoveObjects": true,
+	"CopyObject": true, "ComposeObject": true, "PutObjectFanOut": true}
+
 // Scan type-checks the packages matched by patterns (run in dir) and
 // returns every failpoint and every durable call that lacks one, sorted by
-// position. os.OpenFile counts as durable when its flags mention O_CREATE.
+// position. os.OpenFile counts as durable when its flags mention O_CREATE;
+// so do the object store's PUTs and DELETEs (storeMethods).
 func Scan(dir string, patterns ...string) ([]Point, []Gap, error) {
 	cfg := &packages.Config{Dir: dir, Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo}
 	pkgs, err := packages.Load(cfg, patterns...)
@@ -195,7 +204,7 @@ func (s *scanner) durable(call *ast.CallExpr) string {
 		}
 		return ""
 	}
-	if !fileMethods[fn.Name()] {
+	if !fileMethods[fn.Name()] && !storeMethods[fn.Name()] {
 		return ""
 	}
 	// The receiver's static type at the call, not the method's declaring
@@ -213,7 +222,7 @@ func (s *scanner) durable(call *ast.CallExpr) string {
 		return ""
 	}
 	tn := named.Obj().Pkg().Path() + "." + named.Obj().Name()
-	if fileTypes[tn] {
+	if fileTypes[tn] && fileMethods[fn.Name()] || storeTypes[tn] && storeMethods[fn.Name()] {
 		return "(" + tn + ")." + fn.Name()
 	}
 	return ""

@@ -58,7 +58,7 @@ func TestScanFindsGaps(t *testing.T) {
 	for _, g := range gaps {
 		got = append(got, g.Call)
 	}
-	want := "os.Rename (os.File).Sync os.OpenFile"
+	want := "os.Rename (os.File).Sync os.OpenFile (github.com/minio/minio-go/v7.Client).PutObject (github.com/minio/minio-go/v7.Client).RemoveObject"
 	if strings.Join(got, " ") != want {
 		t.Errorf("gaps %v, want %s", got, want)
 	}

@@ -1,9 +1,13 @@
-// Package gap is a fixture for the scanner: three durable calls without a
-// failpoint (a rename, a sync, a create) and two with one.
+// Package gap is a fixture for the scanner: five durable calls without a
+// failpoint (a rename, a sync, a create, an object PUT and DELETE) and three
+// with one.
 package gap
 
 import (
+	"context"
 	"os"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/ingestd/ingestd/internal/failpoint"
 )
@@ -17,4 +21,12 @@ func f(a, b string, fh *os.File) {
 	fh.Write(nil)
 	os.OpenFile(a, os.O_CREATE|os.O_WRONLY, 0o600) // gap
 	os.OpenFile(a, os.O_RDONLY, 0)                 // not durable
+}
+
+func g(ctx context.Context, c *minio.Client) {
+	c.PutObject(ctx, "b", "k", nil, 0, minio.PutObjectOptions{}) // gap
+	c.StatObject(ctx, "b", "k", minio.StatObjectOptions{})       // not durable
+	failpoint.Hit("gap.before-remove-object")
+	c.RemoveObject(ctx, "b", "k", minio.RemoveObjectOptions{})
+	c.RemoveObject(ctx, "b", "k2", minio.RemoveObjectOptions{}) // gap
 }
