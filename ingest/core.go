@@ -39,6 +39,9 @@ type Write struct {
 	start time.Time // the receive time given to records without a timestamp
 	proto int       // the protocol's index in Protocols, for the metrics
 	code  string    // the outcome so far: "", or an adapter.Code*, or "replayed"
+	// committed: the entry is in the WAL though the answer is not a
+	// success (the bucket did not confirm it in time); its key is kept.
+	committed bool
 }
 
 // Begin authorizes a write (auth is the Authorization header's value) and
@@ -81,6 +84,12 @@ func (s *Core) open() *adapter.Error {
 		}
 		return &adapter.Error{Status: 503, Code: adapter.CodeUnavailable, Message: msg, RetryAfter: s.retry}
 	}
+	if s.ackBucket {
+		if err := s.tail.Stalled(); err != nil {
+			return &adapter.Error{Status: 503, Code: adapter.CodeUnavailable, RetryAfter: s.retry,
+				Message: "storage.ack is bucket and " + err.Error() + "; nothing of this request was stored"}
+		}
+	}
 	return nil
 }
 
@@ -120,12 +129,18 @@ func (w *Write) Key(key, uri, body []byte) (replay []byte, _ *adapter.Error) {
 		return nil, &adapter.Error{Status: 400, Code: adapter.CodeInvalid, Message: errKeyFormat.Error()}
 	}
 	k, digest := string(key), requestDigest(uri, body)
-	answer, replayed, err := w.s.keys.Begin(k, digest, time.Now())
+	answer, seq, replayed, err := w.s.keys.Begin(k, digest, time.Now())
 	if err != nil {
 		w.code = adapter.CodeKeyReused
 		return nil, &adapter.Error{Status: 422, Code: adapter.CodeKeyReused, Message: err.Error()}
 	}
 	if replayed {
+		// Under ack bucket, the first answer may have been a 503 while
+		// the entry waited for the bucket: the replay waits too.
+		if e := w.s.waitBucket(seq); e != nil {
+			w.code = e.Code
+			return nil, e
+		}
 		w.code = "replayed"
 		return answer, nil
 	}
@@ -152,6 +167,7 @@ func (w *Write) commit(records []byte, opt adapter.Options) (*adapter.Result, *a
 	s, st := w.s, w.st
 	b := &st.batch
 	b.Reset()
+	st.seq = 0
 	t0 := time.Now()
 	p := s.parsers.Get().(*record.Parser)
 	re := p.Parse(records, w.start, opt.Skip, b)
@@ -200,14 +216,20 @@ func (w *Write) commit(records []byte, opt adapter.Options) (*adapter.Result, *a
 		wal := s.wal.Load()
 		var err error
 		if packed {
-			_, err = wal.AppendPacked(st.payload, st)
+			st.seq, err = wal.AppendPacked(st.payload, st)
 		} else {
-			_, err = wal.Append(st.payload, st)
+			st.seq, err = wal.Append(st.payload, st)
 		}
 		s.m.stageCommit.Observe(time.Since(t2).Seconds())
 		if err != nil {
 			s.store.Unadmit(n)
 			return nil, s.storageErr(err)
+		}
+		if e := s.waitBucket(st.seq); e != nil {
+			// Stored here and shipped when the bucket answers: a retry
+			// with the same key gets this answer, not a second copy.
+			w.committed = true
+			return nil, e
 		}
 	}
 	if r := s.rejected.Load(); r != nil && opt.KeepBad && len(b.Bad) > 0 {
@@ -228,10 +250,23 @@ func (w *Write) Done(ok bool) {
 	}
 	w.prod.tally.outcomes[w.proto][outcomeIndex(code)].Add(1)
 	if w.st.key != "" {
-		w.s.keys.Finish(w.st.key, w.st.resp, ok)
+		w.s.keys.Finish(w.st.key, w.st.resp, ok || w.committed, w.st.seq)
 	}
 	w.s.batches.Put(w.st)
 	w.st = nil
+}
+
+// waitBucket, under storage.ack: bucket, waits until WAL entry seq is in
+// the bucket; after storage.ack_timeout it is a 503.
+func (s *Core) waitBucket(seq uint64) *adapter.Error {
+	if !s.ackBucket || seq == 0 {
+		return nil
+	}
+	if err := s.tail.Wait(seq, s.ackTimeout); err != nil {
+		return &adapter.Error{Status: 503, Code: adapter.CodeUnavailable, RetryAfter: s.retry,
+			Message: "storage.ack is bucket and " + err.Error() + "; the records are stored on this node and ship when the bucket answers: retry with the same Idempotency-Key to get this write's answer without a second copy"}
+	}
+	return nil
 }
 
 // storageErr maps a failed write to 507: the disk is full, or it failed
@@ -248,12 +283,15 @@ func (s *Core) storageErr(err error) *adapter.Error {
 }
 
 // Readiness is what /readyz reports: "ready", or why intake is closed
-// ("disk_low", "failed" with the error, "stopping", "recovering").
+// ("disk_low", "bucket_unavailable" or "failed" with the error, "stopping",
+// "recovering").
 func (s *Core) Readiness() (state string, err error) {
 	failure := s.failure()
 	switch {
 	case s.ready.Load() && failure == nil && s.diskLow.Load():
 		return "disk_low", nil
+	case s.ready.Load() && failure == nil && s.ackBucket && s.tail.Stalled() != nil:
+		return "bucket_unavailable", s.tail.Stalled()
 	case s.ready.Load() && failure == nil:
 		return "ready", nil
 	case failure != nil:

@@ -43,13 +43,15 @@ type Keys struct {
 	order []string // keys in insertion order, for expiry; may hold released names
 
 	// owned by the WAL writer goroutine
-	f   *os.File
-	buf []byte
+	f    *os.File
+	buf  []byte
+	size int64 // bytes in the journal: a WAL run's records end here (continuous shipping)
 }
 
 type keyEntry struct {
 	at     time.Time
 	digest uint64        // of the first request; 0 = unknown (a journal record from before digests)
+	seq    uint64        // the first request's WAL entry; set before done is closed
 	answer []byte        // the 200 body; set before done is closed
 	done   chan struct{} // closed when the first request finished
 	ok     bool          // the first request succeeded; set before done is closed
@@ -77,6 +79,9 @@ func validKey(k []byte) bool {
 	}
 	return true
 }
+
+// KeysPath returns the Idempotency-Key journal of a data dir.
+func KeysPath(dataDir string) string { return keysPath(dataDir) }
 
 func keysPath(dataDir string) string { return filepath.Join(dataDir, "idempotency", "keys.log") }
 
@@ -118,7 +123,7 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 			if ans > len(body) || seq > walLast || now.Sub(at) > window {
 				continue
 			}
-			k.put(string(body[18:18+kl&^hasDigest]), at, digest, body[ans:])
+			k.put(string(body[18:18+kl&^hasDigest]), seq, at, digest, body[ans:])
 			keep = append(keep, hdr[:]...)
 			keep = append(keep, body...)
 		}
@@ -134,15 +139,15 @@ func OpenKeys(dataDir string, window time.Duration, maxKeys int, syncEach bool, 
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: open %s: %w", p, err)
 	}
-	k.f = f
+	k.f, k.size = f, int64(len(keep))
 	return k, nil
 }
 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
 
 // put records a finished key (journal load).
-func (k *Keys) put(key string, at time.Time, digest uint64, answer []byte) {
-	e := &keyEntry{at: at, digest: digest, answer: append([]byte(nil), answer...), done: make(chan struct{}), ok: true}
+func (k *Keys) put(key string, seq uint64, at time.Time, digest uint64, answer []byte) {
+	e := &keyEntry{at: at, seq: seq, digest: digest, answer: append([]byte(nil), answer...), done: make(chan struct{}), ok: true}
 	close(e.done)
 	if _, ok := k.m[key]; !ok {
 		k.order = append(k.order, key)
@@ -154,8 +159,8 @@ func (k *Keys) put(key string, at time.Time, digest uint64, answer []byte) {
 // given. If an earlier request with the key succeeded, it returns that
 // answer (replay=true), or errKeyReused when that request's digest differs.
 // If one is in flight, it waits for its outcome. Otherwise the caller owns
-// the key and must call Finish.
-func (k *Keys) Begin(key string, digest uint64, now time.Time) (answer []byte, replay bool, err error) {
+// the key and must call Finish. seq is a replayed answer's WAL entry.
+func (k *Keys) Begin(key string, digest uint64, now time.Time) (answer []byte, seq uint64, replay bool, err error) {
 	for {
 		k.mu.Lock()
 		k.expire(now)
@@ -164,23 +169,24 @@ func (k *Keys) Begin(key string, digest uint64, now time.Time) (answer []byte, r
 			k.m[key] = &keyEntry{at: now, digest: digest, done: make(chan struct{})}
 			k.order = append(k.order, key)
 			k.mu.Unlock()
-			return nil, false, nil
+			return nil, 0, false, nil
 		}
 		k.mu.Unlock()
 		if e.digest != 0 && digest != 0 && e.digest != digest {
-			return nil, false, errKeyReused
+			return nil, 0, false, errKeyReused
 		}
 		<-e.done
 		if e.ok {
-			return e.answer, true, nil
+			return e.answer, e.seq, true, nil
 		}
 		// The first attempt failed and released the key: claim it anew.
 	}
 }
 
-// Finish ends a claim: ok with the answer once the request is committed, or
-// not ok, which releases the key so that a retry is processed anew.
-func (k *Keys) Finish(key string, answer []byte, ok bool) {
+// Finish ends a claim: ok with the answer once the request is committed
+// (as WAL entry seq), or not ok, which releases the key so that a retry is
+// processed anew.
+func (k *Keys) Finish(key string, answer []byte, ok bool, seq uint64) {
 	k.mu.Lock()
 	e := k.m[key]
 	if e != nil && !ok {
@@ -192,6 +198,7 @@ func (k *Keys) Finish(key string, answer []byte, ok bool) {
 	}
 	if ok {
 		e.answer = append([]byte(nil), answer...)
+		e.seq = seq
 	}
 	e.ok = ok
 	close(e.done)
@@ -257,7 +264,9 @@ func (k *Keys) preCommit(first uint64, metas []*reqState) error {
 		return nil
 	}
 	failpoint.Hit("ingest.preCommit.write")
-	if _, err := k.f.Write(k.buf); err != nil {
+	n, err := k.f.Write(k.buf)
+	k.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("idempotency: write journal: %w", err)
 	}
 	if k.sync {

@@ -23,13 +23,13 @@ func TestKeysJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans, ok, _ := k.Begin("a", 0, now); !ok || string(ans) != `{"accepted":1}` {
+	if ans, _, ok, _ := k.Begin("a", 0, now); !ok || string(ans) != `{"accepted":1}` {
 		t.Fatalf("a: %q %v", ans, ok)
 	}
-	if _, ok, _ := k.Begin("c", 0, now); ok {
+	if _, _, ok, _ := k.Begin("c", 0, now); ok {
 		t.Fatal("key of an uncommitted entry (seq 3) was kept")
 	}
-	k.Finish("c", nil, false)
+	k.Finish("c", nil, false, 0)
 	k.Close()
 	// A torn tail is dropped; expiry drops old keys.
 	f, _ := os.OpenFile(keysPath(dir), os.O_WRONLY|os.O_APPEND, 0)
@@ -53,20 +53,20 @@ func TestKeysReleaseOnFailureAndCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if _, ok, _ := k.Begin("x", 0, now); ok {
+	if _, _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("fresh key replayed")
 	}
-	k.Finish("x", nil, false) // failed: released
-	if _, ok, _ := k.Begin("x", 0, now); ok {
+	k.Finish("x", nil, false, 0) // failed: released
+	if _, _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("failed key replayed")
 	}
-	k.Finish("x", []byte("A"), true)
+	k.Finish("x", []byte("A"), true, 0)
 	for _, key := range []string{"y", "z"} {
 		k.Begin(key, 0, now)
-		k.Finish(key, []byte(key), true)
+		k.Finish(key, []byte(key), true, 0)
 	}
 	k.Begin("w", 0, now) // over max_keys: the oldest (x) goes
-	if _, ok, _ := k.Begin("x", 0, now); ok {
+	if _, _, ok, _ := k.Begin("x", 0, now); ok {
 		t.Fatal("oldest key kept beyond max_keys")
 	}
 }
@@ -81,14 +81,14 @@ func TestKeyReusedWithAnotherRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, replay, err := k.Begin("d", 42, now); replay || err != nil {
+	if _, _, replay, err := k.Begin("d", 42, now); replay || err != nil {
 		t.Fatalf("first: %v %v", replay, err)
 	}
 	if err := k.preCommit(1, []*reqState{&reqState{key: "d", digest: 42, resp: []byte(`{"accepted":2}`)}, &reqState{key: "old", resp: []byte(`{"accepted":5}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	k.Finish("d", []byte(`{"accepted":2}`), true)
-	if _, _, err := k.Begin("d", 43, now); err != errKeyReused {
+	k.Finish("d", []byte(`{"accepted":2}`), true, 0)
+	if _, _, _, err := k.Begin("d", 43, now); err != errKeyReused {
 		t.Fatalf("another digest: %v", err)
 	}
 	k.Close()
@@ -96,13 +96,13 @@ func TestKeyReusedWithAnotherRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans, replay, err := k.Begin("d", 42, now); !replay || err != nil || string(ans) != `{"accepted":2}` {
+	if ans, _, replay, err := k.Begin("d", 42, now); !replay || err != nil || string(ans) != `{"accepted":2}` {
 		t.Fatalf("same digest after restart: %q %v %v", ans, replay, err)
 	}
-	if _, _, err := k.Begin("d", 7, now); err != errKeyReused {
+	if _, _, _, err := k.Begin("d", 7, now); err != errKeyReused {
 		t.Fatalf("another digest after restart: %v", err)
 	}
-	if ans, replay, err := k.Begin("old", 99, now); !replay || err != nil || string(ans) != `{"accepted":5}` {
+	if ans, _, replay, err := k.Begin("old", 99, now); !replay || err != nil || string(ans) != `{"accepted":5}` {
 		t.Fatalf("a record without a digest: %q %v %v", ans, replay, err)
 	}
 }

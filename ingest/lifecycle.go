@@ -48,6 +48,10 @@ type Core struct {
 	prods    atomic.Pointer[producers]
 	rejected atomic.Pointer[rejectedStore] // nil: rejected lines are not kept
 	retry    int                           // Retry-After seconds
+
+	tail       Tail // nil: the WAL is not shipped (no storage)
+	ackBucket  bool // storage.ack: bucket: answers wait for tail
+	ackTimeout time.Duration
 }
 
 // reqState is the per-request scratch memory, pooled. It is the meta of
@@ -60,6 +64,7 @@ type reqState struct {
 	resp    []byte              // with a key: the success answer journaled with it
 	key     string              // Idempotency-Key, "" when none
 	digest  uint64              // with a key: of the request (see Keys), journaled with it
+	seq     uint64              // the WAL entry, once committed
 }
 
 // OnDayDone registers fn to be told of each finished day whose files are
@@ -132,7 +137,7 @@ func (s *Core) Recover() error {
 	w, tail, err := wal.Open(wal.Options[*reqState]{
 		Dir: filepath.Join(s.cfg.DataDir, "wal"), Sync: mode, Interval: s.cfg.FsyncInterval,
 		FileSize: s.cfg.WALFileSize, NoCompress: s.cfg.WALNoCompress,
-		OnCommit: s.commit, OnSync: s.m.observeFsync,
+		OnCommit: s.commit, OnSync: s.m.observeFsync, OnDurable: s.onDurable,
 		PreCommit: func(first uint64, metas []*reqState) error { return s.keys.preCommit(first, metas) },
 	})
 	if err != nil {
@@ -151,6 +156,16 @@ func (s *Core) Recover() error {
 		return err
 	}
 	s.keys = keys
+	var rel store.Releaser = w
+	if s.tail != nil {
+		// What a previous process wrote may not be in the bucket yet.
+		rs, err := wal.Ranges(filepath.Join(s.cfg.DataDir, "wal"), s.tail.Shipped())
+		if err != nil {
+			return s.startupErr(err)
+		}
+		s.tail.Resume(rs, keys.size)
+		rel = shippedReleaser{w, s.tail}
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -158,7 +173,7 @@ func (s *Core) Recover() error {
 	// Everything up to the log's end is in the segments or was just
 	// replayed into the buffers: the durable watermark starts there, not
 	// at 0 (else a start without traffic could not empty the log on stop).
-	s.store.Attach(w, w.LastSeq())
+	s.store.Attach(rel, w.LastSeq())
 	d := time.Since(t0)
 	s.m.recovery.Store(int64(d))
 	s.log.Info("recovered", "days", rep.Days, "open_parts", rep.OpenParts, "cut_bytes", rep.CutBytes,
@@ -216,6 +231,14 @@ func (s *Core) Shutdown(ctx context.Context) error {
 	}
 	if d, last := s.store.Durable(), w.LastSeq(); d < last {
 		return fmt.Errorf("ingest: BUG: after flushing, segments hold up to %d of %d; WAL kept", d, last)
+	}
+	if s.tail != nil {
+		// The segments are not in the bucket before the day is finished:
+		// the WAL's last entries must be, before the log is emptied.
+		if err := s.tail.Drain(ctx); err != nil {
+			s.log.Warn("WAL kept: its last entries are not in the bucket yet (they ship at the next start)", "err", err)
+			return nil
+		}
 	}
 	return w.Empty()
 }

@@ -168,7 +168,7 @@ func (h *Server) readyz(ctx *fasthttp.RequestCtx, _ es.Call) {
 	case state == "ready":
 		h.get(ctx, "/readyz", 200, `{"status":"ready"}`)
 	case err != nil:
-		h.get(ctx, "/readyz", 503, `{"status":"failed","error":`+string(jsonx.AppendString(nil, err.Error()))+`}`)
+		h.get(ctx, "/readyz", 503, `{"status":"`+state+`","error":`+string(jsonx.AppendString(nil, err.Error()))+`}`)
 	default:
 		h.get(ctx, "/readyz", 503, `{"status":"`+state+`"}`)
 	}
