@@ -7,6 +7,7 @@
 //	ingestd repair  --data-dir DIR
 //	ingestd report  (--month YYYY-MM | --from DAY --to DAY) [--data-dir DIR] [--out DIR] [--export-records]
 //	ingestd replay-rejected [--data-dir DIR] (--print | --list | --url URL)
+//	ingestd restore --source s3://BUCKET/PREFIX --node NODE --data-dir DIR
 //	ingestd version
 package main
 
@@ -28,6 +29,7 @@ Usage:
   ingestd report  (--month YYYY-MM | --from DAY --to DAY) [--out DIR] [--where E]   write a report of a month or of days
   ingestd query   --from T --to T [--where E] [--by P] [--stats S]  ask a question: records or a table
   ingestd replay-rejected (--print | --list | --url URL) [--remove]  lines rejected with ?invalid=skip
+  ingestd restore --source s3://B/P --node N --data-dir DIR          rebuild a lost node's data dir from the bucket
   ingestd version                                                   print the version
 
 Run 'ingestd COMMAND --help' for a command's options.
@@ -55,6 +57,8 @@ func main() {
 		code = runQuery(args)
 	case "replay-rejected":
 		code = runReplayRejected(args)
+	case "restore":
+		code = runRestore(args)
 	case "version", "--version", "-version":
 		fmt.Println("ingestd", version)
 	case "help", "--help", "-help", "-h":

@@ -64,6 +64,12 @@ type storageConfig struct {
 	SecretKey   string        `yaml:"secret_key"`   //
 	DeleteAfter time.Duration `yaml:"delete_after"` // remove the local copy this long after the store confirmed it; negative = keep
 	Interval    time.Duration `yaml:"interval"`     // how often to look for files to ship
+	// Continuous shipping of the WAL (docs/SCALING.md "When a node dies").
+	TailInterval    time.Duration `yaml:"tail_interval"`      // ack local: a durable entry is in the bucket within this plus one upload
+	Ack             string        `yaml:"ack"`                // local: a success means fsynced here; bucket: and in an object the store confirmed
+	AckTimeout      time.Duration `yaml:"ack_timeout"`        // ack bucket: 503 after this long without the bucket's confirmation
+	AckPutsInFlight int           `yaml:"ack_puts_in_flight"` // ack bucket: WAL object PUTs at once
+	AckWindow       time.Duration `yaml:"ack_window"`         // ack bucket: wait this long for more entries before a PUT
 }
 
 // node returns the node id: node_id, or the host name.
@@ -345,6 +351,13 @@ func (c *fileConfig) shipConfig() ship.Config {
 		DeleteAfter: st.DeleteAfter, Interval: st.Interval, WaitPartials: c.Report.Partials}
 }
 
+// tailConfig is continuous shipping's part of the storage section.
+func (c *fileConfig) tailConfig() ship.TailConfig {
+	st := c.Storage
+	return ship.TailConfig{Interval: st.TailInterval, Ack: st.Ack == "bucket", InFlight: st.AckPutsInFlight,
+		AckWindow: st.AckWindow, AckTimeout: st.AckTimeout}
+}
+
 // validateSections checks the listener sections and what spans components;
 // each component's Validate checks its own part.
 func (c *fileConfig) validateSections() error {
@@ -364,12 +377,24 @@ func (c *fileConfig) validateSections() error {
 		{"segments.flush_workers", int64(c.Segments.FlushWorkers)}, {"buffers.max_bytes", int64(c.Buffers.MaxBytes)},
 		{"buffers.max_request_bytes", int64(c.Buffers.MaxRequest)}, {"idempotency.window", int64(c.Idempotency.Window)},
 		{"idempotency.max_keys", int64(c.Idempotency.MaxKeys)}, {"syslog.max_message", int64(c.Syslog.MaxMessage)},
-		{"syslog.max_connections", int64(c.Syslog.MaxConnections)}, {"syslog.idle_timeout", int64(c.Syslog.IdleTimeout)}}
+		{"syslog.max_connections", int64(c.Syslog.MaxConnections)}, {"syslog.idle_timeout", int64(c.Syslog.IdleTimeout)},
+		{"storage.tail_interval", int64(c.Storage.TailInterval)}, {"storage.ack_timeout", int64(c.Storage.AckTimeout)},
+		{"storage.ack_puts_in_flight", int64(c.Storage.AckPutsInFlight)}}
 	for _, p := range positive {
 		l.Check(p.v != 0, p.key, 0, "want > 0")
 	}
 	if c.Rejected.Keep && c.Rejected.MaxBytes == 0 {
 		l.Add(fmt.Errorf("config: rejected.max_bytes: 0 (want ≥ 1MiB)"))
+	}
+	switch c.Storage.Ack {
+	case "local":
+	case "bucket":
+		l.Check(c.Storage.Endpoint != "", "storage.ack", "bucket", "needs storage.endpoint and storage.bucket")
+	default:
+		l.Add(fmt.Errorf("config: storage.ack: %q (want local or bucket)", c.Storage.Ack))
+	}
+	if c.Storage.AckWindow < 0 {
+		l.Add(fmt.Errorf("config: storage.ack_window: %v (want ≥ 0)", c.Storage.AckWindow))
 	}
 	if c.WAL.Fsync == "" {
 		l.Add(fmt.Errorf("config: wal.fsync: empty (want always, interval or never)"))

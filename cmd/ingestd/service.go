@@ -46,6 +46,7 @@ type service struct {
 	certs   *certReloader        // nil without TLS
 	tokens  []ingest.Token       // auth.tokens and auth.token_file's, as the core started with
 	shipper *ship.Shipper        // nil without storage
+	tail    *ship.Tail           // continuous shipping of the WAL; nil without storage
 	scheds  []*report.Scheduler
 	closers []func() // in the order they run at close
 }
@@ -150,6 +151,14 @@ func (d *service) buildBackground() error {
 		}
 		d.shipper = sh
 		dayDone = append(dayDone, func(string) { sh.Kick() })
+		tc := cfg.tailConfig()
+		tail, err := ship.NewTail(cfg.DataDir, cfg.shipConfig(), tc, ingest.KeysPath(cfg.DataDir), d.reg, log)
+		if err != nil {
+			return &exitErr{2, err}
+		}
+		d.tail = tail
+		d.core.ShipTail(tail, tc.Ack, tc.WithDefaults().AckTimeout)
+		sh.SetTail(tail, d.core.Flushed)
 	}
 	if len(dayDone) > 0 {
 		d.core.OnDayDone(func(dir string) {
@@ -211,6 +220,11 @@ func (d *service) run() int {
 	}
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if d.tail != nil {
+		d.tail.Start()
+		defer d.tail.Close() // after the core's stop, which drains it
+		log.Info("shipping the WAL continuously", "ack", cfg.Storage.Ack, "tail_interval", cfg.Storage.TailInterval)
+	}
 	if code := d.recover(sig); code != 0 {
 		return code
 	}
