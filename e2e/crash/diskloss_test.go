@@ -1,0 +1,217 @@
+package crash
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ingestd/ingestd/internal/e2e"
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/segment"
+)
+
+// diskLossS3 starts versitygw (or skips) and makes the buckets.
+func diskLossS3(t *testing.T, buckets ...string) (*e2e.S3Server, *minio.Client) {
+	t.Helper()
+	vgw := e2e.LookVersitygw()
+	if vgw == "" {
+		testenv.Missing(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	}
+	s3 := &e2e.S3Server{Bin: vgw, Dir: t.TempDir(), Addr: e2e.FreeAddr(t)}
+	s3.Start(t)
+	t.Cleanup(s3.Stop)
+	c, err := minio.New(s3.Addr, &minio.Options{Creds: credentials.NewStaticV4(e2e.S3Key, e2e.S3Secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buckets {
+		if err := c.MakeBucket(context.Background(), b, minio.MakeBucketOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s3, c
+}
+
+// TestDiskLoss loses the whole machine at random instants: under load (with
+// Idempotency-Keys, through /v1/ingest and _bulk, over today and past days
+// that seal, compact and ship meanwhile), the daemon is killed with SIGKILL
+// and its data dir deleted; `ingestd restore` rebuilds it from the bucket
+// and the next round serves on it. At the end every record is counted over
+// the bucket's segment objects and the last data dir together.
+//
+// With storage.ack: bucket, every acknowledged record must be there exactly
+// once. With ack: local, acknowledged records may be lost, only those
+// acknowledged within the last tail_interval (plus one upload) before the
+// loss; the test measures that window and fails beyond a generous bound.
+func TestDiskLoss(t *testing.T) {
+	t.Parallel()
+	rounds := 3
+	if *e2e.LongCrash {
+		rounds = 12
+	}
+	if testing.Short() {
+		rounds = 2
+	}
+	s3, c := diskLossS3(t, "loss-bucket", "loss-local")
+	for _, ack := range []string{"bucket", "local"} {
+		t.Run(ack, func(t *testing.T) {
+			bucket := "loss-" + ack
+			storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  ack: %s\n  tail_interval: 1s\n",
+				s3.Addr, bucket, e2e.S3Key, e2e.S3Secret, ack)
+			cfg := crashCfg + "node_id: n1\n" + storage
+			cliCfg := filepath.Join(t.TempDir(), "cli.yaml")
+			if err := os.WriteFile(cliCfg, []byte(storage), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "data")
+			now := time.Now()
+			var (
+				mu       sync.Mutex
+				lostAt   = map[int]time.Time{} // round → when its machine was lost
+				windows  []time.Duration       // per lost request: loss time - its acknowledgement
+				lostRecs int
+				restored []string
+			)
+			crashRounds(t, crashRun{rounds: rounds, producers: 3, dir: dir, cfg: cfg,
+				when: func(r *rand.Rand, round int) time.Time {
+					if r.Intn(2) == 0 {
+						return now
+					}
+					return now.AddDate(0, 0, -1-round%3) // a past day that seals and ships while the load runs
+				},
+				crash: func(d *e2e.Daemon, round int) {
+					time.Sleep(time.Duration(500+rand.Intn(2500)) * time.Millisecond)
+					d.Kill()
+					mu.Lock()
+					lostAt[round] = time.Now()
+					mu.Unlock()
+					if err := os.RemoveAll(dir); err != nil {
+						t.Fatal(err)
+					}
+					if round == 0 {
+						// The heartbeat is a few seconds old: a node that
+						// may be alive is refused without --force.
+						if out, code := e2e.CLI(t, "restore", "--config", cliCfg, "--source", "s3://"+bucket, "--node", "n1", "--data-dir", dir); code != 3 {
+							t.Fatalf("restore of a node with a fresh heartbeat: exit %d, want 3\n%s", code, out)
+						}
+					}
+					out, code := e2e.CLI(t, "restore", "--config", cliCfg, "--source", "s3://"+bucket, "--node", "n1", "--data-dir", dir, "--force")
+					if code != 0 {
+						t.Fatalf("restore: exit %d\n%s", code, out)
+					}
+					restored = append(restored, strings.TrimSpace(out))
+				},
+				stored: func() []string { return bucketAndLocal(t, c, bucket, dir) },
+				lost: func(s *sent, missing int) {
+					if ack == "bucket" {
+						t.Errorf("ack bucket: acknowledged request %s lost %d of %d records (acknowledged in round %d)", s.key, missing, len(s.ids), s.round)
+						return
+					}
+					mu.Lock()
+					windows = append(windows, lostAt[s.round].Sub(s.ackedAt))
+					lostRecs += missing
+					mu.Unlock()
+				},
+			})
+			for i, r := range restored {
+				t.Logf("round %d restore:\n%s", i, r)
+			}
+			if ack == "local" {
+				sort.Slice(windows, func(i, j int) bool { return windows[i] < windows[j] })
+				worst := time.Duration(0)
+				if len(windows) > 0 {
+					worst = windows[len(windows)-1]
+				}
+				t.Logf("ack local: %d acknowledged requests (%d records) lost over %d losses of the machine; the oldest was acknowledged %v before the loss (tail_interval 1s, block_age 50ms)",
+					len(windows), lostRecs, rounds, worst.Round(time.Millisecond))
+				// The promise is tail_interval plus one upload; the bound
+				// leaves room for a loaded machine.
+				if worst > 10*time.Second {
+					t.Errorf("ack local lost a record acknowledged %v before the loss: beyond tail_interval + an upload", worst)
+				}
+			}
+		})
+	}
+}
+
+// bucketAndLocal returns every record line of node n1, counting each file
+// once: the segment objects in the bucket and the data dir's files, a
+// compacted file dropping the parts its manifest replaces.
+func bucketAndLocal(t *testing.T, c *minio.Client, bucket, dataDir string) []string {
+	t.Helper()
+	ctx := context.Background()
+	merged := t.TempDir()
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if !strings.HasSuffix(o.Key, segment.SuffixSealed) {
+			continue
+		}
+		day := filepath.Join(segment.SegmentsDir(merged), path.Dir(o.Key))
+		os.MkdirAll(day, 0o755)
+		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(day, path.Base(o.Key)), b, 0o644)
+	}
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := filepath.Join(segment.SegmentsDir(merged), filepath.Base(d.Dir))
+		os.MkdirAll(day, 0o755)
+		for _, f := range append(sealed, open...) {
+			dst := filepath.Join(day, filepath.Base(f))
+			if _, err := os.Stat(dst); err == nil {
+				continue // shipped: the same file
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(dst, b, 0o644)
+		}
+	}
+	var lines []string
+	days, _ = segment.ListDays(merged)
+	for _, d := range days {
+		in, err := segment.DayInputs(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = segment.ScanFiles(ctx, in, segment.ScanOptions{}, func(_ string, _ segment.BlockMeta, raw []byte) error {
+			for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+				lines = append(lines, l)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lines
+}
