@@ -262,7 +262,10 @@ func (s *Core) waitBucket(seq uint64) *adapter.Error {
 	if !s.ackBucket || seq == 0 {
 		return nil
 	}
-	if err := s.tail.Wait(seq, s.ackTimeout); err != nil {
+	t0 := time.Now()
+	err := s.tail.Wait(seq, s.ackTimeout)
+	s.m.stageBucket.Observe(time.Since(t0).Seconds())
+	if err != nil {
 		return &adapter.Error{Status: 503, Code: adapter.CodeUnavailable, RetryAfter: s.retry,
 			Message: "storage.ack is bucket and " + err.Error() + "; the records are stored on this node and ship when the bucket answers: retry with the same Idempotency-Key to get this write's answer without a second copy"}
 	}

@@ -23,6 +23,7 @@ type metrics struct {
 	// (validate and compact), then, when it stores records, compress (its
 	// zstd frames) and commit (the WAL's group commit, fsync included).
 	stageParse, stageCompress, stageCommit prometheus.Observer
+	stageBucket                            prometheus.Observer // storage.ack: bucket: from the WAL commit to the bucket's confirmation
 
 	tallies tallies // every write, per producer and protocol
 	unknown *tally  // writes whose token was not known
@@ -52,9 +53,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_wal_fsync_duration_seconds", Help: "Duration of WAL fdatasync calls.", Buckets: LatencyBuckets})
 	stages := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ingestd_write_stage_seconds",
-		Help:    "Time a write spends in each stage: parse (validate, compact, timestamps; every write), then for writes that store records compress (their zstd frames, in the request's goroutine) and commit (WAL group commit and fsync, until answered). Waiting for a CPU counts in the stage it delays.",
+		Help:    "Time a write spends in each stage: parse (validate, compact, timestamps; every write), then for writes that store records compress (their zstd frames, in the request's goroutine), commit (WAL group commit and fsync) and, under storage.ack: bucket, bucket (until the WAL object holding the write is confirmed). Waiting for a CPU counts in the stage it delays.",
 		Buckets: LatencyBuckets}, []string{"stage"})
 	m.stageParse, m.stageCompress, m.stageCommit = stages.WithLabelValues("parse"), stages.WithLabelValues("compress"), stages.WithLabelValues("commit")
+	m.stageBucket = stages.WithLabelValues("bucket")
 	if reg == nil {
 		return m
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ingestd/ingestd/configs"
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/httpapi"
+	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/ingest/syslogd"
 )
 
@@ -74,6 +75,9 @@ func TestComponentDefaultsAreTheFileDefaults(t *testing.T) {
 	}
 	if got, want := c.syslogConfig(), (syslogd.Config{}).WithDefaults(); got != want {
 		t.Errorf("syslog:\n file %+v\n zero %+v", got, want)
+	}
+	if got, want := c.tailConfig(), (ship.TailConfig{}).WithDefaults(); got.WithDefaults() != want || got.Interval != want.Interval || got.AckWindow != want.AckWindow || got.InFlight != want.InFlight || got.AckTimeout != want.AckTimeout {
+		t.Errorf("storage (continuous shipping):\n file %+v\n zero %+v", got, want)
 	}
 	got := c.coreConfig(nil)
 	off := ingest.Config{DataDir: got.DataDir, Node: got.Node, MinFree: got.MinFree, SealGrace: got.SealGrace, SealIdle: got.SealIdle,

@@ -65,11 +65,11 @@ type storageConfig struct {
 	DeleteAfter time.Duration `yaml:"delete_after"` // remove the local copy this long after the store confirmed it; negative = keep
 	Interval    time.Duration `yaml:"interval"`     // how often to look for files to ship
 	// Continuous shipping of the WAL (docs/SCALING.md "When a node dies").
-	TailInterval    time.Duration `yaml:"tail_interval"`      // ack local: a durable entry is in the bucket within this plus one upload
+	TailInterval    time.Duration `yaml:"tail_interval"`      // ack local: one PUT per interval at most; an entry is in the bucket within it plus one upload
 	Ack             string        `yaml:"ack"`                // local: a success means fsynced here; bucket: and in an object the store confirmed
 	AckTimeout      time.Duration `yaml:"ack_timeout"`        // ack bucket: 503 after this long without the bucket's confirmation
 	AckPutsInFlight int           `yaml:"ack_puts_in_flight"` // ack bucket: WAL object PUTs at once
-	AckWindow       time.Duration `yaml:"ack_window"`         // ack bucket: wait this long for more entries before a PUT
+	AckWindow       time.Duration `yaml:"ack_window"`         // ack bucket: one PUT per window at most
 }
 
 // node returns the node id: node_id, or the host name.
@@ -379,7 +379,7 @@ func (c *fileConfig) validateSections() error {
 		{"idempotency.max_keys", int64(c.Idempotency.MaxKeys)}, {"syslog.max_message", int64(c.Syslog.MaxMessage)},
 		{"syslog.max_connections", int64(c.Syslog.MaxConnections)}, {"syslog.idle_timeout", int64(c.Syslog.IdleTimeout)},
 		{"storage.tail_interval", int64(c.Storage.TailInterval)}, {"storage.ack_timeout", int64(c.Storage.AckTimeout)},
-		{"storage.ack_puts_in_flight", int64(c.Storage.AckPutsInFlight)}}
+		{"storage.ack_puts_in_flight", int64(c.Storage.AckPutsInFlight)}, {"storage.ack_window", int64(c.Storage.AckWindow)}}
 	for _, p := range positive {
 		l.Check(p.v != 0, p.key, 0, "want > 0")
 	}
@@ -392,9 +392,6 @@ func (c *fileConfig) validateSections() error {
 		l.Check(c.Storage.Endpoint != "", "storage.ack", "bucket", "needs storage.endpoint and storage.bucket")
 	default:
 		l.Add(fmt.Errorf("config: storage.ack: %q (want local or bucket)", c.Storage.Ack))
-	}
-	if c.Storage.AckWindow < 0 {
-		l.Add(fmt.Errorf("config: storage.ack_window: %v (want ≥ 0)", c.Storage.AckWindow))
 	}
 	if c.WAL.Fsync == "" {
 		l.Add(fmt.Errorf("config: wal.fsync: empty (want always, interval or never)"))

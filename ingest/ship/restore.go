@@ -53,7 +53,7 @@ func (s *Source) Restore(ctx context.Context, node, dataDir string, dryRun, forc
 		return p, err
 	}
 	if ents, err := os.ReadDir(dataDir); err == nil && len(ents) > 0 {
-		return p, fmt.Errorf("restore: %s is not empty: restore into a new directory", dataDir)
+		return p, fmt.Errorf("restore: %s is not empty: restore into a new directory (after an interrupted restore, delete it and run restore again)", dataDir)
 	} else if err != nil && !os.IsNotExist(err) {
 		return p, fmt.Errorf("restore: %w", err)
 	}

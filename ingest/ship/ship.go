@@ -77,8 +77,8 @@ type Shipper struct {
 
 	tail      *Tail         // continuous shipping, whose superseded WAL objects a pass prunes; nil: none
 	flushed   func() uint64 // every entry up to it is in local segment files
-	prunedAt  time.Time
-	PrunedWAL atomic.Int64 // WAL objects deleted since start
+	prunedLow uint64        // the low of the last prune: the next lists the bucket only once it moved
+	PrunedWAL atomic.Int64  // WAL objects deleted since start
 
 	Uploaded      atomic.Int64 // objects confirmed
 	UploadedBytes atomic.Int64
@@ -133,12 +133,17 @@ func (s *Shipper) register(reg prometheus.Registerer) {
 
 // Client returns a client for the store of cfg (endpoint, TLS, region and
 // credentials: the keys given, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
-func Client(cfg Config) (*minio.Client, error) {
+func Client(cfg Config) (*minio.Client, error) { return client(cfg, false) }
+
+// client returns a client; with trailers, a PUT can carry its CRC-32C in a
+// trailing header, checked by the store, instead of signing a SHA-256 of
+// the payload (the cost that matters when the WAL follows every write).
+func client(cfg Config, trailers bool) (*minio.Client, error) {
 	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
 	if cfg.AccessKey == "" {
 		creds = credentials.NewEnvAWS()
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{Creds: creds, Secure: cfg.Secure, Region: cfg.Region})
+	c, err := minio.New(cfg.Endpoint, &minio.Options{Creds: creds, Secure: cfg.Secure, Region: cfg.Region, TrailingHeaders: trailers})
 	if err != nil {
 		return nil, fmt.Errorf("ship: %w", err)
 	}
@@ -169,15 +174,13 @@ func dayKey(prefix, dt, name string) string {
 // files hold every entry. Call before Start.
 func (s *Shipper) SetTail(t *Tail, flushed func() uint64) { s.tail, s.flushed = t, flushed }
 
-// pruneEvery is how often a pass looks for WAL objects to prune when no day
-// was shipped.
-const pruneEvery = 10 * time.Minute
-
 // prune deletes the WAL objects whose entries are all in shipped segment
-// objects: below the lowest sequence of any local file not yet shipped and
-// of what is not yet in local files.
-func (s *Shipper) prune(ctx context.Context, shippedAny bool) {
-	if s.tail == nil || (!shippedAny && time.Since(s.prunedAt) < pruneEvery) {
+// objects: below the lowest sequence of any local file not yet shipped, of
+// what is not yet in local files and of what the tail has not shipped. It
+// lists the bucket only when that low moved since the last prune (a day
+// shipped, the tail caught up after a restart).
+func (s *Shipper) prune(ctx context.Context) {
+	if s.tail == nil {
 		return
 	}
 	low, err := UnshippedLow(s.dataDir)
@@ -185,13 +188,16 @@ func (s *Shipper) prune(ctx context.Context, shippedAny bool) {
 		s.log.Warn("WAL objects not pruned", "err", err)
 		return
 	}
-	low = min(low, s.flushed()+1)
+	low = min(low, s.flushed()+1, s.tail.Shipped()+1)
+	if low <= s.prunedLow {
+		return
+	}
 	n, err := s.tail.Prune(ctx, low)
 	if err != nil {
 		s.log.Warn("WAL objects not pruned", "err", err)
 		return
 	}
-	s.prunedAt = time.Now()
+	s.prunedLow = low
 	if n > 0 {
 		s.PrunedWAL.Add(int64(n))
 		s.log.Info("pruned WAL objects the shipped segments hold", "objects", n, "below", low)
@@ -267,7 +273,6 @@ func (s *Shipper) loop() {
 	backoff := time.Duration(0)
 	for {
 		wait := s.cfg.Interval
-		before := s.Uploaded.Load()
 		if err := s.Pass(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -277,7 +282,7 @@ func (s *Shipper) loop() {
 			s.log.Warn("shipping failed; retrying", "in", wait, "backlog_files", s.BacklogFiles.Load(), "err", err)
 		} else {
 			backoff = 0
-			s.prune(ctx, s.Uploaded.Load() > before)
+			s.prune(ctx)
 		}
 		select {
 		case <-s.stop:

@@ -27,15 +27,16 @@ import (
 // TailConfig says how the write-ahead log follows the writes into the
 // bucket (storage.tail_interval, storage.ack and the settings beside them).
 type TailConfig struct {
-	// Interval: under ack local, entries wait this long for more before a
-	// PUT, so an entry is in the bucket within Interval plus one upload.
+	// Interval: under ack local, at most one PUT starts per Interval, with
+	// every entry durable by then, so an entry is in the bucket within
+	// Interval plus one upload.
 	Interval time.Duration
 	// Ack: a write is answered only once its entry is in the bucket
-	// (storage.ack: bucket); entries then go at once, InFlight PUTs at a
-	// time, each taking every entry that became durable meanwhile.
+	// (storage.ack: bucket); at most one PUT starts per AckWindow, with
+	// every entry durable by then, up to InFlight PUTs at once.
 	Ack        bool
-	InFlight   int           // PUTs at once under Ack (default 4)
-	AckWindow  time.Duration // under Ack, wait this long for more entries before a PUT (0)
+	InFlight   int           // PUTs at once under Ack (default 16)
+	AckWindow  time.Duration // under Ack, at most one PUT starts per window (default 10ms)
 	AckTimeout time.Duration // under Ack, answer 503 after this long without the bucket (5s)
 	MaxObject  int64         // bytes of WAL per object, about (default 16 MiB)
 	Heartbeat  time.Duration // how often the node's heartbeat object is put (30s)
@@ -47,7 +48,10 @@ func (c TailConfig) WithDefaults() TailConfig {
 		c.Interval = 10 * time.Second
 	}
 	if c.InFlight <= 0 {
-		c.InFlight = 4
+		c.InFlight = 16
+	}
+	if c.AckWindow <= 0 {
+		c.AckWindow = 10 * time.Millisecond
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 5 * time.Second
@@ -90,12 +94,13 @@ type Tail struct {
 	state    string // <data>/ship/tail.state: the last sequence confirmed, a hint for the next start
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	queue    []piece   // durable, not yet in an object
-	inflight []*object // taken, in order; the confirmed prefix is dropped
-	cursor   int64     // key journal offset reached by the queued pieces
-	lastErr  error     // the last PUT's failure, nil after a success
-	kick     chan struct{}
+	mu        sync.Mutex
+	queue     []piece   // durable, not yet in an object
+	lastStart time.Time // when the last PUT started: the next waits a window after it
+	inflight  []*object // taken, in order; the confirmed prefix is dropped
+	cursor    int64     // key journal offset reached by the queued pieces
+	lastErr   error     // the last PUT's failure, nil after a success
+	kick      chan struct{}
 
 	shipped  atomic.Uint64
 	drainNow atomic.Bool  // Drain: no window, upload what is queued now
@@ -109,6 +114,7 @@ type Tail struct {
 	ctx  context.Context
 
 	objects, bytesOut, errs, timeouts prometheus.Counter
+	putSeconds                        prometheus.Histogram
 }
 
 // NewTail prepares continuous shipping for the node of cfg, from the log
@@ -118,7 +124,7 @@ func NewTail(dataDir string, cfg Config, tc TailConfig, keysPath string, reg pro
 	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.Node == "" {
 		return nil, fmt.Errorf("ship: endpoint, bucket and node id are required")
 	}
-	c, err := Client(cfg)
+	c, err := client(cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +145,8 @@ func NewTail(dataDir string, cfg Config, tc TailConfig, keysPath string, reg pro
 	t.bytesOut = f.NewCounter(prometheus.CounterOpts{Name: "ingestd_ship_tail_bytes_total", Help: "Bytes of those objects."})
 	t.errs = f.NewCounter(prometheus.CounterOpts{Name: "ingestd_ship_tail_errors_total", Help: "Failed WAL object PUTs (each retried)."})
 	t.timeouts = f.NewCounter(prometheus.CounterOpts{Name: "ingestd_ship_ack_timeouts_total", Help: "Writes answered 503 because the bucket did not confirm within storage.ack_timeout (storage.ack: bucket)."})
+	t.putSeconds = f.NewHistogram(prometheus.HistogramOpts{Name: "ingestd_ship_tail_put_seconds", Help: "Duration of WAL object PUTs that the store confirmed.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_ship_tail_lag_seconds", Help: "Age of the oldest durable WAL entry not yet in the bucket (0: none): what losing the disk now would lose."},
 		func() float64 { return t.Lag().Seconds() })
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_ship_tail_shipped_seq", Help: "Every WAL entry up to this sequence is in the bucket."},
@@ -363,7 +371,7 @@ func (t *Tail) inFlight() int {
 	return 1
 }
 
-// window is how long the oldest queued piece waits for more.
+// window is how long after a PUT's start the next may start.
 func (t *Tail) window() time.Duration {
 	if t.drainNow.Load() {
 		return 0
@@ -374,20 +382,21 @@ func (t *Tail) window() time.Duration {
 	return t.tc.Interval
 }
 
-// nextWait returns how long until the oldest queued piece's window ends
-// (0: nothing queued or due now).
+// nextWait returns how long until the next PUT may start (0: nothing
+// queued).
 func (t *Tail) nextWait() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.queue) == 0 {
 		return 0
 	}
-	return max(time.Until(t.queue[0].at.Add(t.window())), time.Millisecond)
+	return max(time.Until(t.lastStart.Add(t.window())), time.Millisecond)
 }
 
-// take makes the next object when a slot is free and the oldest queued
-// piece's window is over (or enough bytes wait): queued pieces of one file,
-// up to about MaxObject bytes.
+// take makes the next object when a slot is free and a window passed since
+// the last PUT started (or enough bytes wait): queued pieces of one file,
+// up to about MaxObject bytes. Entries that become durable meanwhile wait
+// for the next: one PUT per window at most, however fast they come.
 func (t *Tail) take(slots chan struct{}) *object {
 	if len(slots) == cap(slots) {
 		return nil
@@ -401,9 +410,10 @@ func (t *Tail) take(slots chan struct{}) *object {
 	for _, p := range t.queue {
 		size += p.End - p.Off
 	}
-	if time.Since(t.queue[0].at) < t.window() && size < t.tc.MaxObject {
+	if time.Since(t.lastStart) < t.window() && size < t.tc.MaxObject {
 		return nil
 	}
+	t.lastStart = time.Now()
 	o := &object{}
 	n, size := 0, int64(0)
 	for _, p := range t.queue {
@@ -424,8 +434,10 @@ func (t *Tail) take(slots chan struct{}) *object {
 func (t *Tail) put(o *object) {
 	backoff := 50 * time.Millisecond
 	for {
+		t0 := time.Now()
 		n, err := t.upload(o)
 		if err == nil {
+			t.putSeconds.Observe(time.Since(t0).Seconds())
 			t.objects.Inc()
 			t.bytesOut.Add(float64(n))
 			t.confirm(o)
@@ -463,13 +475,17 @@ func (t *Tail) upload(o *object) (int, error) {
 	b := AppendWALObject(make([]byte, 0, walHeaderSize+len(keys)+len(entries)), p0.First, pn.Last, keys, entries)
 	key := WALKey(t.cfg.Prefix, t.cfg.Node, p0.First, pn.Last)
 	failpoint.Hit("ship.Tail.put")
-	_, err = t.client.PutObject(t.ctx, t.cfg.Bucket, key, bytes.NewReader(b), int64(len(b)),
-		minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true, DisableMultipart: true})
+	_, err = t.client.PutObject(t.ctx, t.cfg.Bucket, key, bytes.NewReader(b), int64(len(b)), putOptions)
 	if err != nil {
 		return 0, fmt.Errorf("ship: put %s: %w", key, err)
 	}
 	return len(b), nil
 }
+
+// putOptions put a WAL object in one request whose CRC-32C the store checks
+// (a trailing checksum: no SHA-256 or MD5 pass over the bytes).
+var putOptions = minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true,
+	DisableContentSha256: true, Checksum: minio.ChecksumCRC32C}
 
 // readAt reads [off, end) of a file.
 func readAt(path string, off, end int64) ([]byte, error) {
@@ -580,8 +596,7 @@ func (t *Tail) Prune(ctx context.Context, low uint64) (int, error) {
 		return 0, err
 	}
 	failpoint.Hit("ship.Tail.Prune.keys")
-	if _, err := t.client.PutObject(ctx, t.cfg.Bucket, KeysKey(t.cfg.Prefix, t.cfg.Node), bytes.NewReader(keys), int64(len(keys)),
-		minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true, DisableMultipart: true}); err != nil {
+	if _, err := t.client.PutObject(ctx, t.cfg.Bucket, KeysKey(t.cfg.Prefix, t.cfg.Node), bytes.NewReader(keys), int64(len(keys)), putOptions); err != nil {
 		return 0, fmt.Errorf("ship: put key journal: %w", err)
 	}
 	for _, o := range drop {
