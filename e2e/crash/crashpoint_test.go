@@ -68,6 +68,23 @@ var crashUnreachable = map[string]string{
 	"report.cleanStale.removeall":      "a stale .old- folder whose rename back failed",
 	"ship.Pass.remove.2":               "a shipped partial removed locally: needs delete_after ≥ 0, and the sweep keeps local copies (-1s) to check them",
 	"ship.maybeDelete.remove":          "local copies are kept (delete_after: -1s) so the check can read them: TestShippingToS3",
+	"ship.Tail.Prune.keys":             "pruning needs every entry of the WAL objects in shipped days, and the sweep always writes today: TestPruneAndRestoreFromSegmentsOnly crashes at it",
+	"ship.Tail.Prune.remove":           "as ship.Tail.Prune.keys: TestPruneAndRestoreFromSegmentsOnly crashes at it",
+	"ship.Restore.mkdir":               "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.create":              "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.write":               "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.sync":                "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.next":                "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.keys":                "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.keys.write":          "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.state":               "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.state.write":         "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.Restore.syncdir":             "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.download.mkdir":              "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.download.create":             "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.download.sync":               "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.download.rename":             "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
+	"ship.download.marker":             "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
 }
 
 // crashSometimes are the points the sweep reaches in some runs only: the
@@ -95,6 +112,7 @@ var crashSometimes = map[string]bool{
 	"segment.RecoverDay.syncdir":           true,
 	"segment.Seal.remove":                  true,
 	"ship.uploadPartial.writefile":         true,
+	"ship.upload.removereplaced":           true, // a day compacted again after late records, its earlier compaction shipped
 }
 
 // TestCrashPoints crashes the daemon at named failpoints in turn, found in

@@ -3,10 +3,8 @@ package crash
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/ingestd/ingestd/internal/e2e"
 	"github.com/ingestd/ingestd/internal/testenv"
-	"github.com/ingestd/ingestd/segment"
 )
 
 // diskLossS3 starts versitygw (or skips) and makes the buckets.
@@ -44,12 +41,20 @@ func diskLossS3(t *testing.T, buckets ...string) (*e2e.S3Server, *minio.Client) 
 	return s3, c
 }
 
+// bucketSteps are the bucket's steps a disk-loss round may die at.
+var bucketSteps = []string{"ship.Tail.put", "ship.Tail.saveState.write", "ship.upload.put", "ship.Tail.heartbeat",
+	"ship.uploadPartial.put", "ship.upload.writefile"}
+
 // TestDiskLoss loses the whole machine at random instants: under load (with
 // Idempotency-Keys, through /v1/ingest and _bulk, over today and past days
 // that seal, compact and ship meanwhile), the daemon is killed with SIGKILL
 // and its data dir deleted; `ingestd restore` rebuilds it from the bucket
 // and the next round serves on it. At the end every record is counted over
 // the bucket's segment objects and the last data dir together.
+//
+// Every other round arms one of the bucket's steps (a PUT of a WAL object
+// or a segment file, the tail's state, the heartbeat), so that the machine
+// is lost right at it.
 //
 // With storage.ack: bucket, every acknowledged record must be there exactly
 // once. With ack: local, acknowledged records may be lost, only those
@@ -85,6 +90,12 @@ func TestDiskLoss(t *testing.T) {
 				restored []string
 			)
 			crashRounds(t, crashRun{rounds: rounds, producers: 3, dir: dir, cfg: cfg,
+				env: func(round int) []string {
+					if round%2 == 0 {
+						return nil
+					}
+					return []string{"INGESTD_FAILPOINT=" + bucketSteps[(round/2)%len(bucketSteps)]}
+				},
 				when: func(r *rand.Rand, round int) time.Time {
 					if r.Intn(2) == 0 {
 						return now
@@ -92,8 +103,11 @@ func TestDiskLoss(t *testing.T) {
 					return now.AddDate(0, 0, -1-round%3) // a past day that seals and ships while the load runs
 				},
 				crash: func(d *e2e.Daemon, round int) {
-					time.Sleep(time.Duration(500+rand.Intn(2500)) * time.Millisecond)
-					d.Kill()
+					select {
+					case <-d.Done: // died at its armed step (or while starting)
+					case <-time.After(time.Duration(500+rand.Intn(2500)) * time.Millisecond):
+						d.Kill()
+					}
 					mu.Lock()
 					lostAt[round] = time.Now()
 					mu.Unlock()
@@ -113,7 +127,7 @@ func TestDiskLoss(t *testing.T) {
 					}
 					restored = append(restored, strings.TrimSpace(out))
 				},
-				stored: func() []string { return bucketAndLocal(t, c, bucket, dir) },
+				stored: func() []string { return e2e.BucketAndLocal(t, c, bucket, dir) },
 				lost: func(s *sent, missing int) {
 					if ack == "bucket" {
 						t.Errorf("ack bucket: acknowledged request %s lost %d of %d records (acknowledged in round %d)", s.key, missing, len(s.ids), s.round)
@@ -144,74 +158,4 @@ func TestDiskLoss(t *testing.T) {
 			}
 		})
 	}
-}
-
-// bucketAndLocal returns every record line of node n1, counting each file
-// once: the segment objects in the bucket and the data dir's files, a
-// compacted file dropping the parts its manifest replaces.
-func bucketAndLocal(t *testing.T, c *minio.Client, bucket, dataDir string) []string {
-	t.Helper()
-	ctx := context.Background()
-	merged := t.TempDir()
-	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
-		if o.Err != nil {
-			t.Fatal(o.Err)
-		}
-		if !strings.HasSuffix(o.Key, segment.SuffixSealed) {
-			continue
-		}
-		day := filepath.Join(segment.SegmentsDir(merged), path.Dir(o.Key))
-		os.MkdirAll(day, 0o755)
-		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(obj)
-		obj.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(day, path.Base(o.Key)), b, 0o644)
-	}
-	days, err := segment.ListDays(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range days {
-		sealed, open, err := segment.DayFiles(d.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		day := filepath.Join(segment.SegmentsDir(merged), filepath.Base(d.Dir))
-		os.MkdirAll(day, 0o755)
-		for _, f := range append(sealed, open...) {
-			dst := filepath.Join(day, filepath.Base(f))
-			if _, err := os.Stat(dst); err == nil {
-				continue // shipped: the same file
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(dst, b, 0o644)
-		}
-	}
-	var lines []string
-	days, _ = segment.ListDays(merged)
-	for _, d := range days {
-		in, err := segment.DayInputs(d.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = segment.ScanFiles(ctx, in, segment.ScanOptions{}, func(_ string, _ segment.BlockMeta, raw []byte) error {
-			for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
-				lines = append(lines, l)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return lines
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -27,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/ingestd/ingestd/internal/gobin"
 	"github.com/ingestd/ingestd/internal/testenv"
@@ -466,4 +469,75 @@ func Main(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// BucketAndLocal returns every record line in the bucket's segment objects
+// and a data dir's segment files together, counting each file
+// once: the segment objects in the bucket and the data dir's files, a
+// compacted file dropping the parts its manifest replaces.
+func BucketAndLocal(t *testing.T, c *minio.Client, bucket, dataDir string) []string {
+	t.Helper()
+	ctx := context.Background()
+	merged := t.TempDir()
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if !strings.HasSuffix(o.Key, segment.SuffixSealed) {
+			continue
+		}
+		day := filepath.Join(segment.SegmentsDir(merged), path.Dir(o.Key))
+		os.MkdirAll(day, 0o755)
+		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(day, path.Base(o.Key)), b, 0o644)
+	}
+	days, err := segment.ListDays(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		sealed, open, err := segment.DayFiles(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := filepath.Join(segment.SegmentsDir(merged), filepath.Base(d.Dir))
+		os.MkdirAll(day, 0o755)
+		for _, f := range append(sealed, open...) {
+			dst := filepath.Join(day, filepath.Base(f))
+			if _, err := os.Stat(dst); err == nil {
+				continue // shipped: the same file
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(dst, b, 0o644)
+		}
+	}
+	var lines []string
+	days, _ = segment.ListDays(merged)
+	for _, d := range days {
+		in, err := segment.DayInputs(d.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = segment.ScanFiles(ctx, in, segment.ScanOptions{}, func(_ string, _ segment.BlockMeta, raw []byte) error {
+			for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+				lines = append(lines, l)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lines
 }
