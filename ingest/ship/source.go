@@ -39,6 +39,10 @@ type Source struct {
 	mu      sync.Mutex
 	sizes   map[string]int64              // object sizes seen in listings
 	listing map[string][]minio.ObjectInfo // a day's objects, listed once
+
+	tailOnce sync.Once
+	tails    map[string][]tailFile // by day folder: records only WAL objects hold (tailview.go)
+	tailErr  error
 }
 
 // OpenSource connects to the store named by an s3://bucket/prefix URL, with
@@ -101,8 +105,8 @@ func (s *Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, e
 		}
 		out = append(out, segment.Day{Dir: strings.TrimSuffix(o.Key, "/"), Start: t})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out, nil
+	// Days only WAL objects hold so far (today's, before it ships).
+	return s.tailDays(ctx, from, to, out)
 }
 
 // dayObjects lists the objects directly under a day's prefix, once per run:
@@ -150,6 +154,15 @@ func (s *Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, e
 	if err != nil {
 		return nil, err
 	}
+	tails, err := s.tailView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range tails[day.Dir] {
+		k := day.Dir + "/" + f.name
+		keys = append(keys, k)
+		size[k] = int64(len(f.data))
+	}
 	sort.Strings(keys)
 	in := make([]report.Input, len(keys))
 	for i, k := range keys {
@@ -192,6 +205,9 @@ func (s *Source) Path(day segment.Day, name string) string { return day.Dir + "/
 
 // Open implements report.Source: a reader whose every ReadAt is a ranged GET.
 func (s *Source) Open(key string) (*segment.FileReader, error) {
+	if f, ok := s.tailFileOf(key); ok {
+		return openTail(key, f), nil
+	}
 	ra, err := s.readerAt(key)
 	if err != nil {
 		return nil, err

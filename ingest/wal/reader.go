@@ -217,3 +217,20 @@ func Entries(b []byte, fn func(seq uint64, entry []byte) error) error {
 	}
 	return nil
 }
+
+// EntryPayload returns the payload of an entry as Entries gives it (its
+// stored bytes), decompressing an s2 payload into dst.
+func EntryPayload(entry, dst []byte) ([]byte, error) {
+	if len(entry) < entryHdr+bodyHdr {
+		return nil, errors.New("wal: short entry")
+	}
+	p := entry[entryHdr+bodyHdr:]
+	if entry[entryHdr+8]&flagS2 == 0 {
+		return p, nil
+	}
+	out, err := s2.Decode(dst[:cap(dst)], p)
+	if err != nil {
+		return nil, fmt.Errorf("wal: decode entry %d: %w", binary.LittleEndian.Uint64(entry[entryHdr:]), err)
+	}
+	return out, nil
+}
