@@ -97,6 +97,14 @@ func (s *soak) finish(out string) int {
 			res.problem("verify after restoring from the bucket: exit %d\n%s", code, o)
 		}
 	}
+	if s.lostDisk && mc != nil {
+		// Days shipped before a lost disk are only in the bucket (restore
+		// brings back only the days the WAL objects touch): fetch them,
+		// as an operator reading the bucket would.
+		if err := s.fillFromBucket(mc); err != nil {
+			res.problem("fetch the days only the bucket holds: %v", err)
+		}
+	}
 	s.checkRecords(res)
 	if mc != nil {
 		s.checkBucket(mc, res)
@@ -163,6 +171,27 @@ var idRe = regexp.MustCompile(`"id":"c(\d+)-(\d+)"`)
 // checkRecords reads every local segment file and holds each request to
 // its outcome: acknowledged ones exactly once, unanswered whole or absent,
 // refused absent, nothing else.
+// fillFromBucket downloads every segment object that has no local file.
+func (s *soak) fillFromBucket(mc *minio.Client) error {
+	for o := range mc.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
+		if o.Err != nil {
+			return o.Err
+		}
+		local := filepath.Join(s.data, "segments", filepath.FromSlash(o.Key))
+		if !strings.HasSuffix(o.Key, segment.SuffixSealed) {
+			continue
+		}
+		if _, err := os.Stat(local); err == nil {
+			continue
+		}
+		os.MkdirAll(filepath.Dir(local), 0o700)
+		if err := s.restore(mc, local); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *soak) checkRecords(res *result) {
 	count := map[int64][]uint8{} // request id -> per record: times stored
 	s.reqMu.Lock()
@@ -177,12 +206,13 @@ func (s *soak) checkRecords(res *result) {
 		return
 	}
 	for _, d := range days {
-		sealed, open, err := segment.DayFiles(d.Dir)
+		// A compacted file fetched from the bucket may replace parts here.
+		files, err := segment.DayInputs(d.Dir)
 		if err != nil {
 			res.problem("%v", err)
 			return
 		}
-		err = segment.ScanFiles(context.Background(), append(sealed, open...), segment.ScanOptions{}, func(file string, _ segment.BlockMeta, raw []byte) error {
+		err = segment.ScanFiles(context.Background(), files, segment.ScanOptions{}, func(file string, _ segment.BlockMeta, raw []byte) error {
 			for len(raw) > 0 {
 				i := bytes.IndexByte(raw, '\n')
 				line := raw[:i]
@@ -307,7 +337,7 @@ func (s *soak) report(res *result, out string) {
 	var b strings.Builder
 	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
 	fmt.Fprintf(&b, "| chaos soak, %s | |\n| --- | --- |\n", time.Since(s.start).Round(time.Second))
-	kinds := []string{"kill9", "sigstop", "disk_full", "s3_down", "corrupt"}
+	kinds := []string{"kill9", "sigstop", "disk_full", "s3_down", "disk_lost", "corrupt"}
 	for _, k := range kinds {
 		if why, skip := s.skipped[k]; skip && s.faults[k] == 0 {
 			row("faults: "+k, "skipped: "+why)

@@ -117,6 +117,10 @@ func (s *soak) send(client *http.Client, q *request, giveUp time.Time) {
 				fmt.Printf("chaos: PROBLEM request %d: 200 with %s for %d records\n", q.id, b, q.n)
 				q.status = acked
 				return
+			case resp.StatusCode == 503 && bytes.Contains(b, []byte("ship when the bucket answers")):
+				// ack bucket, the bucket late: stored here, maybe (a retry
+				// with the key gets its answer).
+				q.noAnswer = true
 			case resp.StatusCode == 429 || resp.StatusCode == 503 || resp.StatusCode == 507:
 			default:
 				retry = false

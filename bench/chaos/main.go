@@ -2,8 +2,10 @@
 // load from retrying clients (each request keeps its Idempotency-Key across
 // retries) while, at random intervals, it kill -9s the daemon, SIGSTOPs it
 // for seconds (clients time out and retry), fills the disk past
-// disk.min_free and frees it, takes the S3 server down and up, and flips
-// one byte of a sealed, shipped file. At the end it checks that every
+// disk.min_free and frees it, takes the S3 server down and up, loses the
+// whole disk (kill -9, the data dir emptied, `ingestd restore` from the
+// bucket; writes use storage.ack: bucket), and flips one byte of a sealed,
+// shipped file. At the end it checks that every
 // acknowledged record is stored exactly once, that the scrub and
 // `ingestd verify` name the corrupted file and nothing else, and that the
 // bucket matches the local files; it prints a summary table.
@@ -68,6 +70,7 @@ type soak struct {
 	skipped  map[string]string
 	fmu      sync.Mutex
 	corrupt  string // the one flipped file ("" if none could be chosen)
+	lostDisk bool   // a disk_lost fault happened: days shipped before it are only in the bucket
 	scrubHit time.Duration
 
 	reqs      []*request // guarded by reqMu
@@ -165,9 +168,11 @@ func (s *soak) setup(bin string) error {
 		}
 	} else {
 		s.skipped["s3_down"] = "versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)"
+		s.skipped["disk_lost"] = "needs the bucket to restore from"
 		s.skipped["corrupt"] = "needs shipping to restore the file"
 	}
 	cfg := fmt.Sprintf(`
+node_id: chaos
 wal:
   file_size: 4MiB
 segments:
@@ -187,7 +192,8 @@ scrub:
 		cfg = strings.Replace(cfg, fmt.Sprintf("min_free: %d", minFree), "min_free: 0", 1)
 	}
 	if s.s3 != nil {
-		cfg += fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n  delete_after: -1s\n  interval: 1s\n",
+		// ack: bucket, so that losing the disk loses nothing acknowledged.
+		cfg += fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n  delete_after: -1s\n  interval: 1s\n  ack: bucket\n  ack_timeout: 2s\n",
 			s.s3.addr, bucket, s3Key, s3Secret)
 	}
 	s.cfgPath = filepath.Join(s.work, "ingestd.yaml")
@@ -229,14 +235,19 @@ func (s *soak) injectFaults(ctx context.Context, duration time.Duration) {
 		case <-time.After(s.between(4*time.Second, 12*time.Second)):
 		}
 		kind := ""
-		if _, skip := s.skipped["corrupt"]; !skip && s.corrupt == "" && time.Since(s.start) > duration/2 {
+		// The disk is lost at least once, before the byte flip (whose file
+		// must stay for the checks).
+		if _, skip := s.skipped["disk_lost"]; !skip && !s.lostDisk && time.Since(s.start) > duration/3 {
+			kind = "disk_lost"
+		}
+		if _, skip := s.skipped["corrupt"]; !skip && kind == "" && s.corrupt == "" && time.Since(s.start) > duration/2 {
 			if p, err := s.pickShipped(); err == nil && p != "" {
 				kind = "corrupt"
 			}
 		}
 		if kind == "" {
 			if len(round) == 0 {
-				for _, k := range []string{"kill9", "sigstop", "disk_full", "s3_down"} {
+				for _, k := range []string{"kill9", "sigstop", "disk_full", "s3_down", "disk_lost"} {
 					if _, skip := s.skipped[k]; !skip {
 						round = append(round, k)
 					}
@@ -293,6 +304,35 @@ func (s *soak) fault(kind string) error {
 		s.count(kind)
 		time.Sleep(s.between(3*time.Second, 10*time.Second))
 		return s.s3.start()
+	case "disk_lost":
+		if s.corrupt != "" {
+			return nil // the flipped file must stay for the scrub and verify to find
+		}
+		s.dmu.Lock()
+		defer s.dmu.Unlock()
+		s.d.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.d.done
+		ents, err := os.ReadDir(s.data) // the tmpfs mount itself stays
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := os.RemoveAll(filepath.Join(s.data, e.Name())); err != nil {
+				return err
+			}
+		}
+		s.count(kind)
+		s.lostDisk = true
+		cli := filepath.Join(s.work, "restore.yaml")
+		os.WriteFile(cli, []byte(fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n", s.s3.addr, bucket, s3Key, s3Secret)), 0o600)
+		// The node was killed a moment ago: its heartbeat is fresh.
+		if out, err := exec.Command(s.bin, "restore", "--config", cli, "--source", "s3://"+bucket, "--node", "chaos", "--data-dir", s.data, "--force").CombinedOutput(); err != nil {
+			return fmt.Errorf("restore: %v\n%s", err, out)
+		}
+		s.dmu.Unlock()
+		err = s.startDaemon()
+		s.dmu.Lock()
+		return err
 	case "corrupt":
 		p, err := s.pickShipped()
 		if err != nil || p == "" {
