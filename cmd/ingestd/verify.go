@@ -37,10 +37,16 @@ func runVerify(args []string) int {
 			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
 			return 1
 		}
+		walObjects, walEntries, walProblems, err := s3.VerifyWAL(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd verify:", err)
+			return 1
+		}
+		rep.Problems = append(rep.Problems, walProblems...)
 		for _, p := range rep.Problems {
 			fmt.Println("PROBLEM", p.String())
 		}
-		fmt.Printf("%d objects, %d blocks, %d records, %d problems\n", rep.Files, rep.Blocks, rep.Records, len(rep.Problems))
+		fmt.Printf("%d objects, %d blocks, %d records, %d WAL objects with %d entries, %d problems\n", rep.Files, rep.Blocks, rep.Records, walObjects, walEntries, len(rep.Problems))
 		if len(rep.Problems) > 0 {
 			return 1
 		}

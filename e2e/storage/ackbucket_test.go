@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,7 +274,7 @@ func TestPruneAndRestoreFromSegmentsOnly(t *testing.T) {
 // killed, and `query --source` counts them.
 func TestBucketReadsCountTheTail(t *testing.T) {
 	t.Parallel()
-	s3, _ := startS3(t, "tailread")
+	s3, c := startS3(t, "tailread")
 	defer s3.Stop()
 	storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: tailread\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  tail_interval: 200ms\n",
 		s3.Addr, e2e.S3Key, e2e.S3Secret)
@@ -331,5 +332,29 @@ func TestBucketReadsCountTheTail(t *testing.T) {
 	d.Kill()
 	if got := read(); !same(got) {
 		t.Fatalf("cat --source after kill -9: %d distinct lines, want %d each once", len(got), len(want))
+	}
+	// verify --source checks the WAL objects too, and names a damaged one.
+	if out, code := e2e.CLI(t, "verify", "--config", cli, "--source", "s3://tailread"); code != 0 || !strings.Contains(out, "WAL objects with 20 entries, 0 problems") {
+		t.Fatalf("verify --source: %d\n%s", code, out)
+	}
+	ctx := context.Background()
+	var key string
+	for o := range c.ListObjects(ctx, "tailread", minio.ListObjectsOptions{Prefix: "wal/nt/", Recursive: true}) {
+		if strings.HasSuffix(o.Key, ".walo") {
+			key = o.Key
+		}
+	}
+	obj, err := c.GetObject(ctx, "tailread", key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(obj)
+	obj.Close()
+	b[len(b)-3] ^= 0x40
+	if _, err := c.PutObject(ctx, "tailread", key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := e2e.CLI(t, "verify", "--config", cli, "--source", "s3://tailread"); code != 1 || !strings.Contains(out, "PROBLEM s3://tailread/"+key) {
+		t.Fatalf("verify --source with a damaged WAL object: %d\n%s", code, out)
 	}
 }

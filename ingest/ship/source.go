@@ -90,8 +90,15 @@ func (s *Source) list(ctx context.Context, p string, recursive bool) ([]minio.Ob
 	return out, nil
 }
 
-// Days implements report.Source.
+// Days implements report.Source: the day folders, and the days only WAL
+// objects hold so far.
 func (s *Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, error) {
+	return s.days(ctx, from, to, true)
+}
+
+// days lists the day folders in [from, to); withTails adds the days only
+// WAL objects hold (reading them).
+func (s *Source) days(ctx context.Context, from, to time.Time, withTails bool) ([]segment.Day, error) {
 	objs, err := s.list(ctx, s.key("dt="), false)
 	if err != nil {
 		return nil, err
@@ -104,6 +111,10 @@ func (s *Source) Days(ctx context.Context, from, to time.Time) ([]segment.Day, e
 			continue
 		}
 		out = append(out, segment.Day{Dir: strings.TrimSuffix(o.Key, "/"), Start: t})
+	}
+	if !withTails {
+		sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+		return out, nil
 	}
 	// Days only WAL objects hold so far (today's, before it ships).
 	return s.tailDays(ctx, from, to, out)
@@ -138,6 +149,12 @@ func (s *Source) dayObjects(ctx context.Context, day segment.Day) ([]minio.Objec
 // compacted object's manifest replaces (a compacted file shipped, the
 // removal of the parts' objects not yet done).
 func (s *Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, error) {
+	return s.inputs(ctx, day, true)
+}
+
+// inputs lists a day's inputs; withTails adds the tail parts of what only
+// WAL objects hold (reading them).
+func (s *Source) inputs(ctx context.Context, day segment.Day, withTails bool) ([]report.Input, error) {
 	objs, err := s.dayObjects(ctx, day)
 	if err != nil {
 		return nil, err
@@ -154,9 +171,11 @@ func (s *Source) Inputs(ctx context.Context, day segment.Day) ([]report.Input, e
 	if err != nil {
 		return nil, err
 	}
-	tails, err := s.tailView(ctx)
-	if err != nil {
-		return nil, err
+	var tails map[string][]tailFile
+	if withTails {
+		if tails, err = s.tailView(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range tails[day.Dir] {
 		k := day.Dir + "/" + f.name
@@ -344,13 +363,13 @@ var _ scrub.Lister = shippedObjects{}
 
 // List implements scrub.Lister.
 func (o shippedObjects) List(ctx context.Context) ([]scrub.Target, error) {
-	days, err := o.s.Days(ctx, time.Time{}, segment.Forever)
+	days, err := o.s.days(ctx, time.Time{}, segment.Forever, false)
 	if err != nil {
 		return nil, err
 	}
 	var out []scrub.Target
 	for _, d := range days {
-		in, err := o.s.Inputs(ctx, d)
+		in, err := o.s.inputs(ctx, d, false)
 		if err != nil {
 			return nil, err
 		}

@@ -23,8 +23,9 @@ import (
 // local recovery), and each day's shares become one in-memory open part,
 // "<node>-tail-<first seq>.ndjson.zst.open", listed among the day's inputs.
 
-// tailSuffix marks the names of tail parts among a day's inputs.
-const tailSuffix = segment.SuffixSealed + segment.SuffixOpen
+// tailSuffix marks the names of tail parts among a day's inputs: no object
+// has it (only sealed files ship).
+const tailSuffix = segment.SuffixOpen
 
 // tailFile is one node's records of one day that only WAL objects hold.
 type tailFile struct {
@@ -223,4 +224,57 @@ func (s *Source) tailFileOf(key string) (tailFile, bool) {
 // openTail reads a tail part from memory.
 func openTail(key string, f tailFile) *segment.FileReader {
 	return segment.NewReader(key, bytes.NewReader(f.data), int64(len(f.data)), nil)
+}
+
+// VerifyWAL checks every node's WAL objects: the header's checksum and
+// range against the key, and every entry's checksum and sequence. It
+// returns how many objects and entries it read and the problems found.
+func (s *Source) VerifyWAL(ctx context.Context) (objects int, entries int64, problems []segment.Problem, err error) {
+	nodes, err := s.list(ctx, s.key("wal/"), false)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	for _, n := range nodes {
+		node := path.Base(strings.TrimSuffix(n.Key, "/"))
+		if !strings.HasSuffix(n.Key, "/") || segment.CheckNode(node) != nil {
+			continue
+		}
+		objs, err := ListWAL(ctx, s.c, s.bucket, s.prefix, node, nil)
+		if err != nil {
+			return objects, entries, problems, err
+		}
+		for _, o := range objs {
+			b, err := s.get(ctx, o.Key)
+			if err != nil {
+				return objects, entries, problems, err
+			}
+			objects++
+			bad := func(err error) {
+				problems = append(problems, segment.Problem{Path: s.url(o.Key), Offset: -1, Err: err})
+			}
+			first, last, _, es, err := ParseWALObject(b)
+			if err != nil {
+				bad(err)
+				continue
+			}
+			if first != o.First || last != o.Last {
+				bad(fmt.Errorf("holds entries %d-%d, its name says %d-%d", first, last, o.First, o.Last))
+				continue
+			}
+			want := first
+			if err := wal.Entries(es, func(seq uint64, _ []byte) error {
+				if seq != want {
+					return fmt.Errorf("entry %d where %d belongs", seq, want)
+				}
+				want++
+				entries++
+				return nil
+			}); err != nil {
+				bad(err)
+			} else if want != last+1 {
+				bad(fmt.Errorf("ends at entry %d, its name says %d", want-1, last))
+			}
+		}
+	}
+	return objects, entries, problems, nil
 }
