@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +65,18 @@ func countExactlyOnce(t *testing.T, reqs []*keyed, lines []string) {
 	if acked == 0 {
 		t.Fatal("nothing was acknowledged; the test proved nothing")
 	}
+}
+
+// quickDays starts an S3 server with bucket and returns a client, the
+// storage section (continuous shipping every 100 ms) and a daemon config
+// for node whose past days seal, compact and ship within a second.
+func quickDays(t *testing.T, bucket, node string) (*minio.Client, string, string) {
+	s3, c := startS3(t, bucket)
+	t.Cleanup(s3.Stop)
+	storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: %s\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  tail_interval: 100ms\n",
+		s3.Addr, bucket, e2e.S3Key, e2e.S3Secret)
+	yaml := "node_id: " + node + "\nsegments:\n  block_age: 50ms\n  seal_grace: 0s\n  seal_idle: 200ms\n  compact_level: fastest\nreport:\n  schedule: \"off\"\n" + storage
+	return c, storage, yaml
 }
 
 // TestAckBucketThroughFaults runs storage.ack: bucket through a fault proxy
@@ -182,11 +193,7 @@ func TestAckBucketThroughFaults(t *testing.T) {
 // journal back, so a retried key is answered, not stored twice.
 func TestPruneAndRestoreFromSegmentsOnly(t *testing.T) {
 	t.Parallel()
-	s3, c := startS3(t, "prune")
-	defer s3.Stop()
-	storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: prune\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  tail_interval: 100ms\n",
-		s3.Addr, e2e.S3Key, e2e.S3Secret)
-	yaml := "node_id: np\nsegments:\n  block_age: 50ms\n  seal_grace: 0s\n  seal_idle: 200ms\n  compact_level: fastest\nreport:\n  schedule: \"off\"\n" + storage
+	c, storage, yaml := quickDays(t, "prune", "np")
 	dir := filepath.Join(t.TempDir(), "data")
 	walObjects := func() (n int, keys bool) {
 		for o := range c.ListObjects(context.Background(), "prune", minio.ListObjectsOptions{Prefix: "wal/np/", Recursive: true}) {
@@ -274,11 +281,7 @@ func TestPruneAndRestoreFromSegmentsOnly(t *testing.T) {
 // killed, and `query --source` counts them.
 func TestBucketReadsCountTheTail(t *testing.T) {
 	t.Parallel()
-	s3, c := startS3(t, "tailread")
-	defer s3.Stop()
-	storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: tailread\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  tail_interval: 200ms\n",
-		s3.Addr, e2e.S3Key, e2e.S3Secret)
-	yaml := "node_id: nt\nsegments:\n  block_age: 50ms\n  seal_grace: 0s\n  seal_idle: 200ms\n  compact_level: fastest\nreport:\n  schedule: \"off\"\n" + storage
+	c, storage, yaml := quickDays(t, "tailread", "nt")
 	d := e2e.Start(t, t.TempDir(), yaml)
 	past := time.Now().UTC().AddDate(0, 0, -3).Format("2006-01-02") + "T08:00:00Z"
 	want := map[string]bool{}
@@ -344,12 +347,7 @@ func TestBucketReadsCountTheTail(t *testing.T) {
 			key = o.Key
 		}
 	}
-	obj, err := c.GetObject(ctx, "tailread", key, minio.GetObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(obj)
-	obj.Close()
+	b := e2e.GetObject(t, c, "tailread", key)
 	b[len(b)-3] ^= 0x40
 	if _, err := c.PutObject(ctx, "tailread", key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)

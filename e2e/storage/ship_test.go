@@ -67,16 +67,7 @@ func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int
 			continue // report partials
 		}
 		keys = append(keys, o.Key)
-		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(obj)
-		obj.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := dec.DecodeAll(b, nil)
+		raw, err := dec.DecodeAll(e2e.GetObject(t, c, bucket, o.Key), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", o.Key, err)
 		}

@@ -488,16 +488,7 @@ func BucketAndLocal(t *testing.T, c *minio.Client, bucket, dataDir string) []str
 		}
 		day := filepath.Join(segment.SegmentsDir(merged), path.Dir(o.Key))
 		os.MkdirAll(day, 0o755)
-		obj, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(obj)
-		obj.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(day, path.Base(o.Key)), b, 0o644)
+		os.WriteFile(filepath.Join(day, path.Base(o.Key)), GetObject(t, c, bucket, o.Key), 0o644)
 	}
 	days, err := segment.ListDays(dataDir)
 	if err != nil {
@@ -540,4 +531,19 @@ func BucketAndLocal(t *testing.T, c *minio.Client, bucket, dataDir string) []str
 		}
 	}
 	return lines
+}
+
+// GetObject reads a whole object.
+func GetObject(t *testing.T, c *minio.Client, bucket, key string) []byte {
+	t.Helper()
+	obj, err := c.GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	return b
 }
