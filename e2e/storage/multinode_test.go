@@ -93,7 +93,9 @@ http {
 	var keys []string
 	for {
 		keys = keys[:0]
-		for o := range c.ListObjects(context.Background(), "fleet", minio.ListObjectsOptions{Recursive: true}) {
+		// The days' objects; beside them are the nodes' heartbeats and
+		// WAL objects (continuous shipping).
+		for o := range c.ListObjects(context.Background(), "fleet", minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
 			keys = append(keys, o.Key)
 		}
 		if len(keys) == 12 || time.Now().After(deadline) {
