@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/e2e"
 	"github.com/ingestd/ingestd/internal/faultproxy"
+	"github.com/ingestd/ingestd/segment"
 )
 
 // keyed is one request sent with an Idempotency-Key, and what came of it.
@@ -336,11 +337,53 @@ func TestBucketReadsCountTheTail(t *testing.T) {
 	if got := read(); !same(got) {
 		t.Fatalf("cat --source after kill -9: %d distinct lines, want %d each once", len(got), len(want))
 	}
+	// A compacted day beside a part it replaced (a crash between the
+	// compacted object's upload and the removal of the replaced one):
+	// reads and a restore still count each line once.
+	ctx := context.Background()
+	var compacted string
+	for o := range c.ListObjects(ctx, "tailread", minio.ListObjectsOptions{Prefix: "dt=", Recursive: true}) {
+		if strings.Contains(o.Key, "-compact-") {
+			compacted = o.Key
+		}
+	}
+	cb := e2e.GetObject(t, c, "tailread", compacted)
+	tmp := filepath.Join(t.TempDir(), filepath.Base(compacted))
+	os.WriteFile(tmp, cb, 0o600)
+	r, err := segment.OpenFile(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := r.Manifest()
+	r.Close()
+	if err != nil || len(names) == 0 {
+		t.Fatalf("manifest of %s: %v %v", compacted, names, err)
+	}
+	stale := filepath.Dir(compacted) + "/" + names[0]
+	if _, err := c.PutObject(ctx, "tailread", stale, bytes.NewReader(cb), int64(len(cb)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !same(got) {
+		t.Fatalf("cat --source beside a replaced part: %d distinct lines, want %d each once", len(got), len(want))
+	}
+	dir := filepath.Join(t.TempDir(), "restored")
+	out, code = e2e.CLI(t, "restore", "--config", cli, "--source", "s3://tailread", "--node", "nt", "--data-dir", dir, "--force")
+	if code != 0 || !strings.Contains(out, "restored 2 segment objects") {
+		t.Fatalf("restore (the compacted day and the part it replaced): %d\n%s", code, out)
+	}
+	d = e2e.Start(t, dir, yaml)
+	d.Stop()
+	n := map[string]int{}
+	for _, l := range e2e.BucketAndLocal(t, c, "tailread", dir) {
+		n[l]++
+	}
+	if !same(n) {
+		t.Fatalf("after restore beside a replaced part: %d distinct lines, want %d each once", len(n), len(want))
+	}
 	// verify --source checks the WAL objects too, and names a damaged one.
 	if out, code := e2e.CLI(t, "verify", "--config", cli, "--source", "s3://tailread"); code != 0 || !strings.Contains(out, "WAL objects with 20 entries, 0 problems") {
 		t.Fatalf("verify --source: %d\n%s", code, out)
 	}
-	ctx := context.Background()
 	var key string
 	for o := range c.ListObjects(ctx, "tailread", minio.ListObjectsOptions{Prefix: "wal/nt/", Recursive: true}) {
 		if strings.HasSuffix(o.Key, ".walo") {
