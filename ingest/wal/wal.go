@@ -199,16 +199,40 @@ func Open[M any](opts Options[M]) (*WAL[M], TailReport, error) {
 		rep = TailReport{Path: lastF.path, Offset: end, Cut: st.Size() - end, Reason: torn}
 		failpoint.Hit("wal.Open.truncate")
 		err = f.Truncate(end)
-		if err == nil {
-			failpoint.Hit("wal.Open.sync")
-			err = f.Sync()
-		}
 		f.Close()
 		if err != nil {
 			return nil, rep, fmt.Errorf("wal: truncate %s: %w", lastF.path, err)
 		}
 	}
+	// After a kill -9 the page cache still holds entries that were written
+	// but never synced, and the scans above read them as if they were on
+	// disk: recovery replays them and the idempotency journal answers
+	// their keys with success. They are made durable before either can
+	// happen, or a power cut later would take back what was answered.
+	for _, f := range files {
+		if err := syncFile(f.path); err != nil {
+			return nil, rep, err
+		}
+	}
+	failpoint.Hit("wal.Open.syncdir")
+	if err := fsutil.SyncDir(opts.Dir); err != nil {
+		return nil, rep, fmt.Errorf("wal: %w", err)
+	}
 	return w, rep, nil
+}
+
+// syncFile fsyncs the file at path.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	defer f.Close()
+	failpoint.Hit("wal.syncFile.sync")
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("wal: sync %s: %w", path, err)
+	}
+	return nil
 }
 
 // TailReport says what Open cut off.
