@@ -9,7 +9,10 @@
 // first time Hit(NAME) runs, "NAME@N" the N-th time. With
 // INGESTD_FAILPOINT_TRACE=1 it also prints each point's name to stderr
 // the first time it is reached, so a test can tell which points its
-// workload reaches.
+// workload reaches. INGESTD_FAILPOINT_STOP=NAME sends the process SIGTERM
+// the first time Hit(NAME) runs and lets the step go on a second later, so
+// that a graceful stop begins in the middle of it (a child process, such as
+// the report's, stops itself alone).
 //
 // Names are string literals, "package.step" (wal.commit.before-fsync),
 // unique in the tree; package scan lists them from the source and checks

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Enabled reports whether this build can crash at failpoints.
@@ -18,6 +19,8 @@ const Enabled = true
 var (
 	armed = parse(os.Getenv("INGESTD_FAILPOINT"))
 	trace = os.Getenv("INGESTD_FAILPOINT_TRACE") == "1"
+	stop  = os.Getenv("INGESTD_FAILPOINT_STOP")
+	stops sync.Once
 	hits  atomic.Int64
 	seen  sync.Map // name -> struct{}: reached at least once (for the trace)
 )
@@ -48,6 +51,16 @@ func Hit(name string) {
 		if _, dup := seen.LoadOrStore(name, struct{}{}); !dup {
 			fmt.Fprintf(os.Stderr, "failpoint: reached %s\n", name)
 		}
+	}
+	if name == stop {
+		stops.Do(func() {
+			// A graceful stop that begins during this step: the error
+			// paths a stop takes (a cancelled compaction, an interrupted
+			// report) become points a test can crash at.
+			fmt.Fprintf(os.Stderr, "failpoint: stopping at %s\n", name)
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			time.Sleep(time.Second)
+		})
 	}
 	if name != armed.name || hits.Add(1) != armed.n {
 		return
