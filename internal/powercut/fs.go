@@ -109,6 +109,10 @@ type CutOptions struct {
 	// Torn keeps a random prefix of each file's pending writes (the last
 	// kept one possibly cut short) instead of none of them.
 	Torn bool
+	// TearLast keeps every pending write of each file but the last, and
+	// of the last a non-empty prefix shorter than it (when it wrote more
+	// than a byte): a write torn for sure, for a test that needs one.
+	TearLast bool
 	// Rand chooses the prefixes; nil means a time-seeded source.
 	Rand *rand.Rand
 }
@@ -140,7 +144,7 @@ func (f *FS) Cut(opt CutOptions) (CutReport, error) {
 	if rng == nil {
 		rng = rand.New(rand.NewSource(time.Now().UnixNano()))
 	}
-	c := &cutter{torn: opt.Torn, rng: rng, rep: &rep, files: map[*fileNode][]byte{}, st: f.st}
+	c := &cutter{torn: opt.Torn, tearLast: opt.TearLast, rng: rng, rep: &rep, files: map[*fileNode][]byte{}, st: f.st}
 	f.root = c.dir(f.root, map[*dirNode]bool{})
 	f.st.frozen.Store(false)
 	return rep, f.mountLocked(f.dir)
@@ -148,11 +152,12 @@ func (f *FS) Cut(opt CutOptions) (CutReport, error) {
 
 // cutter builds the tree that survives a cut.
 type cutter struct {
-	torn  bool
-	rng   *rand.Rand
-	rep   *CutReport
-	files map[*fileNode][]byte // durable content, computed once per file
-	st    *state
+	torn     bool
+	tearLast bool
+	rng      *rand.Rand
+	rep      *CutReport
+	files    map[*fileNode][]byte // durable content, computed once per file
+	st       *state
 }
 
 func (c *cutter) dir(old *dirNode, path map[*dirNode]bool) *dirNode {
@@ -200,7 +205,10 @@ func (c *cutter) durableData(old *fileNode) []byte {
 		return old.data
 	}
 	keep := 0
-	if c.torn {
+	switch {
+	case c.tearLast && old.undo[n-1].written > 1:
+		keep = n - 1
+	case c.torn:
 		keep = c.rng.Intn(n + 1)
 	}
 	if keep == n {
@@ -215,7 +223,10 @@ func (c *cutter) durableData(old *fileNode) []byte {
 	// its bytes kept.
 	u := old.undo[keep]
 	var part []byte
-	if c.torn && u.written > 0 {
+	if c.tearLast && keep == n-1 && u.written > 1 {
+		p := 1 + c.rng.Int63n(u.written-1)
+		part = append(part, data[u.off:u.off+p]...)
+	} else if c.torn && u.written > 0 {
 		p := c.rng.Int63n(u.written)
 		part = append(part, data[u.off:u.off+p]...)
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ingestd/ingestd/internal/testenv"
@@ -204,4 +205,34 @@ func sum(i int) int { // bytes of the first i chunks of TestTornWriteback
 		n += 100 + k
 	}
 	return n
+}
+
+// TestTearLast: every pending write but the last survives, and the last
+// is cut short, never kept whole or dropped whole.
+func TestTearLast(t *testing.T) {
+	f, dir := mount(t)
+	path := filepath.Join(dir, "log")
+	write(t, path, []byte("durable|"), true)
+	syncDir(t, dir)
+	rng := rand.New(rand.NewSource(2))
+	for round := 0; round < 10; round++ {
+		if round > 0 {
+			if err := os.WriteFile(path, []byte("durable|"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fh, _ := os.OpenFile(path, os.O_RDWR, 0)
+			fh.Sync()
+			fh.Close()
+		}
+		write(t, path, []byte("first|"), false)
+		write(t, path, []byte("second-write"), false)
+		if _, err := f.Cut(CutOptions{TearLast: true, Rand: rng}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := read(t, path)
+		rest, ok := strings.CutPrefix(got, "durable|first|")
+		if !ok || len(rest) == 0 || len(rest) >= len("second-write") || !strings.HasPrefix("second-write", rest) {
+			t.Fatalf("round %d: a cut with TearLast left %q", round, got)
+		}
+	}
 }
