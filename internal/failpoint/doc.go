@@ -10,7 +10,7 @@
 // INGESTD_FAILPOINT_TRACE=1 it also prints each point's name to stderr
 // the first time it is reached, so a test can tell which points its
 // workload reaches. INGESTD_FAILPOINT_STOP=NAME sends the process SIGTERM
-// the first time Hit(NAME) runs and lets the step go on a second later, so
+// the first time Hit(NAME) runs and lets the step go on 3 seconds later, so
 // that a graceful stop begins in the middle of it (a child process, such as
 // the report's, stops itself alone).
 //

@@ -59,7 +59,7 @@ func Hit(name string) {
 			// report) become points a test can crash at.
 			fmt.Fprintf(os.Stderr, "failpoint: stopping at %s\n", name)
 			syscall.Kill(os.Getpid(), syscall.SIGTERM)
-			time.Sleep(time.Second)
+			time.Sleep(3 * time.Second)
 		})
 	}
 	if name != armed.name || hits.Add(1) != armed.n {
