@@ -84,6 +84,10 @@ type crashRun struct {
 	// stored, if set, returns every stored record line at the end (the
 	// default reads dir's segments).
 	stored func() []string
+	// more, if set, is asked after the last of rounds whether to run
+	// another (with the round's number), so that a sweep can try again
+	// what it missed.
+	more func(round int) bool
 	// lost, if set, is given the acknowledged requests that lost records
 	// (with how many each lost) instead of failing the test: a mode whose
 	// promise is a bounded loss measures it.
@@ -123,7 +127,9 @@ func crashRounds(t *testing.T, run crashRun) {
 			return time.Now().Add(-time.Duration(r.Intn(4*24)) * time.Hour)
 		}
 	}
-	for round := 0; round < rounds; round++ {
+	ran := 0
+	for round := 0; round < rounds || run.more != nil && run.more(round); round++ {
+		ran++
 		var env []string
 		if run.env != nil {
 			env = run.env(round)
@@ -332,7 +338,7 @@ func crashRounds(t *testing.T, run crashRun) {
 		t.Fatal("no request was acknowledged; the test proved nothing")
 	}
 	t.Logf("%d rounds: %d requests acknowledged (%d records; %d of them after a retry with the same Idempotency-Key; %d through _bulk), %d unanswered, %d stored records",
-		rounds, nAcked, nRecords, nRetriedAcked, nBulk, nUnanswered, len(count))
+		ran, nAcked, nRecords, nRetriedAcked, nBulk, nUnanswered, len(count))
 	if out, code := e2e.CLI(t, "verify", "--data-dir", dir); code != 0 {
 		t.Fatalf("verify after crashes: %d\n%s", code, out)
 	}

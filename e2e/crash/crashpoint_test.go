@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -58,8 +59,6 @@ var crashUnreachable = map[string]string{
 	"segment.repairFile.writeat":       "ingestd repair only: TestRepairCrashPoints",
 	"wal.Repair.copydurable":           "ingestd repair only: TestRepairCrashPoints",
 	"wal.Repair.truncate":              "ingestd repair only: TestRepairCrashPoints",
-	"wal.Open.truncate":                "a torn WAL tail: only when a kill lands during an append, in some runs (ingest/wal TestTornTails cuts every tail)",
-	"wal.Open.sync":                    "after wal.Open.truncate",
 	"fsutil.RenameDurable.syncdir.2":   "every rename of the daemon stays in one folder",
 	"fsutil.WriteFileDurable.remove":   "a failed write or rename: a full or failing disk, which the sweep does not make",
 	"segment.Append.truncate":          "a short segment write (a full disk): segment TestShortWriteIsStickyAndCut",
@@ -87,33 +86,90 @@ var crashUnreachable = map[string]string{
 	"ship.download.marker":             "ingestd restore only, which writes nothing to the bucket: an interrupted restore is run again into an emptied directory",
 }
 
-// crashSometimes are the points the sweep reaches in some runs only: the
-// report child's, which must get far enough within a round, and recovery's
-// and retention's, which depend on what an earlier crash left. Each was
-// crashed at in neither mode in at least one of 3 full sweeps (and one,
-// report.cleanStale.rename, was not reached at all in one). They are armed,
-// but a run that does not reach them does not fail; making each reachable
-// on purpose is the next step.
-var crashSometimes = map[string]bool{
-	"ingest.applyRetention.removeall":      true,
-	"report.RunMonth.remove-tmp":           true,
-	"report.cleanStale.removeall.2":        true,
-	"report.cleanStale.rename":             true,
-	"report.publish.syncdir.2":             true,
-	"report.write.inputs":                  true,
-	"report.write.mkdirdurable":            true,
-	"report.writeCSV.openfile":             true,
-	"report.writeHTMLFile.openfile":        true,
-	"report.writePartial.writefiledurable": true,
-	"segment.Compact.remove":               true,
-	"segment.OpenAppend.truncate":          true,
-	"segment.RecoverDay.remove":            true,
-	"segment.RecoverDay.remove.2":          true,
-	"segment.RecoverDay.syncdir":           true,
-	"segment.Seal.remove":                  true,
-	"ship.uploadPartial.writefile":         true,
-	"ship.upload.removereplaced":           true, // a day compacted again after late records, its earlier compaction shipped
-	"ship.uploadPartial.put":               true, // as ship.uploadPartial.writefile, its next step
+// crashPrep are points reached only on what a crash at another point left
+// behind: the round armed at one of them follows a round armed at its
+// prerequisite.
+var crashPrep = map[string]string{
+	"report.cleanStale.rename":        "report.publish.rename.2",           // the last report set aside, the new one not yet in place
+	"report.cleanStale.removeall.2":   "report.publish.syncdir",            // a run's temporary folder
+	"segment.RecoverDay.remove":       "segment.Compact.renamedurable",     // a compaction's output not yet renamed
+	"segment.RecoverDay.remove.2":     "segment.Compact.remove.2",          // a compacted file beside the parts it replaced
+	"segment.RecoverDay.syncdir":      "segment.Compact.remove.2",          // as segment.RecoverDay.remove.2
+	"segment.Seal.remove":             "segment.Create.syncdir",            // an open part without a block
+	"segment.OpenAppend.truncate":     "segment.Sync.sync",                 // a block written, not synced: the torn cut after it tears it
+	"ingest.applyRetention.removeall": "ingest.applyRetention.removeall.2", // a day moved to the trash, not yet deleted
+	"wal.Open.truncate":               "wal.fdatasync",                     // an entry written, not synced: the torn cut after it tears it
+}
+
+// crashStopAt are points on the paths a graceful stop takes: the round armed
+// at one stops itself (INGESTD_FAILPOINT_STOP) at the given step.
+var crashStopAt = map[string]string{
+	"segment.Compact.remove":     "segment.writeCompacted.openfile", // the compaction is cancelled
+	"report.RunMonth.remove-tmp": "report.RunMonth.mkdirdurable",    // the report child stops mid-run
+}
+
+// crashPowerCutOnly are points only a power cut reaches: a kill never tears
+// a write. The kill sweep leaves them out.
+var crashPowerCutOnly = map[string]bool{"segment.OpenAppend.truncate": true, "wal.Open.truncate": true}
+
+// crashKillOnly are points whose prerequisite a power cut takes back (a
+// rename or a new name whose folder was not yet synced): the power-cut
+// sweep leaves them out.
+var crashKillOnly = map[string]bool{
+	"report.cleanStale.rename":      true,
+	"report.cleanStale.removeall.2": true,
+	"segment.RecoverDay.remove":     true,
+	"segment.Seal.remove":           true,
+}
+
+// crashWait is how long a round armed at point waits for the crash before
+// it stops the daemon. The report's points are reached in a child process
+// that runs at nice 19 at every start, over last month, and the partials'
+// once a day is compacted: they get longer.
+func crashWait(point string) time.Duration {
+	if strings.HasPrefix(point, "report.") || strings.HasPrefix(point, "ship.uploadPartial.") {
+		return 30 * time.Second
+	}
+	return 5 * time.Second
+}
+
+// crashedAt waits up to d for the daemon to die or to log that it (or its
+// child) crashed at point.
+func crashedAt(dm *e2e.Daemon, point string, d time.Duration) {
+	line := "failpoint: crashing at " + point
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		select {
+		case <-dm.Done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if strings.Contains(dm.Log.String(), line) {
+			return
+		}
+	}
+}
+
+// armedRound is one round of a sweep: the point it is armed at, the step at
+// which it stops itself, and whether the power cut after it must be torn.
+type armedRound struct {
+	point, stop string
+	torn        bool
+}
+
+// sweepPlan gives a mode's rounds for the points, each after its
+// prerequisite's round.
+func sweepPlan(mode string, points []string) []armedRound {
+	var plan []armedRound
+	for _, n := range points {
+		if mode == "kill" && crashPowerCutOnly[n] || mode == "powercut" && crashKillOnly[n] {
+			continue
+		}
+		if pre, ok := crashPrep[n]; ok {
+			plan = append(plan, armedRound{point: pre, torn: crashPowerCutOnly[n]})
+		}
+		plan = append(plan, armedRound{point: n, stop: crashStopAt[n]})
+	}
+	return plan
 }
 
 // TestCrashPoints crashes the daemon at named failpoints in turn, found in
@@ -148,24 +204,29 @@ func TestCrashPoints(t *testing.T) {
 	if *crashPoints == "all" { // the listed ones are reached by other tests, or never
 		names = slices.DeleteFunc(names, func(n string) bool { _, ok := crashUnreachable[n]; return ok })
 	}
-	// Retention keeps 30 days; some records go 40 days back, so retention
+	// Retention keeps 35 days; some records go 40 days back, so retention
 	// deletes days while the daemon runs. The past day changes every
 	// round, so the previous round's day seals, compacts and gets its
-	// partial while the armed round runs.
+	// partial while the armed round runs. Some records are in last month,
+	// whatever today's date, so that its report (caught up at every start)
+	// has data to write.
 	// A breakdown, so that the report writes its files at the points too.
 	cfg := crashCfg + `
 retention:
-  max_days: 30
+  max_days: 35
 report:
   breakdowns: [{name: ids, by: [id], stats: [count, "rate(exists(pad))"], capacity: 100}]
 `
 	// Compaction at the fastest level, so that it finishes within a round.
 	cfg = strings.Replace(cfg, "segments:\n", "segments:\n  compact_level: fastest\n", 1)
-	now := time.Now()
+	now := time.Now().UTC()
+	lastMonth := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
 	when := func(r *rand.Rand, round int) time.Time {
 		switch k := r.Intn(10); {
 		case k == 0:
 			return now.AddDate(0, 0, -40-round%3)
+		case k == 1 && r.Intn(20) == 0: // a trickle: the report stays quick
+			return lastMonth
 		case k < 5:
 			return now
 		default:
@@ -174,7 +235,7 @@ report:
 	}
 	expendable := func(day string) bool {
 		d, err := time.Parse(time.DateOnly, day)
-		return err == nil && now.Sub(d) > 30*24*time.Hour
+		return err == nil && now.Sub(d) > 35*24*time.Hour
 	}
 	// With versitygw, the daemon ships finished days (and keeps the local
 	// copies, which the check reads), so the shipper's points are armed too.
@@ -195,10 +256,10 @@ report:
 	} else {
 		t.Log("versitygw not installed: the shipper's points are not reached (.ci/run installs it)")
 	}
-	// Over both sweeps of every point, each must be crashed at or at least
-	// reached in some round, or be listed in crashUnreachable: a point that
-	// moved or stopped being reached fails the test instead of passing
-	// unnoticed.
+	// Over both sweeps, each point must be crashed at in at least one
+	// (a sweep arms what it missed once more), or be listed in
+	// crashUnreachable: a point that moved or stopped being reached fails
+	// the test instead of passing unnoticed.
 	var mu sync.Mutex
 	everHit, everReached, swept := map[string]bool{}, map[string]bool{}, 0
 	t.Cleanup(func() {
@@ -209,7 +270,9 @@ report:
 			n := p.Name
 			why, listed := crashUnreachable[n]
 			switch {
-			case !everHit[n] && !everReached[n] && !listed && !crashSometimes[n]:
+			case !everHit[n] && !listed && everReached[n]:
+				t.Errorf("%s: reached, but no armed round crashed at it (twice in each sweep); it needs a prerequisite in crashPrep or a stop in crashStopAt", n)
+			case !everHit[n] && !listed:
 				t.Errorf("%s: no round of either sweep reached it; the durable path moved, or it belongs in crashUnreachable with its reason", n)
 			case listed && (everHit[n] || everReached[n]):
 				t.Logf("%s: reached, though crashUnreachable says %q; take it off the list", n, why)
@@ -219,14 +282,16 @@ report:
 		for _, p := range points {
 			all[p.Name] = true
 		}
-		for n := range crashSometimes {
+		for _, n := range slices.Concat(slices.Collect(maps.Keys(crashUnreachable)), slices.Collect(maps.Keys(crashKillOnly)), slices.Collect(maps.Keys(crashPowerCutOnly))) {
 			if !all[n] {
-				t.Errorf("crashSometimes lists %s, which is no failpoint of %v", n, durablePackages)
+				t.Errorf("a list of crash points names %s, which is no failpoint of %v", n, durablePackages)
 			}
 		}
-		for n := range crashUnreachable {
-			if !all[n] {
-				t.Errorf("crashUnreachable lists %s, which is no failpoint of %v", n, durablePackages)
+		for _, m := range []map[string]string{crashPrep, crashStopAt} {
+			for n, v := range m {
+				if !all[n] || !all[v] {
+					t.Errorf("%s → %s: a name that is no failpoint of %v", n, v, durablePackages)
+				}
 			}
 		}
 	})
@@ -240,14 +305,40 @@ report:
 			}
 			hit, reached := map[string]bool{}, map[string]bool{}
 			rng := rand.New(rand.NewSource(seed))
+			plan, retried := sweepPlan(mode, names), false
 			// Round 0 is a warm-up without a point, so that the first
-			// armed round has days to seal, compact and delete.
-			crashRounds(t, crashRun{rounds: len(names) + 1, producers: 3, dir: dir, cfg: cfg, when: when, expendable: expendable,
+			// armed round has days to seal, compact and delete. After the
+			// plan, the points not crashed at are armed once more.
+			crashRounds(t, crashRun{producers: 3, dir: dir, cfg: cfg, when: when, expendable: expendable,
+				more: func(round int) bool {
+					if round == len(plan)+1 && !retried {
+						retried = true
+						// What neither sweep has crashed at yet.
+						var again []string
+						mu.Lock()
+						for _, n := range names {
+							if !hit[n] && !everHit[n] && !(mode == "kill" && crashPowerCutOnly[n]) && !(mode == "powercut" && crashKillOnly[n]) {
+								again = append(again, n)
+							}
+						}
+						mu.Unlock()
+						if len(again) > 0 {
+							t.Logf("%s: arming again %v", mode, again)
+						}
+						plan = append(plan, sweepPlan(mode, again)...)
+					}
+					return round <= len(plan)
+				},
 				env: func(round int) []string {
 					if round == 0 {
 						return []string{"INGESTD_FAILPOINT_TRACE=1"}
 					}
-					return []string{"INGESTD_FAILPOINT=" + names[round-1], "INGESTD_FAILPOINT_TRACE=1"}
+					a := plan[round-1]
+					env := []string{"INGESTD_FAILPOINT=" + a.point, "INGESTD_FAILPOINT_TRACE=1"}
+					if a.stop != "" {
+						env = append(env, "INGESTD_FAILPOINT_STOP="+a.stop)
+					}
+					return env
 				},
 				crash: func(d *e2e.Daemon, round int) {
 					// The next start catches up last month's report again, so
@@ -258,11 +349,13 @@ report:
 						d.Kill()
 						return
 					}
-					armed := names[round-1]
+					a := plan[round-1]
+					crashedAt(d, a.point, crashWait(a.point))
 					select {
 					case <-d.Done:
-					case <-time.After(5 * time.Second):
-						// Not reached under load: try a graceful stop.
+					default:
+						// Not reached under load, or reached in a child: a
+						// graceful stop (which may reach it too).
 						d.Cmd.Process.Signal(syscall.SIGTERM)
 						select {
 						case <-d.Done:
@@ -271,21 +364,22 @@ report:
 						}
 					}
 					log := d.Log.String()
+					mu.Lock()
 					for _, m := range crashedRe.FindAllStringSubmatch(log, -1) {
-						hit[m[1]] = true
+						hit[m[1]], everHit[m[1]] = true, true
 					}
-					if !hit[armed] && testing.Verbose() && *crashPoints != "all" {
-						t.Logf("%s not reached; the daemon's log:\n%s", armed, log)
+					mu.Unlock()
+					if !hit[a.point] && testing.Verbose() && *crashPoints != "all" {
+						t.Logf("%s not reached; the daemon's log:\n%s", a.point, log)
 					}
 					for _, m := range reachedRe.FindAllStringSubmatch(log, -1) {
 						reached[m[1]] = true
 					}
 					if fs != nil {
-						if _, err := fs.Cut(powercut.CutOptions{Torn: rng.Intn(2) == 0, Rand: rng}); err != nil {
+						if _, err := fs.Cut(powercut.CutOptions{Torn: rng.Intn(2) == 0, TearLast: a.torn, Rand: rng}); err != nil {
 							t.Fatal(err)
 						}
 					}
-
 				}})
 			var missed []string
 			for _, n := range names {
@@ -299,7 +393,7 @@ report:
 					seen = append(seen, n)
 				}
 			}
-			t.Logf("%s: crashed at %d of %d armed points; not reached while armed: %v (of them reached in other rounds: %v)", mode, len(hit), len(names), missed, seen)
+			t.Logf("%s: crashed at %d of %d armed points in %d rounds; not reached while armed: %v (of them reached in other rounds: %v)", mode, len(hit), len(names), len(plan)+1, missed, seen)
 			mu.Lock()
 			defer mu.Unlock()
 			for n := range hit {
