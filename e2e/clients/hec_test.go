@@ -16,6 +16,7 @@ import (
 // Splunk's own Node.js logging library (npm splunk-logging), unmodified,
 // sends HEC events with "Authorization: Splunk <token>"; each is stored once.
 func TestHECFromSplunkLogging(t *testing.T) {
+	t.Parallel()
 	script := filepath.Join(e2e.RepoRoot(), ".ci", "hec", "send.cjs")
 	if _, err := os.Stat(filepath.Join(e2e.RepoRoot(), ".ci", "hec", "node_modules", "splunk-logging")); err != nil {
 		testenv.Missing(t, "splunk-logging", "npm install --prefix .ci/hec splunk-logging@0.11.1")
@@ -70,6 +71,7 @@ func TestHECFromSplunkLogging(t *testing.T) {
 // query metadata, channels and acks, health, and HEC's error codes; a
 // refused request stores nothing.
 func TestHECShapesAndErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "auth:\n  tokens: [{name: hec, token: hec-token-0123456789}]\nreport:\n  schedule: \"off\"\n")
 	auth := map[string]string{"Authorization": "Splunk hec-token-0123456789", "Content-Type": "application/x-www-form-urlencoded"}

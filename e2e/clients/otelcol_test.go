@@ -55,12 +55,14 @@ func recordsIn(d *e2e.Daemon) int {
 // be stored twice only if it was in a batch in flight at the kill; a line
 // the daemon acknowledged is never lost and never stored twice otherwise.
 func TestOTelCollectorKillRestart(t *testing.T) {
+	t.Parallel()
 	testOTelCollector(t, "proto", true)
 }
 
 // The same Collector with encoding: json, the OTLP/JSON body the
 // otlphttp exporter sends when so configured (no kill: every line once).
 func TestOTelCollectorJSON(t *testing.T) {
+	t.Parallel()
 	testOTelCollector(t, "json", false)
 }
 

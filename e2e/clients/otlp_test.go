@@ -44,6 +44,7 @@ type otlpStored struct {
 // protobuf, gzip) sends to the real daemon; every record is stored once with
 // its mapped fields.
 func TestOTLPGoSDKExporter(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	// The SDK sends to the second listener (otlp.listen), as a client
@@ -136,6 +137,7 @@ func TestOTLPGoSDKExporter(t *testing.T) {
 // fields ignored; refusals are a google.rpc.Status in the request's
 // encoding, and records the rules refuse go into partial_success.
 func TestOTLPJSONAndErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
 	post := func(ct string, body []byte) e2e.Reply {
@@ -229,6 +231,7 @@ func TestOTLPJSONAndErrors(t *testing.T) {
 // otlp.resource: flat stores the resource attributes as top-level
 // "resource.<key>" members, from protobuf and JSON bodies alike.
 func TestOTLPFlatResource(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "otlp:\n  resource: flat\nreport:\n  schedule: \"off\"\n")
 	logs := plog.NewLogs()

@@ -16,6 +16,7 @@ import (
 // protocol, producer and outcome, and its records under the protocol and
 // producer: native, Elasticsearch, Loki, OTLP, HEC and syslog alike.
 func TestProtocolMetrics(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "auth:\n  tokens: [{name: app, token: app-token-0123456789}, {name: shipper, token: shipper-token-0123456789}]\n"+
 		"syslog:\n  listen_tcp: 127.0.0.1:0\n  token: shipper-token-0123456789\nreport:\n  schedule: \"off\"\n")

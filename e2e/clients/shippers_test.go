@@ -47,6 +47,7 @@ func storedByField(t *testing.T, dir, field string) map[string]int {
 // The official Go Elasticsearch client checks the product header, then
 // BulkIndexer sends documents with index and create actions.
 func TestElasticsearchGoClientBulkIndexer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "auth:\n  tokens: [{name: es-client, token: es-token-0123456789ab}]\nreport:\n  schedule: \"off\"\n")
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{d.URL}, APIKey: "es-token-0123456789ab", CompressRequestBody: true})
@@ -109,6 +110,7 @@ func TestElasticsearchGoClientBulkIndexer(t *testing.T) {
 // Request shapes as the shippers send them (from their documentation and
 // source): the handshake calls first, then the bulk or HTTP bodies.
 func TestShipperRequestShapes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
 	ts := func(i int) string { return fmt.Sprintf("2026-11-20T11:00:%02d.000Z", i) }
@@ -206,6 +208,7 @@ func TestShipperRequestShapes(t *testing.T) {
 }
 
 func TestLokiMergeJSONLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "loki:\n  merge_json_lines: true\nreport:\n  schedule: \"off\"\n")
 	body := `{"streams":[{"stream":{"job":"api"},"values":[["1763636410000000000","{\"level\":\"warn\",\"msg\":\"slow\"}"],["1763636411000000000","plain text"]]}]}`
@@ -231,6 +234,7 @@ func TestLokiMergeJSONLines(t *testing.T) {
 // sniffing. Every document is stored once; without the token every
 // Elasticsearch endpoint is refused as a secured cluster refuses it.
 func TestElasticsearchGoClientSingleDocsAndSetup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "auth:\n  tokens: [{name: es-client, token: es-token-0123456789ab}]\nreport:\n  schedule: \"off\"\n")
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{d.URL}, APIKey: "es-token-0123456789ab"})
@@ -307,6 +311,7 @@ func esResult(t *testing.T, what string, code int, res *esapi.Response, err erro
 // for 401, 413, 429, 503 and 507, and a Loki client reads Loki's plain-text
 // error.
 func TestElasticsearchClientSeesElasticsearchErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	want := func(t *testing.T, what string, err error, status int, typ, reason string) {
 		t.Helper()
@@ -377,6 +382,7 @@ func TestElasticsearchClientSeesElasticsearchErrors(t *testing.T) {
 // module or a large binary, so the bodies come from the schema's own
 // package. Stored like the JSON push; bad bodies are refused whole.
 func TestLokiProtobufPush(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
 	base := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
@@ -450,6 +456,7 @@ func mustMarshal(t *testing.T, r push.PushRequest) []byte {
 // snappy) pushes protobuf compressed with snappy, as Promtail and Alloy do;
 // every line is stored once with its labels. A wrong token fails the push.
 func TestLokiProtobufFromWinstonLoki(t *testing.T) {
+	t.Parallel()
 	script := filepath.Join(e2e.RepoRoot(), ".ci", "loki", "send.cjs")
 	for _, m := range []string{"winston-loki", "snappy", "winston"} {
 		if _, err := os.Stat(filepath.Join(e2e.RepoRoot(), ".ci", "loki", "node_modules", m)); err != nil {

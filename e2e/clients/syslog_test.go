@@ -56,6 +56,7 @@ type syslogStored struct {
 // newline and octet-counting framing) and UDP; every message is stored once
 // with its fields.
 func TestSyslogFromLogger(t *testing.T) {
+	t.Parallel()
 	loggerBin, err := exec.LookPath("logger")
 	if err != nil {
 		testenv.Missing(t, "logger (util-linux)", "apt-get install bsdutils")
@@ -130,6 +131,7 @@ func TestSyslogFromLogger(t *testing.T) {
 // nothing of it; messages before it on the connection are stored; a
 // connection that does not start with a frame is closed and counted.
 func TestSyslogLimits(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d, tcp, _ := syslogDaemon(t, dir, "  max_message: 1KiB\n")
 	c, err := net.Dial("tcp", tcp)
@@ -185,6 +187,7 @@ func TestSyslogLimits(t *testing.T) {
 // rsyslog, unmodified, tails a file (imfile) and forwards it with omfwd over
 // TCP (RFC 5424, octet-counted framing); every line is stored once.
 func TestSyslogFromRsyslog(t *testing.T) {
+	t.Parallel()
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
 		testenv.Missing(t, "rsyslogd", "apt-get install rsyslog")

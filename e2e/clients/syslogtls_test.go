@@ -68,6 +68,7 @@ func syslogTLSDaemon(t *testing.T, dir, certFile, keyFile string) (*e2e.Daemon, 
 // certificate sends octet-counted RFC 5424 messages; each is stored once,
 // counted under transport "tls". A plain-text client gets nothing stored.
 func TestSyslogTLS(t *testing.T) {
+	t.Parallel()
 	dir, certDir := t.TempDir(), t.TempDir()
 	_, pool, certFile, keyFile := testCA(t, certDir)
 	d, addr := syslogTLSDaemon(t, dir, certFile, keyFile)
@@ -113,6 +114,7 @@ func writeConfig(t *testing.T, yaml string) string {
 // gtls stream driver, checking the daemon's certificate against the CA and
 // its name): every line is stored once.
 func TestSyslogTLSFromRsyslog(t *testing.T) {
+	t.Parallel()
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
 		testenv.Missing(t, "rsyslogd", "apt-get install rsyslog rsyslog-gnutls")

@@ -57,6 +57,7 @@ func compress(t *testing.T, enc string, b []byte) []byte {
 }
 
 func TestBodyFormsAndEncodings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	forms := map[string]func(recs []string) string{
@@ -128,6 +129,7 @@ func TestBodyFormsAndEncodings(t *testing.T) {
 }
 
 func TestErrorsStoreNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "http:\n  max_body: 64KiB\n  max_header: 4KiB\nauth:\n  tokens: [{name: prod, token: secret-token-0123456789}]\n")
 	auth := map[string]string{"Authorization": "Bearer secret-token-0123456789"}
@@ -227,6 +229,7 @@ func rawHTTP(t *testing.T, d *e2e.Daemon, req string) string {
 }
 
 func TestSkipInvalidStoresValid(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	body := "{\"ts\":\"2026-11-03T01:00:00Z\",\"id\":1}\nnot json\n{\"ts\":\"2026-11-03T01:00:00Z\",\"id\":2}\n{\"ts\":true}\n"
@@ -249,6 +252,7 @@ func TestSkipInvalidStoresValid(t *testing.T) {
 }
 
 func TestTimestampsLandInTheirDay(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	now := time.Now().UTC()
@@ -295,6 +299,7 @@ func TestTimestampsLandInTheirDay(t *testing.T) {
 }
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"unknown key":  "segments:\n  blok_size: 1MiB\n",
 		"bad size":     "http:\n  max_body: lots\n",
@@ -321,6 +326,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 }
 
 func TestCLIHelpAndVersion(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range []string{"serve", "verify", "cat", "repair"} {
 		out, code := e2e.CLI(t, cmd, "--help")
 		if code != 0 || !strings.Contains(out, "Usage: ingestd "+cmd) || !strings.Contains(out, "-data-dir") {
@@ -336,6 +342,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 }
 
 func TestMetricsAndHealth(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	d.Post(t, "/v1/ingest", []byte(`{"ts":1762164000,"a":1}`+"\n"+`{"ts":1762164001}`), nil)
@@ -382,6 +389,7 @@ func TestMetricsAndHealth(t *testing.T) {
 }
 
 func TestBudgetFullAnswers503(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Blocks of 4 KiB never fill from 1.5 KiB per day, and are old only after
 	// an hour, so admitted data stays in memory until the budget is full.
@@ -416,6 +424,7 @@ func TestBudgetFullAnswers503(t *testing.T) {
 }
 
 func TestCorruptionStopsStartUntilRepaired(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := "segments:\n  block_age: 50ms\n"
 	d := e2e.Start(t, dir, cfg)
@@ -467,6 +476,7 @@ func TestCorruptionStopsStartUntilRepaired(t *testing.T) {
 }
 
 func TestReplayAfterKill(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 1h\n") // nothing reaches a segment before the kill
 	r := d.Post(t, "/v1/ingest", []byte(`{"ts":"2026-11-03T10:00:00Z","n":1}`+"\n"+`{"ts":"2026-11-04T10:00:00Z","n":2}`), nil)
@@ -486,6 +496,7 @@ func TestReplayAfterKill(t *testing.T) {
 }
 
 func TestOverLimitIsAnsweredNotReset(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "http:\n  max_body: 64KiB\nauth:\n  tokens: [{name: p, token: secret-token-0123456789}]\n")
 	big := bytes.Repeat([]byte(`{"ts":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`+"\n"), 20000) // ≈1.4 MB
@@ -523,6 +534,7 @@ func TestOverLimitIsAnsweredNotReset(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	body := []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n{\"ts\":\"2026-11-03T10:00:01Z\",\"n\":2}\nbad\n")
@@ -582,6 +594,7 @@ func TestIdempotencyKey(t *testing.T) {
 }
 
 func TestDuckDBReadsSealedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Small blocks: many frames per file. Past days seal and compact while
 	// the daemon runs, so compacted files (manifest frame first) are read too.
@@ -619,6 +632,7 @@ func TestDuckDBReadsSealedFiles(t *testing.T) {
 // TestBenchHarnessAgainstDaemon: the bench harness loads a real daemon with
 // invalid records and gzip bodies, and its verifier proves the result.
 func TestBenchHarnessAgainstDaemon(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	w := bench.Workload{Seed: 5, Shape: bench.ShapeMixed, Batch: 200, Form: "ndjson", Compression: "gzip", Days: 3, Invalid: 0.05}
@@ -644,6 +658,7 @@ func TestBenchHarnessAgainstDaemon(t *testing.T) {
 // A finished day whose parts were sealed by stops is compacted after the
 // next start, even though it never gets an open part again.
 func TestFinishedDayCompactedAfterRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := "segments:\n  seal_grace: 0s\n  seal_idle: 1h\n" // never sealed by idleness while running
 	for i := 0; i < 2; i++ {
@@ -672,6 +687,7 @@ func TestFinishedDayCompactedAfterRestart(t *testing.T) {
 // A start and a clean stop without any request, after data was stored and
 // the log emptied, exits 0 and leaves the WAL empty.
 func TestIdleRestartStopsCleanly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	d.Post(t, "/v1/ingest", []byte(`{"ts":"2026-11-03T10:00:00Z"}`), nil)
@@ -689,6 +705,7 @@ func TestIdleRestartStopsCleanly(t *testing.T) {
 // different body (or query) gets 422 and stores nothing, also after a
 // kill -9; the same records gzip-compressed are the same request.
 func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "")
 	body := []byte("{\"ts\":\"2026-11-03T10:00:00Z\",\"n\":1}\n")
@@ -729,6 +746,7 @@ func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
 // written before the rule; surrogate pairs and names repeated in
 // different objects are fine.
 func TestIJSONRecords(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 50ms\nreport:\n  schedule: \"off\"\n")
 	ts := `"ts":"2026-11-03T10:00:00Z"`

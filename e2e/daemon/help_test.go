@@ -14,6 +14,7 @@ import (
 // into bash as it is (an unquoted p99(duration_ms) is a syntax error), and
 // the help tells the options a command really takes.
 func TestHelpExamplesPasteIntoBash(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
 		testenv.Missing(t, "bash", "apt-get install bash")
 	}

@@ -17,6 +17,7 @@ import (
 // and cat say a live daemon owns the dir and still work; ingest-bench
 // --verify refuses. After the daemon stops, all of them work again.
 func TestOneDaemonPerDataDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 50ms\n")
 	if r := d.Post(t, "/v1/ingest", []byte(`{"ts":"2026-11-20T10:00:00Z","n":1}`), nil); r.Code != 200 {

@@ -19,6 +19,7 @@ import (
 // What a new user plausibly does wrong gets an answer that says what to do,
 // and every limit a message names is named with its setting.
 func TestErrorsTellTheUserWhatToDo(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
 	d := e2e.Start(t, data, "report:\n  schedule: \"off\"\n")
 
@@ -122,6 +123,7 @@ func TestErrorsTellTheUserWhatToDo(t *testing.T) {
 // net/http): the daemon answers, half-closes, and reads on, instead of
 // resetting the connection under the client's write.
 func TestOverLimitBodyAnsweredToAStreamingClient(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
 	d := e2e.Start(t, data, "http:\n  max_body: 16MiB\nreport:\n  schedule: \"off\"\n")
 	big := bytes.Repeat([]byte(`{"ts":"2026-11-03T10:00:00Z","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`+"\n"), 25<<20/70) // ≈ 25 MB

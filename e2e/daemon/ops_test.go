@@ -22,6 +22,7 @@ var metricRe = regexp.MustCompile(`\b(?:ingestd|go|process)_[a-z_]+`)
 // shipper's, with storage, are not in it), and the alert rules and the
 // dashboard only use metrics it exports.
 func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
+	t.Parallel()
 	// The scrub's gauges exist only when it runs, the syslog counters with a
 	// listener, the shipper's with storage (a store that is not there: its
 	// metrics are registered at the start, before any upload).
@@ -115,6 +116,7 @@ func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
 // The systemd unit runs flags that exist, sandboxed; systemd-analyze checks
 // it where installed.
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(e2e.RepoRoot(), "configs", "ingestd.service")
 	b, err := os.ReadFile(p)
 	if err != nil {

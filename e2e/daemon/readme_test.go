@@ -127,6 +127,7 @@ func (c readmeCmd) matches(out string) bool {
 //     their last record (block_age 10 s, seal_idle 1 min by default), so that the
 //     "Read the files" example finds sealed files without waiting.
 func TestREADMEExamples(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"curl", "gzip", "zstd", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Missing(t, tool, "apt-get install "+tool+"; the README examples use it")
@@ -300,6 +301,7 @@ go() {
 // names it in backquotes also says how to install it. A reader following
 // the README on a fresh machine is never left with "command not found".
 func TestREADMEToolsHaveAnOrigin(t *testing.T) {
+	t.Parallel()
 	base := map[string]bool{ // shell words, builtins, coreutils and grep
 		"printf": true, "echo": true, "cat": true, "head": true, "wc": true, "kill": true, "wait": true,
 		"until": true, "do": true, "done": true, "sleep": true, "ls": true, "grep": true, "[": true,

@@ -29,6 +29,7 @@ import (
 )
 
 func TestOpenListenNeedsTokensOrFlag(t *testing.T) {
+	t.Parallel()
 	out, code := e2e.CLI(t, "serve", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0")
 	if code != 2 || !strings.Contains(out, "--open") {
 		t.Fatalf("non-loopback listen without tokens: exit %d\n%s", code, out)
@@ -51,6 +52,7 @@ func TestOpenListenNeedsTokensOrFlag(t *testing.T) {
 }
 
 func TestTokenFileProducersRateLimitAndReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tf := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(tf, []byte("# producers\nshipper-a aaaaaaaaaaaaaaaaaaaa\nshipper-b bbbbbbbbbbbbbbbbbbbb 500\n"), 0o600)
@@ -147,6 +149,7 @@ func trusting(der []byte) *http.Client {
 }
 
 func TestTLSAndCertificateReload(t *testing.T) {
+	t.Parallel()
 	certDir := t.TempDir()
 	certFile, keyFile, der1 := selfSigned(t, certDir, "first")
 	d := e2e.Start(t, t.TempDir(), "tls:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n")
@@ -191,6 +194,7 @@ func TestTLSAndCertificateReload(t *testing.T) {
 // Everything the daemon and the report write under the data directory is
 // private to its user: directories 0700, files 0600.
 func TestDataFilesArePrivate(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
 	d := e2e.Start(t, data, "report:\n  schedule: \"off\"\n")
 	if r := d.Post(t, "/v1/ingest", []byte(`{"ts":"2026-10-20T10:00:00Z"}`), map[string]string{"Idempotency-Key": "k1"}); r.Code != 200 {
@@ -220,6 +224,7 @@ func TestDataFilesArePrivate(t *testing.T) {
 // buffer budget holds. Every request gets 200 or 503 with Retry-After, never
 // a hang or another code, and every 200 is stored exactly once.
 func TestOverloadKeepsAnsweringLosesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "buffers:\n  max_bytes: 2MiB\n  memory_limit: 0\nsegments:\n  block_size: 256KiB\nhttp:\n  max_body: 1MiB\nreport:\n  schedule: \"off\"\n")
 	w := bench.Workload{Seed: 9, Shape: bench.ShapeLogs, Batch: 1000, Form: "ndjson", Compression: "none", Days: 1}
@@ -249,6 +254,7 @@ func TestOverloadKeepsAnsweringLosesNothing(t *testing.T) {
 }
 
 func TestConnectionLimits(t *testing.T) {
+	t.Parallel()
 	d := e2e.Start(t, t.TempDir(), "http:\n  max_connections: 4\n  max_conns_per_ip: 2\nreport:\n  schedule: \"off\"\n")
 	addr := strings.TrimPrefix(d.URL, "http://")
 	d.Client.CloseIdleConnections() // the readiness poll's keep-alive connection

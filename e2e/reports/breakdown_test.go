@@ -35,6 +35,7 @@ const breakdownYAML = `report:
 // Parquet files and on the page, with counts and sums equal to DuckDB's on
 // the same files, and the page draws their bars and sparklines in Chromium.
 func TestReportBreakdowns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(t.TempDir(), "ingestd.yaml")
 	if err := os.WriteFile(cfg, []byte(breakdownYAML), 0o600); err != nil {

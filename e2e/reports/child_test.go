@@ -37,6 +37,7 @@ func children(pid int) []int {
 // kernel kills it too, even while it is stopped, instead of leaving it to
 // write into a data dir that a restarted daemon or a repair now owns.
 func TestReportChildDiesWithTheDaemon(t *testing.T) {
+	t.Parallel()
 	// Last month has records and no report: at start, its report runs as
 	// a child at once (enough records that it takes a while).
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // files (counts and sums), prints matching records, and refuses bad
 // questions with exit 2.
 func TestQueryCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
 	postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3, 4, 5}, 400)
@@ -111,6 +112,7 @@ func TestQueryCommand(t *testing.T) {
 // daemon stored, and equals the scan's answer (--rescan); other questions
 // are scanned.
 func TestQueryFromPartials(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	yaml := `report:
   schedule: "off"

@@ -56,6 +56,7 @@ func readSummaryFile(t *testing.T, path string) report.Summary {
 // when it compacts the day; `ingestd report` merges them into the month's
 // report, which DuckDB agrees with.
 func TestReportCommandEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n")
 	oct := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
@@ -128,6 +129,7 @@ func TestReportCommandEndToEnd(t *testing.T) {
 }
 
 func TestReportCommandUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"report"}, {"report", "--month", "2026-13"}, {"report", "--month", "2026-10", "--workers", "-1"}} {
 		if out, code := e2e.CLI(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, out)
@@ -147,6 +149,7 @@ func TestReportCommandUsage(t *testing.T) {
 // TestScheduledReportCaughtUpAtStart: the previous month's report was due
 // while the daemon was down; it is written at start, once.
 func TestScheduledReportCaughtUpAtStart(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), t.TempDir()
 	prev := report.MonthStart(time.Now()).AddDate(0, -1, 0)
 	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
@@ -183,6 +186,7 @@ func TestScheduledReportCaughtUpAtStart(t *testing.T) {
 // file behind, and on a non-terminal stderr ends its progress lines with a
 // final "done" line instead of a stale percentage.
 func TestReportOutputIsTidy(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
 	postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3}, 300)
@@ -209,6 +213,7 @@ func TestReportOutputIsTidy(t *testing.T) {
 // report of last month finds no data and does not mark the month done, so
 // records posted for it afterwards get their report at the next start.
 func TestScheduledReportWaitsForData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	now := time.Now().UTC()
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
@@ -245,6 +250,7 @@ func TestScheduledReportWaitsForData(t *testing.T) {
 // The report counts the lines intake rejected in its month, by reason, and
 // says so on the page (it used to show "bad lines 0" beside them).
 func TestReportCountsRejectedLines(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), t.TempDir()
 	month := time.Now().UTC()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 100ms\nreport:\n  schedule: \"off\"\n")
@@ -280,6 +286,7 @@ func TestReportCountsRejectedLines(t *testing.T) {
 // folder, leaving the daily partials those of the configured report; a bad
 // filter names its position.
 func TestReportWhere(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  block_age: 100ms\n  seal_grace: 0s\n  seal_idle: 300ms\nreport:\n  schedule: \"off\"\n")
 	levels := postMonthRecords(t, d, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []int{3, 4}, 500)
@@ -345,6 +352,7 @@ func TestReportWhere(t *testing.T) {
 // their periods have data, each in its own folder, and not run again at
 // the next start.
 func TestReportSchedulesDailyWeekly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := "report:\n  schedule: \"off\"\n  schedules:\n    - {name: daily, cron: \"CRON_TZ=UTC 0 0 * * *\", period: day}\n    - {name: weekly, cron: \"CRON_TZ=UTC 0 0 * * 1\", period: week}\n"
 	now := time.Now().UTC()

@@ -50,6 +50,7 @@ func monthWithReport(t *testing.T, dir, cfg string, auth map[string]string) {
 // protocol, storing nothing; a token with both does both. Reports are
 // served from the report folder, and nothing outside it.
 func TestRolesAndServedReports(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := "auth:\n  tokens: [{name: app, token: " + writerTok + "}, {name: analyst, token: " + readerTok + ", role: read}, {name: ops, token: " + bothTok + ", role: both}]\n" +
 		"report:\n  schedule: \"off\"\n"
@@ -143,6 +144,7 @@ func basic(user, pass string) string {
 // open in a real headless browser: the screenshot holds the index's link
 // colour and the report's bar colour.
 func TestServedReportsInChromium(t *testing.T) {
+	t.Parallel()
 	chrome := browser.Find()
 	if chrome == "" {
 		testenv.Missing(t, "chromium", "apt-get install chromium")

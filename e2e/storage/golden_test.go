@@ -80,6 +80,7 @@ func TestWriteGoldenV1(t *testing.T) {
 // the CLI and the daemon: verify, cat, the report from the stored partial,
 // the rejected lines, WAL replay, and the idempotency journal.
 func TestGoldenV1(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(goldenDir()); err != nil {
 		t.Fatalf("golden data directory missing: %v", err)
 	}
@@ -229,6 +230,7 @@ func TestWriteGoldenV2(t *testing.T) {
 // verify and cat read the open part's version 2 block, and a daemon's
 // recovery replays the format 2 WAL entries into the segments, once.
 func TestGoldenV2(t *testing.T) {
+	t.Parallel()
 	src := goldenDirV2()
 	parts, _ := filepath.Glob(filepath.Join(src, "segments", "dt=2026-10-03", "*.open"))
 	if len(parts) != 1 {

@@ -25,6 +25,7 @@ import (
 // colliding (both number their WAL from 1), every acknowledged record is in
 // the bucket once, and the monthly report over the bucket counts them all.
 func TestTwoNodesBehindNginx(t *testing.T) {
+	t.Parallel()
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		testenv.Missing(t, "nginx", "apt-get install nginx-light")

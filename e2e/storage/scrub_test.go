@@ -18,6 +18,7 @@ var scrubCorruptRe = regexp.MustCompile(`(?m)^ingestd_scrub_corrupt_files (\S+)$
 // files in the background; after one byte of a compacted day is flipped,
 // the next pass exports ingestd_scrub_corrupt_files 1 and logs the file.
 func TestScrubFindsAFlippedByte(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := e2e.Start(t, dir, "segments:\n  seal_grace: 0s\n  seal_idle: 100ms\n  block_age: 50ms\nscrub:\n  interval: 300ms\n  rate: 8MiB\n")
 	day := time.Now().UTC().AddDate(0, 0, -2)

@@ -84,6 +84,7 @@ func bucketRecords(t *testing.T, c *minio.Client, bucket string) (map[string]int
 // survives the store being down, and ends with every record in the bucket
 // exactly once under <prefix>/dt=YYYY-MM-DD/<node>-<file>.
 func TestShippingToS3(t *testing.T) {
+	t.Parallel()
 	s3, c := startS3(t, "logs")
 	defer s3.Stop()
 	dir := t.TempDir()
@@ -222,6 +223,7 @@ func grepLines(s, sub string) string {
 // TestShippingSurvivesKill9: the daemon is killed while it compacts and
 // ships many days; after a restart every record is in the bucket exactly once.
 func TestShippingSurvivesKill9(t *testing.T) {
+	t.Parallel()
 	s3, c := startS3(t, "logs")
 	defer s3.Stop()
 	dir := t.TempDir()
