@@ -175,12 +175,7 @@ func TestTornWriteback(t *testing.T) {
 	for round := 0; round < 20; round++ {
 		// Each round starts from the same pending state.
 		if round > 0 {
-			if err := os.WriteFile(path, []byte("durable|"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			fh, _ := os.OpenFile(path, os.O_RDWR, 0)
-			fh.Sync()
-			fh.Close()
+			resetDurable(t, path)
 			for i := 0; i < 20; i++ {
 				write(t, path, all.Bytes()[8+sum(i):8+sum(i+1)], false)
 			}
@@ -196,6 +191,22 @@ func TestTornWriteback(t *testing.T) {
 	}
 	if len(lengths) < 5 {
 		t.Errorf("torn cuts kept only %d different lengths: %v", len(lengths), lengths)
+	}
+}
+
+// resetDurable makes path hold "durable|", synced, with nothing pending.
+func resetDurable(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("durable|"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if err := fh.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -217,12 +228,7 @@ func TestTearLast(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for round := 0; round < 10; round++ {
 		if round > 0 {
-			if err := os.WriteFile(path, []byte("durable|"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			fh, _ := os.OpenFile(path, os.O_RDWR, 0)
-			fh.Sync()
-			fh.Close()
+			resetDurable(t, path)
 		}
 		write(t, path, []byte("first|"), false)
 		write(t, path, []byte("second-write"), false)
