@@ -63,6 +63,7 @@ var crashUnreachable = map[string]string{
 	"fsutil.WriteFileDurable.remove":   "a failed write or rename: a full or failing disk, which the sweep does not make",
 	"segment.Append.truncate":          "a short segment write (a full disk): segment TestShortWriteIsStickyAndCut",
 	"segment.Create.remove":            "a failed directory sync after creating a part: a failing disk, which the sweep does not make",
+	"ingest.applyRetention.removeall":  "a day a crash left in retention's trash: retention runs at start and once a minute, on a day old and idle by then, which the rounds do not time (a crashPrep round after ingest.applyRetention.removeall.2 reached it in 2 full runs of 3)",
 	"ingest.enforceCap.remove":         "rejected lines over rejected.max_bytes; the load sends none (ingest TestRejectedStoreRotatesAndCaps)",
 	"report.cleanStale.removeall":      "a stale .old- folder whose rename back failed",
 	"ship.Pass.remove.2":               "a shipped partial removed locally: needs delete_after ≥ 0, and the sweep keeps local copies (-1s) to check them",
@@ -90,15 +91,14 @@ var crashUnreachable = map[string]string{
 // behind: the round armed at one of them follows a round armed at its
 // prerequisite.
 var crashPrep = map[string]string{
-	"report.cleanStale.rename":        "report.publish.rename.2",           // the last report set aside, the new one not yet in place
-	"report.cleanStale.removeall.2":   "report.publish.syncdir",            // a run's temporary folder
-	"segment.RecoverDay.remove":       "segment.Compact.renamedurable",     // a compaction's output not yet renamed
-	"segment.RecoverDay.remove.2":     "segment.Compact.remove.2",          // a compacted file beside the parts it replaced
-	"segment.RecoverDay.syncdir":      "segment.Compact.remove.2",          // as segment.RecoverDay.remove.2
-	"segment.Seal.remove":             "segment.Create.syncdir",            // an open part without a block
-	"segment.OpenAppend.truncate":     "segment.Sync.sync",                 // a block written, not synced: the torn cut after it tears it
-	"ingest.applyRetention.removeall": "ingest.applyRetention.removeall.2", // a day moved to the trash, not yet deleted
-	"wal.Open.truncate":               "wal.fdatasync",                     // an entry written, not synced: the torn cut after it tears it
+	"report.cleanStale.rename":      "report.publish.rename.2",       // the last report set aside, the new one not yet in place
+	"report.cleanStale.removeall.2": "report.publish.syncdir",        // a run's temporary folder
+	"segment.RecoverDay.remove":     "segment.Compact.renamedurable", // a compaction's output not yet renamed
+	"segment.RecoverDay.remove.2":   "segment.Compact.remove.2",      // a compacted file beside the parts it replaced
+	"segment.RecoverDay.syncdir":    "segment.Compact.remove.2",      // as segment.RecoverDay.remove.2
+	"segment.Seal.remove":           "segment.Create.syncdir",        // an open part without a block
+	"segment.OpenAppend.truncate":   "segment.Sync.sync",             // a block written, not synced: the torn cut after it tears it
+	"wal.Open.truncate":             "wal.fdatasync",                 // an entry written, not synced: the torn cut after it tears it
 }
 
 // crashStopAt are points on the paths a graceful stop takes: the round armed
