@@ -86,6 +86,29 @@ func Compact(ctx context.Context, dir string, opt CompactOptions) (string, error
 			return "", fmt.Errorf("segment: compact %s: output name %s is taken by an input", dir, n)
 		}
 	}
+	// The manifest also names what the compacted inputs replaced, so that
+	// a copy of a replaced file left elsewhere (a bucket object whose
+	// removal a crash interrupted, then restored beside its successor) is
+	// superseded by every later compaction too, not only by the next one.
+	seen := map[string]bool{filepath.Base(final): true}
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, p := range sealed {
+		if !IsCompacted(p) {
+			continue
+		}
+		replaced, err := ReadManifest(p)
+		if err != nil {
+			return "", err
+		}
+		for _, n := range replaced {
+			if !seen[n] && !strings.ContainsAny(n, `/\`) {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
 	tmp := strings.TrimSuffix(final, SuffixSealed) + suffixTmp
 	if err := writeCompacted(ctx, tmp, sealed, names, bs, opt.Encoder); err != nil {
 		failpoint.Hit("segment.Compact.remove")

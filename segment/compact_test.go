@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,69 @@ func TestCompactCutsBlocksAtLines(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("round %d (block size %d): compacted %d bytes, want %d", round, bs, len(got), len(want))
 		}
+	}
+}
+
+// TestCompactionNamesWhatItsInputsReplaced: a day compacted three times
+// (late records in between) names in its last manifest the first
+// compaction too, so a leftover copy of it (a bucket object whose removal
+// a crash interrupted, restored beside its successor) is never read with
+// the day: DayInputs and RecoverDay leave it out.
+func TestCompactionNamesWhatItsInputsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	enc := newEnc(t, LevelFastest)
+	part := func(seq uint64, from int) {
+		w, err := Create(filepath.Join(dir, PartName("n1", seq)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(block(t, enc, from, 10, seq)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compact := func() string {
+		c, err := Compact(context.Background(), dir, CompactOptions{Encoder: enc, Node: "n1"})
+		if err != nil || c == "" {
+			t.Fatalf("compact: %q %v", c, err)
+		}
+		return c
+	}
+	part(1, 0)
+	part(2, 10)
+	first := compact()
+	saved, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part(3, 20)
+	compact()
+	part(4, 30)
+	last := compact()
+	names, err := ReadManifest(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, filepath.Base(first)) {
+		t.Fatalf("the last compaction's manifest %v does not name the first compaction %s", names, filepath.Base(first))
+	}
+	// The first compaction comes back beside the last one.
+	if err := os.WriteFile(first, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := DayInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != 1 || in[0] != last {
+		t.Fatalf("day inputs %v, want only %s", in, last)
+	}
+	if _, err := RecoverDay(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !os.IsNotExist(err) {
+		t.Fatalf("RecoverDay kept the superseded %s (%v)", filepath.Base(first), err)
 	}
 }
