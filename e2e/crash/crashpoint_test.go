@@ -419,9 +419,6 @@ report:
 			t.Logf("%s: crashed at %d of %d armed points in %d rounds; not reached while armed: %v (of them reached in other rounds: %v)", mode, len(hit), len(names), len(plan)+1, missed, seen)
 			mu.Lock()
 			defer mu.Unlock()
-			for n := range hit {
-				everHit[n] = true
-			}
 			for n := range reached {
 				everReached[n] = true
 			}
