@@ -17,6 +17,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/e2e"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/segment"
 )
 
 // diskLossS3 starts versitygw (or skips) and makes the buckets.
@@ -158,4 +159,164 @@ func TestDiskLoss(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiskLossBetweenCompactions loses the machine at the one instant where
+// a day's objects disagree with its manifest: a day is compacted (C1) and
+// shipped; late records arrive and it is compacted again (C2, replacing
+// C1); C2 is uploaded and the daemon dies before C1's object is removed;
+// the disk is lost. The restored node must count C1's records once, and
+// the next compaction (C3) must remove C1's object from the bucket: a C3
+// that named only C2 and its new parts left C1 to be read beside it by
+// every reader of the bucket and every later restore (found when a CI run
+// crossed midnight, under TestDiskLoss).
+func TestDiskLossBetweenCompactions(t *testing.T) {
+	t.Parallel()
+	s3, c := diskLossS3(t, "recompact")
+	storage := fmt.Sprintf("storage:\n  endpoint: %s\n  bucket: recompact\n  access_key: %s\n  secret_key: %s\n  interval: 200ms\n  ack: bucket\n  tail_interval: 100ms\n",
+		s3.Addr, e2e.S3Key, e2e.S3Secret)
+	cfg := crashCfg + "node_id: nr\nreport:\n  schedule: \"off\"\n" + storage
+	cliCfg := filepath.Join(t.TempDir(), "cli.yaml")
+	if err := os.WriteFile(cliCfg, []byte(storage), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	day := time.Now().UTC().AddDate(0, 0, -2)
+	dt := day.Format(time.DateOnly)
+	want := map[string]bool{}
+	batch := 0
+	// send posts a batch of records for the past day and returns whether
+	// it was acknowledged; an acknowledged batch must be stored once.
+	send := func(d *e2e.Daemon) bool {
+		batch++
+		var b strings.Builder
+		var lines []string
+		for i := 0; i < 40; i++ {
+			l := fmt.Sprintf(`{"ts":"%sT12:%02d:%02dZ","batch":%d,"i":%d,"pad":"%x"}`, dt, batch%60, i, batch, i, rand.Int63())
+			lines = append(lines, l)
+			b.WriteString(l + "\n")
+		}
+		r := d.Post(t, "/v1/ingest", []byte(b.String()), map[string]string{"Idempotency-Key": fmt.Sprintf("recompact-%d", batch)})
+		if r.Code != 200 {
+			return false
+		}
+		for _, l := range lines {
+			want[l] = true
+		}
+		return true
+	}
+	// compacted lists the day's compacted objects and whether any part
+	// (a file a compaction replaces) is there beside them.
+	compacted := func() (names []string, parts int) {
+		for o := range c.ListObjects(context.Background(), "recompact", minio.ListObjectsOptions{Prefix: "dt=" + dt + "/", Recursive: true}) {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			switch {
+			case !strings.HasSuffix(o.Key, segment.SuffixSealed): // the day's partial
+			case strings.Contains(o.Key, "-compact-"):
+				names = append(names, o.Key)
+			default:
+				parts++
+			}
+		}
+		return names, parts
+	}
+	// exactlyOnce checks the bucket and the data dir together.
+	exactlyOnce := func(when string) {
+		t.Helper()
+		n := map[string]int{}
+		for _, l := range e2e.BucketAndLocal(t, c, "recompact", dir) {
+			n[l]++
+		}
+		for l := range want {
+			if n[l] != 1 {
+				t.Errorf("%s: acknowledged record stored %d times: %s", when, n[l], l)
+			}
+		}
+		for l, k := range n {
+			if k > 1 && !want[l] {
+				t.Errorf("%s: unacknowledged record stored %d times: %s", when, k, l)
+			}
+		}
+	}
+
+	// C1: the day compacted and shipped, nothing else left for it.
+	d := e2e.Start(t, dir, cfg)
+	for i := 0; i < 3; i++ {
+		if !send(d) {
+			t.Fatal("a batch was refused with the bucket up")
+		}
+	}
+	e2e.WaitFor(t, "the day compacted and shipped alone", func() bool {
+		names, parts := compacted()
+		return len(names) == 1 && parts == 0
+	})
+	d.Stop()
+
+	// C2 replaces C1; the daemon dies after C2's upload, before C1's
+	// object is removed.
+	d, err := e2e.Launch(t, dir, cfg, []string{"INGESTD_FAILPOINT=ship.upload.removereplaced"})
+	if err != nil {
+		t.Fatalf("start armed: %v\n%s", err, d.Log.String())
+	}
+	// One batch: the day seals 200 ms after it, and its compaction kills
+	// the daemon.
+	if !send(d) {
+		t.Fatal("a batch was refused with the bucket up")
+	}
+	select {
+	case <-d.Done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the second compaction never reached ship.upload.removereplaced:\n%s", d.Log.String())
+	}
+	if !strings.Contains(d.Log.String(), "failpoint: crashing at ship.upload.removereplaced") {
+		t.Fatalf("died elsewhere than at ship.upload.removereplaced:\n%s", d.Log.String())
+	}
+	before := map[string]bool{}
+	names, _ := compacted()
+	if len(names) != 2 {
+		t.Fatalf("after the crash the bucket holds compacted objects %v, want C1 and C2", names)
+	}
+	for _, n := range names {
+		before[n] = true
+	}
+
+	// The machine is lost.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := e2e.CLI(t, "restore", "--config", cliCfg, "--source", "s3://recompact", "--node", "nr", "--data-dir", dir, "--force"); code != 0 {
+		t.Fatalf("restore: exit %d\n%s", code, out)
+	}
+	d = e2e.Start(t, dir, cfg)
+	exactlyOnce("restored, C1 beside C2 in the bucket")
+
+	// C3: more late records; its upload removes C2 and C1.
+	for i := 0; i < 3; i++ {
+		if !send(d) {
+			t.Fatal("a batch was refused on the restored node")
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		names, parts := compacted()
+		if len(names) == 1 && parts == 0 && !before[names[0]] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("60 s on, the day's compacted objects are %v (before: %v) beside %d parts, want one new compaction alone\n%s",
+				names, before, parts, d.Log.String())
+		}
+	}
+	d.Stop()
+	exactlyOnce("after the third compaction")
+
+	// And the next restore reads each record once.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := e2e.CLI(t, "restore", "--config", cliCfg, "--source", "s3://recompact", "--node", "nr", "--data-dir", dir); code != 0 {
+		t.Fatalf("second restore: exit %d\n%s", code, out)
+	}
+	exactlyOnce("restored again")
 }
