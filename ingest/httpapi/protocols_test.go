@@ -26,6 +26,9 @@ var rowTests = map[string][]string{
 	"/readyz":                    {"TestMetricsAndHealth"},
 	"/metrics":                   {"TestMetricsAndHealth"},
 	"/reports":                   {"TestRolesAndServedReports", "TestServedReportsInChromium"},
+	"/api/v2/logs":               {"TestDatadogGoClient", "TestDatadogShapesAndErrors"},
+	"/api/v1/input":              {"TestDatadogShapesAndErrors"},
+	"/api/v1/validate":           {"TestDatadogShapesAndErrors"},
 }
 
 // Every HTTP protocol the metrics know is a row of the table; every row has

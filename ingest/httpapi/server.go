@@ -224,7 +224,7 @@ func (h *Server) expect(ctx *fasthttp.RequestCtx) int {
 	if !r.write {
 		return fasthttp.StatusContinue
 	}
-	switch known, write, _ := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
+	switch known, write, _ := h.core.Access(credentials(ctx)); {
 	case !known:
 		h.reply(ctx, r.endpoint, r.refuse(ctx, &adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "missing or unknown bearer token"}))
 		return fasthttp.StatusUnauthorized
@@ -333,7 +333,7 @@ func (h *Server) body(ctx *fasthttp.RequestCtx) (body []byte, release func(), _ 
 // Begin (token, storage, disk, readiness), then the body. On an error
 // nothing is held.
 func (h *Server) begin(ctx *fasthttp.RequestCtx, protocol string) (*ingest.Write, []byte, func(), *adapter.Error) {
-	w, e := h.core.Begin(ctx.Request.Header.Peek("Authorization"), protocol)
+	w, e := h.core.Begin(credentials(ctx), protocol)
 	if e != nil {
 		return nil, nil, nil, e
 	}
