@@ -47,13 +47,13 @@ var protocols = []protocol{
 		serve: (*Server).hecHealth, refuse: refuseHEC},
 	{name: "hec", endpoint: "/services/collector/ack", paths: []string{"/services/collector/ack", "/services/collector/ack/1.0"},
 		serve: (*Server).hecAck, refuse: refuseHEC},
-	{name: "datadog", endpoint: "/api/v2/logs", paths: []string{"/api/v2/logs", "/insert/datadog/api/v2/logs"},
+	{name: "datadog", endpoint: "/api/v2/logs", paths: []string{"/api/v2/logs"},
 		write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
-	{name: "datadog", endpoint: "/api/v1/input", paths: []string{"/api/v1/input", "/v1/input", "/insert/datadog/api/v1/input"},
+	{name: "datadog", endpoint: "/api/v1/input", paths: []string{"/api/v1/input", "/v1/input"},
 		write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
 	{name: "datadog", endpoint: "/api/v1/input", prefix: "/api/v1/input/", write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
 	{name: "datadog", endpoint: "/api/v1/input", prefix: "/v1/input/", write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
-	{name: "datadog", endpoint: "/api/v1/validate", paths: []string{"/api/v1/validate", "/insert/datadog/api/v1/validate"},
+	{name: "datadog", endpoint: "/api/v1/validate", paths: []string{"/api/v1/validate"},
 		serve: (*Server).ddValidate, refuse: refuseDatadog},
 	{name: "elasticsearch", classify: classifyES, serve: (*Server).elasticsearch, refuse: refuseES},
 
@@ -61,6 +61,34 @@ var protocols = []protocol{
 	{endpoint: "/readyz", paths: []string{"/readyz"}, serve: (*Server).readyz, refuse: refuseNative},
 	{endpoint: "/metrics", paths: []string{"/metrics"}, serve: (*Server).metrics, refuse: refuseNative},
 	{endpoint: "/reports", paths: []string{"/reports"}, prefix: "/reports/", serve: (*Server).reports, refuse: refuseNative},
+}
+
+// aliases are VictoriaLogs' paths for the same APIs, so that switching a
+// shipper from VictoriaLogs is a change of host: a path under one of these
+// prefixes is served as the rest of it (after the part kept), by the row
+// that serves that.
+var aliases = []struct{ prefix, keep string }{
+	{"/insert/elasticsearch/", "/"},
+	{"/insert/loki/", "/loki/"},
+	{"/insert/opentelemetry/", "/"},
+	{"/insert/datadog/", "/"},
+	{"/insert/splunk/", "/"},
+}
+
+// unalias returns path with a VictoriaLogs prefix replaced, or path.
+func unalias(path string) string {
+	if !strings.HasPrefix(path, "/insert/") {
+		return path
+	}
+	for _, a := range aliases {
+		if rest, ok := strings.CutPrefix(path, a.prefix); ok {
+			return a.keep + rest
+		}
+	}
+	if path == "/insert/elasticsearch" {
+		return "/"
+	}
+	return path
 }
 
 // byPath indexes the table's exact paths.
@@ -90,7 +118,7 @@ var unknown = protocol{endpoint: "other", refuse: refuseNative}
 
 // lookup finds the request's row; ok is false for an unknown path.
 func lookup(ctx *fasthttp.RequestCtx) (r route, ok bool) {
-	path := string(ctx.Path())
+	path := unalias(string(ctx.Path()))
 	if p := byPath[path]; p != nil {
 		return route{protocol: p, endpoint: p.endpoint, write: p.write}, true
 	}

@@ -26,7 +26,7 @@ var rowTests = map[string][]string{
 	"/readyz":                    {"TestMetricsAndHealth"},
 	"/metrics":                   {"TestMetricsAndHealth"},
 	"/reports":                   {"TestRolesAndServedReports", "TestServedReportsInChromium"},
-	"/api/v2/logs":               {"TestDatadogGoClient", "TestDatadogShapesAndErrors"},
+	"/api/v2/logs":               {"TestDatadogGoClient", "TestDatadogShapesAndErrors", "TestVictoriaLogsPaths"},
 	"/api/v1/input":              {"TestDatadogShapesAndErrors"},
 	"/api/v1/validate":           {"TestDatadogShapesAndErrors"},
 }
@@ -86,6 +86,27 @@ func TestProtocolTable(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("rowTests names %q, which is no row", key)
+		}
+	}
+}
+
+// Each VictoriaLogs path is served by the row of the path it stands for.
+func TestVictoriaLogsAliases(t *testing.T) {
+	for alias, want := range map[string]string{
+		"/insert/elasticsearch/_bulk":             "/_bulk",
+		"/insert/elasticsearch":                   "/",
+		"/insert/elasticsearch/logs-x/_bulk":      "/logs-x/_bulk",
+		"/insert/loki/api/v1/push":                "/loki/api/v1/push",
+		"/insert/opentelemetry/v1/logs":           "/v1/logs",
+		"/insert/datadog/api/v2/logs":             "/api/v2/logs",
+		"/insert/datadog/api/v1/validate":         "/api/v1/validate",
+		"/insert/splunk/services/collector/event": "/services/collector/event",
+		"/insert/splunk/services/collector/raw":   "/services/collector/raw",
+		"/insert/unknown/x":                       "/insert/unknown/x",
+		"/v1/logs":                                "/v1/logs",
+	} {
+		if got := unalias(alias); got != want {
+			t.Errorf("unalias(%s) = %s, want %s", alias, got, want)
 		}
 	}
 }
