@@ -9,6 +9,7 @@ import (
 
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/httpapi"
+	"github.com/ingestd/ingestd/ingest/otlpgrpc"
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/ingest/syslogd"
 	"github.com/ingestd/ingestd/ingest/wal"
@@ -252,6 +253,10 @@ type otlpSection struct {
 	// with the same TLS, tokens and limits. "" = off: /v1/logs is on the
 	// main listener only.
 	Listen string `yaml:"listen"`
+	// ListenGRPC, when set (OTLP clients default to :4317), serves OTLP
+	// logs over gRPC (LogsService/Export), with the main listener's TLS,
+	// tokens (the "authorization" metadata) and limits. "" = off.
+	ListenGRPC string `yaml:"listen_grpc"`
 	// Resource is how a log record's resource attributes are stored:
 	// "nested" (one "resource" object) or "flat" (top-level members named
 	// "resource.<key>", which SQL reads as plain columns).
@@ -334,6 +339,14 @@ func (c *fileConfig) httpConfig() httpapi.Config {
 	return httpapi.Config{MaxBody: int64(h.MaxBody), MaxHeader: int(h.MaxHeader), MaxConnections: h.MaxConnections,
 		MaxConnsPerIP: h.MaxConnsPerIP, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout,
 		MaxRequestBytes: int64(c.Buffers.MaxRequest), LokiMergeJSONLines: c.Loki.MergeJSONLines, OTLPFlatResource: c.OTLP.Resource == "flat"}
+}
+
+// grpcConfig is the OTLP/gRPC listener's part: the http section's limits
+// (with their defaults), since it takes the same messages.
+func (c *fileConfig) grpcConfig() otlpgrpc.Config {
+	h := c.httpConfig().WithDefaults()
+	return otlpgrpc.Config{MaxMessage: int(h.MaxBody), MaxConnections: h.MaxConnections, IdleTimeout: h.IdleTimeout,
+		MaxBytes: h.MaxRequestBytes, FlatResource: c.OTLP.Resource == "flat"}
 }
 
 // syslogConfig is the syslog listeners' part.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/httpapi"
+	"github.com/ingestd/ingestd/ingest/otlpgrpc"
 	"github.com/ingestd/ingestd/ingest/ship"
 	"github.com/ingestd/ingestd/ingest/syslogd"
 	"github.com/ingestd/ingestd/internal/dirlock"
@@ -44,6 +45,7 @@ type service struct {
 	core    *ingest.Core
 	reg     *prometheus.Registry // every component's metrics, served at /metrics
 	certs   *certReloader        // nil without TLS
+	grpc    *otlpgrpc.Server     // nil without otlp.listen_grpc
 	tokens  []ingest.Token       // auth.tokens and auth.token_file's, as the core started with
 	shipper *ship.Shipper        // nil without storage
 	tail    *ship.Tail           // continuous shipping of the WAL; nil without storage
@@ -111,6 +113,10 @@ func checkExposure(cfg fileConfig, tokens []ingest.Token, open bool) error {
 	if len(tokens) == 0 && cfg.OTLP.Listen != "" && !isLoopback(cfg.OTLP.Listen) && !open {
 		return refuse("refusing to accept writes from the network without tokens on otlp.listen %s.\n"+
 			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.", cfg.OTLP.Listen)
+	}
+	if len(tokens) == 0 && cfg.OTLP.ListenGRPC != "" && !isLoopback(cfg.OTLP.ListenGRPC) && !open {
+		return refuse("refusing to accept writes from the network without tokens on otlp.listen_grpc %s.\n"+
+			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.", cfg.OTLP.ListenGRPC)
 	}
 	for _, t := range tokens {
 		if cfg.Syslog.Token != "" && t.Token == cfg.Syslog.Token && !t.CanWrite() {
@@ -213,7 +219,7 @@ func (d *service) run() int {
 		return 2
 	}
 	api.ServeReports(cfg.reportDir())
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	if err := d.listen(api, serveErr); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)
 		return 1
@@ -301,6 +307,19 @@ func (d *service) listen(api *httpapi.Server, serveErr chan<- error) error {
 		log.Info("listening for OTLP/HTTP", "addr", oln.Addr().String(), "tls", d.certs != nil)
 		go func() { serveErr <- api.Serve(oln) }()
 	}
+	if cfg.OTLP.ListenGRPC != "" {
+		gln, err := net.Listen("tcp", cfg.OTLP.ListenGRPC)
+		if err != nil {
+			return fmt.Errorf("otlp.listen_grpc: %w", err)
+		}
+		gc := cfg.grpcConfig()
+		if d.certs != nil {
+			gc.TLS = d.certs.config()
+		}
+		d.grpc = otlpgrpc.New(d.core, gc, log)
+		log.Info("listening for OTLP/gRPC", "addr", gln.Addr().String(), "tls", d.certs != nil)
+		go func() { serveErr <- d.grpc.Serve(gln) }()
+	}
 	return nil
 }
 
@@ -360,6 +379,9 @@ func (d *service) stop(api *httpapi.Server, sys *syslogd.Server, sig <-chan os.S
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.opt.stopTimeout)
 	defer cancel()
+	if d.grpc != nil {
+		d.grpc.StopWithin(ctx) // calls in flight are committed and answered
+	}
 	if err := api.Shutdown(ctx); err != nil {
 		d.log.Error("stop incomplete", "err", err)
 		return 1

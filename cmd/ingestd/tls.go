@@ -31,12 +31,18 @@ func (r *certReloader) reload() error {
 // listener wraps ln so every new connection gets the certificate current at
 // its handshake.
 func (r *certReloader) listener(ln net.Listener) net.Listener {
-	return tls.NewListener(ln, &tls.Config{
+	return tls.NewListener(ln, r.config())
+}
+
+// config is the TLS configuration of every listener: TLS 1.2 or newer, the
+// certificate current at each handshake.
+func (r *certReloader) config() *tls.Config {
+	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return r.cert.Load(), nil
 		},
-	})
+	}
 }
 
 // isLoopback reports whether a listen address only takes connections from

@@ -20,8 +20,9 @@ import (
 )
 
 // lookOtelcol returns the OpenTelemetry Collector that .ci/run builds with
-// the Collector builder (filelog receiver, batch processor, otlphttp
-// exporter; .ci/otelcol/builder-config.yaml), or "" when it is not built.
+// the Collector builder (filelog receiver, batch processor, otlphttp and
+// otlp exporters; .ci/otelcol/builder-config.yaml), or "" when it is not
+// built.
 func lookOtelcol() string {
 	if p := os.Getenv("INGESTD_OTELCOL"); p != "" && e2e.FileExists(p) {
 		return p
@@ -59,6 +60,14 @@ func TestOTelCollectorKillRestart(t *testing.T) {
 	testOTelCollector(t, "proto", true)
 }
 
+// The same Collector with its otlp exporter: OTLP over gRPC to
+// otlp.listen_grpc, gzip, ingestd killed with SIGKILL mid-stream and
+// restarted, every line of the file stored.
+func TestOTelCollectorGRPCKillRestart(t *testing.T) {
+	t.Parallel()
+	testOTelCollector(t, "grpc", true)
+}
+
 // The same Collector with encoding: json, the OTLP/JSON body the
 // otlphttp exporter sends when so configured (no kill: every line once).
 func TestOTelCollectorJSON(t *testing.T) {
@@ -78,7 +87,22 @@ func testOTelCollector(t *testing.T, encoding string, kill bool) {
 	const token = "otelcol-token-0123456789"
 	// block_age: short, so that lines reach the open parts soon; the
 	// count is read after a clean stop anyway.
-	cfg := fmt.Sprintf("auth:\n  tokens: [{name: collector, token: %s}]\notlp:\n  listen: %s\nsegments:\n  block_age: 200ms\nreport:\n  schedule: \"off\"\n", token, addr)
+	listen := "listen"
+	exporter := fmt.Sprintf(`otlphttp:
+    logs_endpoint: http://%s/v1/logs
+    encoding: %s
+    headers:
+      Authorization: "Bearer %s"`, addr, encoding, token)
+	if encoding == "grpc" { // the otlp exporter: LogsService/Export over gRPC
+		listen = "listen_grpc"
+		exporter = fmt.Sprintf(`otlp:
+    endpoint: %s
+    tls:
+      insecure: true
+    headers:
+      authorization: "Bearer %s"`, addr, token)
+	}
+	cfg := fmt.Sprintf("auth:\n  tokens: [{name: collector, token: %s}]\notlp:\n  %s: %s\nsegments:\n  block_age: 200ms\nreport:\n  schedule: \"off\"\n", token, listen, addr)
 	d := e2e.Start(t, dir, cfg)
 
 	logFile := filepath.Join(work, "app.log")
@@ -99,13 +123,9 @@ processors:
     send_batch_max_size: 400
     timeout: 100ms
 exporters:
-  otlphttp:
-    logs_endpoint: http://%s/v1/logs
-    encoding: %s
+  %s
     compression: gzip
     timeout: 5s
-    headers:
-      Authorization: "Bearer %s"
     retry_on_failure:
       enabled: true
       initial_interval: 100ms
@@ -125,8 +145,8 @@ service:
     logs:
       receivers: [filelog]
       processors: [batch]
-      exporters: [otlphttp]
-`, logFile, addr, encoding, token)), 0o600)
+      exporters: [%s]
+`, logFile, exporter, strings.SplitN(exporter, ":", 2)[0])), 0o600)
 	col := exec.Command(bin, "--config", colConf)
 	var colOut e2e.SyncBuffer
 	col.Stdout, col.Stderr = writerFunc(colOut.WriteString), writerFunc(colOut.WriteString)
