@@ -107,6 +107,14 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		client.Addr = client.Addr[:i]
 	}
 
+	var gc *grpcClients
+	if w.GRPC() {
+		if gc, err = newGRPCClients(cfg.URL, cfg.Token, cfg.Conns); err != nil {
+			return nil, err
+		}
+		defer gc.close()
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var next atomic.Int64
@@ -212,6 +220,26 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		hdr, _ := json.Marshal(w)
 		fmt.Fprintf(ackLog, "# ingest-bench ack log v1 %s\n", hdr)
 	}
+	// record counts one answered request; mu is held.
+	record := func(j job, status string, accepted int64, done time.Time) {
+		if ackLog != nil {
+			fmt.Fprintf(ackLog, "%d %s %d\n", j.req.Index, status, accepted)
+		}
+		if status == "200" {
+			allRaw += int64(j.req.Raw)
+			allAcked += accepted
+		}
+		if !j.intended.Before(measureFrom) {
+			measured++
+			res.Status[status]++
+			if status == "200" {
+				res.RecordsAcked += accepted
+				rawBytes += int64(j.req.Raw)
+				wireBytes += int64(len(j.req.Body))
+				hist.RecordValue(max(1, done.Sub(j.intended).Microseconds()))
+			}
+		}
+	}
 	cpu0 := selfCPU()
 	dcpu0 := procCPU(cfg.PID)
 	var wg sync.WaitGroup
@@ -219,6 +247,28 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if gc != nil {
+				for j := range jobs {
+					if cfg.Rate == 0 {
+						j.intended = time.Now()
+					}
+					tctx, tcancel := context.WithTimeout(gc.ctx, cfg.Timeout)
+					status, body, _ := gc.export(c, j.req.Body, tctx)
+					tcancel()
+					done := time.Now()
+					accepted := int64(-1)
+					if status == "200" {
+						accepted = otlpAccepted(body, int64(w.Batch))
+					}
+					mu.Lock()
+					record(j, status, accepted, done)
+					mu.Unlock()
+					if status == "200" && j.body != nil { // after an error gRPC may not be done with it
+						bodies.Put(j.body)
+					}
+				}
+				return
+			}
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
@@ -249,23 +299,7 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 					}
 				}
 				mu.Lock()
-				if ackLog != nil {
-					fmt.Fprintf(ackLog, "%d %s %d\n", j.req.Index, status, accepted)
-				}
-				if status == "200" {
-					allRaw += int64(j.req.Raw)
-					allAcked += accepted
-				}
-				if !j.intended.Before(measureFrom) {
-					measured++
-					res.Status[status]++
-					if status == "200" {
-						res.RecordsAcked += accepted
-						rawBytes += int64(j.req.Raw)
-						wireBytes += int64(len(j.req.Body))
-						hist.RecordValue(max(1, done.Sub(j.intended).Microseconds()))
-					}
-				}
+				record(j, status, accepted, done)
 				mu.Unlock()
 				if err == nil && j.body != nil { // after an error the client may not be done with it
 					req.ResetBody()

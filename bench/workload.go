@@ -34,6 +34,9 @@ const (
 const (
 	ProtocolNative = "native" // POST /v1/ingest
 	ProtocolOTLP   = "otlp"   // POST /v1/logs, application/x-protobuf
+	// ProtocolOTLPGRPC sends the same protobuf bodies as ProtocolOTLP to
+	// OTLP/gRPC's LogsService/Export (--url is otlp.listen_grpc's address).
+	ProtocolOTLPGRPC = "otlp-grpc"
 )
 
 // Nominal record sizes, for the tests and the docs.
@@ -60,8 +63,11 @@ type Workload struct {
 	Protocol string `json:",omitempty"`
 }
 
-// OTLP reports whether the workload speaks OTLP.
-func (w Workload) OTLP() bool { return w.Protocol == ProtocolOTLP }
+// OTLP reports whether the workload speaks OTLP (over HTTP or gRPC).
+func (w Workload) OTLP() bool { return w.Protocol == ProtocolOTLP || w.Protocol == ProtocolOTLPGRPC }
+
+// GRPC reports whether the workload speaks OTLP over gRPC.
+func (w Workload) GRPC() bool { return w.Protocol == ProtocolOTLPGRPC }
 
 // Validate checks the workload.
 func (w Workload) Validate() error {
@@ -80,8 +86,10 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: days %d (want 1..365)", w.Days)
 	case w.Invalid < 0 || w.Invalid >= 1:
 		return fmt.Errorf("bench: invalid fraction %g (want 0 ≤ f < 1)", w.Invalid)
-	case w.Protocol != "" && w.Protocol != ProtocolNative && w.Protocol != ProtocolOTLP:
-		return fmt.Errorf("bench: protocol %q (native or otlp)", w.Protocol)
+	case w.Protocol != "" && w.Protocol != ProtocolNative && w.Protocol != ProtocolOTLP && w.Protocol != ProtocolOTLPGRPC:
+		return fmt.Errorf("bench: protocol %q (native, otlp or otlp-grpc)", w.Protocol)
+	case w.GRPC() && w.Compression != "none":
+		return fmt.Errorf("bench: protocol otlp-grpc sends its messages uncompressed: --compression none")
 	case w.OTLP() && (w.Invalid > 0 || w.Form != "ndjson"):
 		return fmt.Errorf("bench: protocol otlp sends protobuf: no --invalid, no --form array")
 	}

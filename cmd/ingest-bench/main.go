@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&w.Shape, "shape", bench.ShapeUnique, "record `shape`: unique (≈350 B log lines whose every value varies, ≈ 4.6× under zstd -1), or the template shapes (16 bodies a run, ids patched): logs (≈280 B, ≈ 8×), events (≈600 B, nested), metrics (≈120 B), wide (≈2 KB, 60+ fields), mixed")
 	fs.IntVar(&w.Batch, "batch", 1000, "records per request")
 	fs.StringVar(&w.Form, "form", "ndjson", "body `form`: ndjson or array")
-	fs.StringVar(&w.Protocol, "protocol", bench.ProtocolNative, "`protocol`: native (POST /v1/ingest, NDJSON) or otlp (POST /v1/logs, OTLP protobuf: the same records, their fields as attributes)")
+	fs.StringVar(&w.Protocol, "protocol", bench.ProtocolNative, "`protocol`: native (POST /v1/ingest, NDJSON), otlp (POST /v1/logs, OTLP protobuf: the same records, their fields as attributes) or otlp-grpc (the same protobuf to LogsService/Export; --url is otlp.listen_grpc's host:port)")
 	fs.StringVar(&w.Compression, "compression", "none", "request body `encoding`: none, gzip or zstd")
 	fs.IntVar(&w.Days, "days", 1, "spread timestamps over today and the days before, this many days in all")
 	until := fs.String("until", "", "timestamps end at this `date` (YYYY-MM-DD, midnight UTC) instead of now: past days, which seal and ship at once")
@@ -76,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no progress line")
 	sampleOut := fs.String("sample-out", "", "write 32 MiB of the workload's records as NDJSON to this `file` and exit (for a reference such as zstd -b1 -T1 on the same bytes)")
 	waitReady := fs.Duration("wait-ready", 30*time.Second, "wait up to this `long` for the daemon's /readyz to answer 200 before starting (a daemon just started may still be recovering)")
+	readyURL := fs.String("ready-url", "", "the daemon's HTTP `URL` whose /readyz --wait-ready polls (default --url; with --protocol otlp-grpc, whose --url has no /readyz, none unless given)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -163,9 +164,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	if err := awaitReady(ctx, cfg.URL, *waitReady, stderr); err != nil {
-		fmt.Fprintln(stderr, "ingest-bench:", err)
-		return 1
+	if *readyURL == "" && !w.GRPC() {
+		*readyURL = cfg.URL
+	}
+	if *readyURL != "" {
+		if err := awaitReady(ctx, *readyURL, *waitReady, stderr); err != nil {
+			fmt.Fprintln(stderr, "ingest-bench:", err)
+			return 1
+		}
 	}
 	res, err := bench.Run(ctx, w, cfg)
 	if err != nil {
