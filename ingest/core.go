@@ -112,6 +112,24 @@ func (s *Core) Access(auth []byte) (known, write, read bool) {
 	return true, p.write, p.read
 }
 
+// MatchToken finds the configured token for which match is true (a
+// protocol that proves a token without sending it, as Fluent forward's
+// shared-key digest) and returns it as an Authorization value for Begin.
+// Every token is tried, whatever matches; false without tokens or when
+// none matches.
+func (s *Core) MatchToken(match func(token []byte) bool) ([]byte, bool) {
+	var found []byte
+	for _, p := range s.prods.Load().list {
+		if len(p.token) > 0 && match(p.token) && found == nil {
+			found = p.token
+		}
+	}
+	if found == nil {
+		return nil, false
+	}
+	return append([]byte("Bearer "), found...), true
+}
+
 // Scratch is a buffer, owned by the write, for the records an adapter
 // translates from its envelope.
 func (w *Write) Scratch() []byte { return w.st.recs[:0] }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/fluentd"
 	"github.com/ingestd/ingestd/ingest/httpapi"
 	"github.com/ingestd/ingestd/ingest/otlpgrpc"
 	"github.com/ingestd/ingestd/ingest/ship"
@@ -40,6 +41,7 @@ type fileConfig struct {
 	Loki        lokiSection        `yaml:"loki"`
 	OTLP        otlpSection        `yaml:"otlp"`
 	Syslog      syslogSection      `yaml:"syslog"`
+	Fluent      fluentSection      `yaml:"fluent"`
 	Idempotency idempotencySection `yaml:"idempotency"`
 	Report      reportConfig       `yaml:"report"`
 	Storage     storageConfig      `yaml:"storage"`
@@ -275,6 +277,18 @@ type syslogSection struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`    // a TCP connection silent this long is closed
 }
 
+// fluentSection is the optional Fluent forward intake (Fluent Bit's and
+// Fluentd's forward output, the Fluent loggers), over TCP or TLS.
+type fluentSection struct {
+	Listen         string        `yaml:"listen"`          // e.g. "0.0.0.0:24224"; "" = off
+	TLS            bool          `yaml:"tls"`             // serve TLS with tls.cert_file/key_file
+	Token          string        `yaml:"token"`           // with auth tokens and no handshake: the token whose producer forward writes as (needed then)
+	Handshake      bool          `yaml:"handshake"`       // the shared-key handshake: a client's shared_key is a token, and it writes as that producer
+	MaxMessage     byteSize      `yaml:"max_message"`     // one forward message, and its events once inflated; a connection sending a larger one is closed
+	MaxConnections int           `yaml:"max_connections"` // connections at once; more are closed at once
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`    // a silent connection is closed
+}
+
 // rejectedSection bounds the store of lines rejected with ?invalid=skip.
 type rejectedSection struct {
 	Keep     bool     `yaml:"keep"`      // keep rejected lines in <data_dir>/rejected
@@ -350,6 +364,13 @@ func (c *fileConfig) grpcConfig() otlpgrpc.Config {
 }
 
 // syslogConfig is the syslog listeners' part.
+func (c *fileConfig) fluentConfig() fluentd.Config {
+	f := c.Fluent
+	return fluentd.Config{Listen: f.Listen, TLS: f.TLS, Token: f.Token, Handshake: f.Handshake, MaxMessage: int(f.MaxMessage),
+		MaxConnections: f.MaxConnections, IdleTimeout: f.IdleTimeout}
+}
+
+// syslogConfig is the syslog listeners' part.
 func (c *fileConfig) syslogConfig() syslogd.Config {
 	s := c.Syslog
 	return syslogd.Config{ListenTCP: s.ListenTCP, ListenUDP: s.ListenUDP, ListenTLS: s.ListenTLS, Token: s.Token,
@@ -412,6 +433,7 @@ func (c *fileConfig) validateSections() error {
 	l.Add(c.coreConfig(c.ownTokens()).Validate())
 	l.Add(c.httpConfig().Validate())
 	l.Add(c.syslogConfig().Validate())
+	l.Add(c.fluentConfig().Validate())
 	if c.OTLP.Resource != "nested" && c.OTLP.Resource != "flat" {
 		l.Add(fmt.Errorf("config: otlp.resource: %q (want nested or flat)", c.OTLP.Resource))
 	}

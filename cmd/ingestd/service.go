@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/ingest"
+	"github.com/ingestd/ingestd/ingest/fluentd"
 	"github.com/ingestd/ingestd/ingest/httpapi"
 	"github.com/ingestd/ingestd/ingest/otlpgrpc"
 	"github.com/ingestd/ingestd/ingest/ship"
@@ -46,6 +47,7 @@ type service struct {
 	reg     *prometheus.Registry // every component's metrics, served at /metrics
 	certs   *certReloader        // nil without TLS
 	grpc    *otlpgrpc.Server     // nil without otlp.listen_grpc
+	fluent  *fluentd.Server      // nil without fluent.listen
 	tokens  []ingest.Token       // auth.tokens and auth.token_file's, as the core started with
 	shipper *ship.Shipper        // nil without storage
 	tail    *ship.Tail           // continuous shipping of the WAL; nil without storage
@@ -122,6 +124,20 @@ func checkExposure(cfg fileConfig, tokens []ingest.Token, open bool) error {
 		if cfg.Syslog.Token != "" && t.Token == cfg.Syslog.Token && !t.CanWrite() {
 			return refuse("syslog.token is the token of %s, whose role is read: syslog writes, so it needs a token with the role write or both", t.Name)
 		}
+	}
+	for _, t := range tokens {
+		if cfg.Fluent.Token != "" && t.Token == cfg.Fluent.Token && !t.CanWrite() {
+			return refuse("fluent.token is the token of %s, whose role is read: forward writes, so it needs a token with the role write or both", t.Name)
+		}
+	}
+	if cfg.Fluent.Listen != "" && len(tokens) > 0 && cfg.Fluent.Token == "" && !cfg.Fluent.Handshake {
+		return refuse("fluent.listen with auth tokens needs fluent.token (the token whose producer forward writes as) or fluent.handshake (each sender's shared_key is its token)")
+	}
+	if cfg.Fluent.Handshake && len(tokens) == 0 {
+		return refuse("fluent.handshake needs auth tokens: a sender's shared_key is one of them")
+	}
+	if cfg.Fluent.TLS && cfg.TLS.CertFile == "" {
+		return refuse("fluent.tls needs a certificate: set tls.cert_file and tls.key_file")
 	}
 	if cfg.Syslog.ListenTLS != "" && cfg.TLS.CertFile == "" {
 		return refuse("syslog.listen_tls needs a certificate: set tls.cert_file and tls.key_file")
@@ -237,6 +253,10 @@ func (d *service) run() int {
 	sys, err := d.startSyslog()
 	if err != nil {
 		log.Error("syslog: cannot listen", "err", err)
+		return 1
+	}
+	if d.fluent, err = d.startFluent(); err != nil {
+		log.Error("fluent: cannot listen", "err", err)
 		return 1
 	}
 	for _, sched := range d.scheds {
@@ -363,6 +383,22 @@ func (d *service) startSyslog() (*syslogd.Server, error) {
 	return sys, sys.Listen(wrap)
 }
 
+// startFluent opens the forward listener when fluent.listen is set.
+func (d *service) startFluent() (*fluentd.Server, error) {
+	if d.cfg.Fluent.Listen == "" {
+		return nil, nil
+	}
+	fs, err := fluentd.New(d.core, d.cfg.fluentConfig(), d.reg, d.log)
+	if err != nil {
+		return nil, err
+	}
+	var wrap func(net.Listener) net.Listener
+	if d.certs != nil {
+		wrap = d.certs.listener
+	}
+	return fs, fs.Listen(wrap)
+}
+
 // stop is the graceful stop after the first signal; a second one exits at
 // once (the WAL keeps every acknowledged record).
 func (d *service) stop(api *httpapi.Server, sys *syslogd.Server, sig <-chan os.Signal) int {
@@ -376,6 +412,9 @@ func (d *service) stop(api *httpapi.Server, sys *syslogd.Server, sig <-chan os.S
 	}()
 	if sys != nil {
 		sys.Close() // what the connections had parsed is committed first
+	}
+	if d.fluent != nil {
+		d.fluent.Close() // a message being committed is stored and acknowledged first
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.opt.stopTimeout)
 	defer cancel()

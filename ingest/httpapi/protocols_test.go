@@ -73,7 +73,7 @@ func TestProtocolTable(t *testing.T) {
 		}
 	}
 	for _, proto := range ingest.Protocols {
-		if proto != "syslog" && proto != "otlp_grpc" && !names[proto] { // syslog and OTLP/gRPC are not HTTP
+		if proto != "syslog" && proto != "otlp_grpc" && proto != "fluent" && !names[proto] { // syslog, OTLP/gRPC and forward are not HTTP
 			t.Errorf("protocol %s (ingest.Protocols) has no row in the HTTP protocol table", proto)
 		}
 	}
