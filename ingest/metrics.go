@@ -91,7 +91,7 @@ func (m *metrics) rejectRequest(reason string) { m.rejectedReqs.WithLabelValues(
 func (m *metrics) observeFsync(d time.Duration) { m.walFsync.Observe(d.Seconds()) }
 
 // Protocols are the adapters' names in the per-protocol metrics.
-var Protocols = []string{"native", "elasticsearch", "loki", "otlp", "hec", "syslog", "datadog", "otlp_grpc", "fluent"}
+var Protocols = []string{"native", "elasticsearch", "loki", "otlp", "hec", "syslog", "datadog", "otlp_grpc", "fluent", "journald"}
 
 // Outcomes are how a write ends, in ingestd_protocol_requests_total: ok,
 // replayed (an Idempotency-Key seen before), every adapter.Code* refusal, and
@@ -103,7 +103,7 @@ var Outcomes = []string{"ok", "replayed", adapter.CodeUnauthorized, adapter.Code
 const (
 	outcomeOK      = 0
 	outcomeRefused = 13
-	nProtocols     = 9
+	nProtocols     = 10
 	nOutcomes      = 14
 )
 

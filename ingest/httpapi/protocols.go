@@ -55,6 +55,7 @@ var protocols = []protocol{
 	{name: "datadog", endpoint: "/api/v1/input", prefix: "/v1/input/", write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
 	{name: "datadog", endpoint: "/api/v1/validate", paths: []string{"/api/v1/validate"},
 		serve: (*Server).ddValidate, refuse: refuseDatadog},
+	{name: "journald", endpoint: "/upload", paths: []string{"/upload"}, write: true, serve: (*Server).journalUpload, refuse: refuseJournald},
 	{name: "elasticsearch", classify: classifyES, serve: (*Server).elasticsearch, refuse: refuseES},
 
 	{endpoint: "/healthz", paths: []string{"/healthz"}, serve: (*Server).healthz, refuse: refuseNative},
@@ -73,6 +74,7 @@ var aliases = []struct{ prefix, keep string }{
 	{"/insert/opentelemetry/", "/"},
 	{"/insert/datadog/", "/"},
 	{"/insert/splunk/", "/"},
+	{"/insert/journald/", "/"},
 }
 
 // unalias returns path with a VictoriaLogs prefix replaced, or path.

@@ -29,6 +29,7 @@ var rowTests = map[string][]string{
 	"/api/v2/logs":               {"TestDatadogGoClient", "TestDatadogShapesAndErrors", "TestVictoriaLogsPaths"},
 	"/api/v1/input":              {"TestDatadogShapesAndErrors"},
 	"/api/v1/validate":           {"TestDatadogShapesAndErrors"},
+	"/upload":                    {"TestJournalUpload", "TestJournalExportShapes"},
 }
 
 // Every HTTP protocol the metrics know is a row of the table; every row has
