@@ -188,7 +188,7 @@ func (w *Write) commit(records []byte, opt adapter.Options) (*adapter.Result, *a
 	st.seq = 0
 	t0 := time.Now()
 	p := s.parsers.Get().(*record.Parser)
-	re := p.Parse(records, w.start, opt.Skip, b)
+	re := p.ParseTimeField(records, w.start, opt.Skip, b, opt.TimeField)
 	s.parsers.Put(p)
 	t1 := time.Now()
 	s.m.stageParse.Observe(t1.Sub(t0).Seconds())

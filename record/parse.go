@@ -167,8 +167,9 @@ type Parser struct {
 	sc     scanner
 	now    time.Time
 	nowTS  int64
-	nowStr []byte // `,"<field>":"<now RFC 3339 nano>"}`
-	spare  []byte // fillNull's copy of a record's tail
+	nowStr []byte    // `,"<field>":"<now RFC 3339 nano>"}`
+	spare  []byte    // fillNull's copy of a record's tail
+	one1   [1][]byte // ParseTimeField's list of one field
 	skip   bool
 	b      *Batch
 }
@@ -192,6 +193,21 @@ func NewParser(r Rules) *Parser {
 // multi-line object rejects the request either way (there is no line to
 // resume at).
 func (p *Parser) Parse(body []byte, now time.Time, skip bool, b *Batch) *RequestError {
+	return p.ParseTimeField(body, now, skip, b, "")
+}
+
+// ParseTimeField is Parse with the record's time taken from field alone,
+// instead of the rules' timestamp fields, when field is not "" (a
+// protocol whose requests name their time field, as VictoriaLogs'
+// _time_field does). A record without it gets the receive time, as the
+// rules say for one without a timestamp.
+func (p *Parser) ParseTimeField(body []byte, now time.Time, skip bool, b *Batch, field string) *RequestError {
+	if field != "" {
+		fields, lens := p.sc.fields, p.sc.fieldLens
+		p.one1[0] = append(p.one1[0][:0], field...)
+		p.sc.fields, p.sc.fieldLens = p.one1[:], 1<<min(len(field), 63)
+		defer func() { p.sc.fields, p.sc.fieldLens = fields, lens }()
+	}
 	p.now, p.nowTS, p.skip, p.b = now, now.UnixNano(), skip, b
 	p.nowStr = p.nowStr[:0]
 	i := jsonx.SkipWS(body, 0)
@@ -283,13 +299,13 @@ func (p *Parser) stamp(src []byte, mark int) (int64, error) {
 	}
 	ts, err := ParseTimestamp(src[s.tsStart:s.tsEnd])
 	if err != nil {
-		return 0, tsError{fmt.Errorf("field %q: %w", p.rules.TimestampFields[s.tsRank], err)}
+		return 0, tsError{fmt.Errorf("field %q: %w", string(p.sc.fields[s.tsRank]), err)}
 	}
 	if p.rules.MaxFuture > 0 && ts > p.nowTS+int64(p.rules.MaxFuture) {
-		return 0, tsError{fmt.Errorf("field %q: timestamp more than %s in the future (records.max_future)", p.rules.TimestampFields[s.tsRank], p.rules.MaxFuture)}
+		return 0, tsError{fmt.Errorf("field %q: timestamp more than %s in the future (records.max_future)", string(p.sc.fields[s.tsRank]), p.rules.MaxFuture)}
 	}
 	if p.rules.MaxPast > 0 && ts < p.nowTS-int64(p.rules.MaxPast) {
-		return 0, tsError{fmt.Errorf("field %q: timestamp older than %s (records.max_past)", p.rules.TimestampFields[s.tsRank], p.rules.MaxPast)}
+		return 0, tsError{fmt.Errorf("field %q: timestamp older than %s (records.max_past)", string(p.sc.fields[s.tsRank]), p.rules.MaxPast)}
 	}
 	return ts, nil
 }

@@ -351,3 +351,34 @@ func TestNullTimestampIsNone(t *testing.T) {
 		t.Fatalf("add field present with a value: %v", re)
 	}
 }
+
+// ParseTimeField takes the time from the named field alone: the rules'
+// fields are ignored for that request and restored after it.
+func TestParseTimeField(t *testing.T) {
+	p := NewParser(DefaultRules())
+	body := `{"timestamp":"2020-01-01T00:00:00Z","date":"2026-11-03T10:00:00Z","n":1}
+{"ts":"2020-01-01T00:00:00Z","n":2}
+{"date":"yesterday","n":3}
+`
+	var b Batch
+	if re := p.ParseTimeField([]byte(body), testNow, true, &b, "date"); re != nil {
+		t.Fatal(re)
+	}
+	if len(b.Recs) != 2 || b.Rejected != 1 || !strings.Contains(b.Errs[0].Err, `field "date"`) {
+		t.Fatalf("%d records, %d rejected: %+v", len(b.Recs), b.Rejected, b.Errs)
+	}
+	if got := time.Unix(0, b.Recs[0].TS).UTC(); !got.Equal(time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("record 1 time %v, want the date field's", got)
+	}
+	if got := time.Unix(0, b.Recs[1].TS); !got.Equal(testNow) {
+		t.Fatalf("record 2 (no date) time %v, want the receive time %v", got, testNow)
+	}
+	// The next request uses the rules again.
+	b.Reset()
+	if re := p.Parse([]byte(`{"timestamp":"2020-01-01T00:00:00Z","date":"2026-11-03T10:00:00Z"}`), testNow, false, &b); re != nil || len(b.Recs) != 1 {
+		t.Fatal(re)
+	}
+	if got := time.Unix(0, b.Recs[0].TS).UTC(); got.Year() != 2020 {
+		t.Fatalf("after ParseTimeField, Parse took %v: the rules' fields were not restored", got)
+	}
+}

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -104,5 +105,61 @@ func TestVictoriaLogsPaths(t *testing.T) {
 	if es0 != n || otlp0 != n || !strings.Contains(all, `"line":"loki line"`) || !strings.Contains(all, `"event":"hec event"`) ||
 		!strings.Contains(all, `"tags":{"env":"vl"}`) {
 		t.Fatalf("stored %d Elasticsearch and %d OTLP records (want %d each), and:\n%s", es0, otlp0, n, all)
+	}
+}
+
+// VictoriaLogs' JSON stream API, /insert/jsonline, by request shape (the
+// shippers that use it send plain NDJSON): _time_field names the time
+// field, "0" there means now, _msg_field's member is renamed _msg,
+// _stream_fields add VictoriaLogs' _stream; the same from VL-* headers; a
+// line that is no JSON object is left out and counted, the rest stored.
+func TestVictoriaLogsJSONLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := e2e.Start(t, dir, "report:\n  schedule: \"off\"\n")
+	body := `{"date":"2026-11-20T10:00:00Z","message":"one","app":"web","host":"h1","timestamp":"2020-01-01T00:00:00Z"}
+{"date":"0","message":"now","app":"web","host":"h2","n":1}
+not json
+{"date":1763632800,"msg":"no message field","app":"api"}
+`
+	r := d.Post(t, "/insert/jsonline?_time_field=date&_msg_field=message,msg&_stream_fields=app,host", []byte(body), nil)
+	if r.Code != 200 || !strings.Contains(r.Body, `"accepted":3,"rejected":1`) {
+		t.Fatalf("jsonline: %d %s", r.Code, r.Body)
+	}
+	r = d.Post(t, "/insert/jsonline", []byte(`{"when":"2026-11-21T00:00:00Z","text":"by headers","svc":"x"}`+"\n"),
+		map[string]string{"VL-Time-Field": "when", "VL-Msg-Field": "text", "VL-Stream-Fields": "svc"})
+	if r.Code != 200 || !strings.Contains(r.Body, `"accepted":1`) {
+		t.Fatalf("jsonline with headers: %d %s", r.Code, r.Body)
+	}
+	d.Stop()
+	byMsg := map[string]string{}
+	for day, lines := range e2e.Stored(t, dir) {
+		for _, l := range lines {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			byMsg[fmt.Sprint(v["_msg"])] = day + " " + l
+		}
+	}
+	today := "dt=" + time.Now().UTC().Format(time.DateOnly)
+	for msg, want := range map[string][]string{
+		"one":              {"dt=2026-11-20", `"_msg":"one"`, `"_stream":"{app=\"web\",host=\"h1\"}"`, `"timestamp":"2020-01-01T00:00:00Z"`},
+		"now":              {today, `"_msg":"now"`, `"timestamp":"`},
+		"no message field": {"dt=2025-11-20", `"date":1763632800`, `"_stream":"{app=\"api\"}"`},
+		"by headers":       {"dt=2026-11-21", `"_stream":"{svc=\"x\"}"`},
+	} {
+		got := byMsg[msg]
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("record %q: %s lacks %s", msg, got, w)
+			}
+		}
+	}
+	if strings.Contains(byMsg["now"], `"date"`) {
+		t.Errorf(`"date":"0" was kept: %s`, byMsg["now"])
+	}
+	if len(byMsg) != 4 {
+		t.Errorf("stored %d records, want 4: %v", len(byMsg), byMsg)
 	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// Answer, when the write has an Idempotency-Key, renders the success
 	// answer, which is journaled with the key in the same commit.
 	Answer func(*Result) []byte
+	// TimeField, when set, is the one field the records' time is read
+	// from, instead of records.timestamp_fields (VictoriaLogs'
+	// _time_field).
+	TimeField string
 }
 
 // Result is a stored write: every accepted record is durable.

@@ -55,6 +55,7 @@ var protocols = []protocol{
 	{name: "datadog", endpoint: "/api/v1/input", prefix: "/v1/input/", write: true, serve: (*Server).ddLogs, refuse: refuseDatadog},
 	{name: "datadog", endpoint: "/api/v1/validate", paths: []string{"/api/v1/validate"},
 		serve: (*Server).ddValidate, refuse: refuseDatadog},
+	{name: "native", endpoint: "/insert/jsonline", paths: []string{"/insert/jsonline"}, write: true, serve: (*Server).jsonLine, refuse: refuseNative},
 	{name: "journald", endpoint: "/upload", paths: []string{"/upload"}, write: true, serve: (*Server).journalUpload, refuse: refuseJournald},
 	{name: "elasticsearch", classify: classifyES, serve: (*Server).elasticsearch, refuse: refuseES},
 

@@ -30,6 +30,7 @@ var rowTests = map[string][]string{
 	"/api/v1/input":              {"TestDatadogShapesAndErrors"},
 	"/api/v1/validate":           {"TestDatadogShapesAndErrors"},
 	"/upload":                    {"TestJournalUpload", "TestJournalExportShapes"},
+	"/insert/jsonline":           {"TestVictoriaLogsJSONLine"},
 }
 
 // Every HTTP protocol the metrics know is a row of the table; every row has
