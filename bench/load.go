@@ -107,6 +107,11 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		client.Addr = client.Addr[:i]
 	}
 
+	var fc *fluentClients
+	if w.Fluent() {
+		fc = newFluentClients(cfg.URL, cfg.Conns)
+		defer fc.close()
+	}
 	var gc *grpcClients
 	if w.GRPC() {
 		if gc, err = newGRPCClients(cfg.URL, cfg.Token, cfg.Conns); err != nil {
@@ -247,6 +252,27 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if fc != nil {
+				var msg []byte
+				for j := range jobs {
+					if cfg.Rate == 0 {
+						j.intended = time.Now()
+					}
+					status := fc.send(c, j.req.Body, j.req.Index, cfg.Timeout, &msg)
+					done := time.Now()
+					accepted := int64(-1)
+					if status == "200" {
+						accepted = int64(w.Batch)
+					}
+					mu.Lock()
+					record(j, status, accepted, done)
+					mu.Unlock()
+					if j.body != nil {
+						bodies.Put(j.body) // send copied it
+					}
+				}
+				return
+			}
 			if gc != nil {
 				for j := range jobs {
 					if cfg.Rate == 0 {

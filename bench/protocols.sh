@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Throughput per protocol on the same records, runs interleaved in one
 # sitting: the native NDJSON API (POST /v1/ingest), OTLP/HTTP protobuf
-# (POST /v1/logs, each record's fields as attributes) and the same protobuf
-# over OTLP/gRPC (otlp.listen_grpc). Usage:
+# (POST /v1/logs, each record's fields as attributes), the same protobuf
+# over OTLP/gRPC (otlp.listen_grpc) and the same records as Fluent forward
+# messages with a chunk ack each (fluent.listen). Usage:
 #   bench/protocols.sh [RUNS] [SHAPE] [CONNS]
 # Closed loop, fsync always, 15 s after a 3 s warm-up, every run verified
 # (zero lost, zero duplicated); prints the median records/s, p99 and records
@@ -14,9 +15,9 @@ RUNS=${1:-3}; SHAPE=${2:-logs}; CONNS=${3:-8}
 OUT=$(mktemp -d /tmp/ingestd-protocols.XXXX)
 go build -o "$OUT/ingestd" ./cmd/ingestd
 go build -o "$OUT/ingest-bench" ./cmd/ingest-bench
-PORT=18291; GRPC=18292
-PROTOCOLS=${PROTOCOLS:-native otlp otlp-grpc}
-printf 'otlp:\n  listen_grpc: 127.0.0.1:%s\n' $GRPC > "$OUT/ingestd.yaml"
+PORT=18291; GRPC=18292; FLUENT=18293
+PROTOCOLS=${PROTOCOLS:-native otlp otlp-grpc fluent}
+printf 'otlp:\n  listen_grpc: 127.0.0.1:%s\nfluent:\n  listen: 127.0.0.1:%s\n' $GRPC $FLUENT > "$OUT/ingestd.yaml"
 for run in $(seq "$RUNS"); do
   for p in $PROTOCOLS; do
     D=$OUT/data-$p-$run
@@ -25,6 +26,7 @@ for run in $(seq "$RUNS"); do
     for _ in $(seq 100); do curl -sf 127.0.0.1:$PORT/readyz >/dev/null && break; sleep 0.05; done
     URL=http://127.0.0.1:$PORT
     [ "$p" = otlp-grpc ] && URL=127.0.0.1:$GRPC
+    [ "$p" = fluent ] && URL=127.0.0.1:$FLUENT
     "$OUT/ingest-bench" --url "$URL" --ready-url http://127.0.0.1:$PORT --protocol $p --shape "$SHAPE" --duration 15s --warmup 3s \
       --conns "$CONNS" --pid $PID --quiet --ack-log "$OUT/$p-$run.ack" --out "$OUT/$p-$run.json" > /dev/null
     kill -TERM $PID; wait $PID

@@ -114,6 +114,10 @@ func Verify(ctx context.Context, dataDir string, ackLog io.Reader) (*VerifyResul
 					if k := bytes.Index(line, otlpKey); k >= 0 {
 						at = k + len(otlpKey)
 					}
+				} else if w.Fluent() {
+					if k := bytes.Index(line, fluentKey); k >= 0 {
+						at = k + len(fluentKey)
+					}
 				} else if bytes.HasPrefix(line, prefix) {
 					at = len(prefix)
 				}

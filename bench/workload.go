@@ -37,6 +37,10 @@ const (
 	// ProtocolOTLPGRPC sends the same protobuf bodies as ProtocolOTLP to
 	// OTLP/gRPC's LogsService/Export (--url is otlp.listen_grpc's address).
 	ProtocolOTLPGRPC = "otlp-grpc"
+	// ProtocolFluent sends the same records as Fluent forward messages
+	// (Forward mode, EventTime, a chunk acknowledged per request) to
+	// fluent.listen (--url is its host:port).
+	ProtocolFluent = "fluent"
 )
 
 // Nominal record sizes, for the tests and the docs.
@@ -66,6 +70,9 @@ type Workload struct {
 // OTLP reports whether the workload speaks OTLP (over HTTP or gRPC).
 func (w Workload) OTLP() bool { return w.Protocol == ProtocolOTLP || w.Protocol == ProtocolOTLPGRPC }
 
+// Fluent reports whether the workload speaks Fluent forward.
+func (w Workload) Fluent() bool { return w.Protocol == ProtocolFluent }
+
 // GRPC reports whether the workload speaks OTLP over gRPC.
 func (w Workload) GRPC() bool { return w.Protocol == ProtocolOTLPGRPC }
 
@@ -86,8 +93,10 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: days %d (want 1..365)", w.Days)
 	case w.Invalid < 0 || w.Invalid >= 1:
 		return fmt.Errorf("bench: invalid fraction %g (want 0 ≤ f < 1)", w.Invalid)
-	case w.Protocol != "" && w.Protocol != ProtocolNative && w.Protocol != ProtocolOTLP && w.Protocol != ProtocolOTLPGRPC:
-		return fmt.Errorf("bench: protocol %q (native, otlp or otlp-grpc)", w.Protocol)
+	case w.Protocol != "" && w.Protocol != ProtocolNative && w.Protocol != ProtocolOTLP && w.Protocol != ProtocolOTLPGRPC && w.Protocol != ProtocolFluent:
+		return fmt.Errorf("bench: protocol %q (native, otlp, otlp-grpc or fluent)", w.Protocol)
+	case w.Fluent() && (w.Compression != "none" || w.Invalid > 0 || w.Form != "ndjson" || w.Shape == ShapeUnique):
+		return fmt.Errorf("bench: protocol fluent sends MessagePack from a template shape: no --compression, --invalid, --form array or shape unique")
 	case w.GRPC() && w.Compression != "none":
 		return fmt.Errorf("bench: protocol otlp-grpc sends its messages uncompressed: --compression none")
 	case w.OTLP() && (w.Invalid > 0 || w.Form != "ndjson"):
@@ -178,10 +187,15 @@ func NewGenerator(w Workload, now time.Time) (*Generator, error) {
 		if w.Form == "array" {
 			b = append(b, ']')
 		}
-		if w.OTLP() {
+		if w.OTLP() || w.Fluent() {
 			g.ndjson = append(g.ndjson, b)
 			var err error
-			if b, offs, err = otlpTemplate(b, w.Batch); err != nil {
+			if w.Fluent() {
+				b, offs, err = fluentTemplate(b, w.Batch)
+			} else {
+				b, offs, err = otlpTemplate(b, w.Batch)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -251,7 +265,7 @@ func (g *Generator) Sample(n int) []byte {
 		return out
 	}
 	src := g.tmpl
-	if g.w.OTLP() {
+	if g.w.OTLP() || g.w.Fluent() {
 		src = g.ndjson
 	}
 	var out []byte

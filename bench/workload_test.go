@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/tinylib/msgp/msgp"
+
+	fluentadapter "github.com/ingestd/ingestd/ingest/adapter/fluent"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -196,6 +199,29 @@ func TestRequestIntoReusesBuffers(t *testing.T) {
 				}
 				buf = append(buf, "garbage that the next request must not keep"...)
 			}
+		}
+	}
+}
+
+// A fluent workload's requests are forward messages whose events the
+// daemon's adapter turns into records that --verify finds by id.
+func TestFluentRequests(t *testing.T) {
+	w := Workload{Shape: ShapeLogs, Batch: 20, Form: "ndjson", Compression: "none", Days: 1, Seed: 3, Protocol: ProtocolFluent}
+	g, err := NewGenerator(w, time.Date(2026, 11, 5, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := g.Request(7)
+	body := msgp.AppendString(msgp.AppendString(msgp.AppendMapHeader(append([]byte(nil), r.Body...), 1), "chunk"), "7")
+	var d fluentadapter.Decoder
+	out, m, err := d.Records(nil, body)
+	if err != nil || m.Events != 20 || string(m.Chunk) != "7" {
+		t.Fatalf("%v %+v", err, m)
+	}
+	for j, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		want := fmt.Sprintf(`%s%0*d"`, fluentKey, idWidth, r.FirstID+int64(j))
+		if !strings.Contains(line, want) || !strings.HasPrefix(line, `{"timestamp":"2026-11-0`) {
+			t.Fatalf("event %d: %s lacks %s", j, line, want)
 		}
 	}
 }

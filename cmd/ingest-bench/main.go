@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&w.Shape, "shape", bench.ShapeUnique, "record `shape`: unique (≈350 B log lines whose every value varies, ≈ 4.6× under zstd -1), or the template shapes (16 bodies a run, ids patched): logs (≈280 B, ≈ 8×), events (≈600 B, nested), metrics (≈120 B), wide (≈2 KB, 60+ fields), mixed")
 	fs.IntVar(&w.Batch, "batch", 1000, "records per request")
 	fs.StringVar(&w.Form, "form", "ndjson", "body `form`: ndjson or array")
-	fs.StringVar(&w.Protocol, "protocol", bench.ProtocolNative, "`protocol`: native (POST /v1/ingest, NDJSON), otlp (POST /v1/logs, OTLP protobuf: the same records, their fields as attributes) or otlp-grpc (the same protobuf to LogsService/Export; --url is otlp.listen_grpc's host:port)")
+	fs.StringVar(&w.Protocol, "protocol", bench.ProtocolNative, "`protocol`: native (POST /v1/ingest, NDJSON), otlp (POST /v1/logs, OTLP protobuf: the same records, their fields as attributes) otlp-grpc (the same protobuf to LogsService/Export; --url is otlp.listen_grpc's host:port) or fluent (the same records as Fluent forward messages, a chunk acknowledged per request; --url is fluent.listen's host:port)")
 	fs.StringVar(&w.Compression, "compression", "none", "request body `encoding`: none, gzip or zstd")
 	fs.IntVar(&w.Days, "days", 1, "spread timestamps over today and the days before, this many days in all")
 	until := fs.String("until", "", "timestamps end at this `date` (YYYY-MM-DD, midnight UTC) instead of now: past days, which seal and ship at once")
@@ -164,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	if *readyURL == "" && !w.GRPC() {
+	if *readyURL == "" && !w.GRPC() && !w.Fluent() {
 		*readyURL = cfg.URL
 	}
 	if *readyURL != "" {
