@@ -140,21 +140,26 @@ func Unquote(raw []byte) (string, bool) {
 	return string(raw[1 : len(raw)-1]), true
 }
 
-// AppendString appends s as a JSON string literal.
-func AppendString(dst []byte, s string) []byte {
+// AppendString appends s (a string or bytes, so that neither is converted)
+// as a JSON string literal: runs that need no escape are copied whole.
+func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-		default:
-			dst = append(dst, c)
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
+		dst = append(dst, s[start:i]...)
+		if c == '"' || c == '\\' {
+			dst = append(dst, '\\', c)
+		} else {
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		}
+		start = i + 1
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
 

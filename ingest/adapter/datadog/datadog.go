@@ -238,17 +238,17 @@ func (w *Writer) appendTags(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendStr(dst, w.tags[i].k)
+		dst = jsonx.AppendString(dst, w.tags[i].k)
 		dst = append(dst, ':')
 		if j-i == 1 {
-			dst = appendStr(dst, w.tags[i].v)
+			dst = jsonx.AppendString(dst, w.tags[i].v)
 		} else {
 			dst = append(dst, '[')
 			for x := i; x < j; x++ {
 				if x > i {
 					dst = append(dst, ',')
 				}
-				dst = appendStr(dst, w.tags[x].v)
+				dst = jsonx.AppendString(dst, w.tags[x].v)
 			}
 			dst = append(dst, ']')
 		}
@@ -257,45 +257,28 @@ func (w *Writer) appendTags(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendStr appends s as a JSON string: as it is when nothing in it needs
-// escaping (the common case, no allocation), else through AppendString.
-func appendStr(dst, s []byte) []byte {
-	for _, c := range s {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return jsonx.AppendString(dst, string(s))
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
 // Lines appends one record per non-empty line of a text/plain payload
 // (/api/v1/input): {"message":"<line>"} with the query's ddsource,
 // service, hostname and ddtags.
 func (w *Writer) Lines(dst, body []byte) ([]byte, *adapter.Error) {
 	n := 0
 	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
+		var line []byte
+		line, body, _ = bytes.Cut(body, []byte("\n"))
 		line = bytes.TrimRight(line, "\r")
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		n++
 		dst = append(dst, `{"message":`...)
-		dst = jsonx.AppendString(dst, string(line))
+		dst = jsonx.AppendString(dst, line)
 		for _, f := range [...]struct {
 			k string
 			v []byte
 		}{{"ddsource", w.Source}, {"service", w.Service}, {"hostname", w.Hostname}} {
 			if len(f.v) > 0 {
 				dst = append(dst, `,"`+f.k+`":`...)
-				dst = appendStr(dst, f.v)
+				dst = jsonx.AppendString(dst, f.v)
 			}
 		}
 		if len(w.QueryTags) > 0 {

@@ -547,14 +547,7 @@ func appendText(dst, s []byte) []byte {
 	if !utf8.Valid(s) {
 		s = bytes.ToValidUTF8(s, []byte("\uFFFD"))
 	}
-	for _, c := range s {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return jsonx.AppendString(dst, string(s))
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
+	return jsonx.AppendString(dst, s)
 }
 
 // appendBin appends binary as a JSON string: as text when it is UTF-8,

@@ -220,19 +220,15 @@ type Meta struct{ Host, Source, Sourcetype, Index string }
 func Raw(dst, body []byte, m Meta) ([]byte, *adapter.Error) {
 	n := 0
 	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
+		var line []byte
+		line, body, _ = bytes.Cut(body, []byte("\n"))
 		line = bytes.TrimRight(line, "\r")
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		n++
 		dst = append(dst, `{"event":`...)
-		dst = jsonx.AppendString(dst, string(line))
+		dst = jsonx.AppendString(dst, line)
 		for _, f := range [...]struct{ k, v string }{{"host", m.Host}, {"source", m.Source}, {"sourcetype", m.Sourcetype}, {"index", m.Index}} {
 			if f.v != "" {
 				dst = append(dst, `,"`+f.k+`":`...)

@@ -218,12 +218,5 @@ func appendValue(dst []byte, f field) []byte {
 		dst = base64.StdEncoding.AppendEncode(dst, f.value)
 		return append(dst, '"')
 	}
-	for _, c := range f.value {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return jsonx.AppendString(dst, string(f.value))
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, f.value...)
-	return append(dst, '"')
+	return jsonx.AppendString(dst, f.value)
 }

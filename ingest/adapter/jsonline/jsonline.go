@@ -49,12 +49,8 @@ func (w *Writer) Options(answer func(*adapter.Result) []byte) adapter.Options {
 func (w *Writer) Records(dst, body []byte) ([]byte, *adapter.Error) {
 	plain := len(w.MsgFields) == 0 && len(w.StreamFields) == 0 && len(w.TimeField) == 0
 	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
+		var line []byte
+		line, body, _ = bytes.Cut(body, []byte("\n"))
 		if plain {
 			dst = append(append(dst, line...), '\n')
 			continue
