@@ -205,6 +205,16 @@ func TestPruneAndRestoreFromSegmentsOnly(t *testing.T) {
 		}
 		return n, keys
 	}
+	// shipped reports whether a segment object of day (YYYY-MM-DD) is in
+	// the bucket.
+	shipped := func(day string) bool {
+		for o := range c.ListObjects(context.Background(), "prune", minio.ListObjectsOptions{Prefix: "dt=" + day + "/", Recursive: true}) {
+			if strings.HasSuffix(o.Key, segment.SuffixSealed) {
+				return true
+			}
+		}
+		return false
+	}
 	var reqs []*keyed
 	for i, point := range []string{"ship.Tail.Prune.keys", "ship.Tail.Prune.remove", ""} {
 		// Each pass writes a day of its own, two days back and more: it
@@ -240,7 +250,13 @@ func TestPruneAndRestoreFromSegmentsOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e2e.WaitFor(t, "WAL objects pruned", func() bool { n, keys := walObjects(); return n == 0 && keys })
+		// The pass's day shipped and, after it, its WAL objects pruned: a
+		// wait on the pruning alone passed before the pass's WAL objects
+		// were even put (CI saw the restore find entries 7..9).
+		e2e.WaitFor(t, "the day shipped and its WAL objects pruned", func() bool {
+			n, keys := walObjects()
+			return shipped(day[:10]) && n == 0 && keys
+		})
 		d.Stop()
 	}
 	os.RemoveAll(dir)
