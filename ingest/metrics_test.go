@@ -71,3 +71,30 @@ ingestd_producer_rate_limited_total{producer="b"} 0
 		t.Errorf("%d ingestd_protocol_requests_total series, want %d", got, want)
 	}
 }
+
+// MatchToken finds the token a proof is made with (Fluent's shared-key
+// digest), tries every token whatever matches, and finds none without
+// tokens configured.
+func TestMatchToken(t *testing.T) {
+	m := newMetrics(nil)
+	var s Core
+	s.prods.Store(newProducers([]Token{{Name: "a", Token: "tok-a-0123456789"}, {Name: "b", Token: "tok-b-0123456789"}}, nil, &m.tallies))
+	auth, ok := s.MatchToken(func(tok []byte) bool { return string(tok) == "tok-b-0123456789" })
+	if !ok || string(auth) != "Bearer tok-b-0123456789" {
+		t.Fatalf("%q %v", auth, ok)
+	}
+	if known, write, _ := s.Access(auth); !known || !write {
+		t.Fatal("the Authorization MatchToken returns is not the token's")
+	}
+	if _, ok := s.MatchToken(func([]byte) bool { return false }); ok {
+		t.Fatal("matched with no token matching")
+	}
+	tried := 0
+	if auth, _ := s.MatchToken(func([]byte) bool { tried++; return true }); tried != 2 || string(auth) != "Bearer tok-a-0123456789" {
+		t.Fatalf("tried %d tokens, returned %q: want every token tried and the first match", tried, auth)
+	}
+	s.prods.Store(newProducers(nil, nil, &m.tallies))
+	if _, ok := s.MatchToken(func([]byte) bool { return true }); ok {
+		t.Fatal("a match without tokens configured")
+	}
+}
