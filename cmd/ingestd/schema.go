@@ -363,7 +363,7 @@ func (c *fileConfig) grpcConfig() otlpgrpc.Config {
 		MaxBytes: h.MaxRequestBytes, FlatResource: c.OTLP.Resource == "flat"}
 }
 
-// syslogConfig is the syslog listeners' part.
+// fluentConfig is the forward listener's part.
 func (c *fileConfig) fluentConfig() fluentd.Config {
 	f := c.Fluent
 	return fluentd.Config{Listen: f.Listen, TLS: f.TLS, Token: f.Token, Handshake: f.Handshake, MaxMessage: int(f.MaxMessage),

@@ -112,22 +112,17 @@ func newService(cfg fileConfig, common *commonFlags, opt serveOptions, log *slog
 // that cannot work: listeners off loopback without tokens (unless --open),
 // a syslog token whose role is read, TLS syslog without a certificate.
 func checkExposure(cfg fileConfig, tokens []ingest.Token, open bool) error {
-	if len(tokens) == 0 && cfg.OTLP.Listen != "" && !isLoopback(cfg.OTLP.Listen) && !open {
-		return refuse("refusing to accept writes from the network without tokens on otlp.listen %s.\n"+
-			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.", cfg.OTLP.Listen)
-	}
-	if len(tokens) == 0 && cfg.OTLP.ListenGRPC != "" && !isLoopback(cfg.OTLP.ListenGRPC) && !open {
-		return refuse("refusing to accept writes from the network without tokens on otlp.listen_grpc %s.\n"+
-			"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.", cfg.OTLP.ListenGRPC)
-	}
-	for _, t := range tokens {
-		if cfg.Syslog.Token != "" && t.Token == cfg.Syslog.Token && !t.CanWrite() {
-			return refuse("syslog.token is the token of %s, whose role is read: syslog writes, so it needs a token with the role write or both", t.Name)
+	for _, l := range []struct{ key, addr string }{{"otlp.listen", cfg.OTLP.Listen}, {"otlp.listen_grpc", cfg.OTLP.ListenGRPC}} {
+		if len(tokens) == 0 && l.addr != "" && !isLoopback(l.addr) && !open {
+			return refuse("refusing to accept writes from the network without tokens on %s %s.\n"+
+				"Configure auth.tokens or auth.token_file, listen on a loopback address, or pass --open to accept that.", l.key, l.addr)
 		}
 	}
 	for _, t := range tokens {
-		if cfg.Fluent.Token != "" && t.Token == cfg.Fluent.Token && !t.CanWrite() {
-			return refuse("fluent.token is the token of %s, whose role is read: forward writes, so it needs a token with the role write or both", t.Name)
+		for _, w := range []struct{ key, token, what string }{{"syslog.token", cfg.Syslog.Token, "syslog"}, {"fluent.token", cfg.Fluent.Token, "forward"}} {
+			if w.token != "" && t.Token == w.token && !t.CanWrite() {
+				return refuse("%s is the token of %s, whose role is read: %s writes, so it needs a token with the role write or both", w.key, t.Name, w.what)
+			}
 		}
 	}
 	if cfg.Fluent.Listen != "" && len(tokens) > 0 && cfg.Fluent.Token == "" && !cfg.Fluent.Handshake {
@@ -376,11 +371,15 @@ func (d *service) startSyslog() (*syslogd.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var wrap func(net.Listener) net.Listener
-	if d.certs != nil {
-		wrap = d.certs.listener
+	return sys, sys.Listen(d.tlsWrap())
+}
+
+// tlsWrap makes a listener TLS with the main certificate; nil without one.
+func (d *service) tlsWrap() func(net.Listener) net.Listener {
+	if d.certs == nil {
+		return nil
 	}
-	return sys, sys.Listen(wrap)
+	return d.certs.listener
 }
 
 // startFluent opens the forward listener when fluent.listen is set.
@@ -392,11 +391,7 @@ func (d *service) startFluent() (*fluentd.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var wrap func(net.Listener) net.Listener
-	if d.certs != nil {
-		wrap = d.certs.listener
-	}
-	return fs, fs.Listen(wrap)
+	return fs, fs.Listen(d.tlsWrap())
 }
 
 // stop is the graceful stop after the first signal; a second one exits at
