@@ -38,6 +38,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/otlp"
@@ -92,7 +94,7 @@ func New(core *ingest.Core, cfg Config, log *slog.Logger) *Server {
 // are open at once (more wait in the kernel's backlog).
 func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.MaxConnections > 0 {
-		ln = &limitListener{Listener: ln, sem: make(chan struct{}, s.cfg.MaxConnections)}
+		ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	}
 	err := s.srv.Serve(ln)
 	if errors.Is(err, grpc.ErrServerStopped) {
@@ -243,31 +245,4 @@ func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		m.b = append(m.b, buf.ReadOnlyData()...)
 	}
 	return nil
-}
-
-// limitListener holds Accept while max connections are open.
-type limitListener struct {
-	net.Listener
-	sem chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	l.sem <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }
