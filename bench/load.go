@@ -107,17 +107,36 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		client.Addr = client.Addr[:i]
 	}
 
-	var fc *fluentClients
-	if w.Fluent() {
-		fc = newFluentClients(cfg.URL, cfg.Conns)
+	// send, for the protocols that are not HTTP, makes one call on load
+	// connection c: its status ("200" when acknowledged), the records
+	// accepted, and whether the body may be reused (the client is done
+	// with it).
+	var send func(c int, j job, scratch *[]byte) (status string, accepted int64, reuse bool)
+	switch {
+	case w.Fluent():
+		fc := newFluentClients(cfg.URL, cfg.Conns)
 		defer fc.close()
-	}
-	var gc *grpcClients
-	if w.GRPC() {
-		if gc, err = newGRPCClients(cfg.URL, cfg.Token, cfg.Conns); err != nil {
+		send = func(c int, j job, msg *[]byte) (string, int64, bool) {
+			if st := fc.send(c, j.req.Body, j.req.Index, cfg.Timeout, msg); st != "200" {
+				return st, -1, true // send copied the body
+			}
+			return "200", int64(w.Batch), true
+		}
+	case w.GRPC():
+		gc, err := newGRPCClients(cfg.URL, cfg.Token, cfg.Conns)
+		if err != nil {
 			return nil, err
 		}
 		defer gc.close()
+		send = func(c int, j job, _ *[]byte) (string, int64, bool) {
+			tctx, tcancel := context.WithTimeout(gc.ctx, cfg.Timeout)
+			defer tcancel()
+			st, body, _ := gc.export(c, j.req.Body, tctx)
+			if st != "200" {
+				return st, -1, false // after an error gRPC may not be done with it
+			}
+			return "200", otlpAccepted(body, int64(w.Batch)), true
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -252,44 +271,18 @@ func Run(ctx context.Context, w Workload, cfg LoadConfig) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if fc != nil {
+			if send != nil { // fluent or gRPC: a call per request on this load connection's own link
 				var msg []byte
 				for j := range jobs {
 					if cfg.Rate == 0 {
 						j.intended = time.Now()
 					}
-					status := fc.send(c, j.req.Body, j.req.Index, cfg.Timeout, &msg)
+					status, accepted, reuse := send(c, j, &msg)
 					done := time.Now()
-					accepted := int64(-1)
-					if status == "200" {
-						accepted = int64(w.Batch)
-					}
 					mu.Lock()
 					record(j, status, accepted, done)
 					mu.Unlock()
-					if j.body != nil {
-						bodies.Put(j.body) // send copied it
-					}
-				}
-				return
-			}
-			if gc != nil {
-				for j := range jobs {
-					if cfg.Rate == 0 {
-						j.intended = time.Now()
-					}
-					tctx, tcancel := context.WithTimeout(gc.ctx, cfg.Timeout)
-					status, body, _ := gc.export(c, j.req.Body, tctx)
-					tcancel()
-					done := time.Now()
-					accepted := int64(-1)
-					if status == "200" {
-						accepted = otlpAccepted(body, int64(w.Batch))
-					}
-					mu.Lock()
-					record(j, status, accepted, done)
-					mu.Unlock()
-					if status == "200" && j.body != nil { // after an error gRPC may not be done with it
+					if reuse && j.body != nil {
 						bodies.Put(j.body)
 					}
 				}
