@@ -24,8 +24,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +32,7 @@ import (
 	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/fluent"
 	"github.com/ingestd/ingestd/internal/confcheck"
+	"github.com/ingestd/ingestd/internal/connset"
 )
 
 // Config is the fluent section of the configuration. A zero field takes
@@ -78,12 +77,7 @@ type Server struct {
 	// hostname is the server's name in the handshake's PONG.
 	hostname string
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
-	nconns atomic.Int64
+	conns *connset.Set
 
 	events  prometheus.Counter
 	dropped *prometheus.CounterVec // by reason
@@ -95,7 +89,7 @@ func New(core *ingest.Core, cfg Config, reg prometheus.Registerer, log *slog.Log
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	s := &Server{core: core, cfg: cfg, log: log, conns: map[net.Conn]struct{}{},
+	s := &Server{core: core, cfg: cfg, log: log, conns: connset.New(cfg.MaxConnections),
 		events:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ingestd_fluent_events_total", Help: "Fluent forward events stored."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_fluent_dropped_total", Help: "Fluent forward messages or connections given up, by reason."}, []string{"reason"}),
 	}
@@ -107,7 +101,7 @@ func New(core *ingest.Core, cfg Config, reg prometheus.Registerer, log *slog.Log
 		s.dropped.WithLabelValues(r)
 	}
 	reg.MustRegister(s.events, s.dropped, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_fluent_connections", Help: "Fluent forward connections open."},
-		func() float64 { return float64(s.nconns.Load()) }))
+		func() float64 { return float64(s.conns.Open()) }))
 	return s, nil
 }
 
@@ -124,77 +118,20 @@ func (s *Server) Listen(wrap func(net.Listener) net.Listener) error {
 	if s.cfg.TLS {
 		ln = wrap(ln)
 	}
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
 	s.log.Info("listening for fluent forward", "addr", ln.Addr().String(), "tls", s.cfg.TLS)
-	s.wg.Add(1)
-	go s.accept(ln)
+	s.conns.Serve(ln, s.dropped.WithLabelValues("max_connections").Inc, s.serve)
 	return nil
 }
 
 // Close stops the listener and the connections; a message being committed
 // finishes (and is acknowledged) first. Call it before the core shuts
 // down.
-func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now())
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
+func (s *Server) Close() { s.conns.Close() }
 
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-func (s *Server) accept(ln net.Listener) {
-	defer s.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return // closed
-		}
-		if s.nconns.Load() >= int64(s.cfg.MaxConnections) {
-			s.dropped.WithLabelValues("max_connections").Inc()
-			c.Close()
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.nconns.Add(1)
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serve(c)
-	}
-}
+func (s *Server) isClosed() bool { return s.conns.Closed() }
 
 // serve reads whole messages from c and handles each before reading on.
 func (s *Server) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		s.nconns.Add(-1)
-		c.Close()
-	}()
 	remote := c.RemoteAddr().String()
 	r := &msgReader{c: c, s: s, remote: remote, buf: make([]byte, 0, 64<<10)}
 	auth := s.auth

@@ -24,8 +24,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	gosyslog "github.com/leodido/go-syslog/v4"
@@ -35,6 +33,7 @@ import (
 	"github.com/ingestd/ingestd/ingest/adapter"
 	"github.com/ingestd/ingestd/ingest/adapter/syslog"
 	"github.com/ingestd/ingestd/internal/confcheck"
+	"github.com/ingestd/ingestd/internal/connset"
 )
 
 // maxBatch is how many record bytes a connection gathers before it commits
@@ -78,12 +77,7 @@ type Server struct {
 	log  *slog.Logger
 	auth []byte
 
-	mu     sync.Mutex
-	lns    []io.Closer
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
-	nconns atomic.Int64
+	conns *connset.Set // the TCP and TLS connections, and every listener
 
 	messages *prometheus.CounterVec // by transport
 	invalid  *prometheus.CounterVec // messages the parser refused, by transport
@@ -97,7 +91,7 @@ func New(core *ingest.Core, cfg Config, reg prometheus.Registerer, log *slog.Log
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	s := &Server{core: core, cfg: cfg, log: log, conns: map[net.Conn]struct{}{},
+	s := &Server{core: core, cfg: cfg, log: log,
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_messages_total", Help: "Syslog messages stored, by transport."}, []string{"transport"}),
 		invalid:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_invalid_total", Help: "Syslog messages the parser refused (not stored), by transport."}, []string{"transport"}),
 		dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ingestd_syslog_dropped_total", Help: "Syslog messages or connections given up, by transport and reason."}, []string{"transport", "reason"}),
@@ -114,8 +108,9 @@ func New(core *ingest.Core, cfg Config, reg prometheus.Registerer, log *slog.Log
 			s.dropped.WithLabelValues(tr, "too_large")
 		}
 	}
+	s.conns = connset.New(cfg.MaxConnections)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ingestd_syslog_connections", Help: "Syslog TCP connections open."},
-		func() float64 { return float64(s.nconns.Load()) }))
+		func() float64 { return float64(s.conns.Open()) }))
 	return s, nil
 }
 
@@ -139,10 +134,10 @@ func (s *Server) Listen(tls func(net.Listener) net.Listener) error {
 		if l.transport == "tls" {
 			ln = tls(ln)
 		}
-		s.track(ln)
 		s.log.Info("listening for syslog", "transport", l.transport, "addr", ln.Addr().String())
-		s.wg.Add(1)
-		go s.acceptTCP(ln, l.transport)
+		transport := l.transport
+		s.conns.Serve(ln, s.dropped.WithLabelValues(transport, "max_connections").Inc,
+			func(c net.Conn) { s.serveTCP(c, transport) })
 	}
 	if s.cfg.ListenUDP != "" {
 		pc, err := net.ListenPacket("udp", s.cfg.ListenUDP)
@@ -150,66 +145,15 @@ func (s *Server) Listen(tls func(net.Listener) net.Listener) error {
 			s.Close()
 			return err
 		}
-		s.track(pc)
 		s.log.Info("listening for syslog", "transport", "udp", "addr", pc.LocalAddr().String())
-		s.wg.Add(1)
-		go s.serveUDP(pc)
+		s.conns.Go(pc, func() { s.serveUDP(pc) })
 	}
 	return nil
 }
 
-func (s *Server) track(c io.Closer) {
-	s.mu.Lock()
-	s.lns = append(s.lns, c)
-	s.mu.Unlock()
-}
-
 // Close stops the listeners and connections; what each had parsed is
 // committed first. Call it before the core shuts down.
-func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	for _, c := range s.lns {
-		c.Close()
-	}
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now()) // the reader returns; its batch is committed
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-// acceptTCP serves a stream listener; transport ("tcp" or "tls") labels
-// its metrics.
-func (s *Server) acceptTCP(ln net.Listener, transport string) {
-	defer s.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return // closed
-		}
-		if s.nconns.Load() >= int64(s.cfg.MaxConnections) {
-			s.dropped.WithLabelValues(transport, "max_connections").Inc()
-			c.Close()
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.nconns.Add(1)
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveTCP(c, transport)
-	}
-}
+func (s *Server) Close() { s.conns.Close() }
 
 // batch gathers one connection's (or one UDP window's) records.
 type batch struct {
@@ -241,11 +185,7 @@ func (b *batch) commit(retry bool) {
 	b.recs, b.n = b.recs[:0], 0
 }
 
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Server) isClosed() bool { return s.conns.Closed() }
 
 func (s *Server) commitOnce(recs []byte) *adapter.Error {
 	w, e := s.core.Begin(s.auth, "syslog")
@@ -296,14 +236,6 @@ func (r *commitReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) serveTCP(c net.Conn, transport string) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		s.nconns.Add(-1)
-		c.Close()
-	}()
 	remote := c.RemoteAddr().String()
 	b := &batch{s: s, transport: transport}
 	cr := &commitReader{c: c, b: b, idle: s.cfg.IdleTimeout, limit: s.cfg.MaxMessage}
@@ -342,7 +274,6 @@ func (s *Server) serveTCP(c net.Conn, transport string) {
 const udpWindow = 5 * time.Millisecond
 
 func (s *Server) serveUDP(pc net.PacketConn) {
-	defer s.wg.Done()
 	buf := make([]byte, s.cfg.MaxMessage+1)
 	m := syslog.NewMachine()
 	b := &batch{s: s, transport: "udp"}
