@@ -20,6 +20,9 @@ func (d *decoder) keyValue(dst, b []byte, prefix string, depth int) ([]byte, err
 		return dst, errDepth
 	}
 	depth++
+	if out, ok := d.simpleKeyValue(dst, b, prefix); ok {
+		return out, nil
+	}
 	var key []byte
 	m := msg{b: b}
 	var f field
@@ -66,6 +69,58 @@ func (d *decoder) keyValue(dst, b []byte, prefix string, depth int) ([]byte, err
 		dst = append(dst, "null"...)
 	}
 	return dst, err
+}
+
+// simpleKeyValue renders the KeyValue almost every sender writes — a key
+// and a value holding one string, int, bool or double, each once, in either
+// order (Go's protobuf writes the key first, pdata the value), with
+// one-byte lengths — without the general walk; ok is false for any other
+// shape, which keyValue then decodes field by field (to the same JSON).
+func (d *decoder) simpleKeyValue(dst, b []byte, prefix string) (_ []byte, ok bool) {
+	if len(b) < 4 || b[1] >= 0x80 {
+		return dst, false
+	}
+	p := 2 + int(b[1])
+	if p+2 > len(b) || b[p+1] >= 0x80 || p+2+int(b[p+1]) != len(b) {
+		return dst, false
+	}
+	var key, v []byte
+	switch {
+	case b[0] == fKVKey<<3|wtLen && b[p] == fKVValue<<3|wtLen:
+		key, v = b[2:p], b[p+2:]
+	case b[0] == fKVValue<<3|wtLen && b[p] == fKVKey<<3|wtLen:
+		v, key = b[2:p], b[p+2:]
+	default:
+		return dst, false
+	}
+	if len(v) == 0 {
+		return dst, false
+	}
+	mark := len(dst)
+	dst = append(dst, '"')
+	dst = append(dst, prefix...)
+	dst = appendEscaped(dst, key)
+	dst = append(dst, '"', ':')
+	switch v[0] {
+	case fAnyString<<3 | wtLen:
+		if len(v) >= 2 && v[1] < 0x80 && int(v[1]) == len(v)-2 {
+			return appendString(dst, v[2:]), true
+		}
+	case fAnyInt<<3 | wtVarint, fAnyBool<<3 | wtVarint:
+		if x, n, err := varint(v, 1); err == nil && n == len(v) {
+			if v[0] == fAnyBool<<3|wtVarint {
+				return strconv.AppendBool(dst, x != 0), true
+			}
+			return strconv.AppendInt(dst, int64(x), 10), true
+		}
+	case fAnyDouble<<3 | wtI64:
+		if len(v) == 9 {
+			f := field{num: fAnyDouble, v: binary.LittleEndian.Uint64(v[1:])}
+			out, _ := d.value(dst, &f, 0)
+			return out, true
+		}
+	}
+	return dst[:mark], false
 }
 
 // wantAny checks the wire type of an AnyValue's value field.
@@ -209,21 +264,20 @@ func appendString(dst, b []byte) []byte {
 }
 
 // appendEscaped appends b escaped for a JSON string; runs that need no
-// escaping are copied whole, eight bytes tested at a time.
+// escaping are copied whole, found eight bytes at a time and then byte by
+// byte through a table (most keys and values are shorter than eight).
 func appendEscaped(dst, b []byte) []byte {
 	const hexd = "0123456789abcdef"
 	start, i := 0, 0
 	for {
 		for ; i+8 <= len(b) && !needsEscape(binary.LittleEndian.Uint64(b[i:])); i += 8 {
 		}
+		for ; i < len(b) && !escapes[b[i]]; i++ {
+		}
 		if i >= len(b) {
 			break
 		}
 		c := b[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
 		dst = append(dst, b[start:i]...)
 		if c < 0x20 {
 			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
@@ -235,6 +289,16 @@ func appendEscaped(dst, b []byte) []byte {
 	}
 	return append(dst, b[start:]...)
 }
+
+// escapes marks the bytes a JSON string must escape: control characters,
+// the quote and the backslash.
+var escapes = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // needsEscape reports whether one of x's bytes is a control character, a
 // quote or a backslash (SWAR; bytes ≥ 0x80 never match).

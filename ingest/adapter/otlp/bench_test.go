@@ -15,14 +15,26 @@ import (
 
 // otlpSample is the benchmarks' 1000 log records (internal/sample) as one
 // ExportLogsServiceRequest: each record's fields become attributes, its
-// msg the body.
+// msg the body; integers are OTLP ints and decimals doubles, as SDKs and
+// ingest-bench send them.
 func otlpSample(tb testing.TB) []byte {
 	logs := plog.NewLogs()
 	lrs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 	for _, line := range bytes.Split(bytes.TrimSpace(sample.Logs(1000)), []byte("\n")) {
 		var m map[string]any
-		if err := json.Unmarshal(line, &m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
 			tb.Fatal(err)
+		}
+		for k, v := range m { // integers as OTLP ints, as SDKs send them
+			if n, ok := v.(json.Number); ok {
+				if i, err := n.Int64(); err == nil {
+					m[k] = i
+				} else if f, err := n.Float64(); err == nil {
+					m[k] = f
+				}
+			}
 		}
 		lr := lrs.AppendEmpty()
 		lr.SetTimestamp(pcommon.Timestamp(1793700000e9))

@@ -120,7 +120,12 @@ func wireCases() map[string][]byte {
 		"zeroids":      wrap(nil, nil, raw(str(9, strings.Repeat("\x00", 16)), str(10, ""))),
 		"control":      wrap(nil, nil, ld(5, str(1, "tab\tbell\x07\\"))),
 		"badutf8":      wrap(nil, nil, ld(5, str(1, "\xff\xfe"))),
-		"entityrefs":   wrap(raw(ld(3, str(1, "u"), str(2, "t"), str(3, "k")), ld(1, kv("a", str(1, "b")))), nil, nil),
+		// The KeyValue fast path's edges, key first and value first.
+		"kvshapes": wrap(nil, nil, raw(ld(6, kv("q\"\\\x01", str(1, "v\"\n"))), ld(6, raw(ld(2, vi(3, 1<<63)), str(1, "neg"))),
+			ld(6, kv("b", vi(2, 7))), ld(6, kv("long", str(1, strings.Repeat("y", 200)))), ld(6, kv(strings.Repeat("k", 130), vi(3, 1))),
+			ld(6, kv("two", raw(str(1, "s"), vi(3, 5)))), ld(6, kv("empty", nil)), ld(6, raw(ld(2, f64(4, math.Float64bits(math.NaN()))), str(1, "nan"))),
+			ld(6, kv("d", f64(4, math.Float64bits(math.Copysign(0, -1))))), ld(6, raw(str(1, "k"), ld(2, str(1, "v")), vi(3, 0))))),
+		"entityrefs": wrap(raw(ld(3, str(1, "u"), str(2, "t"), str(3, "k")), ld(1, kv("a", str(1, "b")))), nil, nil),
 		// Refused by both.
 		"badtraceid": wrap(nil, nil, str(9, "short")),
 		"badspanid":  wrap(nil, nil, str(10, "short")),
