@@ -1,0 +1,121 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// RangeResult is the aggregate of a time range and how it was made.
+type RangeResult struct {
+	Agg              *Agg
+	DaysFromPartials int // days answered by stored partials alone
+	DaysScanned      int // days with at least one file scanned
+}
+
+// RangeOptions tune RangeAgg.
+type RangeOptions struct {
+	Rescan bool // scan every file, even those fresh partials cover
+	// Counts scans without cfg's dimensions, metrics, distinct counts,
+	// breakdowns and zero-config summaries: for a caller that needs only
+	// the record counts and the field inventory of the scanned days.
+	Counts bool
+}
+
+// RangeAgg aggregates the records of [from, to) with cfg (whose own From,
+// To are ignored): a whole day inside the range is answered by its fresh
+// stored partials where they cover its files (cfg must then be the config
+// the partials were computed with, Where included) and its other files are
+// scanned; a day cut by the range is scanned with the range's bounds.
+func RangeAgg(ctx context.Context, src Source, from, to time.Time, cfg Config, opt RangeOptions) (*RangeResult, error) {
+	cfg.From, cfg.To = time.Time{}, time.Time{}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	const day = 24 * time.Hour
+	days, err := src.Days(ctx, from.Truncate(day), to)
+	if err != nil {
+		return nil, err
+	}
+	res := &RangeResult{Agg: NewAgg(cfg)}
+	fp := cfg.Fingerprint()
+	for _, d := range days {
+		in, err := src.Inputs(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		dcfg := cfg
+		if opt.Counts {
+			dcfg.Dimensions, dcfg.Metrics, dcfg.Distinct, dcfg.Breakdowns, dcfg.Auto = nil, nil, nil, nil, false
+		}
+		whole := !d.Start.Before(from) && !d.Start.Add(day).After(to)
+		rest := in
+		if whole && !opt.Rescan {
+			raw, err := src.Partials(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			var ps []*Partial
+			ps, rest = cover(raw, fp, in, func(string, error) {})
+			for _, p := range ps {
+				if err := res.Agg.Merge(p.Agg); err != nil {
+					return nil, err
+				}
+			}
+		} else if !whole {
+			dcfg.From, dcfg.To = from, to
+		}
+		if len(rest) == 0 {
+			if len(in) > 0 {
+				res.DaysFromPartials++
+			}
+			continue
+		}
+		files := make([]string, len(rest))
+		for i, f := range rest {
+			files[i] = src.Path(d, f.Name)
+		}
+		agg, err := Scan(ctx, files, dcfg, ScanOptions{Open: src.Open, Prefetch: src.Prefetch()})
+		if err != nil {
+			return nil, fmt.Errorf("report: scan %s: %w", d.Dir, err)
+		}
+		if err := res.Agg.Merge(agg); err != nil {
+			return nil, err
+		}
+		res.DaysScanned++
+	}
+	return res, nil
+}
+
+// Hours returns the records of the aggregate by UTC hour (Unix seconds of
+// the hour's start), from each day's hourly counts.
+func (a *Agg) Hours() map[int64]int64 {
+	out := map[int64]int64{}
+	for dn, c := range a.Days {
+		for h, n := range c.Hours {
+			if n != 0 {
+				out[dn*86400+int64(h)*3600] += n
+			}
+		}
+	}
+	return out
+}
+
+// Chosen returns the config a zero-config report picks from a (cfg
+// unchanged when it names its fields).
+func (c Config) Chosen(a *Agg) Config { return c.chosen(a) }
+
+// DistinctOf is the approximate number of distinct values of path, when
+// the aggregate keeps a sketch of it (never above its records).
+func (a *Agg) DistinctOf(path string) (uint64, bool) {
+	h := a.Distinct[path]
+	if h == nil {
+		return 0, false
+	}
+	var n int64
+	if f := a.Fields[path]; f != nil {
+		n = f.Records
+	}
+	return distinctEstimate(h, n), true
+}
