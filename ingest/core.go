@@ -250,6 +250,7 @@ func (w *Write) commit(records []byte, opt adapter.Options) (*adapter.Result, *a
 			return nil, e
 		}
 	}
+	s.feed.publish(b) // durable now (and in the bucket under ack: bucket)
 	if r := s.rejected.Load(); r != nil && opt.KeepBad && len(b.Bad) > 0 {
 		r.add(prod.name, time.Now(), b)
 	}

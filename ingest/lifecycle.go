@@ -52,6 +52,8 @@ type Core struct {
 	tail       Tail // nil: the WAL is not shipped (no storage)
 	ackBucket  bool // storage.ack: bucket: answers wait for tail
 	ackTimeout time.Duration
+
+	feed Feed // durable records for the read API's tail
 }
 
 // reqState is the per-request scratch memory, pooled. It is the meta of
