@@ -1,6 +1,7 @@
 // Command gendays writes one sealed, compacted-named segment file per day of October 2026
 // with log-like records whose ids, paths and messages vary (ratio ≈ real logs).
-// Usage: go run ./bench/gendays DATA_DIR [RECORDS_PER_DAY]. It is the data of
+// Usage: go run ./bench/gendays DATA_DIR [RECORDS_PER_DAY [LEVEL]] (LEVEL:
+// better, the default, or fastest for tests that need volume soon). It is the data of
 // bench/run-scaling.sh (ingest-bench repeats 16 templates, which compaction
 // squeezes far below real logs; these records vary like real ones).
 package main
@@ -21,7 +22,11 @@ func main() {
 	if len(os.Args) > 2 {
 		perDay, _ = strconv.Atoi(os.Args[2])
 	}
-	enc, err := segment.NewEncoder(segment.LevelBetter)
+	level := segment.LevelBetter
+	if len(os.Args) > 3 && os.Args[3] == "fastest" {
+		level = segment.LevelFastest
+	}
+	enc, err := segment.NewEncoder(level)
 	if err != nil {
 		panic(err)
 	}
