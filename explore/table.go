@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ingestd/ingestd/internal/jsonx"
 	"github.com/ingestd/ingestd/report"
 )
 
@@ -39,8 +40,8 @@ func cell(v any, short bool) string {
 }
 
 // WriteTable writes a grouped answer as `ingestd query` prints it: format
-// "csv" (a header row first), "json" (an array of objects), "ndjson" (an
-// object a line) or "table" (aligned columns, statistics right).
+// "csv" (a header row first), "json" (an array of objects, members in the
+// table's order), "ndjson" (an object a line) or "table" (aligned columns, statistics right).
 func WriteTable(w io.Writer, t *report.Table, format string) error {
 	switch format {
 	case "csv":
@@ -60,14 +61,21 @@ func WriteTable(w io.Writer, t *report.Table, format string) error {
 		return c.Error()
 	case "json", "ndjson":
 		for i, r := range t.Rows {
-			obj := make(map[string]any, len(r))
+			// Members in the table's order: the group fields, then the
+			// statistics.
+			b := []byte{'{'}
 			for j, v := range r {
-				obj[t.Columns[j]] = v
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(jsonx.AppendString(b, t.Columns[j]), ':')
+				vb, err := json.Marshal(v)
+				if err != nil {
+					return err
+				}
+				b = append(b, vb...)
 			}
-			b, err := json.Marshal(obj)
-			if err != nil {
-				return err
-			}
+			b = append(b, '}')
 			switch {
 			case format == "ndjson":
 			case i == 0:

@@ -167,11 +167,6 @@ func lookup(b []byte, path filter.Path) ([]byte, bool) {
 	return nil, false
 }
 
-// keyIs compares a raw member name with a path segment.
-func keyIs(raw []byte, name string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw) == name
-	}
-	s, ok := jsonx.Unquote(append(append([]byte{'"'}, raw...), '"'))
-	return ok && s == name
-}
+// keyIs compares a raw member name with a path segment as the scan does:
+// byte for byte, escapes as written.
+func keyIs(raw []byte, name string) bool { return string(raw) == name }

@@ -63,6 +63,10 @@ func (c *fileConfig) Validate() error {
 	if c.Scrub.Interval < 0 || c.Scrub.Interval > 0 && c.Scrub.Rate < 1<<20 {
 		return fmt.Errorf("config: scrub: interval %v, rate %d (want interval ≥ 0, and rate ≥ 1MiB when on)", c.Scrub.Interval, c.Scrub.Rate)
 	}
+	if q := c.Query; q.MaxConcurrent < 1 || q.MaxTails < 1 || q.Timeout <= 0 || q.MaxRecords < 1 || q.Workers < 0 || q.Workers > 256 {
+		return fmt.Errorf("config: query: max_concurrent %d, max_tails %d, timeout %v, max_records %d, workers %d (want the first four positive, workers 0..256)",
+			q.MaxConcurrent, q.MaxTails, q.Timeout, q.MaxRecords, q.Workers)
+	}
 	if st := c.Storage; st.Endpoint != "" && (st.Bucket == "" || st.Interval <= 0) {
 		return fmt.Errorf("config: storage: with an endpoint, set bucket and a positive interval")
 	}

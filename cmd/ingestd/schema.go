@@ -46,6 +46,16 @@ type fileConfig struct {
 	Report      reportConfig       `yaml:"report"`
 	Storage     storageConfig      `yaml:"storage"`
 	Scrub       scrubConfig        `yaml:"scrub"`
+	Query       querySection       `yaml:"query"`
+}
+
+// querySection bounds the read API (/api/v1/*) and the explorer (/ui/).
+type querySection struct {
+	MaxConcurrent int           `yaml:"max_concurrent"` // questions answered at once; more get 429
+	MaxTails      int           `yaml:"max_tails"`      // open tails at once; more get 429
+	Timeout       time.Duration `yaml:"timeout"`        // a question's time, then 503
+	MaxRecords    int           `yaml:"max_records"`    // records one answer returns (limit + offset)
+	Workers       int           `yaml:"workers"`        // cores one question's scan uses; 0 = every core
 }
 
 // scrubConfig is the background verification of sealed files and their

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
 
+	"github.com/ingestd/ingestd/explore"
 	"github.com/ingestd/ingestd/ingest"
 	"github.com/ingestd/ingestd/ingest/fluentd"
 	"github.com/ingestd/ingestd/ingest/httpapi"
@@ -230,6 +232,13 @@ func (d *service) run() int {
 		return 2
 	}
 	api.ServeReports(cfg.reportDir())
+	qWorkers := cfg.Query.Workers
+	if qWorkers == 0 {
+		qWorkers = runtime.GOMAXPROCS(0)
+	}
+	api.ServeExplorer(&explore.Engine{Source: report.LocalSource{DataDir: cfg.DataDir}, Config: cfg.reportConfig(qWorkers),
+		MaxRecords: cfg.Query.MaxRecords, Tail: d.core.Feed()},
+		httpapi.ExploreLimits{MaxConcurrent: cfg.Query.MaxConcurrent, MaxTails: cfg.Query.MaxTails, Timeout: cfg.Query.Timeout})
 	serveErr := make(chan error, 3)
 	if err := d.listen(api, serveErr); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestd:", err)

@@ -63,6 +63,8 @@ var protocols = []protocol{
 	{endpoint: "/readyz", paths: []string{"/readyz"}, serve: (*Server).readyz, refuse: refuseNative},
 	{endpoint: "/metrics", paths: []string{"/metrics"}, serve: (*Server).metrics, refuse: refuseNative},
 	{endpoint: "/reports", paths: []string{"/reports"}, prefix: "/reports/", serve: (*Server).reports, refuse: refuseNative},
+	{endpoint: "/api/v1", prefix: "/api/v1/", serve: (*Server).api, refuse: refuseNative},
+	{endpoint: "/ui", paths: []string{"/ui"}, prefix: "/ui/", serve: (*Server).ui, refuse: refuseNative},
 }
 
 // aliases are VictoriaLogs' paths for the same APIs, so that switching a

@@ -31,6 +31,8 @@ var rowTests = map[string][]string{
 	"/api/v1/validate":           {"TestDatadogShapesAndErrors"},
 	"/upload":                    {"TestJournalUpload", "TestJournalExportShapes"},
 	"/insert/jsonline":           {"TestVictoriaLogsJSONLine"},
+	"/api/v1":                    {"TestExplorerInChromium", "TestQueryAPIMatchesCLIAndDuckDB", "TestExploreLimitsAndDisconnect", "TestExploreRoles", "TestTail"},
+	"/ui":                        {"TestExplorerInChromium", "TestExploreRoles"},
 }
 
 // Every HTTP protocol the metrics know is a row of the table; every row has

@@ -40,7 +40,8 @@ type Server struct {
 	http *fasthttp.Server
 	dec  decoders
 
-	reportsDir string // served under /reports/; "" = not served
+	reportsDir string        // served under /reports/; "" = not served
+	explore    *exploreState // the read API and the explorer page; nil = not served
 
 	// The HTTP layer's metrics.
 	requests    *prometheus.CounterVec // by endpoint (a fixed set) and status
@@ -107,6 +108,9 @@ func (h *Server) Serve(ln net.Listener) error { return h.http.Serve(ln) }
 // requests in flight, then shuts the core down (flush, seal, empty the WAL).
 func (h *Server) Shutdown(ctx context.Context) error {
 	h.core.Closing()
+	if h.explore != nil {
+		h.explore.stop() // tails and questions end: their connections close
+	}
 	if err := h.http.ShutdownWithContext(ctx); err != nil {
 		h.log.Warn("http shutdown", "err", err)
 	}

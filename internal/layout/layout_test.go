@@ -36,6 +36,7 @@ var rules = []struct {
 	{"ingest/store", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/wal", mod + "ingest/httpapi"},
 		"the day store needs of the WAL only its Releaser interface"},
 	{"report", []string{"github.com/valyala/fasthttp", mod + "ingest"}, "reports read files, not the daemon"},
+	{"explore", []string{"github.com/valyala/fasthttp", mod + "ingest", mod + "ingest/httpapi"}, "the read API reads files through report; the daemon's HTTP calls it"},
 	{"segment", []string{mod + "ingest", mod + "record", mod + "report"}, "the segment format is the bottom layer"},
 }
 
