@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -38,33 +36,6 @@ type TopValue struct {
 	Records int64  `json:"records"`
 	Err     int64  `json:"error,omitempty"` // the true count lies in [records-error, records]
 	Where   string `json:"where"`
-}
-
-// valueFilter is the filter that selects value v of path, given the JSON
-// types the path has: a string literal, a number or boolean as written,
-// or either when the path has both kinds.
-func valueFilter(path string, types []string, v string) string {
-	p := filter.Path(strings.Split(path, ".")).String()
-	str := string(jsonx.AppendString(nil, v))
-	literal := v == "true" || v == "false"
-	if _, err := strconv.ParseFloat(v, 64); err == nil && !strings.ContainsAny(v, " _xXpP") {
-		literal = true
-	}
-	hasString, hasOther := false, false
-	for _, t := range types {
-		if t == "string" {
-			hasString = true
-		} else if t == "number" || t == "bool" {
-			hasOther = true
-		}
-	}
-	switch {
-	case !literal || !hasOther:
-		return p + " == " + str
-	case !hasString:
-		return p + " == " + v
-	}
-	return p + " in (" + str + ", " + v + ")"
 }
 
 // fieldsAnswer is the body of GET /api/v1/fields.
@@ -158,7 +129,7 @@ func describe(agg *report.Agg, inv *inventory, top int) fieldsAnswer {
 		}
 		if t := agg.Top[path]; t != nil && t.Len() > 0 {
 			for _, tv := range t.Top(top) {
-				f.Top = append(f.Top, TopValue{Value: tv.Value, Records: tv.Count, Err: tv.Err, Where: valueFilter(path, f.Types, tv.Value)})
+				f.Top = append(f.Top, TopValue{Value: tv.Value, Records: tv.Count, Err: tv.Err, Where: filter.ForValue(path, tv.Value, f.Types)})
 			}
 			exact := t.Exact
 			f.TopExact = &exact

@@ -121,7 +121,7 @@ func TestValueFilterAndStep(t *testing.T) {
 		{"a b", []string{"string"}, "x", "`a b` == \"x\""},
 		{"ok", []string{"bool"}, "true", `ok == true`},
 	} {
-		got := valueFilter(c.path, c.types, c.v)
+		got := filter.ForValue(c.path, c.v, c.types)
 		if got != c.want {
 			t.Errorf("%s %v %q: %s, want %s", c.path, c.types, c.v, got, c.want)
 		}

@@ -5,10 +5,13 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/report/filter"
 )
 
 // Chart colours; the screenshot test looks for them.
@@ -75,7 +78,7 @@ code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:1px 4px;border-
 {{with .S.Auto}}<p class="muted" id="auto">Chosen from the data, as the config names no fields (<code>report.dimensions</code>, <code>metrics</code>, <code>distinct</code>): {{$.AutoNote}}. Name fields there to choose others.</p>{{end}}
 <div class="grid">
 {{range .Dims}}<div><table><tr><th>{{.Name}}{{if not .Exact}} <span class="muted">(estimated)</span>{{end}}</th><th class="n">records</th><th class="n">share</th></tr>
-{{range .Values}}<tr><td>{{.Value}}</td><td class="n">{{commas .Count}}</td><td class="n">{{.Share}}</td></tr>{{else}}<tr><td colspan="3" class="muted">no values</td></tr>{{end}}
+{{range .Values}}<tr><td>{{if .Link}}<a href="{{.Link}}" title="these records in the explorer">{{.Value}}</a>{{else}}{{.Value}}{{end}}</td><td class="n">{{commas .Count}}</td><td class="n">{{.Share}}</td></tr>{{else}}<tr><td colspan="3" class="muted">no values</td></tr>{{end}}
 </table></div>
 {{end}}</div>
 <h2>Metrics</h2>
@@ -118,7 +121,20 @@ type htmlDim struct {
 		Value string
 		Count int64
 		Share string
+		Link  string // the explorer with this value's filter over the period
 	}
+}
+
+// exploreLink is the explorer page (/ui/ on the daemon that serves the
+// report) showing the records of the period [from, to] (days, to
+// included) that have value v at path.
+func exploreLink(from, to, path, v string, types []string) string {
+	end, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return ""
+	}
+	q := url.Values{"from": {from}, "to": {end.AddDate(0, 0, 1).Format(time.DateOnly)}, "where": {filter.ForValue(path, v, types)}}
+	return "/ui/?" + q.Encode()
 }
 
 type htmlMetric struct {
@@ -159,6 +175,10 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 		a, b := data.RejectedRows[i], data.RejectedRows[j]
 		return a.Lines > b.Lines || a.Lines == b.Lines && a.Reason < b.Reason
 	})
+	types := map[string][]string{}
+	for _, f := range s.Fields {
+		types[f.Path] = f.Types
+	}
 	for _, d := range cfg.Dimensions {
 		hd := htmlDim{Name: d, Exact: s.TopExact[d] || len(s.Top[d]) == 0}
 		for _, v := range s.Top[d] {
@@ -170,7 +190,8 @@ func writeHTML(w io.Writer, s *Summary, cfg Config) error {
 				Value string
 				Count int64
 				Share string
-			}{v.Value, v.Count, share})
+				Link  string
+			}{v.Value, v.Count, share, exploreLink(s.From, s.To, d, v.Value, types[d])})
 		}
 		data.Dims = append(data.Dims, hd)
 	}

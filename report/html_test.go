@@ -207,3 +207,27 @@ func TestReportPageSingularDay(t *testing.T) {
 		}
 	}
 }
+
+// Each top value links to the explorer with its filter over the period
+// (the last day included, so the link's to is the day after).
+func TestReportPageLinksTopValuesToTheExplorer(t *testing.T) {
+	s := &Summary{Month: "2026-11", From: "2026-11-01", To: "2026-11-30", Records: 3, Days: []DaySummary{{Date: "2026-11-03", Records: 3}},
+		Top:     map[string][]TopValue{"level": {{Value: "error", Count: 2}}, "status": {{Value: "500", Count: 1}}},
+		Fields:  []FieldSummary{{Path: "level", Records: 3, Types: []string{"string"}}, {Path: "status", Records: 3, Types: []string{"number"}}},
+		Metrics: map[string]MetricSummary{}, Distinct: map[string]uint64{}, Quality: Quality{TypeMismatch: map[string]int64{}}}
+	cfg := testConfig()
+	cfg.Dimensions = []string{"level", "status"}
+	page := filepath.Join(t.TempDir(), "report.html")
+	if err := writeHTMLFile(page, s, cfg); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(page)
+	for _, want := range []string{
+		`<a href="/ui/?from=2026-11-01&amp;to=2026-12-01&amp;where=level&#43;%3D%3D&#43;%22error%22"`,
+		`<a href="/ui/?from=2026-11-01&amp;to=2026-12-01&amp;where=status&#43;%3D%3D&#43;500"`,
+	} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}

@@ -215,6 +215,18 @@ segments:
 		t.Errorf("reloaded: filter %q table %v; before %q %v", where, after, wantWhere, before)
 	}
 
+	// A mistake in the filter is shown at its position.
+	var set bool
+	eval("type a broken filter", `(() => { document.getElementById("where").value = 'level == "x" and'; return true; })()`, &set)
+	run("run it", chromedp.SendKeys(chromedp.CSS("#where"), kb.Enter))
+	waitJS("the mistake", `document.getElementById("where").classList.contains("bad")`)
+	var caret, msg string
+	eval("read the caret", `document.getElementById("caret").textContent`, &caret)
+	eval("read the message", `document.getElementById("error").textContent`, &msg)
+	if caret != strings.Repeat(" ", 16)+"^" || !strings.Contains(msg, "at 17") {
+		t.Errorf("a broken filter: caret %q, message %q", caret, msg)
+	}
+
 	// Live tail: records posted after it is on appear at the top.
 	var cleared bool
 	eval("clear the filter", `(() => { document.getElementById("where").value = ""; return true; })()`, &cleared)

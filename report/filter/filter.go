@@ -29,6 +29,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ingestd/ingestd/internal/jsonx"
 )
 
 // Expr is a parsed filter expression.
@@ -571,4 +573,34 @@ func validNumber(s string) bool {
 		}
 	}
 	return i == len(s)
+}
+
+// ForValue is the filter that selects value v of the field path (dotted,
+// as the report's field paths write it), given the JSON types the path has
+// (report.TypeNames' names): a string literal; a number or boolean as
+// written; or both forms when the path holds strings and numbers or
+// booleans.
+func ForValue(path, v string, types []string) string {
+	p := Path(strings.Split(path, ".")).String()
+	str := quote(v)
+	literal := v == "true" || v == "false"
+	if end, ok := jsonx.NumberEnd(v, 0); ok && end == len(v) {
+		literal = true // a JSON number, as the filter reads one
+	}
+	hasString, hasOther := false, false
+	for _, t := range types {
+		switch t {
+		case "string":
+			hasString = true
+		case "number", "bool":
+			hasOther = true
+		}
+	}
+	switch {
+	case !literal || !hasOther:
+		return p + " == " + str
+	case !hasString:
+		return p + " == " + v
+	}
+	return p + " in (" + str + ", " + v + ")"
 }
