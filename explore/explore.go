@@ -31,6 +31,8 @@ type Engine struct {
 	MaxRecords int
 	// Tail, when set, follows the records as they become durable.
 	Tail Subscriber
+
+	partials report.PartialCache // parsed daily partials, for hits and fields
 }
 
 // DefaultMaxRecords is the cap on records one answer returns.
@@ -134,6 +136,25 @@ func span(arg func(string) string) (from, to time.Time, err *Error) {
 		return from, to, bad("to", "to must be after from")
 	}
 	return from, to, nil
+}
+
+// spanWhere reads from, to and where, the parameters of every question.
+func spanWhere(arg func(string) string) (from, to time.Time, w string, err *Error) {
+	if from, to, err = span(arg); err != nil {
+		return
+	}
+	w, err = where(arg)
+	return
+}
+
+// allFiles lists the files of the days of [from, to), oldest day first.
+func allFiles(ctx context.Context, src report.Source, from, to time.Time) ([]string, error) {
+	days, err := scanFiles(ctx, src, from, to)
+	var files []string
+	for _, d := range days {
+		files = append(files, d...)
+	}
+	return files, err
 }
 
 // where reads and checks the filter; a mistake carries its position.

@@ -52,11 +52,7 @@ type fieldsAnswer struct {
 // days it comes from the daily partials; with where, from a scan, the
 // inventory counted over the matching records only.
 func (e *Engine) fields(arg func(string) string) (*Answer, error) {
-	from, to, perr := span(arg)
-	if perr != nil {
-		return nil, perr
-	}
-	w, perr := where(arg)
+	from, to, w, perr := spanWhere(arg)
 	if perr != nil {
 		return nil, perr
 	}
@@ -76,20 +72,16 @@ func (e *Engine) fields(arg func(string) string) (*Answer, error) {
 		}
 		var agg *report.Agg
 		if inv == nil {
-			ra, err := report.RangeAgg(ctx, e.Source, from, to, cfg, report.RangeOptions{})
+			ra, err := report.RangeAgg(ctx, e.Source, from, to, cfg, report.RangeOptions{Cache: &e.partials})
 			if err != nil {
 				return err
 			}
 			agg = ra.Agg
 			a.Header["X-Ingestd-Answered-From"] = fmt.Sprintf("partials of %d days, scan of %d", ra.DaysFromPartials, ra.DaysScanned)
 		} else {
-			days, err := scanFiles(ctx, e.Source, from, to)
+			files, err := allFiles(ctx, e.Source, from, to)
 			if err != nil {
 				return err
-			}
-			var files []string
-			for _, d := range days {
-				files = append(files, d...)
 			}
 			cfg.From, cfg.To = from, to
 			if agg, err = report.Scan(ctx, files, cfg, report.ScanOptions{Sink: inv.sink, Open: e.Source.Open, Prefetch: e.Source.Prefetch()}); err != nil {

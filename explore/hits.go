@@ -43,11 +43,7 @@ func parseStep(s string) (time.Duration, error) {
 // partial scanned for their counts alone); else from a scan of the
 // timestamps.
 func (e *Engine) hits(arg func(string) string) (*Answer, error) {
-	from, to, perr := span(arg)
-	if perr != nil {
-		return nil, perr
-	}
-	w, perr := where(arg)
+	from, to, w, perr := spanWhere(arg)
 	if perr != nil {
 		return nil, perr
 	}
@@ -82,7 +78,7 @@ func (e *Engine) hits(arg func(string) string) (*Answer, error) {
 	a.Run = func(ctx context.Context) error {
 		hourly := w == "" && step%time.Hour == 0 && from.Equal(from.Truncate(time.Hour)) && to.Equal(to.Truncate(time.Hour))
 		if hourly {
-			ra, err := report.RangeAgg(ctx, e.Source, from, to, e.Config, report.RangeOptions{Counts: true})
+			ra, err := report.RangeAgg(ctx, e.Source, from, to, e.Config, report.RangeOptions{Counts: true, Cache: &e.partials})
 			if err != nil {
 				return err
 			}
@@ -96,13 +92,9 @@ func (e *Engine) hits(arg func(string) string) (*Answer, error) {
 			a.Header["X-Ingestd-Answered-From"] = fmt.Sprintf("partials of %d days, scan of %d", ra.DaysFromPartials, ra.DaysScanned)
 			return nil
 		}
-		days, err := scanFiles(ctx, e.Source, from, to)
+		files, err := allFiles(ctx, e.Source, from, to)
 		if err != nil {
 			return err
-		}
-		var files []string
-		for _, d := range days {
-			files = append(files, d...)
 		}
 		cfg := bare(e.Config)
 		cfg.Where, cfg.From, cfg.To = w, from, to

@@ -22,11 +22,7 @@ import (
 // parameters (from, to, where, by, stats, limit, format, rescan) and
 // offset for paging the records.
 func (e *Engine) query(arg func(string) string) (*Answer, error) {
-	from, to, err := span(arg)
-	if err != nil {
-		return nil, err
-	}
-	w, err := where(arg)
+	from, to, w, err := spanWhere(arg)
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +96,9 @@ func (e *Engine) table(q report.Question, format string, rescan bool) *Answer {
 				return nil
 			}
 		}
-		days, err := scanFiles(ctx, e.Source, q.From, q.To)
+		files, err := allFiles(ctx, e.Source, q.From, q.To)
 		if err != nil {
 			return err
-		}
-		var files []string
-		for _, d := range days {
-			files = append(files, d...)
 		}
 		t, err = report.Ask(ctx, files, q, cfg, report.ScanOptions{Open: e.Source.Open, Prefetch: e.Source.Prefetch()}, nil)
 		if errors.Is(err, report.ErrTooManyGroups) {

@@ -3,7 +3,10 @@ package report
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // RangeResult is the aggregate of a time range and how it was made.
@@ -20,6 +23,46 @@ type RangeOptions struct {
 	// breakdowns and zero-config summaries: for a caller that needs only
 	// the record counts and the field inventory of the scanned days.
 	Counts bool
+	// Cache, when set, keeps the partials it parses for the next call.
+	Cache *PartialCache
+}
+
+// PartialCache keeps parsed daily partials between RangeAgg calls (the
+// read API answers a page's first view from them): a partial is parsed
+// again only when its bytes change. Safe for concurrent use; what it holds
+// is only read (merged from), never changed.
+type PartialCache struct {
+	mu sync.Mutex
+	m  map[string]cachedPartial
+}
+
+type cachedPartial struct {
+	sum uint64
+	p   *Partial
+}
+
+// maxCachedPartials bounds the cache: a year of days on a few nodes.
+const maxCachedPartials = 2048
+
+func (c *PartialCache) parse(key string, b []byte) (*Partial, error) {
+	sum := xxhash.Sum64(b)
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && e.sum == sum {
+		return e.p, nil
+	}
+	p, err := parsePartial(b)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPartials {
+		c.m = map[string]cachedPartial{}
+	}
+	c.m[key] = cachedPartial{sum, p}
+	c.mu.Unlock()
+	return p, nil
 }
 
 // RangeAgg aggregates the records of [from, to) with cfg (whose own From,
@@ -56,8 +99,12 @@ func RangeAgg(ctx context.Context, src Source, from, to time.Time, cfg Config, o
 			if err != nil {
 				return nil, err
 			}
+			parse := func(_ string, b []byte) (*Partial, error) { return parsePartial(b) }
+			if opt.Cache != nil {
+				parse = func(name string, b []byte) (*Partial, error) { return opt.Cache.parse(d.Dir+"/"+name, b) }
+			}
 			var ps []*Partial
-			ps, rest = cover(raw, fp, in, func(string, error) {})
+			ps, rest = coverWith(raw, parse, fp, in, func(string, error) {})
 			for _, p := range ps {
 				if err := res.Agg.Merge(p.Agg); err != nil {
 					return nil, err

@@ -88,6 +88,11 @@ func (LocalSource) Prefetch() int { return 1 }
 // inputs none of them covers, which must be scanned. Unreadable partials are
 // skipped with a warning.
 func cover(raw map[string][]byte, fingerprint string, in []Input, warn func(name string, err error)) ([]*Partial, []Input) {
+	return coverWith(raw, func(_ string, b []byte) (*Partial, error) { return parsePartial(b) }, fingerprint, in, warn)
+}
+
+// coverWith is cover with the partials parsed by parse (a cache's).
+func coverWith(raw map[string][]byte, parse func(name string, b []byte) (*Partial, error), fingerprint string, in []Input, warn func(name string, err error)) ([]*Partial, []Input) {
 	size := make(map[string]int64, len(in))
 	for _, i := range in {
 		size[i.Name] = i.Size
@@ -98,7 +103,7 @@ func cover(raw map[string][]byte, fingerprint string, in []Input, warn func(name
 	}
 	var cands []named
 	for name, b := range raw {
-		p, err := parsePartial(b)
+		p, err := parse(name, b)
 		if err != nil {
 			warn(name, err)
 			continue

@@ -51,6 +51,46 @@ func month(t *testing.T, d *e2e.Daemon, days []int, perDay int) []rec {
 	return all
 }
 
+// startMonth starts a daemon on dir (reports counting level, service and
+// status, days sealed at once), posts month's records and waits for every
+// day's partial.
+func startMonth(t *testing.T, dir string, days []int, perDay int) (*e2e.Daemon, []rec) {
+	t.Helper()
+	d := e2e.Start(t, dir, `report:
+  schedule: "off"
+  dimensions: [level, service, status]
+  metrics: [duration_ms]
+segments:
+  block_age: 100ms
+  seal_grace: 0s
+  seal_idle: 200ms
+`)
+	truth := month(t, d, days, perDay)
+	e2e.WaitFor(t, "the daily partials", func() bool { return strings.Count(d.Log.String(), "daily report partial written") >= len(days) })
+	return d, truth
+}
+
+// agg is the ground truth of one group: records and their durations' sum.
+type agg struct{ n, sum int }
+
+// levels groups the records keep accepts by level.
+func levels(truth []rec, keep func(rec) bool) map[string]*agg {
+	out := map[string]*agg{}
+	for _, x := range truth {
+		if !keep(x) {
+			continue
+		}
+		a := out[x.level]
+		if a == nil {
+			a = &agg{}
+			out[x.level] = a
+		}
+		a.n++
+		a.sum += x.duration
+	}
+	return out
+}
+
 // get asks the read API and fails the test unless it answers want.
 func get(t *testing.T, d *e2e.Daemon, call string, q url.Values, want int) e2e.Reply {
 	t.Helper()
@@ -76,33 +116,12 @@ func vals(kv ...string) url.Values {
 func TestQueryAPIMatchesCLIAndDuckDB(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	yaml := `report:
-  schedule: "off"
-  dimensions: [level, service, status]
-  metrics: [duration_ms]
-segments:
-  block_age: 100ms
-  seal_grace: 0s
-  seal_idle: 200ms
-`
-	d := e2e.Start(t, dir, yaml)
-	truth := month(t, d, []int{3, 4, 5, 6}, 3000)
-	e2e.WaitFor(t, "four daily partials", func() bool { return strings.Count(d.Log.String(), "daily report partial written") >= 4 })
+	d, truth := startMonth(t, dir, []int{3, 4, 5, 6}, 3000)
 	from, to := "2026-10-03", "2026-10-07"
 
 	// Groups: the API equals the CLI (from the partials, then by scan), and
 	// both equal the ground truth and DuckDB.
-	type agg struct{ n, sum int }
-	byLevel := map[string]*agg{}
-	for _, x := range truth {
-		a := byLevel[x.level]
-		if a == nil {
-			a = &agg{}
-			byLevel[x.level] = a
-		}
-		a.n++
-		a.sum += x.duration
-	}
+	byLevel := levels(truth, func(rec) bool { return true })
 	api := get(t, d, "query", vals("from", from, "to", to, "by", "level", "format", "csv"), 200)
 	if !strings.HasPrefix(api.Hdr.Get("X-Ingestd-Answered-From"), "partials of 4 days") {
 		t.Errorf("by level over whole days: answered from %q, want the partials", api.Hdr.Get("X-Ingestd-Answered-From"))
@@ -136,18 +155,7 @@ segments:
 			break
 		}
 	}
-	want := map[string]*agg{}
-	for _, x := range truth {
-		if x.service != "svc-0" {
-			a := want[x.level]
-			if a == nil {
-				a = &agg{}
-				want[x.level] = a
-			}
-			a.n++
-			a.sum += x.duration
-		}
-	}
+	want := levels(truth, func(x rec) bool { return x.service != "svc-0" })
 	if len(rows) != len(want) {
 		t.Fatalf("%d groups, want %d: %s", len(rows), len(want), api.Body)
 	}

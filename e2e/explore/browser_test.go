@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ingestd/ingestd/internal/browser"
-	"github.com/ingestd/ingestd/internal/e2e"
 	"github.com/ingestd/ingestd/internal/testenv"
 )
 
@@ -36,18 +35,7 @@ func TestExplorerInChromium(t *testing.T) {
 	if chrome == "" {
 		testenv.Missing(t, "Chromium", "apt-get install chromium")
 	}
-	dir := t.TempDir()
-	d := e2e.Start(t, dir, `report:
-  schedule: "off"
-  dimensions: [level, service, status]
-  metrics: [duration_ms]
-segments:
-  block_age: 100ms
-  seal_grace: 0s
-  seal_idle: 200ms
-`)
-	truth := month(t, d, []int{3, 4, 5}, 2000)
-	e2e.WaitFor(t, "three daily partials", func() bool { return strings.Count(d.Log.String(), "daily report partial written") >= 3 })
+	d, truth := startMonth(t, t.TempDir(), []int{3, 4, 5}, 2000)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
 		chromedp.WindowSize(1400, 900), chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true))
