@@ -206,7 +206,7 @@ func (v *inventory) object(b []byte, i, depth, plen int) int {
 			v.path = append(v.path, '.')
 		}
 		v.path = append(v.path, key...)
-		v.count(typeOf(b[i]))
+		v.count(report.TypeOf(b[i]))
 		var end int
 		if b[i] == '{' && depth+1 < v.maxDepth {
 			end = v.object(b, i, depth+1, len(v.path))
@@ -244,20 +244,4 @@ func (v *inventory) count(t uint8) {
 		st.Records++
 	}
 	st.Types |= t
-}
-
-func typeOf(c byte) uint8 {
-	switch c {
-	case '"':
-		return report.TypeString
-	case '{':
-		return report.TypeObject
-	case '[':
-		return report.TypeArray
-	case 't', 'f':
-		return report.TypeBool
-	case 'n':
-		return report.TypeNull
-	}
-	return report.TypeNumber
 }

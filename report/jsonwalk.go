@@ -12,7 +12,9 @@ var errNoTS = errors.New("no timestamp field")
 // only finds value boundaries (jsonx's cursor); it still never reads out of
 // bounds and reports malformed input, which the scan counts as a bad line.
 
-func typeOf(c byte) uint8 {
+// TypeOf is the type bit (FieldStat.Types) of the JSON value starting
+// with byte c.
+func TypeOf(c byte) uint8 {
 	switch c {
 	case '"':
 		return TypeString
@@ -92,7 +94,7 @@ func (w *worker) object(b []byte, i, depth, plen int, parent *slot) (int, bool) 
 			w.path = append(w.path, key...)
 			s = w.lookup(depth, parent, key)
 		}
-		t := typeOf(b[i])
+		t := TypeOf(b[i])
 		var end int
 		esc := false // a string value with an escape
 		if t == TypeObject && depth+1 < w.cfg.MaxDepth {
