@@ -63,13 +63,14 @@ func (h *Server) ServeExplorer(x Explorer, lim ExploreLimits) {
 // maxQueryBody bounds a POSTed question.
 const maxQueryBody = 64 << 10
 
-// readAccess answers 401 or 403 unless the request's token may read; what
-// names the resource in the message.
-func (h *Server) readAccess(ctx *fasthttp.RequestCtx, ep, what string) bool {
+// readAccess answers 401 (with realm's Basic challenge) or 403 unless the
+// request's token may read; what names the resource in the message. The
+// reports and the read API share it.
+func (h *Server) readAccess(ctx *fasthttp.RequestCtx, ep, what, realm string) bool {
 	switch known, _, read := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
 	case !known:
 		r := native.Error(&adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: what + " need a token with the role read (as a bearer token, or as the password of basic auth)"})
-		r.Header = []string{"WWW-Authenticate", `Basic realm="ingestd", charset="UTF-8"`} // a browser asks; the token is the password
+		r.Header = []string{"WWW-Authenticate", `Basic realm="` + realm + `", charset="UTF-8"`} // a browser asks; the token is the password
 		h.reply(ctx, ep, r)
 		return false
 	case !read:
@@ -106,7 +107,7 @@ func (h *Server) api(ctx *fasthttp.RequestCtx, _ es.Call) {
 		h.reply(ctx, ep, r)
 		return
 	}
-	if !h.readAccess(ctx, ep, "the read API and the explorer") {
+	if !h.readAccess(ctx, ep, "the read API and the explorer", "ingestd") {
 		return
 	}
 	x := h.explore
@@ -122,7 +123,7 @@ func (h *Server) api(ctx *fasthttp.RequestCtx, _ es.Call) {
 	}
 	ans, err := x.x.Prepare(call, func(name string) string { return args[name] })
 	if err != nil {
-		h.answerErr(ctx, err, false)
+		h.answerErr(ctx, err)
 		return
 	}
 	counter, max := &x.running, x.lim.MaxConcurrent
@@ -161,7 +162,7 @@ func (h *Server) api(ctx *fasthttp.RequestCtx, _ es.Call) {
 				h.log.Info("read API: the client went away; the scan stopped", "call", call)
 				h.requests.WithLabelValues(ep, "499").Inc()
 			default:
-				h.answerErr(ctx, err, true)
+				h.answerErr(ctx, err)
 			}
 			return
 		}
@@ -208,7 +209,7 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 }
 
 // answerErr writes an explore error with its status, or a 500.
-func (h *Server) answerErr(ctx *fasthttp.RequestCtx, err error, ran bool) {
+func (h *Server) answerErr(ctx *fasthttp.RequestCtx, err error) {
 	var xe *explore.Error
 	if errors.As(err, &xe) {
 		h.apiError(ctx, xe.Status, xe.Msg, xe.Param, xe.Pos)
@@ -308,7 +309,7 @@ func watchClose(conn net.Conn, cancel context.CancelFunc) (stop func()) {
 // ui is GET /ui/[<asset>]: the explorer page, to tokens with the role read.
 func (h *Server) ui(ctx *fasthttp.RequestCtx, _ es.Call) {
 	const ep = "/ui"
-	if !h.isGet(ctx, ep) || !h.readAccess(ctx, ep, "the read API and the explorer") {
+	if !h.isGet(ctx, ep) || !h.readAccess(ctx, ep, "the read API and the explorer", "ingestd") {
 		return
 	}
 	if h.explore == nil {

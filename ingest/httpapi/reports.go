@@ -48,15 +48,7 @@ func (h *Server) reports(ctx *fasthttp.RequestCtx, _ es.Call) {
 	if !h.isGet(ctx, ep) {
 		return
 	}
-	switch known, _, read := h.core.Access(ctx.Request.Header.Peek("Authorization")); {
-	case !known:
-		r := native.Error(&adapter.Error{Status: 401, Code: adapter.CodeUnauthorized, Message: "reports need a token with the role read (as a bearer token, or as the password of basic auth)"})
-		r.Header = []string{"WWW-Authenticate", `Basic realm="ingestd reports", charset="UTF-8"`} // a browser asks; the token is the password
-		h.reply(ctx, ep, r)
-		return
-	case !read:
-		h.reply(ctx, ep, native.Error(&adapter.Error{Status: 403, Code: adapter.CodeForbidden,
-			Message: "this token has the role write: it may send records, not read reports; use a token with the role read or both"}))
+	if !h.readAccess(ctx, ep, "reports", "ingestd reports") {
 		return
 	}
 	notFound := func(what string) {
