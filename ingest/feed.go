@@ -9,8 +9,8 @@ import (
 
 // Feed hands the records of every committed write to its subscribers (the
 // read API's tail) once they are durable: the records as stored, NDJSON,
-// one batch per write. A subscriber that falls behind loses batches (its
-// Dropped counts them) rather than slowing intake; with no subscriber a
+// one batch per write. A subscriber that falls behind loses batches
+// (Subscribe's dropped counts them) rather than slowing intake; with no subscriber a
 // write pays one atomic load.
 type Feed struct {
 	n    atomic.Int64

@@ -18,7 +18,6 @@ type RangeResult struct {
 
 // RangeOptions tune RangeAgg.
 type RangeOptions struct {
-	Rescan bool // scan every file, even those fresh partials cover
 	// Counts scans without cfg's dimensions, metrics, distinct counts,
 	// breakdowns and zero-config summaries: for a caller that needs only
 	// the record counts and the field inventory of the scanned days.
@@ -94,7 +93,7 @@ func RangeAgg(ctx context.Context, src Source, from, to time.Time, cfg Config, o
 		}
 		whole := !d.Start.Before(from) && !d.Start.Add(day).After(to)
 		rest := in
-		if whole && !opt.Rescan {
+		if whole {
 			raw, err := src.Partials(ctx, d)
 			if err != nil {
 				return nil, err
@@ -148,10 +147,6 @@ func (a *Agg) Hours() map[int64]int64 {
 	}
 	return out
 }
-
-// Chosen returns the config a zero-config report picks from a (cfg
-// unchanged when it names its fields).
-func (c Config) Chosen(a *Agg) Config { return c.chosen(a) }
 
 // DistinctOf is the approximate number of distinct values of path, when
 // the aggregate keeps a sketch of it (never above its records).
